@@ -1,0 +1,1 @@
+"""Files aekit writes and reads: atomic writes, model folders, checkpoints."""

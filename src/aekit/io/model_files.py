@@ -1,0 +1,214 @@
+"""Model folders: ``config.json`` + ``model.safetensors`` (+ ``history.json``).
+
+Loading never unpickles and validates before allocating: the JSON config is size-limited
+and checked field by field (including the parameter count, computed from sizes alone), then
+the safetensors *header* is compared with the tensor names, shapes and dtypes the config
+implies (a model built on the ``meta`` device, which allocates nothing). Only then are the
+tensors read.
+
+A folder is written next to its final place and swapped in with renames, so a failure
+mid-save leaves the previous model intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from aekit.errors import AekitError, ConfigError, ModelFileError
+from aekit.models import ModelConfig, build_model
+
+FORMAT = "aekit-model-1"
+CONFIG_NAME, WEIGHTS_NAME, HISTORY_NAME = "config.json", "model.safetensors", "history.json"
+MAX_CONFIG_BYTES = 10 * 2**20
+MAX_HEADER_BYTES = 50 * 2**20
+ALLOWED_DTYPES = {torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64}
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".joblib", ".bin", ".ckpt")
+
+
+def save(path, model, *, extra_config: dict | None = None,
+         extra_tensors: dict[str, torch.Tensor] | None = None,
+         history: list | None = None) -> Path:
+    """Write ``model`` (an aekit module) to the folder ``path``, replacing it atomically.
+
+    ``extra_config`` adds JSON keys (e.g. ``"estimator"``, ``"objective"``); ``extra_tensors``
+    adds tensors under an ``extra/`` prefix (e.g. a density fitted on the codes).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ModelFileError(f"{path}: exists and is not a folder; choose another output path")
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(parent, os.W_OK):
+        raise ModelFileError(f"{parent}: folder is not writable")
+    config = {"format": FORMAT, "model": model.config.to_dict(), **(extra_config or {})}
+    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"extra/{k}": v for k, v in (extra_tensors or {}).items()})
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    try:
+        (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, default=_json_default))
+        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": FORMAT})
+        if history is not None:
+            (tmp / HISTORY_NAME).write_text(json.dumps(history, indent=1, default=_json_default))
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        _swap_in(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _swap_in(new: Path, path: Path) -> None:
+    """Replace folder ``path`` by ``new``: the old one is renamed aside first and removed
+    only after the new one is in place, so some complete model always exists."""
+    old = None
+    if path.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        os.rmdir(old)
+        os.replace(path, old)
+    try:
+        os.replace(new, path)
+    except BaseException:
+        if old is not None:
+            os.replace(old, path)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _json_default(obj):
+    if isinstance(obj, tuple):
+        return list(obj)
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+# --- loading ---------------------------------------------------------------------------------
+def read_config(path) -> dict:
+    """Validated JSON of a model folder (no tensors read)."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            raise ModelFileError(
+                f"{path}: aekit never loads pickle-based files ({path.suffix}); a model is a "
+                f"folder with {CONFIG_NAME} and {WEIGHTS_NAME}")
+        raise ModelFileError(f"{path}: a model is a folder with {CONFIG_NAME} and "
+                             f"{WEIGHTS_NAME}, not a file")
+    if not path.is_dir():
+        raise ModelFileError(f"{path}: no such model folder")
+    cfg_file = path / CONFIG_NAME
+    for needed in (cfg_file, path / WEIGHTS_NAME):
+        if not needed.is_file():
+            raise ModelFileError(f"{path}: missing {needed.name}")
+    if cfg_file.stat().st_size > MAX_CONFIG_BYTES:
+        raise ModelFileError(f"{cfg_file}: larger than {MAX_CONFIG_BYTES} bytes; refused")
+    try:
+        config = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{cfg_file}: not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"{cfg_file}: not an aekit model config (format {FORMAT!r} expected)")
+    return config
+
+
+def model_config(path, config: dict) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(config.get("model"))
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{Path(path) / CONFIG_NAME}: invalid model config: {exc}") from None
+
+
+def _check_header(weights: Path, expected: dict[str, torch.Size]) -> None:
+    """Compare the safetensors header with the expected names and shapes, reading no data."""
+    size = weights.stat().st_size
+    with open(weights, "rb") as f:
+        head = f.read(8)
+    if len(head) < 8:
+        raise ModelFileError(f"{weights}: truncated (no safetensors header)")
+    n = int.from_bytes(head, "little")
+    if n > MAX_HEADER_BYTES or 8 + n > size:
+        raise ModelFileError(f"{weights}: header length {n} is invalid for a {size}-byte file "
+                             "(truncated, or not a safetensors file)")
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            found = {k: (f.get_slice(k).get_shape(), f.get_slice(k).get_dtype()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"{weights}: not a valid safetensors file ({exc})") from None
+    model_keys = {k for k in found if k.startswith("model/")}
+    missing = set(expected) - model_keys
+    unexpected = model_keys - set(expected)
+    if missing or unexpected:
+        raise ModelFileError(f"{weights}: tensors do not match config.json "
+                             f"(missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})")
+    for k, shape in expected.items():
+        got_shape, dtype = found[k]
+        if list(got_shape) != list(shape):
+            raise ModelFileError(f"{weights}: tensor {k!r} has shape {list(got_shape)} but "
+                                 f"config.json implies {list(shape)}")
+        if dtype not in ("F32", "F64", "F16", "BF16"):
+            raise ModelFileError(f"{weights}: tensor {k!r} has dtype {dtype}; floats expected")
+
+
+def load_module(path):
+    """Rebuild the PyTorch module of a model folder. Returns ``(module, config, extra)``
+    where ``extra`` holds the tensors saved under ``extra/``."""
+    path = Path(path)
+    config = read_config(path)
+    mcfg = model_config(path, config)
+    try:
+        with torch.device("meta"):  # shapes only: nothing allocated
+            expected = {f"model/{k}": v.shape for k, v in build_model(mcfg).state_dict().items()}
+    except AekitError as exc:
+        raise ModelFileError(f"{path / CONFIG_NAME}: {exc}") from None
+    weights = path / WEIGHTS_NAME
+    _check_header(weights, expected)
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"{weights}: could not be read ({exc})") from None
+    model = build_model(mcfg)
+    state = {k[len("model/"):]: v.float() for k, v in tensors.items() if k.startswith("model/")}
+    for k, v in state.items():
+        if not torch.isfinite(v).all():
+            raise ModelFileError(f"{weights}: tensor 'model/{k}' holds NaN or Inf")
+    model.load_state_dict(state)
+    model.eval()
+    extra = {k[len("extra/"):]: v for k, v in tensors.items() if k.startswith("extra/")}
+    return model, config, extra
+
+
+def read_history(path) -> list | None:
+    f = Path(path) / HISTORY_NAME
+    if not f.is_file():
+        return None
+    with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
+        h = json.loads(f.read_text(encoding="utf-8"))
+        return h if isinstance(h, list) else None
+    return None
+
+
+def load(path):
+    """``aekit.load``: a fitted estimator if the folder came from one, else the module."""
+    model, config, extra = load_module(path)
+    est = config.get("estimator")
+    if est is None:
+        model.history = read_history(path)
+        return model
+    from aekit.estimators import estimator_from_model_file  # local: estimators import io
+
+    return estimator_from_model_file(path, model, config, extra)

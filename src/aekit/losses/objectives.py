@@ -1,0 +1,199 @@
+"""Loss terms and the composable training objective.
+
+An :class:`Objective` combines a reconstruction loss with any of: input corruption
+(denoising), L1 or KL sparsity on the code, a contractive penalty, and - for variational
+models - the closed-form KL to the prior with a ``beta`` weight (beta-VAE) and optional
+warm-up. It works with every architecture because models share one output dict.
+
+Units. Plain autoencoders: reconstruction is the mean per element (MSE or BCE per pixel),
+so learning rates transfer across image sizes. Variational autoencoders: every term is in
+nats per sample, summed over features or latent dimensions, so ``-(recon + kl)`` is the ELBO.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from aekit.errors import ConfigError
+
+RECONSTRUCTIONS = ("mse", "bce")
+NOISE_KINDS = ("gaussian", "mask", "salt_pepper")
+SPARSITY_KINDS = ("l1", "kl")
+LIKELIHOODS = ("gaussian", "bernoulli")
+
+
+# --- corruption (denoising autoencoders) -------------------------------------------------
+def corrupt(x: torch.Tensor, kind: str, level: float, generator=None, clip=True):
+    """Corrupt a batch at training time only.
+
+    gaussian: x + N(0, level^2), clipped to [0, 1] when ``clip``;
+    mask: each value set to 0 with probability ``level`` (dropout noise, no rescaling);
+    salt_pepper: each value set to 0 or 1 (equally likely) with probability ``level``.
+    """
+    if kind == "gaussian":
+        noisy = x + level * torch.randn(x.shape, generator=generator, device=x.device,
+                                        dtype=x.dtype)
+        return noisy.clamp_(0.0, 1.0) if clip else noisy
+    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    if kind == "mask":
+        return x * (u >= level)
+    if kind == "salt_pepper":
+        hit = u < level
+        salt = u < level / 2  # half of the hits become 1, the other half 0
+        return torch.where(hit, salt.to(x.dtype), x)
+    raise ConfigError(f"unknown noise {kind!r}; choose one of {list(NOISE_KINDS)}")
+
+
+# --- individual terms ----------------------------------------------------------------------
+def reconstruction(out: dict, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean per-element MSE of ``recon``, or BCE computed stably from the logits."""
+    if kind == "mse":
+        return F.mse_loss(out["recon"], target)
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(out["logits"], target)
+    raise ConfigError(f"unknown reconstruction loss {kind!r}; choose one of {list(RECONSTRUCTIONS)}")
+
+
+def negative_log_likelihood(out: dict, target: torch.Tensor, likelihood: str, scale: float) -> torch.Tensor:
+    """-log p(x|z) per sample in nats, summed over features.
+
+    bernoulli: sum_i BCE(x_i, p_i) from logits (x in [0, 1] treated as a probability);
+    gaussian: sum_i (x_i - mu_i)^2 / (2 s^2) + log(s sqrt(2 pi)), s = ``scale`` fixed.
+    """
+    if likelihood == "bernoulli":
+        nll = F.binary_cross_entropy_with_logits(out["logits"], target, reduction="none")
+        return nll.sum(dim=1)
+    d = target.shape[1]
+    sq = (out["recon"] - target).pow(2).sum(dim=1)
+    return sq / (2 * scale**2) + d * (math.log(scale) + 0.5 * math.log(2 * math.pi))
+
+
+def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) per latent dimension, shape (B, k).
+
+    Closed form (Kingma & Welling 2014, Appendix B):
+    -KL = 1/2 * sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2).
+    """
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+
+
+def sparsity_kl(code: torch.Tensor, target: float, eps: float = 1e-6) -> torch.Tensor:
+    """sum_j KL(rho || rho_hat_j): Bernoulli KL between the target activation rho and each
+    code unit's mean activation rho_hat_j over the batch (Ng, "Sparse autoencoder" notes).
+    rho_hat is clamped into (0, 1), so it suits sigmoid codes best."""
+    rho_hat = code.mean(dim=0).clamp(eps, 1 - eps)
+    rho = target
+    return (rho * torch.log(rho / rho_hat)
+            + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+
+
+def contractive_penalty(model, x: torch.Tensor, generator=None, n_projections: int = 1):
+    """Unbiased estimate of the mean squared Frobenius norm of the encoder Jacobian.
+
+    ||J||_F^2 = E_v ||v^T J||^2 for v ~ N(0, I) (Hutchinson): one vector-Jacobian product
+    per projection instead of k backward passes. Code i depends only on x_i, so one
+    backward of sum(z * v) yields every v_i^T J_i at once.
+    """
+    x = x.detach().requires_grad_(True)
+    z = model.encode(x)
+    total = x.new_zeros(())
+    for _ in range(n_projections):
+        v = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+        (g,) = torch.autograd.grad((z * v).sum(), x, create_graph=True)
+        total = total + g.pow(2).sum(dim=1).mean()
+    return total / n_projections
+
+
+# --- the composable objective --------------------------------------------------------------
+@dataclass
+class Objective:
+    """What a training step minimises; every option composes with every architecture."""
+
+    reconstruction: str = "mse"
+    noise: str | None = None  # one of NOISE_KINDS: denoising autoencoder
+    noise_level: float = 0.0  # gaussian sigma, or probability for mask / salt_pepper
+    sparsity: str | None = None  # "l1" on the codes, or "kl" to ``sparsity_target``
+    sparsity_weight: float = 0.0
+    sparsity_target: float = 0.05
+    contractive: float = 0.0  # weight of the contractive penalty
+    # Variational models only:
+    beta: float = 1.0  # weight of the KL term (beta-VAE when != 1)
+    likelihood: str = "bernoulli"
+    likelihood_scale: float = 0.1  # std of the Gaussian likelihood
+    kl_warmup_epochs: int = 0  # beta ramps linearly from beta/warmup to beta
+
+    def __post_init__(self):
+        def fail(msg):
+            raise ConfigError(msg)
+
+        if self.reconstruction not in RECONSTRUCTIONS:
+            fail(f"reconstruction {self.reconstruction!r} is not one of {list(RECONSTRUCTIONS)}")
+        if self.noise is not None and self.noise not in NOISE_KINDS:
+            fail(f"noise {self.noise!r} is not one of {list(NOISE_KINDS)}")
+        if self.noise in ("mask", "salt_pepper") and not 0 <= self.noise_level < 1:
+            fail(f"noise_level for {self.noise} noise is a probability in [0, 1), "
+                 f"got {self.noise_level}")
+        if self.noise_level < 0 or not math.isfinite(self.noise_level):
+            fail(f"noise_level must be a finite number >= 0, got {self.noise_level}")
+        if self.sparsity is not None and self.sparsity not in SPARSITY_KINDS:
+            fail(f"sparsity {self.sparsity!r} is not one of {list(SPARSITY_KINDS)}")
+        if not 0 < self.sparsity_target < 1:
+            fail(f"sparsity_target must be in (0, 1), got {self.sparsity_target}")
+        for name in ("sparsity_weight", "contractive", "beta"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                fail(f"{name} must be a finite number >= 0, got {value}")
+        if self.likelihood not in LIKELIHOODS:
+            fail(f"likelihood {self.likelihood!r} is not one of {list(LIKELIHOODS)}")
+        if not self.likelihood_scale > 0:
+            fail(f"likelihood_scale must be > 0, got {self.likelihood_scale}")
+        if self.kl_warmup_epochs < 0:
+            fail(f"kl_warmup_epochs must be >= 0, got {self.kl_warmup_epochs}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def kl_weight(self, epoch: int) -> float:
+        """beta, ramped linearly over the first ``kl_warmup_epochs`` epochs (0-based)."""
+        if self.kl_warmup_epochs <= 0:
+            return self.beta
+        return self.beta * min(1.0, (epoch + 1) / self.kl_warmup_epochs)
+
+    def corrupt(self, x: torch.Tensor, generator=None) -> torch.Tensor:
+        if self.noise is None or self.noise_level == 0:
+            return x
+        return corrupt(x, self.noise, self.noise_level, generator)
+
+    def __call__(self, model, x: torch.Tensor, *, generator=None, epoch: int = 0,
+                 train: bool = True) -> dict:
+        """Loss terms for a clean batch ``x`` (B, D); ``terms["loss"]`` is minimised.
+
+        With ``train=True`` the input is corrupted (denoising) and the contractive penalty
+        (which needs input gradients) is included; evaluation passes ``train=False``.
+        """
+        x_in = self.corrupt(x, generator) if train else x
+        out = model(x_in, generator=generator)
+        terms = {}
+        if model.variational:
+            recon = negative_log_likelihood(out, x, self.likelihood, self.likelihood_scale).mean()
+            kl = kl_to_standard_normal(out["mu"], out["logvar"]).sum(dim=1).mean()
+            terms["recon"], terms["kl"] = recon, kl
+            loss = recon + self.kl_weight(epoch) * kl
+        else:
+            loss = terms["recon"] = reconstruction(out, x, self.reconstruction)
+        if self.sparsity == "l1" and self.sparsity_weight > 0:
+            terms["l1"] = out["code"].abs().sum(dim=1).mean()
+            loss = loss + self.sparsity_weight * terms["l1"]
+        elif self.sparsity == "kl" and self.sparsity_weight > 0:
+            terms["sparsity_kl"] = sparsity_kl(out["code"], self.sparsity_target)
+            loss = loss + self.sparsity_weight * terms["sparsity_kl"]
+        if self.contractive > 0 and train:
+            terms["contractive"] = contractive_penalty(model, x_in, generator)
+            loss = loss + self.contractive * terms["contractive"]
+        terms["mse"] = F.mse_loss(out["recon"].detach(), x)  # per pixel, comparable to PCA
+        terms["loss"] = loss
+        return terms

@@ -1,0 +1,313 @@
+"""Autoencoder modules assembled from encoder/decoder parts, and the model config.
+
+Data flows flat: every model takes x of shape (B, n_features) and returns flat outputs, so
+the trainer, losses and estimators never care about the architecture. Convolutional models
+view x as (B, C, H, W) internally (a free reshape).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from aekit.errors import ConfigError
+from aekit.models.conv import DECODER_KINDS, ConvDecoder, ConvEncoder
+from aekit.models.dense import DenseDecoder, DenseEncoder, TiedDenseDecoder
+from aekit.models.layers import ACTIVATIONS, activation, linear
+
+ARCHITECTURES = ("dense", "conv")
+OUTPUT_ACTIVATIONS = ("sigmoid", "linear")
+# Refuse configs whose weights alone would exceed this many parameters (~4 GB of fp32)
+# before anything is allocated: protects `aekit.load` against absurd or hostile configs.
+MAX_PARAMETERS = 1_000_000_000
+MAX_LAYER_WIDTH = 1_000_000
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; JSON-serialisable (see ``to_dict``)."""
+
+    n_features: int
+    architecture: str = "dense"
+    hidden: tuple[int, ...] = (100,)  # dense: encoder widths before the code; conv: channels
+    code_size: int | None = 30  # conv: None keeps the last feature map as the code
+    activation: str = "relu"
+    code_activation: str | None = None  # None: same as ``activation`` (linear for VAEs' heads)
+    output_activation: str = "sigmoid"
+    tied: bool = False
+    image_shape: tuple[int, int, int] | None = None  # (C, H, W), required for conv
+    decoder: str = "transpose"  # conv only: one of DECODER_KINDS
+    variational: bool = False
+    extra: dict = field(default_factory=dict)  # free-form, ignored by the builder
+
+    def __post_init__(self):
+        self.hidden = tuple(int(h) for h in self.hidden)
+        if self.image_shape is not None:
+            self.image_shape = tuple(int(s) for s in self.image_shape)
+        self.validate()
+
+    @property
+    def resolved_code_activation(self) -> str:
+        return self.code_activation or self.activation
+
+    def validate(self) -> None:
+        def fail(msg):
+            raise ConfigError(f"model config: {msg}")
+
+        if not isinstance(self.n_features, int) or not 0 < self.n_features <= 10**8:
+            fail(f"n_features must be a positive integer up to 1e8, got {self.n_features!r}")
+        if self.architecture not in ARCHITECTURES:
+            fail(f"architecture {self.architecture!r} is not one of {list(ARCHITECTURES)}")
+        for name in ("activation", "code_activation", "output_activation"):
+            value = getattr(self, name)
+            if value is not None and value not in ACTIVATIONS:
+                fail(f"{name} {value!r} is not one of {sorted(ACTIVATIONS)}")
+        if self.output_activation not in OUTPUT_ACTIVATIONS:
+            fail(f"output_activation must be one of {list(OUTPUT_ACTIVATIONS)}")
+        if any(not 0 < h <= MAX_LAYER_WIDTH for h in self.hidden):
+            fail(f"hidden sizes must be in 1..{MAX_LAYER_WIDTH}, got {list(self.hidden)}")
+        if self.code_size is not None and not 0 < int(self.code_size) <= MAX_LAYER_WIDTH:
+            fail(f"code_size must be in 1..{MAX_LAYER_WIDTH}, got {self.code_size!r}")
+        if self.architecture == "dense" and self.code_size is None:
+            fail("a dense autoencoder needs code_size")
+        if self.variational and self.code_size is None:
+            fail("a variational autoencoder needs code_size (the latent dimension)")
+        if self.tied and (self.architecture != "dense" or self.variational):
+            fail("tied weights apply to plain dense autoencoders only")
+        if self.architecture == "conv":
+            if self.image_shape is None or len(self.image_shape) != 3:
+                fail("a convolutional autoencoder needs image_shape = (C, H, W)")
+            if math.prod(self.image_shape) != self.n_features:
+                fail(f"image_shape {self.image_shape} has {math.prod(self.image_shape)} values "
+                     f"but n_features is {self.n_features}")
+            if not self.hidden:
+                fail("a convolutional autoencoder needs at least one conv layer (hidden)")
+            if self.decoder not in DECODER_KINDS:
+                fail(f"decoder {self.decoder!r} is not one of {list(DECODER_KINDS)}")
+        n = self.parameter_count()
+        if n > MAX_PARAMETERS:
+            fail(f"{n:.3g} parameters is more than the limit {MAX_PARAMETERS:.0e}")
+
+    def parameter_count(self) -> int:
+        """Exact parameter count, computed from sizes alone (nothing is allocated)."""
+        code = int(self.code_size or 0)
+        heads = 2 if self.variational else 1
+        if self.architecture == "dense":
+            dims = [self.n_features, *self.hidden]
+            enc = sum(a * b + b for a, b in zip(dims[:-1], dims[1:]))
+            enc += heads * (dims[-1] * code + code)
+            dec_dims = [code, *reversed(self.hidden), self.n_features]
+            if self.tied:
+                return enc + sum(dec_dims[1:])
+            return enc + sum(a * b + b for a, b in zip(dec_dims[:-1], dec_dims[1:]))
+        c = self.image_shape[0]
+        dims = [c, *self.hidden]
+        enc = sum(9 * a * b + b for a, b in zip(dims[:-1], dims[1:]))
+        k = 16 if self.decoder == "transpose" else 9  # 4x4 transposed vs 3x3 convs
+        dec = sum(k * a * b for a, b in zip(dims[:-1], dims[1:])) + sum(dims[:-1])
+        total = enc + dec
+        if self.code_size is not None:
+            h, w = self.image_shape[1:]
+            for _ in self.hidden:
+                h, w = h // 2, w // 2
+            flat = self.hidden[-1] * h * w
+            total += heads * (flat * code + code) + code * flat + flat
+        return total
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["image_shape"] = list(self.image_shape) if self.image_shape else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise ConfigError("model config must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"model config: unknown keys {sorted(unknown)}")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ConfigError(f"model config: {exc}") from None
+
+
+def _apply_output(name: str, logits: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(logits) if name == "sigmoid" else logits
+
+
+class Autoencoder(nn.Module):
+    """A deterministic autoencoder: ``encode`` / ``decode`` / ``forward``.
+
+    ``forward(x)`` returns a dict with ``code`` (B, k), ``logits`` (pre-activation output,
+    B x n_features) and ``recon`` (output after the output activation).
+    """
+
+    variational = False
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.output_activation = config.output_activation
+        act, code_act = config.activation, config.resolved_code_activation
+        if config.architecture == "dense":
+            self.encoder = DenseEncoder(config.n_features, [*config.hidden, config.code_size],
+                                        [act] * len(config.hidden) + [code_act])
+            self.decoder = self._dense_decoder(config)
+            self.to_code = self.from_code = None
+        else:
+            c = config
+            self.encoder = ConvEncoder(c.image_shape, c.hidden, act,
+                                       return_indices=c.decoder == "unpool")
+            self.decoder = ConvDecoder(c.image_shape, c.hidden, act, c.decoder,
+                                       c.output_activation)
+            self._build_conv_bottleneck(heads=1)
+
+    def _dense_decoder(self, config):
+        hidden_acts = [config.activation] * len(config.hidden)
+        if config.tied:
+            return TiedDenseDecoder(self.encoder, hidden_acts)
+        sizes = [config.code_size, *reversed(config.hidden), config.n_features]
+        return DenseDecoder(sizes, hidden_acts, config.output_activation)
+
+    def _build_conv_bottleneck(self, heads: int):
+        """Optional dense code layer(s) between the conv feature map and the decoder."""
+        c = self.config
+        flat = math.prod(self.encoder.out_shape)
+        if c.code_size is None:
+            self.to_code = self.from_code = None
+            return
+        code_act = "linear" if heads == 2 else c.resolved_code_activation
+        self.to_code = nn.ModuleList(linear(flat, c.code_size, code_act) for _ in range(heads))
+        self.code_act = activation(code_act)
+        self.from_code = nn.Sequential(linear(c.code_size, flat, c.activation),
+                                       activation(c.activation))
+
+    @property
+    def code_size(self) -> int:
+        c = self.config
+        return c.code_size if c.code_size is not None else math.prod(self.encoder.out_shape)
+
+    # --- encoder side -------------------------------------------------------------------
+    def _features(self, x: torch.Tensor):
+        """Encoder body: (B, D) -> (B, F) flat features, plus pooling context (conv)."""
+        if self.config.architecture == "dense":
+            return self.encoder(x), None
+        h, context = self.encoder(x.view(-1, *self.config.image_shape))
+        return h.flatten(1), context
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, D) -> code (B, k)."""
+        return self._encode(x)[0]
+
+    def _encode(self, x):
+        h, context = self._features(x)
+        if self.to_code is not None:
+            h = self.code_act(self.to_code[0](h))
+        return h, context
+
+    # --- decoder side -------------------------------------------------------------------
+    def decode_logits(self, z: torch.Tensor, context=None) -> torch.Tensor:
+        """code (B, k) -> pre-activation output (B, D)."""
+        if self.config.architecture == "dense":
+            return self.decoder(z)
+        if self.from_code is not None:
+            z = self.from_code(z)
+        out = self.decoder(z.view(-1, *self.encoder.out_shape), context)
+        return out.flatten(1)
+
+    def decode(self, z: torch.Tensor, context=None) -> torch.Tensor:
+        """code (B, k) -> reconstruction (B, D), after the output activation."""
+        return _apply_output(self.output_activation, self.decode_logits(z, context))
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        z, context = self._encode(x)
+        logits = self.decode_logits(z, context)
+        return {"code": z, "logits": logits,
+                "recon": _apply_output(self.output_activation, logits)}
+
+
+class VariationalAutoencoder(Autoencoder):
+    """Gaussian encoder q(z|x) = N(mu, diag(sigma^2)) with the reparameterization trick.
+
+    ``encode`` returns the posterior mean mu (the deterministic code used by ``transform``);
+    ``forward`` samples z = mu + sigma * eps, eps ~ N(0, I) (Kingma & Welling 2014, sec. 2.4),
+    so gradients flow through mu and log sigma^2.
+    """
+
+    variational = True
+
+    def __init__(self, config: ModelConfig):
+        nn.Module.__init__(self)
+        self.config = config
+        self.output_activation = config.output_activation
+        c, act = config, config.activation
+        if c.architecture == "dense":
+            self.encoder = DenseEncoder(c.n_features, c.hidden, [act] * len(c.hidden))
+            flat = c.hidden[-1] if c.hidden else c.n_features
+            self.to_code = nn.ModuleList(linear(flat, c.code_size, "linear") for _ in range(2))
+            self.code_act = nn.Identity()
+            self.from_code = None
+            sizes = [c.code_size, *reversed(c.hidden), c.n_features]
+            self.decoder = DenseDecoder(sizes, [act] * len(c.hidden), c.output_activation)
+        else:
+            if c.decoder == "unpool":
+                raise ConfigError("a variational autoencoder cannot use decoder='unpool': "
+                                  "samples from the prior have no pooling indices")
+            self.encoder = ConvEncoder(c.image_shape, c.hidden, act)
+            self.decoder = ConvDecoder(c.image_shape, c.hidden, act, c.decoder,
+                                       c.output_activation)
+            self._build_conv_bottleneck(heads=2)
+
+    def encode_distribution(self, x: torch.Tensor):
+        """x (B, D) -> (mu, logvar), each (B, k); logvar = log sigma^2."""
+        h, _ = self._features(x)
+        return self.to_code[0](h), self.to_code[1](h)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encode_distribution(x)[0]
+
+    def _encode(self, x):
+        return self.encode(x), None
+
+    @staticmethod
+    def reparameterize(mu, logvar, generator: torch.Generator | None = None):
+        """z = mu + sigma * eps with eps ~ N(0, I) drawn from ``generator``."""
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        mu, logvar = self.encode_distribution(x)
+        z = self.reparameterize(mu, logvar, generator)
+        logits = self.decode_logits(z)
+        return {"code": z, "mu": mu, "logvar": logvar, "logits": logits,
+                "recon": _apply_output(self.output_activation, logits)}
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws from the generative model: z ~ N(0, I), x = decode(z) (the mean)."""
+        p = next(self.parameters())
+        z = torch.randn((n, self.config.code_size), generator=generator, device=p.device,
+                        dtype=p.dtype)
+        return self.decode(z)
+
+
+def build_model(config: ModelConfig | dict, seed: int | None = None) -> Autoencoder:
+    """The one constructor: a config (or its dict) -> a fresh, initialised module.
+
+    With ``seed`` the initial weights are reproducible. The global RNG is forked, seeded and
+    restored, so the caller's random state is left exactly as it was.
+    """
+    if isinstance(config, dict):
+        config = ModelConfig.from_dict(config)
+    cls = VariationalAutoencoder if config.variational else Autoencoder
+    if seed is None:
+        return cls(config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(config)

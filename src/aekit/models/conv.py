@@ -1,0 +1,127 @@
+"""Convolutional encoder (conv + max-pool) and three decoders that undo the pooling.
+
+Works for any image size and channel count: the encoder records the spatial size before
+each pool (odd sizes floor, e.g. 7 -> 3), and each decoder restores exactly those sizes.
+
+Decoder kinds
+- ``transpose``: ConvTranspose2d with stride 2 (``output_size`` fixes odd sizes);
+- ``upsample``: nearest-neighbour upsampling to the recorded size, then a 3x3 conv;
+- ``unpool``: SegNet-style MaxUnpool2d with the encoder's pooling indices, then a 3x3 conv.
+  When no indices exist (decoding a free code: generation, interpolation), each value goes
+  to the top-left cell of its 2x2 window, i.e. unpooling with fixed indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aekit.errors import ConfigError
+from aekit.models.layers import activation, init_weight_
+
+DECODER_KINDS = ("transpose", "upsample", "unpool")
+
+
+def _conv(c_in: int, c_out: int, act: str) -> nn.Conv2d:
+    conv = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
+    init_weight_(conv.weight, act)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+def pooled_sizes(height: int, width: int, n_pools: int) -> list[tuple[int, int]]:
+    """Spatial sizes before each pool and after the last: [(H, W), (H//2, W//2), ...]."""
+    sizes = [(height, width)]
+    for _ in range(n_pools):
+        h, w = sizes[-1]
+        if h < 2 or w < 2:
+            raise ConfigError(
+                f"image {height}x{width} is too small for {n_pools} 2x2 poolings; "
+                "use fewer conv channels (layers)"
+            )
+        sizes.append((h // 2, w // 2))
+    return sizes
+
+
+class ConvEncoder(nn.Module):
+    """x (B, C, H, W) -> feature map (B, channels[-1], H', W') and pooling context."""
+
+    def __init__(self, image_shape: Sequence[int], channels: Sequence[int], act: str,
+                 return_indices: bool = False):
+        super().__init__()
+        c, h, w = image_shape
+        self.sizes = pooled_sizes(h, w, len(channels))
+        dims = [c, *channels]
+        self.convs = nn.ModuleList(_conv(a, b, act) for a, b in zip(dims[:-1], dims[1:]))
+        self.acts = nn.ModuleList(activation(act) for _ in channels)
+        self.return_indices = return_indices
+        self.out_shape = (channels[-1], *self.sizes[-1])
+
+    def forward(self, x: torch.Tensor):
+        indices = []
+        for conv, act in zip(self.convs, self.acts):
+            x = act(conv(x))  # (B, C_l, H_l, W_l)
+            if self.return_indices:
+                x, idx = F.max_pool2d(x, 2, return_indices=True)  # idx feeds max_unpool2d
+                indices.append(idx)
+            else:
+                x = F.max_pool2d(x, 2)  # (B, C_l, H_l/2, W_l/2)
+        return x, {"indices": indices} if self.return_indices else None
+
+
+class ConvDecoder(nn.Module):
+    """feature map (B, channels[-1], H', W') -> pre-activation image (B, C, H, W)."""
+
+    def __init__(self, image_shape: Sequence[int], channels: Sequence[int], act: str,
+                 kind: str, output_activation: str):
+        super().__init__()
+        if kind not in DECODER_KINDS:
+            raise ConfigError(f"unknown conv decoder {kind!r}; choose one of {list(DECODER_KINDS)}")
+        c, h, w = image_shape
+        self.kind = kind
+        # Mirror of the encoder: undo pools in reverse order, ending at the input channels.
+        self.targets = list(reversed(pooled_sizes(h, w, len(channels))[:-1]))
+        dims = [*reversed(channels), c]
+        acts = [act] * (len(channels) - 1) + [output_activation]
+        # For "transpose" the stride-2 transposed conv both upsamples and maps channels.
+        # Otherwise the unpool/upsample step keeps channels and a 3x3 conv maps them.
+        layers = []
+        for a, b, layer_act in zip(dims[:-1], dims[1:], acts):
+            if kind == "transpose":
+                # k=4, s=2, p=1 gives 2n or (output_padding=1) 2n+1: every floor-pooled size.
+                layer = nn.ConvTranspose2d(a, b, kernel_size=4, stride=2, padding=1)
+                init_weight_(layer.weight, layer_act)
+                nn.init.zeros_(layer.bias)
+            else:
+                layer = _conv(a, b, layer_act)
+            layers.append(layer)
+        self.layers = nn.ModuleList(layers)
+        self.acts = nn.ModuleList(activation(act) for _ in range(len(channels) - 1))
+
+    def _upsample(self, x, i, size, context):
+        if self.kind == "transpose":
+            return self.layers[i](x, output_size=size)
+        if self.kind == "upsample":
+            return self.layers[i](F.interpolate(x, size=size, mode="nearest"))
+        indices = context["indices"][-1 - i] if context else _top_left_indices(x, size)
+        return self.layers[i](F.max_unpool2d(x, indices, 2, output_size=size))
+
+    def forward(self, x: torch.Tensor, context=None) -> torch.Tensor:
+        for i, size in enumerate(self.targets):
+            x = self._upsample(x, i, size, context)
+            if i < len(self.acts):
+                x = self.acts[i](x)
+        return x
+
+
+def _top_left_indices(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Flat indices of each 2x2 window's top-left cell, shaped like ``x``: the fixed
+    unpooling used when decoding a code that has no encoder indices."""
+    b, c, h, w = x.shape
+    rows = torch.arange(h, device=x.device) * 2
+    cols = torch.arange(w, device=x.device) * 2
+    idx = rows[:, None] * size[1] + cols[None, :]  # (h, w)
+    return idx.expand(b, c, h, w).contiguous()

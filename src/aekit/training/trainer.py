@@ -1,0 +1,287 @@
+"""The one training loop. Nothing here knows which autoencoder it trains.
+
+A model is any module whose ``forward(x, generator=)`` returns the output dict of
+:mod:`aekit.models`; an objective is any callable returning a dict of loss terms with
+``"loss"``. Greedy layer-wise training calls :func:`train` per layer, then once more to
+fine-tune (see :mod:`aekit.training.greedy`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from aekit.errors import ConfigError, TrainingError
+from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from aekit.training.data import make_source
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "plateau")
+
+
+@dataclass
+class TrainConfig:
+    """How to train; JSON-serialisable. Defaults are aekit's recommended recipe."""
+
+    epochs: int = 20
+    batch_size: int = 256
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # SGD only
+    lr_schedule: str | None = None  # "cosine" (per epoch) or "plateau" (halve on a plateau)
+    validation_fraction: float = 0.0  # held out from X when no X_val is given
+    early_stopping: int | None = None  # patience in epochs; monitors val loss if any
+    restore_best: bool = True  # end with the best epoch's weights, not the last
+    grad_clip: float | None = None  # max global gradient norm
+    seed: int = 0  # seeds a torch.Generator: shuffling, noise, VAE sampling
+    progress: bool = False  # tqdm progress bar over epochs
+    device: str = "cpu"
+    eval_batch_size: int = 4096
+
+    def __post_init__(self):
+        def fail(msg):
+            raise ConfigError(msg)
+
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            fail(f"epochs must be an integer >= 0, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            fail(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if self.optimizer not in OPTIMIZERS:
+            fail(f"optimizer {self.optimizer!r} is not one of {list(OPTIMIZERS)}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            fail(f"lr must be a finite number > 0, got {self.lr!r}")
+        if self.lr_schedule is not None and self.lr_schedule not in SCHEDULES:
+            fail(f"lr_schedule {self.lr_schedule!r} is not one of {list(SCHEDULES)}")
+        if not 0 <= self.validation_fraction < 1:
+            fail(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.early_stopping is not None and self.early_stopping < 1:
+            fail(f"early_stopping (patience) must be >= 1, got {self.early_stopping}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            fail(f"grad_clip must be > 0, got {self.grad_clip}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    history: list = field(default_factory=list)  # one flat dict per epoch
+    best_epoch: int = 0  # 1-based; 0 = the initial weights
+    stopped_early: bool = False
+
+
+def make_optimizer(params, config: TrainConfig):
+    kw = {"lr": config.lr, "weight_decay": config.weight_decay}
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, momentum=config.momentum, **kw)
+    cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, foreach=True, **kw)
+
+
+def make_scheduler(optimizer, config: TrainConfig):
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
+    if config.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+    return None
+
+
+def clone_state(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@torch.no_grad()
+def evaluate(model, objective, X, *, batch_size: int = 4096, seed: int = 0, epoch: int = 0,
+             device=None) -> dict:
+    """Mean loss terms over X without corruption or gradients (``eval()`` mode).
+
+    VAE sampling uses its own generator seeded with ``seed``, so evaluation never advances
+    the training RNG and gives the same number every time.
+    """
+    p = next(model.parameters())
+    source = make_source(X, device=device or p.device)
+    g = torch.Generator(device=p.device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    try:
+        sums: dict = {}
+        for start in range(0, source.n, batch_size):
+            idx = torch.arange(start, min(start + batch_size, source.n), device=p.device)
+            xb = source.batch(idx)
+            terms = objective(model, xb, generator=g, epoch=epoch, train=False)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
+        return {k: v / source.n for k, v in sums.items()}
+    finally:
+        model.train(was_training)
+
+
+class _Subset:
+    """Rows ``indices`` of another batch source (for a held-out validation split)."""
+
+    def __init__(self, source, indices: torch.Tensor):
+        self.source, self.indices, self.n = source, indices, len(indices)
+        self.n_features = source.n_features
+
+    def batch(self, idx):
+        return self.source.batch(self.indices[idx.to(self.indices.device)])
+
+
+def _split(source, fraction: float, seed: int):
+    n_val = int(round(source.n * fraction))
+    if n_val == 0:
+        return source, None
+    if n_val >= source.n:
+        raise ConfigError(f"validation_fraction {fraction} leaves no training rows")
+    perm = torch.randperm(source.n, generator=torch.Generator().manual_seed(seed + 1))
+    dev = getattr(getattr(source, "X", None), "device", torch.device("cpu"))
+    if not isinstance(dev, torch.device):
+        dev = torch.device("cpu")
+    perm = perm.to(dev)
+    return _Subset(source, perm[n_val:]), _Subset(source, perm[:n_val])
+
+
+def train(model, objective, X, *, X_val=None, config: TrainConfig | None = None,
+          checkpoint_dir=None, resume: bool = False, callbacks=(),
+          signature: dict | None = None) -> TrainResult:
+    """Train ``model`` in place on rows of X (B, D) and return the per-epoch history.
+
+    - ``checkpoint_dir``: after every epoch a checkpoint is written atomically there;
+      with ``resume=True`` training continues from it and ends exactly where an
+      uninterrupted run would (same seed, CPU).
+    - ``signature``: JSON-able description of the run (model/objective config); a
+      checkpoint from a different run is refused on resume.
+    - ``callbacks``: callables ``cb(record, model)`` after each epoch.
+    Raises :class:`TrainingError` when the loss becomes NaN/Inf; the best (or last good)
+    weights are restored into ``model`` first.
+    """
+    config = config or TrainConfig()
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if signature is not None:  # compare in JSON form: tuples and lists must match
+        signature = json.loads(json.dumps(signature))
+    device = torch.device(config.device)
+    model.to(device)
+    source = make_source(X, device=device)
+    val_source = make_source(X_val, device=device) if X_val is not None else None
+    if val_source is None and config.validation_fraction > 0:
+        source, val_source = _split(source, config.validation_fraction, config.seed)
+
+    g = torch.Generator(device=device).manual_seed(config.seed)
+    optimizer = make_optimizer(model.parameters(), config)
+    scheduler = make_scheduler(optimizer, config)
+    result = TrainResult()
+    best_score, best_state = math.inf, None
+    start_epoch, bad_epochs = 0, 0
+
+    if resume and checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT_NAME).exists():
+        ckpt = load_checkpoint(checkpoint_dir)
+        if signature is not None and ckpt["extra"].get("signature") not in (None, signature):
+            raise ConfigError(f"{checkpoint_dir}: the checkpoint belongs to a different run "
+                              "(model or objective settings differ); remove it or drop --resume")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None and ckpt["scheduler"] is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+        g.set_state(ckpt["rng"])
+        result.history = ckpt["history"]
+        best_score, best_state = ckpt["best_score"], ckpt["best"]
+        result.best_epoch = ckpt["extra"].get("best_epoch", 0)
+        bad_epochs = ckpt["extra"].get("bad_epochs", 0)
+        start_epoch = ckpt["epoch"]
+        log.info("resumed from %s after epoch %d", checkpoint_dir, start_epoch)
+
+    check_every = 1 if device.type == "cpu" else 50  # finite checks sync the GPU
+    model.train()
+    bar = tqdm(range(start_epoch, config.epochs), disable=not config.progress, unit="epoch",
+               desc="training", initial=start_epoch, total=config.epochs, leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        last_good = clone_state(model)
+        sums: dict = {}
+        perm = torch.randperm(source.n, generator=g, device=device)
+        for step, start in enumerate(range(0, source.n, config.batch_size)):
+            idx = perm[start:start + config.batch_size]
+            xb = source.batch(idx)
+            terms = objective(model, xb, generator=g, epoch=epoch)
+            loss = terms["loss"]
+            if step % check_every == 0 and not torch.isfinite(loss):
+                _diverged(model, epoch, step, loss, best_state, last_good, result, config)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            b = len(idx)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0) + v.detach() * b
+        record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
+        record.update({k: float(v) / source.n for k, v in sums.items()})
+        if not math.isfinite(record["loss"]):
+            _diverged(model, epoch, None, record["loss"], best_state, last_good, result, config)
+        if val_source is not None:
+            val = evaluate(model, objective, val_source, batch_size=config.eval_batch_size,
+                           seed=config.seed, epoch=epoch, device=device)
+            record.update({f"val_{k}": v for k, v in val.items()})
+        record["seconds"] = time.perf_counter() - t0
+        result.history.append(record)
+
+        score = record.get("val_loss", record["loss"])
+        if score < best_score:
+            best_score, best_state, bad_epochs = score, clone_state(model), 0
+            result.best_epoch = epoch + 1
+        else:
+            bad_epochs += 1
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(score)
+        elif scheduler is not None:
+            scheduler.step()
+        if checkpoint_dir is not None:
+            save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler,
+                            generator=g, epoch=epoch + 1, history=result.history,
+                            best_state=best_state, best_score=best_score,
+                            extra={"signature": signature, "best_epoch": result.best_epoch,
+                                   "bad_epochs": bad_epochs})
+        bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if "loss" in k})
+        log.info("epoch %d: %s", epoch + 1,
+                 ", ".join(f"{k}={v:.5g}" for k, v in record.items() if k != "epoch"))
+        for cb in callbacks:
+            cb(record, model)
+        if config.early_stopping is not None and bad_epochs >= config.early_stopping:
+            result.stopped_early = True
+            break
+    bar.close()
+    if config.restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    return result
+
+
+def _diverged(model, epoch, step, loss, best_state, last_good, result, config):
+    """Restore the best (else the last good) weights and raise a TrainingError."""
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        kept = f"the weights of epoch {result.best_epoch} (the best so far) were restored"
+    else:
+        model.load_state_dict(last_good)
+        kept = "the weights from before this epoch were restored"
+    where = f"epoch {epoch + 1}" + (f", step {step + 1}" if step is not None else "")
+    err = TrainingError(
+        f"training diverged: the loss became {float(loss)} in {where}; {kept}. "
+        f"Lower the learning rate (lr={config.lr:g}) or set grad_clip.")
+    err.epoch, err.history = epoch + 1, result.history
+    raise err
+
+
+def copy_model(model):
+    """A deep copy that keeps tied weights tied (shared tensors are copied once)."""
+    return copy.deepcopy(model)
