@@ -1,0 +1,109 @@
+"""Metrics of a fitted autoencoder, always with PCA at the same code size beside it.
+
+- reconstruction: :func:`psnr`, :func:`reconstruction_metrics`, :func:`evaluate_reconstruction`,
+  :func:`fit_pca`, :func:`pca_reconstruct`, :func:`pca_baseline`
+- VAE: :func:`elbo`, :func:`importance_sampled_log_likelihood`, :func:`kl_per_dimension`,
+  :func:`unit_activity`, :func:`active_units`, :func:`vae_metrics`
+- codes: :func:`linear_probe_accuracy`, :func:`knn_accuracy`, :func:`probe_metrics`,
+  :func:`code_metrics`, :func:`embed_2d`, :func:`map_trustworthiness`
+- anomalies: :func:`auroc`, :func:`one_class_auroc`
+- one call for a report or CLI: :func:`evaluate_model`, :func:`comparison_rows`
+"""
+
+from __future__ import annotations
+
+import math
+
+from aekit.applications.adapter import as_module, check_array
+from aekit.evaluation.anomaly import auroc, one_class_auroc
+from aekit.evaluation.codes import (
+    code_metrics, embed_2d, knn_accuracy, linear_probe_accuracy, map_trustworthiness,
+    probe_metrics, subsample,
+)
+from aekit.evaluation.reconstruction import (
+    evaluate_reconstruction, fit_pca, pca_baseline, pca_reconstruct, psnr,
+    reconstruction_metrics,
+)
+from aekit.evaluation.vae import (
+    active_units, elbo, importance_sampled_log_likelihood, kl_per_dimension, unit_activity,
+    vae_metrics,
+)
+
+# key -> (label, unit/direction) in the order tables show them
+METRIC_LABELS = {
+    "code_size": ("code size", ""),
+    "mse": ("test MSE", "per value, lower is better"),
+    "bce": ("test BCE", "nats per value, lower is better"),
+    "psnr": ("test PSNR", "dB, peak 1.0, higher is better"),
+    "linear_probe": ("linear-probe accuracy", "logistic regression on codes"),
+    "knn": ("5-NN accuracy", "on codes"),
+    "trustworthiness": ("trustworthiness of the 2-D map", "5 neighbours, 1 = perfect"),
+    "elbo": ("ELBO", "nats per sample, higher is better"),
+    "recon_nll": ("reconstruction -log p(x|z)", "nats per sample"),
+    "kl": ("KL(q(z|x) || p(z))", "nats per sample"),
+    "log_likelihood": ("log p(x), importance-sampled", "nats per sample"),
+    "active_units": ("active units", "Cov_x E[z_j] > 0.01"),
+    "iw_samples": ("importance samples k", "for the log-likelihood"),
+}
+
+
+def evaluate_model(model, X_test, *, X_train=None, y_train=None, y_test=None, objective=None,
+                   iw_samples: int = 100, random_state=0) -> dict:
+    """Every applicable metric of ``model`` on X_test (n, D), as a flat dict.
+
+    Always: "code_size", "mse", "bce", "psnr". With X_train, y_train, y_test:
+    "linear_probe", "knn". For VAEs: :func:`vae_metrics` with ``iw_samples`` importance
+    samples (likelihood from ``objective``). Units: see ``METRIC_LABELS``.
+    """
+    module = as_module(model)
+    X_test = check_array(X_test, module.config.n_features, name="X_test")
+    out = {"code_size": int(module.code_size)}
+    out.update(evaluate_reconstruction(module, X_test))
+    if X_train is not None and y_train is not None and y_test is not None:
+        out.update(code_metrics(module, X_train, y_train, X_test, y_test, random_state))
+    if module.variational:
+        out.update(vae_metrics(model, X_test, objective, iw_samples, random_state))
+    return out
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.6g}"
+    return str(value)
+
+
+def comparison_rows(model_metrics: dict, baseline_metrics: dict | None = None,
+                    keys=None) -> tuple[list[str], list[list[str]]]:
+    """A metrics table with PCA beside the model: (header, rows) of strings.
+
+    header = ["metric", "unit", "model", <baseline name>]; one row per key present in
+    ``model_metrics`` (default order: ``METRIC_LABELS``, then any other keys); "—" where the
+    baseline has no value (e.g. the ELBO of PCA).
+    """
+    baseline_metrics = baseline_metrics or {}
+    keys = list(keys) if keys is not None else (
+        [k for k in METRIC_LABELS if k in model_metrics]
+        + [k for k in model_metrics if k not in METRIC_LABELS and k != "name"])
+    header = ["metric", "unit", model_metrics.get("name", "model"),
+              baseline_metrics.get("name", "PCA")]
+    rows = []
+    for k in keys:
+        label, unit = METRIC_LABELS.get(k, (k, ""))
+        rows.append([label, unit, _fmt(model_metrics.get(k)), _fmt(baseline_metrics.get(k))])
+    return header, rows
+
+
+__all__ = [
+    "METRIC_LABELS", "active_units", "auroc", "code_metrics", "comparison_rows", "elbo",
+    "embed_2d", "evaluate_model", "evaluate_reconstruction", "fit_pca",
+    "importance_sampled_log_likelihood", "kl_per_dimension", "knn_accuracy",
+    "linear_probe_accuracy", "map_trustworthiness", "one_class_auroc", "pca_baseline",
+    "pca_reconstruct", "probe_metrics", "psnr", "reconstruction_metrics", "subsample",
+    "unit_activity", "vae_metrics",
+]
