@@ -1,0 +1,24 @@
+"""Figures as functions of a fitted model: ``plot_*(model, X, ...) -> matplotlib Figure``.
+
+Figures are made outside pyplot on an Agg canvas (see :mod:`aekit.plotting.base`); turn one
+into PNG bytes with :func:`figure_to_png` or a file with :func:`save_figure` (both close it).
+"""
+
+from aekit.plotting.anomaly import plot_anomaly_histogram
+from aekit.plotting.base import (
+    DPI, close_figure, figure_to_png, mosaic_figure, new_figure, save_figure,
+)
+from aekit.plotting.codes import code_map, plot_activation_histogram, plot_code_map
+from aekit.plotting.curves import loss_terms, plot_training_curves
+from aekit.plotting.images import (
+    plot_average, plot_denoising, plot_generated, plot_inpainting, plot_interpolations,
+    plot_latent_grid, plot_latent_traversals, plot_reconstructions,
+)
+
+__all__ = [
+    "DPI", "close_figure", "code_map", "figure_to_png", "loss_terms", "mosaic_figure",
+    "new_figure", "plot_activation_histogram", "plot_anomaly_histogram", "plot_average",
+    "plot_code_map", "plot_denoising", "plot_generated", "plot_inpainting",
+    "plot_interpolations", "plot_latent_grid", "plot_latent_traversals",
+    "plot_reconstructions", "plot_training_curves", "save_figure",
+]

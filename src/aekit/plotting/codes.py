@@ -1,0 +1,65 @@
+"""Figures about the codes: 2-D maps coloured by label, activation histograms."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from aekit import applications as app
+from aekit.evaluation.codes import embed_2d, subsample
+from aekit.plotting.base import new_figure
+
+
+def plot_code_map(model=None, X=None, y=None, *, embedding=None, max_points: int = 2000,
+                  random_state=0, title: str | None = None) -> Figure:
+    """Codes of X (n, D) in 2-D, coloured by label y (n,).
+
+    A 2-D code is drawn as is; a larger code is mapped with t-SNE (fixed random_state) on
+    at most ``max_points`` rows. Pass ``embedding=(Y, method, index)`` (as returned by
+    :func:`code_map`) to reuse a map that was already computed.
+    """
+    if embedding is None:
+        embedding = code_map(model, X, max_points=max_points, random_state=random_state)
+    Y, method, index = embedding
+    fig = new_figure(5.5, 4.5)
+    ax = fig.add_subplot()
+    if y is None:
+        ax.scatter(Y[:, 0], Y[:, 1], s=6, alpha=0.7)
+    else:
+        labels = np.asarray(y)[index]
+        for c in np.unique(labels):
+            sel = labels == c
+            ax.scatter(Y[sel, 0], Y[sel, 1], s=6, alpha=0.7, label=str(c))
+        ax.legend(markerscale=2.5, fontsize=7, loc="best", ncols=2 if len(np.unique(labels)) > 6 else 1)
+    names = ("z0", "z1") if method == "codes" else ("t-SNE 1", "t-SNE 2")
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.set_title(title if title is not None else f"Codes ({method}, {len(Y)} points)", fontsize=10)
+    return fig
+
+
+def code_map(model, X, *, max_points: int = 2000, random_state=0):
+    """(Y (m, 2), method, index (m,)): the 2-D map of the codes of X[index], m <= max_points
+    (see :func:`aekit.evaluation.embed_2d`)."""
+    index = subsample(len(X), max_points, random_state)
+    Y, method = embed_2d(app.encode(model, np.asarray(X)[index]), random_state)
+    return Y, method, index
+
+
+def plot_activation_histogram(model, X, *, bins: int = 50,
+                              title: str | None = "Code activations") -> Figure:
+    """Left: histogram of all code values on X (a sparse code piles up at 0). Right: mean
+    activation of each code unit."""
+    Z = app.encode(model, X)
+    fig = new_figure(9, 3.2)
+    a, b = fig.subplots(1, 2)
+    a.hist(Z.ravel(), bins=bins, color="tab:blue")
+    a.set_yscale("log")
+    a.set_xlabel("code value")
+    a.set_ylabel("count (log)")
+    b.bar(np.arange(Z.shape[1]), Z.mean(axis=0), color="tab:orange")
+    b.set_xlabel("code unit")
+    b.set_ylabel("mean activation")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
