@@ -1,0 +1,159 @@
+"""Datasets: one ``load`` for the named datasets and for the user's own files.
+
+    >>> from aekit.datasets import load
+    >>> ds = load("fashion-mnist", split="test")      # X (10000, 784) float32 in [0, 1]
+    >>> ds = load("my_images/")                        # class sub-folders -> labels
+    >>> ds = load("big.npy", mmap=True)                # lazy: rows read by ds.batch(...)
+
+Environment variables: ``AEKIT_DATA`` (a folder searched first for dataset files),
+``AEKIT_CACHE`` (download cache), ``AEKIT_MIRROR`` (base URL(s) replacing the built-in
+mirrors), ``AEKIT_OFFLINE=1`` (never download). See :mod:`aekit.datasets.registry` for the
+search order and :mod:`aekit.datasets.download` for how downloads are verified.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from aekit.datasets import arrays, images, registry
+from aekit.datasets.dataset import Dataset, ScaleOption, select_split
+from aekit.datasets.idx import read_idx, write_idx
+from aekit.datasets.registry import DatasetInfo, Sources
+from aekit.errors import ConfigError, DataError
+
+__all__ = ["Dataset", "DatasetInfo", "available", "load", "names", "read_idx", "write_idx"]
+
+# Options that only make sense for one kind of input, with their "not given" value.
+_KIND_OPTIONS = {
+    "label_column": (None, {"csv"}),
+    "header": (None, {"csv"}),
+    "mode": ("auto", {"folder"}),
+    "mmap": (False, {"npy"}),
+    "scale": ("auto", {"npy", "npz", "csv", "idx"}),
+}
+
+
+def load(
+    source: str | os.PathLike,
+    split: str | None = "auto",
+    *,
+    label_column: int | str | None = None,
+    header: bool | None = None,
+    mode: str = "auto",
+    scale: ScaleOption = "auto",
+    mmap: bool = False,
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    base_url: str | Sequence[str] | None = None,
+    download: bool | None = None,
+    progress: bool = True,
+) -> Dataset:
+    """Load a named dataset or a file/folder as a :class:`Dataset`.
+
+    source: a name from ``names()`` ("digits", "fashion-mnist", "mnist"; case and "_"
+        ignored), or a path to a ``.npy``, ``.npz``, ``.csv``, IDX file
+        (``*-idx*-ubyte[.gz]``, ``*.idx[.gz]``) or a folder of PNG/JPEG images. A name
+        wins over a same-named folder: write "./mnist" for the folder.
+    split: "train", "test", "all" or None (= "all"). "auto" means "train" for a named
+        dataset and "all" for a file. MNIST/Fashion-MNIST use their published splits;
+        everything else holds out every 5th sample of each class as "test" (20 %,
+        deterministic, stratified).
+
+    File options (an option that does not apply to the input is a ConfigError):
+        label_column, header: CSV only (see :func:`aekit.datasets.arrays.load_csv`).
+        mode: image folders only; "auto", "L" or "RGB".
+        scale: how values map to [0, 1] ("auto", "minmax", "none" or a divisor; see
+            :func:`aekit.datasets.dataset.value_transform`). 8-bit images are always /255.
+        mmap: ``.npy`` only; X stays a read-only memmap and ``Dataset.batch`` scales rows.
+
+    Named-dataset options: data_dir (instead of $AEKIT_DATA), cache_dir (instead of
+    $AEKIT_CACHE), base_url (mirror(s) instead of $AEKIT_MIRROR / the built-in ones),
+    download (False: never, True: even if $AEKIT_OFFLINE), progress (tqdm bar).
+
+    Raises DataError (missing, empty, malformed or out-of-range data, unknown name),
+    DownloadError (a download failed or its checksum did not match) or ConfigError.
+    """
+    if split not in ("auto", None, *registry.SPLITS):
+        raise ConfigError(f"split={split!r} is not one of 'train', 'test', 'all', None")
+    options = dict(label_column=label_column, header=header, mode=mode, scale=scale, mmap=mmap)
+    name = registry.canonical_name(str(source)) if isinstance(source, str) else None
+    if name is not None:  # a registered name wins over a same-named folder ("./mnist")
+        _reject_options(options, "named dataset", name)
+        sources = Sources(data_dir, cache_dir, _as_tuple(base_url), download, progress)
+        return registry.load_named(name, "train" if split == "auto" else split, sources)
+    path = _existing_path(source)
+    kind = _kind(path)
+    _reject_options(options, kind, path)
+    ds = _load_file(path, kind, options)
+    return select_split(ds, "all" if split == "auto" else split)
+
+
+def available(
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    base_url: str | Sequence[str] | None = None,
+    download: bool | None = None,
+) -> list[DatasetInfo]:
+    """One :class:`DatasetInfo` per named dataset: its files and where they were found,
+    or where they would be downloaded from. Nothing is downloaded."""
+    return registry.available(Sources(data_dir, cache_dir, _as_tuple(base_url), download))
+
+
+def names() -> list[str]:
+    """The dataset names ``load`` accepts."""
+    return sorted(registry.DATASETS)
+
+
+def _as_tuple(base_url):
+    return base_url if base_url is None or isinstance(base_url, str) else tuple(base_url)
+
+
+def _existing_path(source) -> Path:
+    path = Path(source)
+    if path.exists():
+        return path
+    looks_like_name = isinstance(source, str) and not path.suffix and os.sep not in source
+    if looks_like_name:
+        raise registry.unknown_name_error(source)
+    raise DataError(f"{path}: no such file or folder")
+
+
+def _kind(path: Path) -> str:
+    """The input kind from the path: folder, npy, npz, csv or idx; DataError otherwise."""
+    if path.is_dir():
+        return "folder"
+    name = path.name.lower().removesuffix(".gz")
+    suffix = Path(name).suffix
+    if suffix in (".npy", ".npz", ".csv") and not path.name.lower().endswith(".gz"):
+        return suffix[1:]
+    if suffix == ".idx" or "-idx" in name:
+        return "idx"
+    raise DataError(
+        f"{path}: unsupported file type {path.suffix or '(no suffix)'}; expected .npy, .npz, "
+        ".csv, an IDX file, or a folder of PNG/JPEG images"
+    )
+
+
+def _reject_options(options: dict, kind: str, where) -> None:
+    for option, value in options.items():
+        default, kinds = _KIND_OPTIONS[option]
+        if value != default and kind not in kinds:
+            raise ConfigError(
+                f"{option}={value!r} does not apply to {where} ({kind}); "
+                f"it is for {', '.join(sorted(kinds))} input"
+            )
+
+
+def _load_file(path: Path, kind: str, options: dict) -> Dataset:
+    scale = options["scale"]
+    if kind == "folder":
+        return images.load_image_folder(path, options["mode"])
+    if kind == "npy":
+        return arrays.load_npy(path, scale, options["mmap"])
+    if kind == "npz":
+        return arrays.load_npz(path, scale)
+    if kind == "csv":
+        return arrays.load_csv(path, options["label_column"], options["header"], scale)
+    return arrays.load_idx_file(path, scale)
