@@ -3,7 +3,9 @@
 Data stays one tensor, indexed with a permutation per epoch: no per-sample Dataset or
 DataLoader overhead. Arrays that are memory-mapped (``np.memmap`` or ``np.load(...,
 mmap_mode='r')``) are streamed: each batch reads only its rows (in sorted order, so reads
-are mostly sequential), so peak memory does not grow with the file.
+are mostly sequential), so peak memory does not grow with the file. A lazy
+:class:`aekit.datasets.Dataset` (``load(path, mmap=True)``) streams the same way, with its
+per-batch ``offset``/``scale``; ``benchmarks/memory.py`` measures peak RSS as the file grows.
 """
 
 from __future__ import annotations
@@ -27,23 +29,31 @@ class TensorSource:
 
 
 class ArraySource:
-    """Rows of a numpy array that may be a memory map, scaled by ``scale`` per batch."""
+    """Rows of a numpy array that may be a memory map, as float32 ``(X - offset) * scale``
+    (clipped to [0, 1] when ``clip``), converted one batch at a time."""
 
-    def __init__(self, X: np.ndarray, scale: float = 1.0, device="cpu"):
+    def __init__(self, X: np.ndarray, scale: float = 1.0, device="cpu", offset: float = 0.0,
+                 clip: bool = False):
         self.X = X
         self.n = X.shape[0]
         self.n_features = int(np.prod(X.shape[1:]))
-        self.scale = scale
+        self.scale, self.offset, self.clip = scale, offset, clip
         self.device = torch.device(device)
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
-        rows = np.sort(idx.cpu().numpy())  # sequential reads from the memory map
+        idx = idx.cpu().numpy()
+        order = np.argsort(idx, kind="stable")
+        rows = idx[order]  # ascending: sequential reads from the memory map
         chunk = np.asarray(self.X[rows], dtype=np.float32).reshape(len(rows), -1)
+        if self.offset != 0.0:
+            chunk -= np.float32(self.offset)
         if self.scale != 1.0:
-            chunk *= self.scale
-        # Rows come back sorted; re-order to the permutation so batches stay random.
-        order = np.argsort(np.argsort(idx.cpu().numpy()))
-        return torch.from_numpy(chunk[order]).to(self.device)
+            chunk *= np.float32(self.scale)
+        if self.clip:
+            np.clip(chunk, 0.0, 1.0, out=chunk)
+        out = np.empty_like(chunk)
+        out[order] = chunk  # back to the permutation's order, so batches stay random
+        return torch.from_numpy(out).to(self.device)
 
 
 def is_memmap(X) -> bool:
@@ -57,6 +67,10 @@ def make_source(X, device="cpu", scale: float = 1.0):
     ``device``; memory-mapped arrays are streamed."""
     if hasattr(X, "batch") and hasattr(X, "n"):  # already a source
         return X
+    if hasattr(X, "lazy") and hasattr(X, "X") and hasattr(X, "batch"):  # aekit Dataset
+        if X.lazy:  # streamed: rows scaled per batch exactly as Dataset.batch does
+            return ArraySource(X.X, scale=X.scale, offset=X.offset, clip=True, device=device)
+        X = X.X
     if is_memmap(X):
         if X.ndim < 2 or X.shape[0] == 0:
             raise DataError(f"training data must have shape (n_samples, n_features), got {X.shape}")
