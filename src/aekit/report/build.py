@@ -1,0 +1,268 @@
+"""Assemble the standard run report from the figure functions and metrics.
+
+:func:`build_report` only assembles: every number comes from :mod:`aekit.evaluation`, every
+image from :mod:`aekit.plotting`. Sections appear when they apply (a latent grid needs a
+2-D code, traversals a VAE, the activation histogram a sparse objective, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from aekit import applications as app
+from aekit import evaluation as ev
+from aekit import plotting as pl
+from aekit.report.html import Report
+
+log = logging.getLogger(__name__)
+
+
+def model_summary(model) -> dict:
+    """Key facts about a model for the config table: kind, architecture, sizes."""
+    module = app.as_module(model)
+    c = module.config
+    return {
+        "model": type(model).__name__ if model is not module else type(module).__name__,
+        "architecture": c.architecture,
+        "variational": bool(module.variational),
+        "n_features": c.n_features,
+        "hidden": list(c.hidden),
+        "code_size": int(module.code_size),
+        "tied": bool(c.tied),
+        "activation": c.activation,
+        "output_activation": c.output_activation,
+        "parameters": int(sum(p.numel() for p in module.parameters())),
+    }
+
+
+def _can_decode_free_codes(module) -> bool:
+    return not (module.config.architecture == "conv" and module.config.decoder == "unpool")
+
+
+def _pairs(X, y, n: int, rng):
+    """n pairs of rows, from different classes when labels are known."""
+    n = min(n, len(X) // 2)
+    if y is None:
+        idx = rng.choice(len(X), size=2 * n, replace=False)
+        return X[idx[:n]], X[idx[n:]]
+    a = rng.choice(len(X), size=n, replace=False)
+    b = np.array([rng.choice(np.flatnonzero(y != y[i]) if (y != y[i]).any() else len(X))
+                  for i in a])
+    return X[a], X[b]
+
+
+def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=None,
+                 config: dict | None = None, objective=None, title: str = "aekit run",
+                 subtitle: str | None = None, image_shape=None, noise: str = "gaussian",
+                 noise_level: float = 0.3, contamination: float = 0.05,
+                 iw_samples: int = 100, n_show: int = 10, max_map_points: int = 2000,
+                 random_state: int = 0) -> Report:
+    """The standard report of one fitted model (module or estimator).
+
+    X_train (N, D) and X_test (n, D): flat inputs in [0, 1]; y_*: optional labels (n,).
+    history: ``TrainResult.history`` (per-epoch dicts) for training curves. config: the
+    resolved run configuration (shown as a key-value table). objective: the training
+    :class:`aekit.losses.Objective` (VAE likelihood, sparsity); see
+    :func:`aekit.applications.adapter.objective_of` for the default.
+    PCA with the model's code size sits beside the model in the metrics table and in the
+    reconstruction and denoising figures. ``report.results`` holds the numbers:
+    {"model": metrics, "pca": metrics, "denoising": ..., "anomaly": ...}.
+    """
+    module = app.as_module(model)
+    obj = app.objective_of(model, objective)
+    X_train = np.asarray(X_train, np.float32)
+    X_test = np.asarray(X_test, np.float32)
+    y_train = None if y_train is None else np.asarray(y_train)
+    y_test = None if y_test is None else np.asarray(y_test)
+    labelled = y_train is not None and y_test is not None
+    rng = np.random.default_rng(random_state)
+    k = int(module.code_size)
+    vae = bool(module.variational)
+    shape = app.image_shape_of(module, image_shape)
+    free = _can_decode_free_codes(module)
+    report = Report(title, subtitle)
+
+    # --- configuration ------------------------------------------------------------------
+    s = report.section("Configuration")
+    s.key_values(model_summary(model), caption="model")
+    if config:
+        s.key_values(config, caption="run configuration")
+    s.key_values({"train rows": len(X_train), "test rows": len(X_test),
+                  "image shape (C, H, W)": list(shape)}, caption="data")
+
+    # --- metrics ------------------------------------------------------------------------
+    metrics = ev.evaluate_model(module, X_test, X_train=X_train, y_train=y_train,
+                                y_test=y_test, objective=obj, iw_samples=iw_samples,
+                                random_state=random_state)
+    pca = ev.fit_pca(X_train, k, random_state)
+    pca_metrics = ev.pca_baseline(X_train, X_test, k, y_train, y_test,
+                                  random_state=random_state)
+    Y_map = None
+    if labelled or k > 2:
+        Y_map = pl.code_map(module, X_test, max_points=max_map_points,
+                            random_state=random_state)
+        idx = Y_map[2]
+        metrics["trustworthiness"] = ev.map_trustworthiness(X_test[idx], Y_map[0])
+    report.results.update(model=metrics, pca=pca_metrics)
+    header, rows = ev.comparison_rows(metrics, pca_metrics)
+    ratio = metrics["mse"] / max(pca_metrics["mse"], 1e-12)
+    better = "below" if ratio < 1 else "above"
+    report.section(
+        "Metrics on the test set",
+        claim="With the same code size, PCA is the best linear code; a linear autoencoder can "
+              "at most match it, so a nonlinear autoencoder earns its keep by going below "
+              "PCA's reconstruction error.",
+        measured=f"Test MSE {metrics['mse']:.4g} vs PCA {pca_metrics['mse']:.4g} "
+                 f"({ratio:.2f}x, {better} PCA) at code size {k}.",
+    ).table(header, rows, caption=f"model vs {pca_metrics['name']} on {len(X_test)} test rows")
+
+    # --- training curves ----------------------------------------------------------------
+    if history:
+        last = history[-1]
+        val = f", validation loss {last['val_loss']:.4g}" if "val_loss" in last else ""
+        report.section(
+            "Training curves",
+            measured=f"{len(history)} epochs; final training loss {last['loss']:.4g}{val}.",
+        ).figure(pl.plot_training_curves(history), "each loss term per epoch "
+                 "(solid: training, dashed: validation)")
+
+    # --- reconstructions ----------------------------------------------------------------
+    show = X_test[:n_show]
+    report.section(
+        "Reconstructions",
+        claim="An undercomplete autoencoder keeps what matters to rebuild the input; detail "
+              "beyond what the code can hold is lost (blur), as it is for PCA.",
+        measured=f"PSNR {metrics['psnr']:.2f} dB vs PCA {pca_metrics['psnr']:.2f} dB.",
+    ).figure(pl.plot_reconstructions(module, show, baseline=pca, image_shape=shape),
+             "test inputs (top), autoencoder, PCA with the same code size")
+
+    # --- code map -------------------------------------------------------------------------
+    if Y_map is not None:
+        parts = [f"trustworthiness {metrics['trustworthiness']:.3f}"]
+        if labelled:
+            parts.append(f"5-NN accuracy on codes {metrics['knn']:.3f} "
+                         f"(PCA {pca_metrics['knn']:.3f})")
+        report.section(
+            "Codes in two dimensions",
+            claim="Without ever seeing labels, an autoencoder places similar inputs near each "
+                  "other: classes form clusters in code space (shown directly for 2-D codes, "
+                  "through t-SNE otherwise).",
+            measured="; ".join(parts) + ".",
+        ).figure(pl.plot_code_map(embedding=Y_map, y=None if y_test is None else y_test),
+                 f"{len(Y_map[0])} test codes ({Y_map[1]})")
+
+    # --- generation, interpolation, averaging, grid, traversals -------------------------
+    if free:
+        method = "prior" if vae else "gmm"
+        report.section(
+            "Generated samples",
+            claim="A VAE generates by decoding draws from its prior. A plain autoencoder has "
+                  "no prior, so codes are drawn from a density fitted to the training codes "
+                  "(here a Gaussian mixture); drawn from an arbitrary region of code space "
+                  "its outputs are rarely plausible.",
+        ).figure(pl.plot_generated(module, n=2 * n_show, method=method,
+                                   X_fit=None if vae else X_train, random_state=random_state,
+                                   per_row=n_show, image_shape=shape),
+                 f"codes sampled from: {method}")
+        A, B = _pairs(X_test, y_test, 4, rng)
+        interp = "slerp" if vae else "linear"
+        report.section(
+            "Interpolation and averaging",
+            claim="Walking between two codes gives outputs that morph from one input to the "
+                  "other, unlike a pixel cross-fade which superimposes them; decoding the "
+                  "mean of two codes gives one blended item rather than a double exposure.",
+        ).figure(pl.plot_interpolations(module, A, B, n_steps=n_show, method=interp,
+                                        image_shape=shape),
+                 f"{interp} interpolation between codes, with the pixel cross-fade below each"
+                 ).figure(pl.plot_average(module, A, B, image_shape=shape),
+                          "decoded code average vs pixel average")
+        if k == 2:
+            grid_method = "prior" if vae else "quantile"
+            report.section(
+                "Latent grid",
+                claim="With a 2-D code the whole code space can be laid out as a map: nearby "
+                      "codes decode to similar items and classes occupy regions.",
+            ).figure(pl.plot_latent_grid(module, n=15, method=grid_method,
+                                         X_fit=None if vae else X_train, image_shape=shape),
+                     "N(0,1) quantiles 5%..95% per axis" if vae else
+                     "5%..95% quantiles of the training codes per axis")
+        if vae:
+            dims = np.argsort(-ev.kl_per_dimension(module, X_test))[:min(k, 10)]
+            report.section(
+                "Latent traversals",
+                claim="In a beta-VAE (beta > 1) single latent dimensions tend to control single "
+                      "factors of variation; dimensions the KL pushed to the prior change "
+                      "nothing.",
+                measured=f"beta = {obj.beta:g}; {metrics['active_units']} of {k} units "
+                         "active. Rows ordered by KL, most informative first.",
+            ).figure(pl.plot_latent_traversals(module, X_test[0], dims=dims, image_shape=shape),
+                     "each row varies one dimension from -3 to 3 around a test code")
+
+    # --- denoising ----------------------------------------------------------------------
+    noisy = app.add_noise(X_test, noise, noise_level, random_state)
+    den = {"noisy": ev.reconstruction_metrics(X_test, noisy)["mse"],
+           "autoencoder": ev.reconstruction_metrics(X_test, app.denoise(module, noisy))["mse"],
+           "pca": ev.reconstruction_metrics(X_test, ev.pca_reconstruct(pca, noisy))["mse"]}
+    report.results["denoising"] = {"noise": noise, "level": noise_level, "mse": den}
+    denoising = obj.noise is not None and obj.noise_level > 0
+    report.section(
+        "Denoising",
+        claim="A denoising autoencoder, trained to map corrupted inputs to clean ones, removes "
+              "noise; any undercomplete model removes some just by projecting onto what it "
+              "can represent." + ("" if denoising else " (This model was trained without "
+                                  "input noise.)"),
+        measured=f"MSE to the clean images: noisy {den['noisy']:.4g}, autoencoder "
+                 f"{den['autoencoder']:.4g}, PCA {den['pca']:.4g}.",
+    ).figure(pl.plot_denoising(module, show, noise=noise, level=noise_level,
+                               random_state=random_state, baseline=pca, image_shape=shape),
+             "clean / noisy / autoencoder output / PCA")
+
+    # --- inpainting -----------------------------------------------------------------------
+    if free:
+        report.section(
+            "Inpainting",
+            claim="Iterating reconstruction while clamping the known pixels fills a missing "
+                  "region with content consistent with the rest of the input.",
+        ).figure(pl.plot_inpainting(module, show, kind="bottom", image_shape=shape),
+                 "bottom half missing; 20 iterations")
+
+    # --- anomaly scores ---------------------------------------------------------------------
+    metric = "elbo" if vae else "mse"
+    s_train = app.anomaly_scores(module, X_train, metric, objective=obj)
+    s_test = app.anomaly_scores(module, X_test, metric, objective=obj)
+    s_noisy = app.anomaly_scores(module, noisy, metric, objective=obj)
+    thr = app.threshold_by_contamination(s_train, contamination)
+    flagged = float((s_test > thr).mean())
+    auc = ev.auroc(np.concatenate([s_test, s_noisy]),
+                   np.r_[np.zeros(len(s_test)), np.ones(len(s_noisy))])
+    report.results["anomaly"] = {"metric": metric, "threshold": thr,
+                                 "contamination": contamination,
+                                 "test_flagged_fraction": flagged, "auroc_noisy_vs_clean": auc}
+    unit = "-ELBO (nats)" if vae else "reconstruction MSE per value"
+    report.section(
+        "Anomaly scores",
+        claim="Inputs unlike the training data are reconstructed badly, so the reconstruction "
+              "error (for a VAE, -ELBO) is an anomaly score.",
+        measured=f"Threshold at {contamination:.0%} contamination of the training scores: "
+                 f"{thr:.4g}; it flags {flagged:.1%} of the test set. AUROC of clean vs "
+                 f"noisy test inputs: {auc:.3f}.",
+    ).figure(pl.plot_anomaly_histogram({"train": s_train, "test": s_test,
+                                        f"test + {noise} noise {noise_level:g}": s_noisy},
+                                       threshold=thr, xlabel=unit, log_x=not vae),
+             f"score = {unit}")
+
+    # --- sparse codes ---------------------------------------------------------------------
+    if obj.sparsity is not None and obj.sparsity_weight > 0:
+        Z = app.encode(module, X_test)
+        near_zero = float((np.abs(Z) < 1e-2).mean())
+        report.section(
+            "Code activations",
+            claim="A sparsity penalty makes most code units inactive for any given input.",
+            measured=f"{near_zero:.1%} of test code values are within 0.01 of zero "
+                     f"({obj.sparsity} penalty, weight {obj.sparsity_weight:g}).",
+        ).figure(pl.plot_activation_histogram(module, X_test), "code values on the test set")
+    log.info("report %r assembled: %d sections, %d figures", title, len(report.sections),
+             len(report.figures()))
+    return report

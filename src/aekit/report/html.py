@@ -1,0 +1,264 @@
+"""The report builder: sections of text, figures, tables and key-value lists -> one HTML page.
+
+Format. :meth:`Report.save` writes a **folder** by default: ``index.html`` plus
+``figures/*.png`` linked by relative paths. A folder diffs well in git, its PNGs can be
+linked from a README, and the page stays small. ``self_contained=True`` writes **one HTML
+file** with every PNG inlined as base64 (``data:`` URLs) instead: the friendliest form to
+e-mail or attach. Both open from disk (``file://``) in any browser, with no server, no
+script and no network access.
+
+Safety. Every piece of text goes through ``html.escape``. Saving is atomic: the folder is
+built under a temporary name beside the target and swapped in only when complete (the HTML
+file goes through a temporary file and ``os.replace``), so a failure never leaves half a
+report; an existing folder is only replaced if it is an aekit report (marker file) or empty.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as _dt
+import html
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from aekit.errors import ConfigError
+from aekit.io.atomic import write_text_atomic
+from aekit.plotting.base import DPI, figure_to_png
+
+MARKER = ".aekit-report"
+FIGURE_DIR = "figures"
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+.subtitle{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#555;font-size:.9em}
+.claim,.measured{padding:.5em .8em;margin:.6em 0;border-left:4px solid}
+.claim{background:#f4f7fb;border-color:#5b8bd0} .measured{background:#f5faf3;border-color:#5aa45a}
+nav ol{columns:2} code{background:#f3f3f3;padding:0 .2em}
+"""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "item"
+
+
+@dataclass
+class FigureItem:
+    png: bytes
+    caption: str | None
+    alt: str
+    name: str  # file stem inside figures/
+
+
+@dataclass
+class TableItem:
+    header: list
+    rows: list
+    caption: str | None
+
+
+@dataclass
+class TextItem:
+    text: str
+
+
+@dataclass
+class Section:
+    """One titled part of a report. ``claim``: what the lecture says should happen;
+    ``measured``: what this run found. Add content with the chainable methods below."""
+
+    title: str
+    claim: str | None = None
+    measured: str | None = None
+    items: list = field(default_factory=list)
+    _report: "Report | None" = field(default=None, repr=False)
+
+    def text(self, text: str) -> "Section":
+        """A paragraph of plain text (escaped; blank lines split paragraphs)."""
+        self.items.append(TextItem(str(text)))
+        return self
+
+    def figure(self, fig: Figure | bytes, caption: str | None = None, alt: str | None = None,
+               dpi: int = DPI) -> "Section":
+        """A matplotlib Figure (rendered to PNG now and closed) or PNG bytes."""
+        png = fig if isinstance(fig, (bytes, bytearray)) else figure_to_png(fig, dpi)
+        if not bytes(png[:8]) == b"\x89PNG\r\n\x1a\n":
+            raise ConfigError(f"section {self.title!r}: figure data is not a PNG image")
+        n = self._report._next_figure() if self._report is not None else 1
+        name = f"fig{n:02d}-{_slug(self.title)}"
+        self.items.append(FigureItem(bytes(png), caption, alt or caption or self.title, name))
+        return self
+
+    def table(self, header, rows, caption: str | None = None) -> "Section":
+        """A table: ``header`` (c,) column names, ``rows`` list of (c,) cells (any values,
+        shown with str())."""
+        header = [str(h) for h in header]
+        rows = [[c for c in r] for r in rows]
+        bad = [i for i, r in enumerate(rows) if len(r) != len(header)]
+        if bad:
+            raise ConfigError(f"table {caption or self.title!r}: row {bad[0]} has "
+                              f"{len(rows[bad[0]])} cells, header has {len(header)}")
+        self.items.append(TableItem(header, rows, caption))
+        return self
+
+    def key_values(self, mapping: dict, caption: str | None = None) -> "Section":
+        """A two-column table of a (possibly nested) dict; nested values shown as JSON."""
+        rows = [[k, v if isinstance(v, (str, int, float, bool)) or v is None
+                 else json.dumps(v, default=str)] for k, v in mapping.items()]
+        return self.table(["setting", "value"], rows, caption)
+
+
+class Report:
+    """An HTML report under construction.
+
+    >>> r = Report("fashion-mnist, stacked AE")
+    >>> r.section("Reconstructions", claim="...", measured="...").figure(fig, "test images")
+    >>> r.save("runs/stacked/report")        # folder: index.html + figures/*.png
+    """
+
+    def __init__(self, title: str, subtitle: str | None = None):
+        self.title = str(title)
+        self.subtitle = subtitle
+        self.sections: list[Section] = []
+        self.results: dict = {}  # machine-readable numbers behind the page (metrics, ...)
+        self._n_figures = 0
+
+    def _next_figure(self) -> int:
+        self._n_figures += 1
+        return self._n_figures
+
+    def section(self, title: str, *, claim: str | None = None,
+                measured: str | None = None) -> Section:
+        """Append and return a new section."""
+        s = Section(str(title), claim, measured, _report=self)
+        self.sections.append(s)
+        return s
+
+    # --- rendering ------------------------------------------------------------------------
+    def to_html(self, self_contained: bool = True, figure_dir: str = FIGURE_DIR) -> str:
+        """The page as a string; figures inlined (``self_contained``) or linked as
+        ``figure_dir/<name>.png``."""
+        e = html.escape
+        out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+               '<meta name="viewport" content="width=device-width, initial-scale=1">',
+               '<link rel="icon" href="data:,">',  # no favicon request, no console error
+               f"<title>{e(self.title)}</title><style>{CSS}</style></head><body>",
+               f"<h1>{e(self.title)}</h1>"]
+        stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+        sub = f"{self.subtitle} · " if self.subtitle else ""
+        out.append(f'<p class="subtitle">{e(sub)}generated by aekit on {e(stamp)}</p>')
+        if len(self.sections) > 2:
+            out.append("<nav><ol>")
+            for i, s in enumerate(self.sections):
+                out.append(f'<li><a href="#s{i + 1}">{e(s.title)}</a></li>')
+            out.append("</ol></nav>")
+        for i, s in enumerate(self.sections):
+            out.append(f'<section id="s{i + 1}"><h2>{e(s.title)}</h2>')
+            if s.claim:
+                out.append(f'<div class="claim"><strong>What the lecture claims.</strong> '
+                           f"{e(s.claim)}</div>")
+            if s.measured:
+                out.append(f'<div class="measured"><strong>What this run measured.</strong> '
+                           f"{e(s.measured)}</div>")
+            for item in s.items:
+                out.append(self._render_item(item, self_contained, figure_dir))
+            out.append("</section>")
+        out.append("</body></html>")
+        return "\n".join(out)
+
+    @staticmethod
+    def _render_item(item, self_contained: bool, figure_dir: str) -> str:
+        e = html.escape
+        if isinstance(item, TextItem):
+            return "".join(f"<p>{e(p.strip())}</p>" for p in item.text.split("\n\n") if p.strip())
+        if isinstance(item, FigureItem):
+            if self_contained:
+                src = "data:image/png;base64," + base64.b64encode(item.png).decode("ascii")
+            else:
+                src = f"{figure_dir}/{item.name}.png"
+            cap = f"<figcaption>{e(item.caption)}</figcaption>" if item.caption else ""
+            return f'<figure><img src="{e(src)}" alt="{e(item.alt)}">{cap}</figure>'
+        head = "".join(f"<th>{e(h)}</th>" for h in item.header)
+        body = []
+        for row in item.rows:
+            cells = []
+            for c in row:
+                num = isinstance(c, (int, float)) and not isinstance(c, bool)
+                cells.append(f'<td class="num">{e(str(c))}</td>' if num else f"<td>{e(str(c))}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        cap = f"<caption>{e(item.caption)}</caption>" if item.caption else ""
+        return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+    def figures(self) -> list[FigureItem]:
+        return [it for s in self.sections for it in s.items if isinstance(it, FigureItem)]
+
+    # --- saving ---------------------------------------------------------------------------
+    def save(self, path, *, self_contained: bool = False) -> Path:
+        """Write the report; returns the path of the HTML file to open.
+
+        self_contained=False: ``path`` is a folder that will hold ``index.html``,
+        ``figures/*.png`` and a marker file; an existing folder is replaced only if it holds
+        the marker (an earlier report) or is empty. self_contained=True: ``path`` is the
+        HTML file itself (images inlined).
+        """
+        path = Path(path)
+        if self_contained:
+            if path.is_dir():
+                raise ConfigError(f"{path} is a folder; self-contained reports are one file "
+                                  "(give a path like report.html)")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(path, self.to_html(self_contained=True))
+            os.chmod(path, 0o644)
+            return path
+        return self._save_folder(path)
+
+    def _save_folder(self, path: Path) -> Path:
+        if path.exists():
+            if not path.is_dir():
+                raise ConfigError(f"{path} exists and is not a folder")
+            if any(path.iterdir()) and not (path / MARKER).exists():
+                raise ConfigError(f"{path} is a non-empty folder that is not an aekit report; "
+                                  "refusing to replace it (choose another --out)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        old = None
+        try:
+            (tmp / FIGURE_DIR).mkdir()
+            for item in self.figures():
+                (tmp / FIGURE_DIR / f"{item.name}.png").write_bytes(item.png)
+            (tmp / "index.html").write_text(self.to_html(self_contained=False), encoding="utf-8")
+            (tmp / MARKER).write_text("written by aekit.report\n", encoding="utf-8")
+            for p in [tmp, tmp / FIGURE_DIR]:
+                os.chmod(p, 0o755)
+            if path.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+                os.rmdir(old)
+                os.rename(path, old)
+            try:
+                os.rename(tmp, path)
+            except BaseException:
+                if old is not None:  # put the previous report back
+                    os.rename(old, path)
+                    old = None
+                raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if old is not None:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(old)
+        return path / "index.html"
