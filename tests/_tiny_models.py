@@ -23,7 +23,7 @@ def digits():
 
 
 @functools.lru_cache(maxsize=None)
-def trained(code_size: int = 2, variational: bool = False, epochs: int = 8, seed: int = 0,
+def trained(code_size: int = 2, variational: bool = False, epochs: int = 20, seed: int = 0,
             **objective):
     """A small dense (V)AE trained a few epochs on digits: (module, objective, history)."""
     train_ds, _ = digits()
