@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.manifold import TSNE, trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from aekit.applications.adapter import rng_of
 from aekit.applications.codes import encode
@@ -61,12 +64,16 @@ def subsample(n: int, max_points: int | None, random_state=0) -> np.ndarray:
     return np.sort(rng_of(random_state).choice(n, size=max_points, replace=False))
 
 
-def embed_2d(Z, random_state=0, perplexity: float = 30.0) -> tuple[np.ndarray, str]:
+def embed_2d(Z, random_state=0, perplexity: float = 30.0,
+             n_threads: int | None = 1) -> tuple[np.ndarray, str]:
     """A 2-D map of codes Z (n, k): the codes themselves when k == 2 (k == 1: against
     zero), else t-SNE (scikit-learn, PCA init, fixed ``random_state``).
 
-    Returns (Y (n, 2), method) with method "codes" or "t-SNE". Subsample first (t-SNE is
-    O(n^2) in memory here; keep n <= ~2000).
+    Returns (Y (n, 2), method) with method "codes" or "t-SNE". Subsample first (keep
+    n <= ~2000). ``n_threads`` caps t-SNE's OpenMP threads (None: no cap). The default 1
+    is deliberate: on a machine whose cores are busy with other work, the OpenMP gradient
+    loop spin-waits and a 60-point map took minutes; single-threaded, 2000 points take
+    seconds and the result does not depend on the thread count.
     """
     Z = np.asarray(Z, np.float32)
     if Z.ndim != 2 or len(Z) == 0:
@@ -77,7 +84,9 @@ def embed_2d(Z, random_state=0, perplexity: float = 30.0) -> tuple[np.ndarray, s
         return np.concatenate([Z, np.zeros_like(Z)], axis=1), "codes"
     perplexity = min(perplexity, max(1.0, (len(Z) - 1) / 3))
     tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=random_state)
-    return tsne.fit_transform(Z).astype(np.float32), "t-SNE"
+    limit = threadpool_limits(n_threads, user_api="openmp") if n_threads else nullcontext()
+    with limit:
+        return tsne.fit_transform(Z).astype(np.float32), "t-SNE"
 
 
 def map_trustworthiness(X, Y, n_neighbors: int = 5) -> float:
