@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -45,9 +46,42 @@ class ModelConfig:
     extra: dict = field(default_factory=dict)  # free-form, ignored by the builder
 
     def __post_init__(self):
-        self.hidden = tuple(int(h) for h in self.hidden)
-        if self.image_shape is not None:
-            self.image_shape = tuple(int(s) for s in self.image_shape)
+        # Types are checked before any conversion: a config read from a file must not be
+        # silently rounded (2.5 -> 2) or truthy-cast ("false" -> True).
+        def integers(name, value, allow_none=False):
+            if value is None and allow_none:
+                return None
+            if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):
+                value = value.tolist()  # numpy arrays / tensors of sizes
+            values = value if isinstance(value, (list, tuple)) else None
+            if values is None or not all(_is_int(v) for v in values):
+                raise ConfigError(f"model config: {name} must be a list of integers, "
+                                  f"got {value!r}")
+            return tuple(int(v) for v in values)
+
+        self.hidden = integers("hidden", self.hidden)
+        self.image_shape = integers("image_shape", self.image_shape, allow_none=True)
+        for name in ("n_features", "code_size"):
+            value = getattr(self, name)
+            if not (_is_int(value) or (value is None and name == "code_size")):
+                raise ConfigError(f"model config: {name} must be an integer, got {value!r}")
+            if value is not None:
+                setattr(self, name, int(value))
+        for name in ("tied", "variational"):
+            value = getattr(self, name)
+            if not (isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind",
+                                                       None) == "b"):
+                raise ConfigError(f"model config: {name} must be true or false, got {value!r}")
+            setattr(self, name, bool(value))
+        for name in ("architecture", "activation", "output_activation", "decoder"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"model config: {name} must be a string, "
+                                  f"got {getattr(self, name)!r}")
+        if not isinstance(self.code_activation, (str, type(None))):
+            raise ConfigError(f"model config: code_activation must be a string or null, "
+                              f"got {self.code_activation!r}")
+        if not isinstance(self.extra, dict):
+            raise ConfigError("model config: extra must be an object")
         self.validate()
 
     @property
@@ -58,7 +92,7 @@ class ModelConfig:
         def fail(msg):
             raise ConfigError(f"model config: {msg}")
 
-        if not isinstance(self.n_features, int) or not 0 < self.n_features <= 10**8:
+        if not 0 < self.n_features <= 10**8:
             fail(f"n_features must be a positive integer up to 1e8, got {self.n_features!r}")
         if self.architecture not in ARCHITECTURES:
             fail(f"architecture {self.architecture!r} is not one of {list(ARCHITECTURES)}")
@@ -136,6 +170,10 @@ class ModelConfig:
             return cls(**d)
         except TypeError as exc:
             raise ConfigError(f"model config: {exc}") from None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _apply_output(name: str, logits: torch.Tensor) -> torch.Tensor:
