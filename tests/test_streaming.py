@@ -87,3 +87,25 @@ def test_in_memory_arrays_become_one_tensor():
     src = make_source(X)
     assert isinstance(src, TensorSource) and src.X.dtype == torch.float32
     assert src.X.is_contiguous() and src.X.shape == (20, 5)
+
+
+@pytest.mark.slow
+def test_speed_benchmark_quick_mode_writes_its_table(tmp_path):
+    """``benchmarks/speed.py --quick`` runs every recipe end to end on tiny data."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+    spec = importlib.util.spec_from_file_location("aekit_bench_speed", path)
+    speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(speed)
+    assert speed.main(["--quick", "--no-keras", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "speed-quick.json").read_text())
+    for key in ("dense/b32/aekit", "dense/b32/torch", "dense/b32/sklearn", "dense/b256/aekit",
+                "conv/b32/aekit", "conv/b32/torch"):
+        row = result["table"][key]
+        assert row["status"] == "ok", key
+        assert row["s_per_epoch"] > 0 and np.isfinite(row["test_mse"]), key
+    assert result["matmul_peak"]["gflops"] > 0
+    assert "| dense b32 | aekit |" in (tmp_path / "speed-quick.md").read_text()

@@ -10,6 +10,8 @@ per-batch ``offset``/``scale``; ``benchmarks/memory.py`` measures peak RSS as th
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 import torch
 
@@ -39,6 +41,8 @@ class ArraySource:
         self.n_features = int(np.prod(X.shape[1:]))
         self.scale, self.offset, self.clip = scale, offset, clip
         self.device = torch.device(device)
+        self._mapping = _find_mapping(X)
+        self._bytes_since_release = 0
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         idx = idx.cpu().numpy()
@@ -53,7 +57,37 @@ class ArraySource:
             np.clip(chunk, 0.0, 1.0, out=chunk)
         out = np.empty_like(chunk)
         out[order] = chunk  # back to the permutation's order, so batches stay random
+        self._release_pages(len(rows) * self.X.strides[0])
         return torch.from_numpy(out).to(self.device)
+
+    def _release_pages(self, nbytes: int) -> None:
+        """Drop the pages this process has mapped so far, every RELEASE_BYTES read.
+
+        Pages of a file mapping that a process touched count in its RSS until the kernel
+        needs the memory back, so one epoch over a large file would make RSS grow to the
+        file's size. MADV_DONTNEED on a read-only file mapping only unmaps them: the data
+        stays in the page cache, and the next read faults it back in.
+        """
+        self._bytes_since_release += nbytes
+        if self._mapping is not None and self._bytes_since_release >= RELEASE_BYTES:
+            self._mapping.madvise(mmap.MADV_DONTNEED)
+            self._bytes_since_release = 0
+
+
+RELEASE_BYTES = 64 * 2**20
+
+
+def _find_mapping(X):
+    """The ``mmap.mmap`` behind a (view of a) read-only numpy memmap, if any."""
+    seen = 0
+    while X is not None and seen < 16:
+        m = getattr(X, "_mmap", None)
+        if isinstance(m, mmap.mmap):
+            return m if hasattr(m, "madvise") and getattr(X, "mode", "r") == "r" else None
+        if isinstance(X, mmap.mmap):
+            return None  # mode unknown: leave it alone
+        X, seen = getattr(X, "base", None), seen + 1
+    return None
 
 
 def is_memmap(X) -> bool:

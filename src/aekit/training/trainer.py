@@ -108,7 +108,7 @@ def clone_state(model) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model, objective, X, *, batch_size: int = 4096, seed: int = 0, epoch: int = 0,
              device=None) -> dict:
     """Mean loss terms over X without corruption or gradients (``eval()`` mode).
@@ -176,7 +176,31 @@ def train(model, objective, X, *, X_val=None, config: TrainConfig | None = None,
     Under torchrun (or inside an initialised process group) training is data-parallel
     with DistributedDataParallel: ``batch_size`` is the global batch, split over ranks;
     only rank 0 writes checkpoints (see :mod:`aekit.training.distributed`).
+
+    Convolutional models train in channels-last memory format on CPU (oneDNN's fast
+    layout); the parameters are back in the standard layout when ``train`` returns.
     """
+    channels_last = _use_channels_last(model, config)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    try:
+        return _train(model, objective, X, X_val=X_val, config=config,
+                      checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks,
+                      signature=signature)
+    finally:
+        if channels_last:
+            model.to(memory_format=torch.contiguous_format)
+
+
+def _use_channels_last(model, config) -> bool:
+    """Channels-last for 2-D convolutions on CPU: measured ~25% faster per step for the
+    lecture's conv AE (benchmarks/speed.py); nothing changes for dense models."""
+    return (config is None or torch.device(config.device).type == "cpu") and any(
+        isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in model.modules())
+
+
+def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callbacks,
+           signature) -> TrainResult:
     config = config or TrainConfig()
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if signature is not None:  # compare in JSON form: tuples and lists must match
