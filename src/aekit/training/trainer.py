@@ -291,6 +291,11 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
             record.update({k: v / source.n for k, v in zip(keys, acc.tolist())})
         if not math.isfinite(record["loss"]):
             _diverged(model, epoch, None, record["loss"], best_state, last_good, result, config)
+        # The last step's update is not in any loss yet: check the weights themselves, so a
+        # non-finite model is never kept as "best" (one sync per epoch).
+        if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
+            _diverged(model, epoch, None, float("nan"), best_state, last_good, result, config,
+                      what="weights")
         if val_source is not None:
             val = evaluate(model, objective, val_source, batch_size=config.eval_batch_size,
                            seed=config.seed, epoch=epoch, device=device)
@@ -331,7 +336,7 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
     return result
 
 
-def _diverged(model, epoch, step, loss, best_state, last_good, result, config):
+def _diverged(model, epoch, step, loss, best_state, last_good, result, config, what="loss"):
     """Restore the best (else the last good) weights and raise a TrainingError."""
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -340,8 +345,10 @@ def _diverged(model, epoch, step, loss, best_state, last_good, result, config):
         model.load_state_dict(last_good)
         kept = "the weights from before this epoch were restored"
     where = f"epoch {epoch + 1}" + (f", step {step + 1}" if step is not None else "")
+    got = "the weights became NaN/Inf" if what == "weights" else \
+        f"the loss became {float(torch.as_tensor(loss).detach())}"
     err = TrainingError(
-        f"training diverged: the loss became {float(loss)} in {where}; {kept}. "
+        f"training diverged: {got} in {where}; {kept}. "
         f"Lower the learning rate (lr={config.lr:g}) or set grad_clip.")
     err.epoch, err.history = epoch + 1, result.history
     raise err
