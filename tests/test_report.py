@@ -132,7 +132,8 @@ def test_standard_report_for_a_sparse_2d_autoencoder(data, tmp_path):
     assert metrics.items[0].header[3] == "PCA (k=2)"
     assert plt.get_fignums() == []
     html = r.save(tmp_path / "r").read_text()
-    assert html.count("<img") == len(r.figures()) == len(list((tmp_path / "r" / "figures").iterdir()))
+    n_files = len(list((tmp_path / "r" / "figures").iterdir()))
+    assert html.count("<img") == len(r.figures()) == n_files
 
 
 @pytest.mark.slow

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from aekit.applications.adapter import as_module, check_array, image_shape_of, rng_of, torch_generator
+from aekit.applications.adapter import (
+    as_module, check_array, image_shape_of, rng_of, torch_generator,
+)
 from aekit.applications.codes import reconstruct
 from aekit.errors import ConfigError, DataError
 from aekit.losses import NOISE_KINDS, corrupt

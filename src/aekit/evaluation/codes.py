@@ -44,8 +44,15 @@ def knn_accuracy(Z_train, y_train, Z_test, y_test, n_neighbors: int = 5) -> floa
     return float(KNeighborsClassifier(n_neighbors).fit(Z_train, y_train).score(Z_test, y_test))
 
 
-def probe_metrics(Z_train, y_train, Z_test, y_test, random_state=0) -> dict:
-    """{"linear_probe", "knn"} accuracies for precomputed codes (model or PCA alike)."""
+def probe_metrics(Z_train, y_train, Z_test, y_test, random_state=0,
+                  max_train: int | None = 10000) -> dict:
+    """{"linear_probe", "knn"} accuracies for precomputed codes (model or PCA alike).
+
+    The probes are fitted on at most ``max_train`` training rows, drawn with
+    :func:`subsample` (the same rows for every model given the same N and random_state, so
+    model and PCA stay comparable)."""
+    idx = subsample(len(Z_train), max_train, random_state)
+    Z_train, y_train = np.asarray(Z_train)[idx], np.asarray(y_train)[idx]
     return {"linear_probe": linear_probe_accuracy(Z_train, y_train, Z_test, y_test,
                                                   random_state),
             "knn": knn_accuracy(Z_train, y_train, Z_test, y_test)}

@@ -30,7 +30,8 @@ def plot_code_map(model=None, X=None, y=None, *, embedding=None, max_points: int
         for c in np.unique(labels):
             sel = labels == c
             ax.scatter(Y[sel, 0], Y[sel, 1], s=6, alpha=0.7, label=str(c))
-        ax.legend(markerscale=2.5, fontsize=7, loc="best", ncols=2 if len(np.unique(labels)) > 6 else 1)
+        ax.legend(markerscale=2.5, fontsize=7, loc="best",
+                  ncols=2 if len(np.unique(labels)) > 6 else 1)
     names = ("z0", "z1") if method == "codes" else ("t-SNE 1", "t-SNE 2")
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])

@@ -155,12 +155,13 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
 
     # --- generation, interpolation, averaging, grid, traversals -------------------------
     if free:
-        method = "prior" if vae else "gmm"
+        # a full-covariance mixture on a huge code (conv feature maps) is too slow
+        method = "prior" if vae else ("gmm" if k <= 64 else "gaussian")
         report.section(
             "Generated samples",
             claim="A VAE generates by decoding draws from its prior. A plain autoencoder has "
                   "no prior, so codes are drawn from a density fitted to the training codes "
-                  "(here a Gaussian mixture); drawn from an arbitrary region of code space "
+                  f"(here: {method}); drawn from an arbitrary region of code space "
                   "its outputs are rarely plausible.",
         ).figure(pl.plot_generated(module, n=2 * n_show, method=method,
                                    X_fit=None if vae else X_train, random_state=random_state,
@@ -220,13 +221,12 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
              "clean / noisy / autoencoder output / PCA")
 
     # --- inpainting -----------------------------------------------------------------------
-    if free:
-        report.section(
-            "Inpainting",
-            claim="Iterating reconstruction while clamping the known pixels fills a missing "
-                  "region with content consistent with the rest of the input.",
-        ).figure(pl.plot_inpainting(module, show, kind="bottom", image_shape=shape),
-                 "bottom half missing; 20 iterations")
+    report.section(
+        "Inpainting",
+        claim="Iterating reconstruction while clamping the known pixels fills a missing "
+              "region with content consistent with the rest of the input.",
+    ).figure(pl.plot_inpainting(module, show, kind="bottom", image_shape=shape),
+             "bottom half missing; 20 iterations")
 
     # --- anomaly scores ---------------------------------------------------------------------
     metric = "elbo" if vae else "mse"

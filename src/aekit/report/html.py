@@ -198,7 +198,8 @@ class Report:
             cells = []
             for c in row:
                 num = isinstance(c, (int, float)) and not isinstance(c, bool)
-                cells.append(f'<td class="num">{e(str(c))}</td>' if num else f"<td>{e(str(c))}</td>")
+                cls = ' class="num"' if num else ""
+                cells.append(f"<td{cls}>{e(str(c))}</td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
         cap = f"<caption>{e(item.caption)}</caption>" if item.caption else ""
         return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
