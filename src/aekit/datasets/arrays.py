@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import logging
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -105,21 +106,35 @@ def load_npz(path: Path, scale: ScaleOption = "auto") -> Dataset:
     return from_array(values, labels, path, scale)
 
 
+# What numpy/zipfile raise for damaged files: zipfile raises NotImplementedError (a
+# RuntimeError) for unknown compression or versions, RuntimeError for encrypted members,
+# zlib.error for damaged deflate data, OverflowError (mmap) for absurd shapes.
+_ARCHIVE_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, RuntimeError, zlib.error,
+                   OverflowError)
+
+
 def _np_load(path: Path, mmap_mode: str | None = None):
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
     try:
+        if mmap_mode is None and path.suffix.lower() == ".npy":
+            # Map it first: numpy then checks the header's shape against the file length,
+            # so a header that lies cannot make np.load allocate more than the file holds.
+            np.load(path, mmap_mode="r", allow_pickle=False)
         # allow_pickle=False: loading data must never execute code.
         return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (*_ARCHIVE_ERRORS, MemoryError) as exc:
         raise DataError(f"{path}: not a readable {path.suffix} file ({exc})") from None
 
 
 def _npz_member(archive, key: str, path: Path) -> np.ndarray:
     try:
         return archive[key]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except _ARCHIVE_ERRORS as exc:
         raise DataError(f"{path}: array {key!r} is unreadable ({exc})") from None
+    except MemoryError:
+        raise DataError(f"{path}: array {key!r} claims more memory than is available "
+                        "(corrupt header?)") from None
 
 
 def load_npy_lazy(path: Path, scale: ScaleOption = "auto") -> Dataset:

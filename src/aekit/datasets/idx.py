@@ -17,6 +17,7 @@ checked exactly: a short or over-long file is an error, never silently padded or
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import tempfile
 import zlib
@@ -37,6 +38,7 @@ IDX_DTYPES = {
 }
 _CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+_MAX_DEFLATE_RATIO = 1032
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -53,14 +55,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         gzipped = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+        # Upper bound on the payload the file can hold, so a lying header cannot make us
+        # allocate more: the raw size, or deflate's maximum expansion (about 1032:1).
+        size = os.fstat(raw.fileno()).st_size
+        max_bytes = size * _MAX_DEFLATE_RATIO if gzipped else size
         try:
-            return _read_stream(stream, path)
+            return _read_stream(stream, path, max_bytes)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             # gzip checks its CRC-32 and length trailer at the end, so damage is caught.
             raise DataError(f"{path}: corrupt or truncated gzip data ({exc})") from None
 
 
-def _read_stream(f, path: Path) -> np.ndarray:
+def _read_stream(f, path: Path, max_bytes: int) -> np.ndarray:
     magic = _read_up_to(f, 4)
     if not magic:
         raise DataError(f"{path}: empty file")
@@ -69,7 +75,12 @@ def _read_stream(f, path: Path) -> np.ndarray:
     if len(dims_bytes) < 4 * ndim:
         raise DataError(f"{path}: truncated IDX header ({ndim} dims need {4 + 4 * ndim} bytes)")
     dims = tuple(int(d) for d in np.frombuffer(dims_bytes, dtype=">u4"))
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
+    if expected > max_bytes:
+        raise DataError(
+            f"{path}: IDX file truncated: dims {dims} of {dtype.name} need {expected} data "
+            f"bytes, more than the file can hold ({max_bytes})"
+        )
     # Read straight into the array's own buffer: no second copy of a 47 MB payload.
     buffer = bytearray(expected)
     found = _read_into(f, buffer)

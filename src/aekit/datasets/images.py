@@ -90,6 +90,8 @@ def _check_headers(files: list[Path]) -> tuple[tuple[int, int], set[str]]:
                 size, im_mode = im.size, im.mode
         except (UnidentifiedImageError, OSError) as exc:
             raise DataError(f"{path}: not a readable image ({exc})") from None
+        except Image.DecompressionBombError as exc:  # header claims a huge size
+            raise DataError(f"{path}: image too large to decode safely ({exc})") from None
         if im_mode in _DEEP_MODES:
             raise DataError(f"{path}: {im_mode} images (16/32-bit) are not supported; use 8-bit")
         modes.add(im_mode)
@@ -113,6 +115,6 @@ def _decode(files: list[Path], mode: str, size: tuple[int, int]) -> np.ndarray:
         try:
             with Image.open(path) as im:
                 out[i] = np.asarray(im.convert(mode))
-        except (OSError, ValueError) as exc:  # e.g. "image file is truncated"
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:  # e.g. truncated
             raise DataError(f"{path}: truncated or corrupt image ({exc})") from None
     return out
