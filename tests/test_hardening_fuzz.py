@@ -212,20 +212,7 @@ json_values = st.recursive(
 @st.composite
 def mutated_config(draw) -> bytes:
     """config.json with one value (at any depth) replaced by random JSON."""
-    config = json.loads(MODEL["config.json"])
-    node, keys = config, []
-    while isinstance(node, dict) and node and draw(st.booleans()):
-        key = draw(st.sampled_from(sorted(node)))
-        keys.append(key)
-        node = node[key]
-    target = config
-    for key in keys[:-1]:
-        target = target[key]
-    value = draw(json_values)
-    if keys:
-        target[keys[-1]] = value
-    else:
-        config = value
+    config = _replace_somewhere(draw, json.loads(MODEL["config.json"]))
     return json.dumps(config, allow_nan=True).encode()
 
 
@@ -276,3 +263,39 @@ def test_the_unmutated_files_load(tmp_path):
     assert load(write(tmp_path, "x.npz", NPZ)).X.shape == (3, 4)
     write(tmp_path, "imgs/a.jpg", JPEG)
     assert load(tmp_path / "imgs").image_shape == (1, 5, 6)
+
+
+def _replace_somewhere(draw, value):
+    """``value`` (parsed JSON) with one node, at any depth, replaced by random JSON."""
+    keys, node = [], value
+    while isinstance(node, dict) and node and draw(st.booleans()):
+        keys.append(draw(st.sampled_from(sorted(node))))
+        node = node[keys[-1]]
+    if not keys:
+        return draw(json_values)
+    target = value
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = draw(json_values)
+    return value
+
+
+@st.composite
+def mutated_checkpoint_metadata(draw) -> bytes:
+    from safetensors import safe_open
+    from safetensors.torch import save
+
+    with tempfile.TemporaryDirectory() as d:
+        path = write(Path(d), "c.safetensors", CHECKPOINT)
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["aekit"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    meta = _replace_somewhere(draw, meta)
+    return save(tensors, metadata={"aekit": json.dumps(meta)})
+
+
+@FUZZ
+@given(data=mutated_checkpoint_metadata())
+def test_checkpoint_loader_with_valid_json_of_the_wrong_shape(data):
+    with tempfile.TemporaryDirectory() as d:
+        only_aekit_errors(load_checkpoint, write(Path(d), "checkpoint.safetensors", data))

@@ -119,7 +119,7 @@ def read_config(path) -> dict:
         raise ModelFileError(f"{cfg_file}: larger than {MAX_CONFIG_BYTES} bytes; refused")
     try:
         config = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # deep nesting
         raise ModelFileError(f"{cfg_file}: not valid JSON ({exc})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f"{cfg_file}: not an aekit model config (format {FORMAT!r} expected)")
@@ -196,7 +196,7 @@ def read_history(path) -> list | None:
     f = Path(path) / HISTORY_NAME
     if not f.is_file():
         return None
-    with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
+    with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         h = json.loads(f.read_text(encoding="utf-8"))
         return h if isinstance(h, list) else None
     return None

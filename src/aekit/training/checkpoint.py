@@ -96,7 +96,7 @@ def load_checkpoint(path) -> dict:
             raw = (f.metadata() or {}).get("aekit")
         tensors = load_file(str(path))
         meta = json.loads(raw) if raw else None
-    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as exc:
+    except (SafetensorError, OSError, ValueError, RecursionError) as exc:  # JSONDecodeError too
         raise ModelFileError(f"{path}: not a readable aekit checkpoint ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an aekit checkpoint (format {FORMAT!r} expected)")
@@ -104,6 +104,14 @@ def load_checkpoint(path) -> dict:
     def group(prefix):
         return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
+    try:
+        return _checkpoint_parts(tensors, meta, group)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # valid JSON, wrong shape
+        raise ModelFileError(f"{path}: damaged aekit checkpoint ({type(exc).__name__}: {exc})"
+                             ) from None
+
+
+def _checkpoint_parts(tensors: dict, meta: dict, group) -> dict:
     return {
         "model": group("model/"),
         "best": group("best/") or None,
