@@ -319,3 +319,23 @@ def test_anomaly_detector_flags_corrupted_inputs():
     assert (det.predict(test_X) == -1).mean() < 0.2
     np.testing.assert_allclose(det.decision_function(test_X),
                                det.threshold_ + det.score_samples(test_X))
+
+
+def test_objective_of_prefers_explicit_then_estimator():
+    from aekit.losses import Objective
+
+    class WithParams(FakeEstimator):
+        def get_params(self, deep=True):
+            return {"likelihood": "gaussian", "likelihood_scale": 0.5, "epochs": 3}
+
+    class WithBuilder(FakeEstimator):
+        def _objective(self):
+            return Objective(beta=4.0)
+
+    m = untrained(variational=True)
+    explicit = Objective(beta=2.0)
+    assert app.objective_of(WithParams(m), explicit) is explicit
+    got = app.objective_of(WithParams(m))
+    assert (got.likelihood, got.likelihood_scale) == ("gaussian", 0.5)
+    assert app.objective_of(WithBuilder(m)).beta == 4.0
+    assert app.objective_of(m) == Objective()

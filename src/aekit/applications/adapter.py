@@ -78,8 +78,8 @@ def image_shape_of(model=None, image_shape=None) -> tuple[int, int, int]:
 def objective_of(model, objective=None) -> Objective:
     """The training objective that defines the model's likelihood (VAE ELBO, scores).
 
-    Order: the explicit ``objective``; the estimator's ``objective_`` attribute if it has
-    one; an :class:`Objective` built from the estimator parameters whose names match
+    Order: the explicit ``objective``; the estimator's ``objective_`` attribute or
+    ``_objective()`` method (aekit estimators); an :class:`Objective` built from the estimator parameters whose names match
     Objective fields (``likelihood``, ``likelihood_scale``, ``reconstruction``, ``beta``...);
     else the default ``Objective()`` (Bernoulli likelihood, MSE reconstruction).
     """
@@ -88,6 +88,12 @@ def objective_of(model, objective=None) -> Objective:
     found = getattr(model, "objective_", None)
     if isinstance(found, Objective):
         return found
+    build = getattr(model, "_objective", None)  # aekit estimators build theirs on demand
+    if callable(build):
+        with contextlib.suppress(ConfigError, TypeError):
+            found = build()
+            if isinstance(found, Objective):
+                return found
     if hasattr(model, "get_params"):
         fields = Objective.__dataclass_fields__
         params = {k: v for k, v in model.get_params(deep=False).items() if k in fields}
