@@ -34,10 +34,18 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors ("aekit train: error: ...", exit 2); subparsers
+    inherit the class."""
+
+    def error(self, message):
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from aekit import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="aekit",
         description="Train, evaluate and explore autoencoders; write HTML reports.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -1,0 +1,68 @@
+"""``aekit evaluate MODEL_DIR --data ...``: test metrics of a saved model with PCA at the
+same code size beside them (PCA is fitted on the data's training split)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from aekit.cli import common
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="metrics of a saved model, with PCA beside",
+                       description=__doc__,
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR",
+                   help="a model folder, or a `aekit train` folder holding model/")
+    common.add_data_args(p, split="test")
+    p.add_argument("--fit-rows", type=int, default=5000, metavar="N",
+                   help="training rows used to fit PCA and the linear/kNN probes")
+    p.add_argument("--iw-samples", type=int, default=100, metavar="K",
+                   help="VAE: importance samples for log p(x)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE.json",
+                   help="also write the metrics as JSON")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from aekit import evaluation as ev
+    from aekit.errors import ConfigError
+
+    if args.out is not None:
+        common.check_output_file(args.out, suffixes=(".json",))
+    if args.fit_rows < 1 or args.iw_samples < 1:
+        raise ConfigError("--fit-rows and --iw-samples must be >= 1")
+    model, folder, _ = common.load_model(args.model_dir)
+    ds = common.load_data(args.data, args.split, args.max_rows)
+    common.check_features(model, ds.X, f"--data {args.data}")
+    fit = common.load_data(args.data, "train", None) if args.split == "test" else ds
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.permutation(len(fit.X))[:args.fit_rows])
+    X_fit, y_fit = fit.X[idx], None if fit.y is None else fit.y[idx]
+    labelled = y_fit is not None and ds.y is not None
+    metrics = ev.evaluate_model(model, ds.X, X_train=X_fit if labelled else None,
+                                y_train=y_fit, y_test=ds.y if labelled else None,
+                                iw_samples=args.iw_samples)
+    pca = ev.pca_baseline(X_fit, ds.X, metrics["code_size"],
+                          *((y_fit, ds.y) if labelled else ()))
+    out = {"model_dir": str(folder), "data": args.data, "split": args.split,
+           "rows": len(ds.X), "model": metrics, "pca": pca}
+    if hasattr(model, "predict") and ds.y is not None:
+        out["accuracy"] = float(np.mean(model.predict(ds.X) == ds.y))
+    if args.json:
+        print(common.to_json(out))
+    else:
+        header, rows = ev.comparison_rows(metrics, pca)
+        print(f"{folder} on {args.data} ({args.split}, {len(ds.X)} rows)")
+        print(common.format_table(header, rows))
+        if "accuracy" in out:
+            print(f"classification accuracy: {out['accuracy']:.4f}")
+    if args.out is not None:
+        from aekit.io.atomic import write_text_atomic
+
+        write_text_atomic(args.out, common.to_json(out))
+    return 0

@@ -1,0 +1,52 @@
+"""``aekit report MODEL_DIR --data ... --out report_dir``: the standard HTML report of a saved
+model (metrics with PCA beside, reconstructions, codes, generation, denoising, anomalies)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from aekit.cli import common
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="HTML report of a saved model", description=__doc__,
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
+    common.add_data_args(p, split="test", help_text="evaluation data (name or path); the "
+                         "training split of the same source fits PCA and the probes")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="report folder (index.html + figures/)")
+    p.add_argument("--self-contained", action="store_true",
+                   help="write one HTML file with inlined images instead (--out FILE.html)")
+    p.add_argument("--fit-rows", type=int, default=5000, metavar="N")
+    p.add_argument("--eval-rows", type=int, default=2000, metavar="N")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from aekit.io.model_files import read_history
+    from aekit.report import build_report
+
+    if args.self_contained:
+        common.check_output_file(args.out, suffixes=(".html",))
+    else:
+        common.check_output_dir(args.out, allow_nonempty=(Path(args.out) / ".aekit-report")
+                                .exists())
+    model, folder, run_cfg = common.load_model(args.model_dir)
+    ds = common.load_data(args.data, args.split, args.max_rows)
+    common.check_features(model, ds.X, f"--data {args.data}")
+    fit = common.load_data(args.data, "train", None) if args.split == "test" else ds
+    idx = np.sort(np.random.default_rng(0).permutation(len(fit.X))[:args.fit_rows])
+    X_test, y_test = ds.X[:args.eval_rows], None if ds.y is None else ds.y[:args.eval_rows]
+    y_fit = None if fit.y is None or y_test is None else fit.y[idx]
+    report = build_report(model, fit.X[idx], X_test, y_train=y_fit,
+                          y_test=y_test if y_fit is not None else None,
+                          history=read_history(folder), config=run_cfg or None,
+                          image_shape=ds.image_shape,
+                          title=f"aekit report: {folder}", subtitle=f"data: {args.data}")
+    page = report.save(args.out, self_contained=args.self_contained)
+    print(f"wrote {page}")
+    return 0

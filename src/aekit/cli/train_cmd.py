@@ -1,0 +1,206 @@
+"""``aekit train``: fit an estimator on a dataset and write the run folder.
+
+DIR/ after a run:
+  model/                 the fitted estimator (config.json, model.safetensors, history.json)
+  config.resolved.json   every setting of the run (flags + config file + defaults)
+  history.json           one record per epoch
+  metrics.json           test metrics with PCA at the same code size beside them
+  report/index.html      the HTML report (unless --no-report)
+  checkpoints/           the last finished epoch (continue with --resume)
+
+Every estimator keyword is a flag (below), and a TOML/YAML --config file may hold the
+same keys plus model, data, split, max_rows, n_labelled; flags override the file.
+Under torchrun (`torchrun --nproc_per_node=2 -m aekit train ...`) training is data
+parallel and only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from aekit.cli import common
+
+EXIT_INTERRUPTED = 130
+REPORT_TRAIN_ROWS = 5000  # training rows used for probes/PCA in the report and metrics
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model; write the model folder, history, "
+                       "metrics and an HTML report", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", metavar="MODEL",
+                   help=f"one of {', '.join(common.MODEL_CLASSES)}")
+    common.add_data_args(p, required=False, split=None)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="TOML (.toml) or YAML (.yaml) file with the same keys as the flags")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--n-labelled", type=int, default=None, metavar="N",
+                   help="classifier: keep the labels of N training rows (the rest are "
+                   "unlabelled, -1); default all")
+    p.add_argument("--eval-rows", type=int, default=2000, metavar="N",
+                   help="test rows used for metrics and the report")
+    common.add_estimator_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from aekit.errors import ConfigError, DataError
+    from aekit.training import distributed
+
+    resolved = common.resolve_train_config(args)
+    est = common.build_estimator(resolved)
+    if args.eval_rows < 1:
+        raise ConfigError(f"--eval-rows must be >= 1, got {args.eval_rows}")
+    out = Path(args.out)
+    existed = out.exists()
+    common.check_output_dir(out, allow_nonempty=args.resume)
+    if existed and args.resume and not (out / common.RESOLVED_CONFIG).is_file():
+        raise ConfigError(f"--out {out}: not an aekit train folder (no "
+                          f"{common.RESOLVED_CONFIG}); nothing to resume")
+
+    distributed.maybe_init_distributed(resolved["params"].get("device", "cpu"))
+    main = distributed.is_main_process()
+    ds = common.load_data(resolved["data"], resolved["split"], resolved["max_rows"])
+    X, y = ds.X, ds.y
+    fit_args = ()
+    if resolved["model"] == "classifier":
+        if y is None:
+            raise DataError(f"--data {resolved['data']}: the classifier needs labels")
+        fit_args = (_keep_labels(y, resolved["n_labelled"], resolved["params"]),)
+    ckpt = out / "checkpoints"
+    if args.resume and not ckpt.is_dir():
+        print(f"aekit train: no checkpoint in {ckpt}; starting from scratch", file=sys.stderr)
+
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        from aekit.io.atomic import write_text_atomic
+
+        write_text_atomic(out / common.RESOLVED_CONFIG, common.to_json(resolved))
+    t0 = time.perf_counter()
+    try:
+        est.fit(X, *fit_args, checkpoint_dir=ckpt, resume=args.resume)
+    except KeyboardInterrupt:
+        done = _checkpoint_epoch(ckpt)
+        print(f"aekit train: interrupted after epoch {done}; the checkpoint is in {ckpt}: "
+              "rerun the same command with --resume to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BaseException:
+        if main and not existed:  # no partial output from a failed fresh run
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - t0
+    if not main:
+        return 0
+
+    test = common.test_split_of(resolved["data"], resolved["split"])
+    X_eval = (test.X if test is not None else X)[:args.eval_rows]
+    y_eval = (test.y if test is not None else y)
+    y_eval = None if y_eval is None else y_eval[:args.eval_rows]
+    rng = np.random.default_rng(0)
+    sub = np.sort(rng.permutation(len(X))[:REPORT_TRAIN_ROWS])
+    X_fit, y_fit = X[sub], (None if y is None else y[sub])
+    evaluated_on = "test split" if test is not None else "training rows (no test split)"
+    try:
+        with common.staging_dir(out) as tmp:
+            est.save(tmp / common.MODEL_SUBDIR)
+            (tmp / "history.json").write_text(common.to_json(est.history_))
+            if args.no_report:
+                metrics = _metrics(est, X_fit, y_fit, X_eval, y_eval)
+            else:
+                from aekit.report import build_report
+
+                report = build_report(
+                    est, X_fit, X_eval, y_train=y_fit, y_test=y_eval, history=est.history_,
+                    config=resolved, image_shape=ds.image_shape,
+                    title=f"aekit train: {resolved['model']} on {resolved['data']}")
+                metrics = {"model": report.results["model"], "pca": report.results["pca"]}
+                _classifier_section(est, report, X_eval, y_eval)
+                report.save(tmp / "report")
+            if hasattr(est, "predict") and y_eval is not None:
+                metrics["accuracy"] = float(np.mean(est.predict(X_eval) == y_eval))
+            metrics.update(train_seconds=seconds, epochs_trained=len(est.history_),
+                           evaluated_on=evaluated_on, eval_rows=len(X_eval))
+            (tmp / "metrics.json").write_text(common.to_json(metrics))
+            common.move_into(tmp, out)
+    except KeyboardInterrupt:
+        print(f"aekit train: interrupted while writing outputs; training finished and the "
+              f"checkpoint is in {ckpt}: rerun with --resume to write them", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    _print_summary(resolved, metrics, seconds, out, report=not args.no_report)
+    return 0
+
+
+def _keep_labels(y, n_labelled, params) -> np.ndarray:
+    """Labels of ``n_labelled`` rows (random, seeded by random_state), -1 elsewhere."""
+    from aekit.errors import ConfigError
+
+    y = np.asarray(y)
+    if n_labelled is None or n_labelled >= len(y):
+        return y
+    if n_labelled < 1:
+        raise ConfigError(f"--n-labelled must be >= 1, got {n_labelled}")
+    seed = params.get("random_state")
+    rng = np.random.default_rng(seed if isinstance(seed, int) else 0)
+    keep = rng.permutation(len(y))[:n_labelled]
+    out = np.full(len(y), -1, dtype=np.int64)
+    out[keep] = y[keep]
+    return out
+
+
+def _metrics(est, X_fit, y_fit, X_eval, y_eval) -> dict:
+    from aekit import evaluation as ev
+
+    labelled = y_fit is not None and y_eval is not None
+    kw = dict(X_train=X_fit, y_train=y_fit, y_test=y_eval) if labelled else {}
+    model = ev.evaluate_model(est, X_eval, **kw)
+    pca = ev.pca_baseline(X_fit, X_eval, model["code_size"], *((y_fit, y_eval) if labelled
+                                                               else ()))
+    return {"model": model, "pca": pca}
+
+
+def _classifier_section(est, report, X_eval, y_eval) -> None:
+    if not hasattr(est, "predict") or y_eval is None:
+        return
+    acc = float(np.mean(est.predict(X_eval) == y_eval))
+    report.section(
+        "Classification",
+        claim="Codes learned without labels make a good starting point for a classifier "
+              "trained on few labels (pretraining, then fine-tuning).",
+        measured=f"Test accuracy {acc:.3f} with {est.n_labelled_} labelled training rows.")
+
+
+def _checkpoint_epoch(ckpt: Path) -> int:
+    """Epochs finished according to the checkpoint (0 when there is none)."""
+    from aekit.training import load_checkpoint
+
+    try:
+        return int(load_checkpoint(ckpt)["epoch"])
+    except Exception:  # noqa: BLE001 - only for the message; any failure means "none"
+        return 0
+
+
+def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:
+    from aekit.evaluation import comparison_rows
+
+    header, rows = comparison_rows(metrics["model"], metrics["pca"],
+                                   keys=[k for k in ("code_size", "mse", "psnr", "knn", "elbo")
+                                         if k in metrics["model"]])
+    print(f"{resolved['model']} on {resolved['data']}: {metrics['epochs_trained']} epochs in "
+          f"{seconds:.1f} s; metrics on the {metrics['evaluated_on']} "
+          f"({metrics['eval_rows']} rows)")
+    print(common.format_table([header[0], *header[2:]], [[r[0], *r[2:]] for r in rows]))
+    if "accuracy" in metrics:
+        print(f"classification accuracy: {metrics['accuracy']:.3f}")
+    written = ["model/", "config.resolved.json", "history.json", "metrics.json"]
+    if report:
+        written.append("report/index.html")
+    print(f"wrote {out}/: " + ", ".join(written))
