@@ -18,6 +18,11 @@ __all__ = [
     "DownloadError",
     "ModelFileError",
     "TrainingError",
+    "AutoencoderClassifier",
+    "ConvAutoencoder",
+    "LinearAutoencoder",
+    "StackedAutoencoder",
+    "VariationalAutoencoder",
     "load",
     "__version__",
 ]
@@ -32,3 +37,16 @@ def load(path):
     from aekit.io.model_files import load as _load
 
     return _load(path)
+
+
+_ESTIMATOR_NAMES = ("AutoencoderClassifier", "ConvAutoencoder", "LinearAutoencoder",
+                    "StackedAutoencoder", "VariationalAutoencoder")
+
+
+def __getattr__(name):
+    """``aekit.StackedAutoencoder`` etc., imported on first use (keeps ``import aekit`` light)."""
+    if name in _ESTIMATOR_NAMES:
+        from aekit import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'aekit' has no attribute {name!r}")

@@ -1,0 +1,74 @@
+"""scikit-learn estimators over aekit's modules, objective and training loop.
+
+``ESTIMATORS`` is the allow-list :func:`aekit.load` consults: a model file names its class,
+and only a class in this dict can be built from it (never an import by name).
+"""
+
+from __future__ import annotations
+
+from aekit.errors import AekitError, ModelFileError
+from aekit.estimators.base import BaseAutoencoder
+from aekit.estimators.classifier import AutoencoderClassifier
+from aekit.estimators.conv import ConvAutoencoder
+from aekit.estimators.linear import LinearAutoencoder
+from aekit.estimators.stacked import StackedAutoencoder
+from aekit.estimators.variational import VariationalAutoencoder
+
+ESTIMATORS = {
+    "LinearAutoencoder": LinearAutoencoder,
+    "StackedAutoencoder": StackedAutoencoder,
+    "ConvAutoencoder": ConvAutoencoder,
+    "VariationalAutoencoder": VariationalAutoencoder,
+    "AutoencoderClassifier": AutoencoderClassifier,
+}
+TUPLE_PARAMS = ("hidden_layer_sizes", "channels", "image_shape")
+
+
+def estimator_from_model_file(path, model, config: dict, extra: dict):
+    """Rebuild a fitted estimator from a model folder's parts (called by ``aekit.load``).
+
+    The class comes from ``ESTIMATORS`` only; its parameters go through the constructor
+    and the estimator's own validation, and the saved module must be exactly the one those
+    parameters build.
+    """
+    where = f"{path}/config.json"
+    est = config.get("estimator")
+    if not isinstance(est, dict) or not isinstance(est.get("params"), dict) \
+            or not isinstance(est.get("state"), dict):
+        raise ModelFileError(f"{where}: 'estimator' must hold 'class', 'params' and 'state'")
+    cls = ESTIMATORS.get(est.get("class"))
+    if cls is None:
+        raise ModelFileError(f"{where}: unknown estimator class {est.get('class')!r}; "
+                             f"aekit knows {sorted(ESTIMATORS)}")
+    params = dict(est["params"])
+    unknown = set(params) - set(cls._get_param_names())
+    if unknown:
+        raise ModelFileError(f"{where}: unknown parameters {sorted(unknown)} for {cls.__name__}")
+    for name in TUPLE_PARAMS:  # JSON has no tuples
+        if isinstance(params.get(name), list):
+            params[name] = tuple(params[name])
+    try:
+        estimator = cls(**params)
+        estimator._check_params()
+        estimator._restore(model, est["state"], extra)
+        expected = estimator._model_config(estimator._module_features()).to_dict()
+    except ModelFileError:
+        raise
+    except (AekitError, KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{where}: invalid estimator: {exc}") from None
+    if expected != model.config.to_dict():
+        raise ModelFileError(f"{where}: the saved network does not match the estimator's "
+                             "parameters")
+    return estimator
+
+
+__all__ = [
+    "ESTIMATORS",
+    "AutoencoderClassifier",
+    "BaseAutoencoder",
+    "ConvAutoencoder",
+    "LinearAutoencoder",
+    "StackedAutoencoder",
+    "VariationalAutoencoder",
+    "estimator_from_model_file",
+]

@@ -1,0 +1,220 @@
+"""Semi-supervised classification: autoencoder pretraining on every row, then a softmax
+head trained (encoder frozen) and fine-tuned (end to end) on the labelled rows."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
+from aekit.estimators.base import AutoencoderMixin, _positive_int, store_params
+from aekit.estimators.stacked import DENSE_DOC
+from aekit.models import ModelConfig
+from aekit.training.trainer import make_optimizer
+
+
+def unlabelled_mask(y: np.ndarray) -> np.ndarray:
+    """Rows marked -1 (scikit-learn's semi-supervised convention), for any label dtype."""
+    if y.dtype.kind in "iuf":
+        return y == -1
+    if y.dtype.kind == "O":
+        return np.fromiter((isinstance(v, (int, float, np.number)) and v == -1 for v in y),
+                           dtype=bool, count=len(y))
+    return np.zeros(len(y), dtype=bool)
+
+
+class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
+    __doc__ = ("""Classifier built on an autoencoder's encoder (semi-supervised).
+
+    1. Pretrain a dense autoencoder on all rows of X, labelled or not (``pretrain_epochs``).
+    2. Put a linear softmax head on the code; train the head alone on the labelled rows
+       with the encoder frozen (``head_epochs``).
+    3. Fine-tune encoder + head on the labelled rows (``finetune_epochs``,
+       ``finetune_learning_rate``).
+
+    ``y == -1`` marks unlabelled rows. With ``pretrain_epochs=0`` the same network is
+    trained from scratch on the labels alone (the baseline pretraining must beat).
+
+    Parameters
+    ----------""" + DENSE_DOC + """    loss : {'mse', 'bce'}, default='mse'
+        Reconstruction loss of the pretraining phase.
+    noise : {None, 'gaussian', 'mask', 'salt_pepper'}, default=None
+    noise_level : float, default=0.0
+        Denoising pretraining.
+    pretrain_epochs : int, default=20
+        Autoencoder epochs over all of X (0: no pretraining).
+    head_epochs : int, default=30
+        Epochs over the labelled rows with the encoder frozen.
+    finetune_epochs : int, default=30
+        Epochs over the labelled rows training encoder and head together.
+    batch_size : int, default=256
+        Batch size of the autoencoder phase.
+    supervised_batch_size : int, default=32
+        Batch size of both supervised phases.
+    optimizer : {'adam', 'adamw', 'sgd'}, default='adam'
+    learning_rate : float, default=1e-3
+        Autoencoder phase and head phase.
+    finetune_learning_rate : float or None, default=None
+        None means ``learning_rate / 10``: small steps keep the pretrained features.
+    weight_decay : float, default=0.0
+    device : str, default='cpu'
+    random_state : int, RandomState or None, default=None
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    classes_ : labels seen in y (without -1)
+    module_ : the autoencoder; head_ : torch.nn.Linear(n_components_, n_classes)
+    history_ : autoencoder epochs; supervised_history_ : one dict per supervised epoch
+    n_labelled_ : int
+""")
+
+    def __init__(self, n_components=30, *, hidden_layer_sizes=(100,), activation="relu",
+                 code_activation=None, output_activation="sigmoid", loss="mse", noise=None,
+                 noise_level=0.0, pretrain_epochs=20, head_epochs=30, finetune_epochs=30,
+                 batch_size=256, supervised_batch_size=32, optimizer="adam",
+                 learning_rate=1e-3, finetune_learning_rate=None, weight_decay=0.0,
+                 device="cpu", random_state=None, verbose=False):
+        store_params(self, locals())
+
+    @property
+    def epochs(self):  # the autoencoder phase, for the shared option plumbing
+        return self.pretrain_epochs
+
+    def _train_epochs(self):
+        return self.pretrain_epochs
+
+    def _check_params(self):
+        super()._check_params()
+        for name in ("head_epochs", "finetune_epochs"):
+            _positive_int(name, getattr(self, name), minimum=0)
+        _positive_int("supervised_batch_size", self.supervised_batch_size)
+        lr = self.finetune_learning_rate
+        if lr is not None and not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+            raise ConfigError(f"finetune_learning_rate must be None or a number > 0, got {lr!r}")
+
+    def _model_config(self, n_features):
+        return ModelConfig(n_features=n_features, hidden=tuple(self.hidden_layer_sizes),
+                           code_size=self.n_components, activation=self.activation,
+                           code_activation=self.code_activation,
+                           output_activation=self.output_activation)
+
+    # --- fitting -------------------------------------------------------------------------
+    def fit(self, X, y, *, checkpoint_dir=None, resume=False):
+        """Pretrain on all of X, then train the head on rows with ``y != -1``.
+        ``checkpoint_dir``/``resume`` checkpoint the autoencoder phase (as in
+        :meth:`BaseAutoencoder.fit`)."""
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
+        X = np.asarray(X, dtype=np.float32)
+        unlabelled = unlabelled_mask(y)
+        if unlabelled.all():
+            raise DataError("y marks every row as unlabelled (-1): at least one labelled row "
+                            "is needed to train the classifier head")
+        check_classification_targets(y[~unlabelled])
+        self.classes_, targets = np.unique(y[~unlabelled], return_inverse=True)
+        self.n_labelled_ = int((~unlabelled).sum())
+        self._check_range(X)
+        self._build_module(X.shape[1])
+        if self.pretrain_epochs > 0:
+            self._train(X, self.pretrain_epochs, self.seed_, checkpoint_dir=checkpoint_dir,
+                        resume=resume)
+        self._fit_head(X[~unlabelled], targets)
+        return self
+
+    def _fit_head(self, X: np.ndarray, targets: np.ndarray) -> None:
+        """Supervised phases: head alone (encoder frozen), then everything, cross-entropy."""
+        device = torch.device(self.device)
+        with torch.random.fork_rng(devices=[]):  # seeded head init, global RNG untouched
+            torch.manual_seed(self.seed_ + 1)
+            self.head_ = torch.nn.Linear(self.n_components_, len(self.classes_))
+        model = torch.nn.ModuleDict({"encoder": self.module_, "head": self.head_}).to(device)
+        Xt = self._to_module(X).to(device)
+        yt = torch.as_tensor(targets, dtype=torch.long, device=device)
+        g = torch.Generator(device=device).manual_seed(self.seed_ + 2)
+        self.supervised_history_ = []
+        ft_lr = self.finetune_learning_rate or self.learning_rate / 10
+        for phase, epochs, params, lr in (
+                ("head", self.head_epochs, self.head_.parameters(), self.learning_rate),
+                ("finetune", self.finetune_epochs, model.parameters(), ft_lr)):
+            if epochs == 0:
+                continue
+            config = dataclasses.replace(self._train_config(epochs, self.seed_), lr=lr)
+            opt = make_optimizer(list(params), config)
+            for epoch in range(epochs):
+                loss_sum = self._supervised_epoch(Xt, yt, opt, g, train_encoder=phase != "head")
+                self.supervised_history_.append({"phase": phase, "epoch": epoch + 1,
+                                                 "loss": loss_sum / len(Xt)})
+        self.module_.eval()
+
+    def _supervised_epoch(self, Xt, yt, opt, g, train_encoder: bool) -> float:
+        self.module_.train(train_encoder)
+        total = 0.0
+        perm = torch.randperm(len(Xt), generator=g, device=Xt.device)
+        for start in range(0, len(Xt), self.supervised_batch_size):
+            idx = perm[start:start + self.supervised_batch_size]
+            with torch.set_grad_enabled(train_encoder):
+                code = self.module_.encode(Xt[idx])  # (B, k)
+            loss = F.cross_entropy(self.head_(code), yt[idx])
+            if not torch.isfinite(loss):
+                raise TrainingError(f"supervised training diverged (loss {float(loss)}); "
+                                    f"lower learning_rate={self.learning_rate:g}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        return total
+
+    # --- predicting ----------------------------------------------------------------------
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes), columns ordered as ``classes_``."""
+        check_is_fitted(self)
+        X = np.asarray(validate_data(self, X, reset=False, dtype=[np.float32, np.float64]),
+                       dtype=np.float32)
+        logits = self._batched(lambda x: self.head_(self.module_.encode(x)), self._to_module(X))
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    def predict(self, X):
+        """Most probable class of each row."""
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def encode(self, X):
+        """Codes of the (fine-tuned) encoder, (n_samples, n_components_), float32. (Not
+        named ``transform``: the classifier is not a scikit-learn transformer.)"""
+        check_is_fitted(self)
+        X = np.asarray(validate_data(self, X, reset=False, dtype=[np.float32, np.float64]),
+                       dtype=np.float32)
+        return self._encode(X)
+
+    # --- saving --------------------------------------------------------------------------
+    def _json_state(self):
+        state = super()._json_state()
+        state["classes_"] = self.classes_.tolist()
+        state["n_labelled_"] = self.n_labelled_
+        return state
+
+    def _extra_tensors(self):
+        return {f"head/{k}": v for k, v in self.head_.state_dict().items()}
+
+    def _restore(self, module, state, extra):
+        super()._restore(module, state, extra)
+        classes = state.get("classes_")
+        if not isinstance(classes, list) or not classes:
+            raise ModelFileError("estimator state: classes_ must be a non-empty list")
+        self.classes_ = np.asarray(classes)
+        self.n_labelled_ = int(state["n_labelled_"])
+        self.supervised_history_ = []
+        self.head_ = torch.nn.Linear(self.n_components_, len(classes))
+        head = {k[len("head/"):]: v.float() for k, v in extra.items() if k.startswith("head/")}
+        expected = {k: v.shape for k, v in self.head_.state_dict().items()}
+        if {k: v.shape for k, v in head.items()} != expected:
+            raise ModelFileError(f"classifier head tensors do not match {len(classes)} classes "
+                                 f"and a {self.n_components_}-d code")
+        self.head_.load_state_dict(head)

@@ -1,0 +1,85 @@
+"""Densities fitted on the training codes of a plain autoencoder, so it can generate.
+
+A plain autoencoder has no prior; sampling draws codes from a density fitted to the codes
+of the training data and decodes them (pythae's ``samplers/``: "GaussianMixtureSampler").
+Every density is a Gaussian mixture stored as plain tensors (weights, means, Cholesky
+factors), so it is saved in ``model.safetensors`` and loaded without pickle:
+
+- ``gmm``: ``sklearn.mixture.GaussianMixture`` with full covariances;
+- ``gaussian``: one Gaussian with the codes' mean and covariance (a 1-component mixture);
+- ``uniform``: independent uniforms over each code dimension's training range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.mixture import GaussianMixture
+
+from aekit.errors import ConfigError, ModelFileError
+
+SAMPLERS = ("gmm", "gaussian", "uniform")
+REG = 1e-6  # added to covariance diagonals, scaled by the codes' variance
+
+
+class CodeDensity:
+    """A density over codes (k dims): ``kind`` plus named float64 arrays."""
+
+    def __init__(self, kind: str, params: dict[str, np.ndarray]):
+        self.kind, self.params = kind, params
+
+    @classmethod
+    def fit(cls, codes: np.ndarray, kind: str, n_components: int, seed: int) -> "CodeDensity":
+        if kind not in SAMPLERS:
+            raise ConfigError(f"sampler {kind!r} is not one of {list(SAMPLERS)}")
+        codes = np.asarray(codes, dtype=np.float64)  # (n, k)
+        n, k = codes.shape
+        if kind == "uniform":
+            return cls(kind, {"low": codes.min(0), "high": codes.max(0)})
+        reg = REG * max(float(codes.var(axis=0).mean()), 1e-12)
+        if kind == "gmm" and min(n_components, n) > 1:
+            gm = GaussianMixture(min(n_components, n), covariance_type="full", reg_covar=reg,
+                                 random_state=seed).fit(codes)
+            weights, means, covs = gm.weights_, gm.means_, gm.covariances_
+        else:  # one Gaussian: sample mean and covariance (ML estimate)
+            weights, means = np.ones(1), codes.mean(0, keepdims=True)
+            centred = codes - means
+            covs = (centred.T @ centred / n + reg * np.eye(k))[None]
+        # Sampling needs L with L L^T = Sigma: x = mu + L eps, eps ~ N(0, I).
+        return cls("gmm", {"weights": weights, "means": means,
+                           "chol": np.linalg.cholesky(covs)})
+
+    def sample(self, n: int, rng: np.random.RandomState) -> np.ndarray:
+        """n codes (n, k), float32, drawn with ``rng``."""
+        p = self.params
+        if self.kind == "uniform":
+            return rng.uniform(p["low"], p["high"], size=(n, len(p["low"]))).astype(np.float32)
+        comp = rng.choice(len(p["weights"]), size=n, p=p["weights"] / p["weights"].sum())
+        eps = rng.standard_normal((n, p["means"].shape[1]))
+        z = p["means"][comp] + np.einsum("nij,nj->ni", p["chol"][comp], eps)
+        return z.astype(np.float32)
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        out = {f"sampler/{self.kind}/{k}": torch.from_numpy(np.ascontiguousarray(v))
+               for k, v in self.params.items()}
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: dict, k: int) -> "CodeDensity":
+        """Rebuild from ``sampler/<kind>/<name>`` tensors, checking names and shapes."""
+        found = {key.split("/", 2)[1] for key in tensors if key.startswith("sampler/")}
+        if len(found) != 1 or next(iter(found)) not in ("gmm", "uniform"):
+            raise ModelFileError(f"sampler tensors of unknown kind {sorted(found)}")
+        kind = found.pop()
+        p = {key.split("/", 2)[2]: tensors[key].double().numpy()
+             for key in tensors if key.startswith(f"sampler/{kind}/")}
+        if kind == "uniform":
+            ok = set(p) == {"low", "high"} and all(v.shape == (k,) for v in p.values())
+        else:
+            m = len(p.get("weights", ()))
+            ok = (set(p) == {"weights", "means", "chol"} and p["weights"].shape == (m,)
+                  and p["means"].shape == (m, k) and p["chol"].shape == (m, k, k)
+                  and m > 0 and (p["weights"] >= 0).all() and p["weights"].sum() > 0)
+        if not ok or not all(np.isfinite(v).all() for v in p.values()):
+            raise ModelFileError(f"sampler tensors ({kind}) do not fit a {k}-d code")
+        return cls(kind, p)

@@ -1,0 +1,111 @@
+"""Deep (stacked) dense autoencoders, with every regularising option of the objective."""
+
+from __future__ import annotations
+
+from aekit.errors import ConfigError
+from aekit.estimators.base import BaseAutoencoder, store_params
+from aekit.models import ModelConfig
+
+DENSE_DOC = """
+    n_components : int, default=30
+        Size of the code (as in PCA).
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Encoder widths before the code; the decoder mirrors them.
+    activation : {'relu', 'selu', 'elu', 'tanh', 'sigmoid', 'linear'}, default='relu'
+    code_activation : str or None, default=None
+        Activation of the code layer; None means ``activation``.
+    output_activation : {'sigmoid', 'linear'}, default='sigmoid'
+        'sigmoid' requires X in [0, 1] (checked in ``fit``).
+"""
+
+OBJECTIVE_DOC = """
+    loss : {'mse', 'bce'}, default='mse'
+        Reconstruction loss, mean per element ('bce' needs X in [0, 1]).
+    noise : {None, 'gaussian', 'mask', 'salt_pepper'}, default=None
+        Corrupt inputs while training (denoising autoencoder).
+    noise_level : float, default=0.0
+        Gaussian sigma, or the corruption probability.
+    sparsity : {None, 'l1', 'kl'}, default=None
+        Penalty on the codes: L1, or KL to ``sparsity_target`` (suits sigmoid codes).
+    sparsity_weight : float, default=0.0
+    sparsity_target : float, default=0.05
+    contractive : float, default=0.0
+        Weight of the contractive penalty ||J_encoder||_F^2.
+"""
+
+TRAINING_DOC = """
+    epochs : int, default=20
+    batch_size : int, default=256
+    optimizer : {'adam', 'adamw', 'sgd'}, default='adam'
+    learning_rate : float, default=1e-3
+    weight_decay : float, default=0.0
+    lr_schedule : {None, 'cosine', 'plateau'}, default=None
+    validation_fraction : float, default=0.0
+        Fraction of X held out to monitor (and early-stop on) the validation loss.
+    early_stopping : int or None, default=None
+        Patience in epochs.
+    grad_clip : float or None, default=None
+        Maximum global gradient norm.
+    sampler : {'gmm', 'gaussian', 'uniform'}, default='gmm'
+        Density fitted on the training codes, used by :meth:`sample`.
+    sampler_components : int, default=10
+    device : str, default='cpu'
+    random_state : int, RandomState or None, default=None
+        Seeds initial weights, shuffling, noise and the sampler fit.
+    verbose : bool, default=False
+        Show a progress bar.
+"""
+
+ATTRIBUTES_DOC = """
+    Attributes
+    ----------
+    module_ : the trained PyTorch module (aekit.models)
+    n_components_ : int, the code size
+    n_features_in_, feature_names_in_
+    history_ : list of dict, one per epoch (loss terms, val_ terms, lr, seconds)
+    n_iter_ : int, epochs trained
+    sampler_ : the code density used by ``sample``
+    seed_ : int, the seed drawn from ``random_state``
+"""
+
+
+class StackedAutoencoder(BaseAutoencoder):
+    __doc__ = ("""Deep dense autoencoder: x -> hidden layers -> code -> mirrored layers -> x_hat.
+
+    Options compose: ``tied`` decoder weights (W_dec = W_enc^T per layer), denoising
+    (``noise``), sparse codes (``sparsity``), contractive penalty, and greedy layer-wise
+    pretraining (``pretraining='greedy'``: one shallow autoencoder per layer, then the
+    whole stack fine-tuned for ``epochs``).
+
+    Parameters
+    ----------""" + DENSE_DOC + """    tied : bool, default=False
+""" + OBJECTIVE_DOC + """    pretraining : {None, 'greedy'}, default=None
+    pretrain_epochs : int or None, default=None
+        Epochs per layer of greedy pretraining; None means ``epochs``.
+""" + TRAINING_DOC + ATTRIBUTES_DOC)
+
+    def __init__(self, n_components=30, *, hidden_layer_sizes=(100,), activation="relu",
+                 code_activation=None, output_activation="sigmoid", tied=False, noise=None,
+                 noise_level=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
+                 contractive=0.0, loss="mse", pretraining=None, pretrain_epochs=None,
+                 epochs=20, batch_size=256, optimizer="adam", learning_rate=1e-3,
+                 weight_decay=0.0, lr_schedule=None, validation_fraction=0.0,
+                 early_stopping=None, grad_clip=None, sampler="gmm", sampler_components=10,
+                 device="cpu", random_state=None, verbose=False):
+        store_params(self, locals())
+
+    def _check_params(self):
+        super()._check_params()
+        if self.pretraining not in (None, "greedy"):
+            raise ConfigError(f"pretraining must be None or 'greedy', got {self.pretraining!r}")
+        if self.pretrain_epochs is not None and (
+                isinstance(self.pretrain_epochs, bool) or not isinstance(self.pretrain_epochs, int)
+                or self.pretrain_epochs < 1):
+            raise ConfigError(f"pretrain_epochs must be None or an integer >= 1, "
+                              f"got {self.pretrain_epochs!r}")
+
+    def _model_config(self, n_features):
+        return ModelConfig(n_features=n_features, hidden=tuple(self.hidden_layer_sizes),
+                           code_size=self.n_components, activation=self.activation,
+                           code_activation=self.code_activation,
+                           output_activation=self.output_activation, tied=bool(self.tied))
