@@ -7,6 +7,7 @@
 - codes: :func:`linear_probe_accuracy`, :func:`knn_accuracy`, :func:`probe_metrics`,
   :func:`code_metrics`, :func:`embed_2d`, :func:`map_trustworthiness`
 - anomalies: :func:`auroc`, :func:`one_class_auroc`
+- information: :func:`entropy`, :func:`kl_divergence`, :func:`cross_entropy` (bits or nats)
 - one call for a report or CLI: :func:`evaluate_model`, :func:`comparison_rows`
 """
 
@@ -16,6 +17,7 @@ import math
 
 from aekit.applications.adapter import as_module, check_array
 from aekit.evaluation.anomaly import auroc, one_class_auroc
+from aekit.evaluation.information import cross_entropy, entropy, kl_divergence
 from aekit.evaluation.codes import (
     code_metrics, embed_2d, knn_accuracy, linear_probe_accuracy, map_trustworthiness,
     probe_metrics, subsample,
@@ -100,7 +102,8 @@ def comparison_rows(model_metrics: dict, baseline_metrics: dict | None = None,
 
 
 __all__ = [
-    "METRIC_LABELS", "active_units", "auroc", "code_metrics", "comparison_rows", "elbo",
+    "METRIC_LABELS", "active_units", "auroc", "code_metrics", "comparison_rows",
+    "cross_entropy", "elbo", "entropy", "kl_divergence",
     "embed_2d", "evaluate_model", "evaluate_reconstruction", "fit_pca",
     "importance_sampled_log_likelihood", "kl_per_dimension", "knn_accuracy",
     "linear_probe_accuracy", "map_trustworthiness", "one_class_auroc", "pca_baseline",

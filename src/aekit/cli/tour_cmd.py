@@ -1,0 +1,65 @@
+"""``aekit tour --data {digits,fashion-mnist,mnist} --out DIR [--quick]``: rerun every
+experiment of the lecture material on one dataset and write one HTML report (DIR/index.html
++ figures/, results.json). Each section says what the lecture claims, what this run measured
+and how long it took."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from aekit.cli import common
+
+
+def register(sub) -> None:
+    from aekit.tour import TOUR_DATASETS
+
+    p = sub.add_parser("tour", help="reproduce the lectures' experiments in one report",
+                       description=__doc__,
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", default="digits", metavar="NAME",
+                   help=f"one of {', '.join(TOUR_DATASETS)}")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="report folder")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny budgets (seconds per section) to check that everything runs")
+    p.add_argument("--only", nargs="+", metavar="WORD", default=None,
+                   help="run only the sections whose title contains one of these words")
+    p.add_argument("--seed", type=int, default=0, help="random seed of every experiment")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="torch CPU threads (the tour's networks are small: one thread "
+                   "avoids oversubscription on a busy machine; 0 keeps torch's default)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import torch
+
+    from aekit.errors import ConfigError
+    from aekit.report import MARKER
+    from aekit.tour import TOUR_DATASETS, run_tour
+
+    if args.data not in TOUR_DATASETS:
+        raise ConfigError(f"--data {args.data}: the tour runs on {', '.join(TOUR_DATASETS)}")
+    if args.threads < 0:
+        raise ConfigError(f"--threads must be >= 0, got {args.threads}")
+    out = Path(args.out)
+    common.check_output_dir(out, allow_nonempty=(out / MARKER).exists())
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+
+    def progress(msg):
+        print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
+
+    report = run_tour(args.data, quick=args.quick, seed=args.seed, only=args.only,
+                      progress=progress)
+    page = report.save(out)
+    from aekit.io.atomic import write_text_atomic
+
+    write_text_atomic(out / "results.json", common.to_json(report.results))
+    total = report.results["timings"]["total"]
+    print(f"tour on {args.data}: {len(report.sections) - 2} experiments in {total:.1f} s; "
+          f"wrote {page} and {out / 'results.json'}")
+    return 0
