@@ -416,10 +416,10 @@ def check_output_file(path, option: str = "--out", suffixes=None) -> Path:
     """A file to be written: not a folder, suffix allowed, parent exists or can be made and
     is writable. Checked before any work so mistakes fail fast."""
     path = Path(path)
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise ConfigError(f"{option} {path}: expected a file ending in {' or '.join(suffixes)}")
     if path.is_dir():
         raise ConfigError(f"{option} {path}: is a folder; give a file name")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ConfigError(f"{option} {path}: expected a file ending in {' or '.join(suffixes)}")
     check_writable_parent(path, option)
     return path
 
