@@ -20,7 +20,7 @@ from aekit.losses import (
 from aekit.models import ModelConfig, build_model
 from aekit.training import evaluate
 
-from test_models import KINDS, batch, make
+from test_models import KINDS, batch, make, one_thread  # noqa: F401 (autouse)
 
 
 def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:

@@ -15,7 +15,7 @@ from aekit.training import TrainConfig, evaluate, greedy_layerwise, train
 from aekit.training import greedy as greedy_module
 from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
-from test_models import KINDS, batch, make
+from test_models import KINDS, batch, make, one_thread  # noqa: F401 (autouse)
 
 FAST = dict(epochs=1, batch_size=64, lr=1e-2, seed=0)
 
@@ -275,12 +275,12 @@ def test_linear_autoencoder_reaches_pca_error_on_digits():
     X, k = _digits(), 8
     model = build_model(ModelConfig(n_features=64, hidden=(), code_size=k, activation="linear",
                                     output_activation="linear"), seed=0)
-    train(model, Objective(), X, config=TrainConfig(epochs=150, batch_size=64, lr=1e-2,
+    train(model, Objective(), X, config=TrainConfig(epochs=50, batch_size=64, lr=1e-2,
                                                     lr_schedule="cosine"))
     mse = evaluate(model, Objective(), X)["mse"]
     pca = _pca_mse(X, k)
     assert pca <= mse * 1.001  # PCA is optimal among rank-k linear maps
-    assert mse <= 1.03 * pca
+    assert mse <= 1.05 * pca
 
 
 @pytest.mark.slow
@@ -288,9 +288,9 @@ def test_stacked_autoencoder_beats_pca_at_the_same_code_size_on_digits():
     X, k = _digits(), 8
     model = build_model(ModelConfig(n_features=64, hidden=(48,), code_size=k,
                                     code_activation="linear"), seed=0)
-    train(model, Objective(), X, config=TrainConfig(epochs=150, batch_size=64, lr=3e-3,
+    train(model, Objective(), X, config=TrainConfig(epochs=30, batch_size=64, lr=5e-3,
                                                     lr_schedule="cosine"))
-    assert evaluate(model, Objective(), X)["mse"] < 0.9 * _pca_mse(X, k)
+    assert evaluate(model, Objective(), X)["mse"] < 0.8 * _pca_mse(X, k)
 
 
 def test_train_config_replace_keeps_validation():
