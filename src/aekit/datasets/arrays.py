@@ -26,6 +26,7 @@ from aekit.datasets.dataset import (
 )
 from aekit.datasets.idx import read_idx
 from aekit.errors import ConfigError, DataError
+from aekit.io import mapped_pages
 
 logger = logging.getLogger(__name__)
 
@@ -162,11 +163,13 @@ def _scan_blocks(X: np.ndarray, path: Path) -> tuple[float, float, bool]:
     """(min, max, all whole numbers) of a memmap (n, d), reading a block of rows at a time."""
     rows = max(1, MMAP_BLOCK_BYTES // max(1, X.shape[1] * X.itemsize))
     lo, hi, integral = np.inf, -np.inf, True
+    mapping = mapped_pages.find_mapping(X)
     for start in range(0, len(X), rows):
         block = np.asarray(X[start : start + rows])
         check_finite(block, str(path), lambda i, s=start: f"row {s + i} (0-based)")
         lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
         integral = integral and is_integral(block)
+        mapped_pages.release(mapping)  # keep RSS at one block, not the whole file
     return lo, hi, integral
 
 

@@ -10,12 +10,11 @@ per-batch ``offset``/``scale``; ``benchmarks/memory.py`` measures peak RSS as th
 
 from __future__ import annotations
 
-import mmap
-
 import numpy as np
 import torch
 
 from aekit.errors import DataError
+from aekit.io import mapped_pages
 
 
 class TensorSource:
@@ -41,7 +40,7 @@ class ArraySource:
         self.n_features = int(np.prod(X.shape[1:]))
         self.scale, self.offset, self.clip = scale, offset, clip
         self.device = torch.device(device)
-        self._mapping = _find_mapping(X)
+        self._mapping = mapped_pages.find_mapping(X)
         self._bytes_since_release = 0
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
@@ -61,33 +60,15 @@ class ArraySource:
         return torch.from_numpy(out).to(self.device)
 
     def _release_pages(self, nbytes: int) -> None:
-        """Drop the pages this process has mapped so far, every RELEASE_BYTES read.
-
-        Pages of a file mapping that a process touched count in its RSS until the kernel
-        needs the memory back, so one epoch over a large file would make RSS grow to the
-        file's size. MADV_DONTNEED on a read-only file mapping only unmaps them: the data
-        stays in the page cache, and the next read faults it back in.
-        """
+        """Every RELEASE_BYTES read, hand back the file pages mapped so far, so RSS does
+        not grow to the file's size over an epoch (see :mod:`aekit.io.mapped_pages`)."""
         self._bytes_since_release += nbytes
         if self._mapping is not None and self._bytes_since_release >= RELEASE_BYTES:
-            self._mapping.madvise(mmap.MADV_DONTNEED)
+            mapped_pages.release(self._mapping)
             self._bytes_since_release = 0
 
 
 RELEASE_BYTES = 64 * 2**20
-
-
-def _find_mapping(X):
-    """The ``mmap.mmap`` behind a (view of a) read-only numpy memmap, if any."""
-    seen = 0
-    while X is not None and seen < 16:
-        m = getattr(X, "_mmap", None)
-        if isinstance(m, mmap.mmap):
-            return m if hasattr(m, "madvise") and getattr(X, "mode", "r") == "r" else None
-        if isinstance(X, mmap.mmap):
-            return None  # mode unknown: leave it alone
-        X, seen = getattr(X, "base", None), seen + 1
-    return None
 
 
 def is_memmap(X) -> bool:
