@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
 
 import numpy as np
 import pytest
@@ -296,3 +298,27 @@ def test_stacked_autoencoder_beats_pca_at_the_same_code_size_on_digits():
 def test_train_config_replace_keeps_validation():
     with pytest.raises(ConfigError):
         dataclasses.replace(TrainConfig(), batch_size=0)
+
+
+@pytest.mark.slow
+def test_quality_benchmark_quick_runs_end_to_end(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
+    spec = importlib.util.spec_from_file_location("aekit_quality_benchmark", script)
+    quality = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, quality)  # dataclasses look the module up
+    spec.loader.exec_module(quality)
+    assert quality.main(["--quick", "--threads", "1", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "quality.json").read_text())
+    assert report["meta"]["quick"] and report["meta"]["n_train"] == 1000
+    assert {r["group"] for r in report["models"]} == set(quality.GROUPS)
+    assert {f["group"] for f in report["floors"]} == set(quality.GROUPS)
+    assert all(np.isfinite(r["test_mse"]) for r in report["models"])
+    assert "| floor |" in (tmp_path / "quality.md").read_text()
+    # --only reruns one group and keeps the others' rows.
+    assert quality.main(["--quick", "--threads", "1", "--out", str(tmp_path),
+                         "--only", "stacked"]) == 0
+    again = json.loads((tmp_path / "quality.json").read_text())
+    assert {r["group"] for r in again["models"]} == set(quality.GROUPS)
