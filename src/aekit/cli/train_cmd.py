@@ -53,7 +53,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from aekit.errors import ConfigError, DataError
+    from aekit.errors import ConfigError, DataError, TrainingError
     from aekit.training import distributed
 
     resolved = common.resolve_train_config(args)
@@ -93,6 +93,13 @@ def run(args) -> int:
         print(f"aekit train: interrupted after epoch {done}; the checkpoint is in {ckpt}: "
               "rerun the same command with --resume to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except TrainingError as exc:  # diverged: train() restored the best weights so far
+        if main and getattr(exc, "history", None) and _save_best(est, out / common.MODEL_SUBDIR):
+            raise TrainingError(f"{exc} The best weights so far are saved in "
+                                f"{out / common.MODEL_SUBDIR}.") from None
+        if main and not existed:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     except BaseException:
         if main and not existed:  # no partial output from a failed fresh run
             shutil.rmtree(out, ignore_errors=True)
@@ -137,6 +144,18 @@ def run(args) -> int:
         return EXIT_INTERRUPTED
     _print_summary(resolved, metrics, seconds, out, report=not args.no_report)
     return 0
+
+
+def _save_best(est, path: Path) -> bool:
+    """After divergence (some epochs done): save the module, which holds the best weights
+    so far, as a model folder that ``aekit.load`` reads; False if that fails."""
+    if getattr(est, "module_", None) is None:
+        return False
+    try:
+        est.save(path)
+    except Exception:  # noqa: BLE001 - the divergence error is the one to report
+        return False
+    return True
 
 
 def _keep_labels(y, n_labelled, params) -> np.ndarray:
