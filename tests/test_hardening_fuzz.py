@@ -299,3 +299,32 @@ def mutated_checkpoint_metadata(draw) -> bytes:
 def test_checkpoint_loader_with_valid_json_of_the_wrong_shape(data):
     with tempfile.TemporaryDirectory() as d:
         only_aekit_errors(load_checkpoint, write(Path(d), "checkpoint.safetensors", data))
+
+
+# --- CLI config files -------------------------------------------------------------------------
+TOML = (b'model = "stacked"\ndata = "digits"\nepochs = 3\nhidden_layer_sizes = [16, 8]\n'
+        b'learning_rate = 1e-3\nnoise = "gaussian"\nnoise_level = 0.1\n')
+YAML = b"model: vae\ndata: digits\nepochs: 3\nbeta: 4.0\nhidden_layer_sizes: [16]\n"
+
+
+@FUZZ
+@given(data=st.one_of(st.binary(max_size=48), mutated(TOML), mutated(YAML)),
+       suffix=st.sampled_from([".toml", ".yaml"]))
+def test_config_file_reader(data, suffix):
+    from aekit.cli import build_parser, common
+
+    with tempfile.TemporaryDirectory() as d:
+        path = write(Path(d), f"run{suffix}", data)
+        args = build_parser().parse_args(["train", "--config", str(path), "--out", f"{d}/o"])
+        only_aekit_errors(lambda: common.build_estimator(common.resolve_train_config(args)))
+
+
+def test_the_unmutated_config_files_resolve(tmp_path):
+    from aekit.cli import build_parser, common
+
+    for name, data, model in (("a.toml", TOML, "stacked"), ("a.yaml", YAML, "vae")):
+        args = build_parser().parse_args(["train", "--config", str(write(tmp_path, name, data)),
+                                          "--out", str(tmp_path / "o")])
+        resolved = common.resolve_train_config(args)
+        assert resolved["model"] == model and resolved["params"]["epochs"] == 3
+        common.build_estimator(resolved)
