@@ -54,13 +54,14 @@ class Budget:
     batch_size: int
     map_points: int  # t-SNE points
     labelled: int  # labelled rows in the pretraining experiment
+    beta: float = 4.0  # beta-VAE weight (64-pixel digits need less: their KL is small)
     lr: float = 3e-3
 
 
 BUDGETS = {
     "digits": Budget(n_train=None, n_test=None, code_size=8, hidden=(128,), epochs=60,
                      vae_epochs=80, conv_rows=None, conv_epochs=40, channels=(16, 32),
-                     batch_size=64, map_points=360, labelled=50),
+                     batch_size=64, map_points=360, labelled=50, beta=2.0),
     "fashion-mnist": Budget(n_train=20000, n_test=2000, code_size=30, hidden=(100,),
                             epochs=15, vae_epochs=15, conv_rows=6000, conv_epochs=4,
                             channels=(16, 32), batch_size=128, map_points=1000, labelled=200,
@@ -69,7 +70,7 @@ BUDGETS = {
 BUDGETS["mnist"] = BUDGETS["fashion-mnist"]
 QUICK = Budget(n_train=400, n_test=120, code_size=8, hidden=(64,), epochs=3, vae_epochs=3,
                conv_rows=200, conv_epochs=1, channels=(8, 16), batch_size=64, map_points=100,
-               labelled=40)
+               labelled=40, beta=2.0)
 
 
 @dataclass

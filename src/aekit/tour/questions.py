@@ -186,7 +186,7 @@ def interpolation(report, ctx):
 
 def beta_vae_traversals(report, ctx):
     k = ctx.budget.code_size
-    beta = 4.0
+    beta = ctx.budget.beta
     plain, bvae = ctx.vae(k), ctx.vae(k, beta=beta)
     kl_plain = ev.kl_per_dimension(plain, ctx.X_test)
     kl_beta = ev.kl_per_dimension(bvae, ctx.X_test)
