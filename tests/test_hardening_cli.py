@@ -136,6 +136,7 @@ def test_unwritable_output_folder(tmp_path, capsys):
     assert list(locked.iterdir()) == []
 
 
+@pytest.mark.slow  # a fresh interpreter: about 20 s on a loaded 2-core machine
 @needs["train"]
 def test_real_process_prints_no_traceback(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,abc\n")
