@@ -252,7 +252,7 @@ def run_denoising(b: Bench):
 
 def run_sparse(b: Bench):
     cfg, _, ref, ref_code = stacked_reference(b)
-    obj = Objective(sparsity="l1", sparsity_weight=1e-3)
+    obj = Objective(sparsity="l1", sparsity_weight=1e-4)
     _, row, code = b.fit("sparse", "sparse 784-100-30 (L1 on the codes)", cfg, obj,
                          stacked_train_config(b))
     # Activation of a linear code unit = its magnitude |z_j|, the quantity L1 penalises.
@@ -312,7 +312,7 @@ def markdown(report: dict) -> str:
                      f"{r['seconds']} | {r['test_mse']:.5f} | {pca} |")
     lines += ["", "| floor | value | target | result |", "|---|---:|---:|---|"]
     for f in report["floors"]:
-        lines.append(f"| {f['floor']} {f['note']} | {f['value']:.4g} | {f['op']} "
+        lines.append(f"| {f['floor']} {f['note']} | {f['value']:.5g} | {f['op']} "
                      f"{f['threshold']:.4g} | {'PASS' if f['passed'] else '**FAIL**'} |")
     extras = [r for r in report["models"] if r["group"] in ("vae", "sparse", "denoising")]
     if extras:
