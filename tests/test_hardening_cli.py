@@ -148,3 +148,21 @@ def test_real_process_prints_no_traceback(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"aekit train: error: {tmp_path / 'bad.csv'}: row 3, column 2: 'abc' is not a number"]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("argv", [
+    [*TRAIN, "--data", "digits", "--out", "/proc/aekit-test/run"],
+    ["encode", "MODEL", "--input", "DATA", "--out", "/proc/aekit-codes.npy"],
+], ids=["train", "encode"])
+def test_output_where_nothing_can_be_written(tmp_path, capsys, model_dir, argv):
+    # /proc refuses new files even for root, so this runs where chmod-based tests cannot.
+    np.save(tmp_path / "ok.npy", X)
+    args = [str(model_dir) if a == "MODEL" else str(tmp_path / "ok.npy") if a == "DATA" else a
+            for a in argv]
+    if args[0] not in SUBCOMMANDS:
+        pytest.skip(f"aekit {args[0]} not built yet")
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "/proc/aekit-" in err, err
+    assert ".tmp" not in err, "the message names the file asked for, not a temporary one"

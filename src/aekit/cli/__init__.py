@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except AekitError as exc:
         print(f"aekit {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+    except OSError as exc:  # missing/unwritable paths, read-only file system, disk full
         print(f"aekit {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
