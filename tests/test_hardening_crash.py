@@ -37,7 +37,8 @@ pytestmark = [
 
 def _cmd(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "aekit", "train", "--model", "stacked", "--data", "digits",
-            "--max-rows", "800", "--epochs", str(EPOCHS), "--batch-size", "2", "--hidden-layer-sizes", "32",
+            "--max-rows", "800", "--epochs", str(EPOCHS), "--batch-size", "2",
+            "--hidden-layer-sizes", "32",
             "--n-components", "4", "--random-state", "0", "--no-report", "--out", str(out),
             *extra]
 

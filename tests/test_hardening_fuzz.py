@@ -19,7 +19,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -259,7 +258,8 @@ def test_the_unmutated_files_load(tmp_path):
     assert isinstance(model_files.load(tmp_path / "m"), torch.nn.Module)
     assert load_checkpoint(write(tmp_path, "c.safetensors", CHECKPOINT))["epoch"] == 1
     assert read_idx(write(tmp_path, "x.idx", IDX_GZ)).shape == (2, 3, 4)
-    assert load(write(tmp_path, "x.csv", CSV_TEXT), label_column=-1, scale="minmax").classes == ["cat", "dog"]
+    csv = load(write(tmp_path, "x.csv", CSV_TEXT), label_column=-1, scale="minmax")
+    assert csv.classes == ["cat", "dog"]
     assert load(write(tmp_path, "x.npz", NPZ)).X.shape == (3, 4)
     write(tmp_path, "imgs/a.jpg", JPEG)
     assert load(tmp_path / "imgs").image_shape == (1, 5, 6)
