@@ -56,7 +56,9 @@ class ArraySource:
             np.clip(chunk, 0.0, 1.0, out=chunk)
         out = np.empty_like(chunk)
         out[order] = chunk  # back to the permutation's order, so batches stay random
-        self._release_pages(len(rows) * self.X.strides[0])
+        # A page fault maps pages around each row read (read-around), so scattered
+        # rows touch far more of the mapping than their own bytes.
+        self._release_pages(len(rows) * max(self.X.strides[0], FAULT_AROUND))
         return torch.from_numpy(out).to(self.device)
 
     def _release_pages(self, nbytes: int) -> None:
@@ -69,6 +71,7 @@ class ArraySource:
 
 
 RELEASE_BYTES = 64 * 2**20
+FAULT_AROUND = 2 * 2**20  # measured: a fault can map ~100-200 KiB (read-around); be safe
 
 
 def is_memmap(X) -> bool:
