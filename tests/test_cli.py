@@ -275,3 +275,24 @@ def test_train_with_report(tmp_path):
     assert "Latent grid" in html and "ELBO" in html
     metrics = json.loads((out / "metrics.json").read_text())
     assert "elbo" in metrics["model"]
+
+
+@pytest.mark.slow
+def test_train_under_torchrun_writes_once(tmp_path):
+    """`torchrun --nproc_per_node=2 -m aekit train ...`: data parallel, rank 0 writes."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    if not Path(torchrun).exists():
+        pytest.skip("torchrun not installed")
+    out = tmp_path / "ddp"
+    proc = subprocess.run([torchrun, "--nproc_per_node=2", "-m", "aekit", "train",
+                           "--model", "stacked", *TINY, "--out", str(out), "--no-report"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("wrote ") == 1  # only rank 0 reports and writes
+    assert len(json.loads((out / "history.json").read_text())) == 2
+    assert (out / "model" / "model.safetensors").is_file()

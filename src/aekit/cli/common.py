@@ -59,13 +59,16 @@ _DOC_LINE = re.compile(r"^ {4}(\w+(?:, \w+)*) : (.*)$")
 
 
 def parameter_docs(cls) -> dict:
-    """numpydoc 'name : type, default=...' entries of ``cls.__doc__`` -> one-line text."""
+    """numpydoc 'name : type, default=...' entries of ``cls.__doc__`` ->
+    {name: (description, type)}."""
     docs, current, lines = {}, None, []
 
     def flush():
         if current:
+            kind = re.sub(r",?\s*default=\S+", "", lines[0]).strip()
+            text = " ".join(lines[1:]).strip()
             for name in current:
-                docs.setdefault(name, " ".join(lines).strip())
+                docs.setdefault(name, (text, kind))
 
     for line in (cls.__doc__ or "").splitlines():
         m = _DOC_LINE.match(line)
@@ -102,15 +105,14 @@ def parameter_table() -> dict:
         cls = estimator_class(model)
         docs = parameter_docs(cls)
         for name, default in estimator_defaults(model).items():
-            entry = table.setdefault(name, {"defaults": {}, "doc": ""})
+            entry = table.setdefault(name, {"defaults": {}, "doc": "", "type": ""})
             entry["defaults"][model] = default
-            if not entry["doc"] and docs.get(name):
-                entry["doc"] = docs[name]
+            if not entry["type"] and docs.get(name):
+                entry["doc"], entry["type"] = docs[name]
     from aekit.estimators import TUPLE_PARAMS
 
     for name, entry in table.items():
         entry["kind"] = "ints" if name in TUPLE_PARAMS else _kind(list(entry["defaults"].values()))
-        entry["doc"] = re.sub(r",?\s*default=\S+", "", entry["doc"]).strip()
     return table
 
 
@@ -182,7 +184,8 @@ def add_estimator_flags(parser: argparse.ArgumentParser) -> None:
             default_text = "defaults: " + ", ".join(
                 f"{m}={_fmt_default(v)}" for m, v in defaults.items())
         only = "" if len(models) == len(MODEL_CLASSES) else f" [{', '.join(models)}]"
-        help_text = f"{entry['doc']} ({default_text}){only}".replace("%", "%%")
+        kind = f"{entry['type']}; " if entry["type"] else ""
+        help_text = f"{entry['doc']} ({kind}{default_text}){only}".strip().replace("%", "%%")
         if entry["kind"] == "bool":
             group.add_argument(_flag(name), dest=f"param_{name}",
                                action=argparse.BooleanOptionalAction,

@@ -48,6 +48,9 @@ def register(sub) -> None:
                    "unlabelled, -1); default all")
     p.add_argument("--eval-rows", type=int, default=2000, metavar="N",
                    help="test rows used for metrics and the report")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="torch CPU threads (0: torch's default; 1 is often fastest for "
+                   "small dense models on a busy machine)")
     common.add_estimator_flags(p)
     p.set_defaults(func=run)
 
@@ -58,8 +61,12 @@ def run(args) -> int:
 
     resolved = common.resolve_train_config(args)
     est = common.build_estimator(resolved)
-    if args.eval_rows < 1:
-        raise ConfigError(f"--eval-rows must be >= 1, got {args.eval_rows}")
+    if args.eval_rows < 1 or args.threads < 0:
+        raise ConfigError("--eval-rows must be >= 1 and --threads >= 0")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     existed = out.exists()
     common.check_output_dir(out, allow_nonempty=args.resume)
