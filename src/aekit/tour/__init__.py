@@ -55,13 +55,14 @@ class Budget:
     map_points: int  # t-SNE points
     labelled: int  # labelled rows in the pretraining experiment
     beta: float = 4.0  # beta-VAE weight (64-pixel digits need less: their KL is small)
+    label_draws: int = 1  # random draws of the labelled rows (pretraining experiment)
     lr: float = 3e-3
 
 
 BUDGETS = {
     "digits": Budget(n_train=None, n_test=None, code_size=8, hidden=(128,), epochs=60,
                      vae_epochs=80, conv_rows=None, conv_epochs=40, channels=(16, 32),
-                     batch_size=64, map_points=360, labelled=50, beta=2.0),
+                     batch_size=64, map_points=360, labelled=50, beta=2.0, label_draws=3),
     "fashion-mnist": Budget(n_train=20000, n_test=2000, code_size=30, hidden=(100,),
                             epochs=15, vae_epochs=15, conv_rows=6000, conv_epochs=4,
                             channels=(16, 32), batch_size=128, map_points=1000, labelled=200,
