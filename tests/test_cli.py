@@ -200,6 +200,7 @@ def test_example_config_files_resolve():
         assert resolved["model"] in ("linear", "stacked", "conv", "vae", "classifier")
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tmp_path, capsys):
     full, part = tmp_path / "full", tmp_path / "part"
     assert main(["train", "--model", "stacked", *TINY, "--epochs", "4", "--out", str(full),
