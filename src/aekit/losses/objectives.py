@@ -194,6 +194,11 @@ class Objective:
         if self.contractive > 0 and train:
             terms["contractive"] = contractive_penalty(model, x_in, generator)
             loss = loss + self.contractive * terms["contractive"]
-        terms["mse"] = F.mse_loss(out["recon"].detach(), x)  # per pixel, comparable to PCA
+        # Per-pixel MSE, comparable to PCA. For a plain MSE autoencoder it is the
+        # reconstruction term itself (same inputs, same formula): reuse it, no second pass.
+        if self.reconstruction == "mse" and not model.variational:
+            terms["mse"] = terms["recon"].detach()
+        else:
+            terms["mse"] = F.mse_loss(out["recon"].detach(), x)
         terms["loss"] = loss
         return terms
