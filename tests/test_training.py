@@ -322,3 +322,25 @@ def test_quality_benchmark_quick_runs_end_to_end(tmp_path, monkeypatch):
                          "--only", "stacked"]) == 0
     again = json.loads((tmp_path / "quality.json").read_text())
     assert {r["group"] for r in again["models"]} == set(quality.GROUPS)
+
+
+@pytest.mark.parametrize("optimizer,schedule", [("adam", "cosine"), ("adamw", None)])
+def test_the_direct_fused_adam_step_equals_optimizer_step_bit_for_bit(monkeypatch, optimizer,
+                                                                      schedule):
+    from aekit.training import trainer
+
+    X = torch.rand(150, 12, generator=torch.Generator().manual_seed(0))
+    config = TrainConfig(epochs=3, batch_size=32, optimizer=optimizer, weight_decay=0.01,
+                         lr_schedule=schedule, restore_best=False)
+    runs = []
+    for direct in (True, False):
+        if not direct:  # the reference: torch's own Optimizer.step every time
+            monkeypatch.setattr(trainer._FusedAdamStep, "__call__",
+                                lambda self: self.optimizer.step())
+        model = build_model(ModelConfig(12, hidden=(8,), code_size=3), seed=0)
+        history = train(model, Objective(), X, config=config).history
+        runs.append((state(model), [r["loss"] for r in history]))
+    assert_same_state(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+    stepper = trainer._FusedAdamStep(torch.optim.Adam(model.parameters(), fused=True))
+    assert stepper.usable  # the fast path really ran above, not the fallback
