@@ -3,6 +3,7 @@
 import joblib
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -13,7 +14,7 @@ from sklearn.utils.estimator_checks import check_classifiers_predictions
 
 import aekit
 import aekit.datasets
-from aekit.errors import DataError, ModelFileError, TrainingError
+from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
 from aekit.estimators import (
     AutoencoderClassifier,
     ConvAutoencoder,
@@ -220,3 +221,28 @@ def test_classifier_save_load(tmp_path):
     back = aekit.load(tmp_path / "c")
     np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+
+
+def test_classifier_from_pretrained_autoencoder():
+    X, y = _blobs()
+    y_semi = y.copy()
+    y_semi[::2] = -1
+    net = dict(n_components=4, hidden_layer_sizes=(8,), code_activation="linear")
+    ae = StackedAutoencoder(epochs=3, random_state=0, **net).fit(X)
+    before = {k: v.clone() for k, v in ae.module_.state_dict().items()}
+    # finetune_epochs=0: the encoder is the autoencoder's, only the head learns
+    clf = AutoencoderClassifier(head_epochs=5, finetune_epochs=0, random_state=0, **net)
+    clf.fit(X, y_semi, pretrained=ae)
+    np.testing.assert_array_equal(clf.encode(X), ae.transform(X))
+    assert clf.module_ is not ae.module_ and clf.history_ == ae.history_
+    # codes are standardised over all rows (labelled or not) before the head
+    codes = torch.from_numpy(ae.transform(X))
+    torch.testing.assert_close(clf.head_.mean, codes.mean(0))
+    torch.testing.assert_close(clf.head_.scale, codes.std(0))
+    # fine-tuning changes the copy, never the autoencoder passed in
+    AutoencoderClassifier(head_epochs=1, finetune_epochs=3, random_state=0, **net).fit(
+        X, y_semi, pretrained=ae)
+    for k, v in ae.module_.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+    with pytest.raises(ConfigError, match="pretrained autoencoder"):
+        AutoencoderClassifier(**{**net, "n_components": 3}).fit(X, y, pretrained=ae)

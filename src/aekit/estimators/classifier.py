@@ -16,7 +16,7 @@ from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
 from aekit.estimators.base import AutoencoderMixin, _positive_int, store_params
 from aekit.estimators.stacked import DENSE_DOC
 from aekit.models import ModelConfig
-from aekit.training.trainer import make_optimizer
+from aekit.training.trainer import copy_model, make_optimizer
 
 
 def unlabelled_mask(y: np.ndarray) -> np.ndarray:
@@ -29,6 +29,28 @@ def unlabelled_mask(y: np.ndarray) -> np.ndarray:
     return np.zeros(len(y), dtype=bool)
 
 
+class CodeHead(torch.nn.Module):
+    """Softmax-regression head on codes: ``logits = W (z - mean) / scale + b``.
+    ``mean``/``scale`` (k,) are fixed buffers (identity until :meth:`set_statistics`)."""
+
+    def __init__(self, code_size: int, n_classes: int):
+        super().__init__()
+        self.linear = torch.nn.Linear(code_size, n_classes)
+        self.register_buffer("mean", torch.zeros(code_size))
+        self.register_buffer("scale", torch.ones(code_size))
+
+    @torch.no_grad()
+    def set_statistics(self, codes: torch.Tensor) -> None:
+        """Standardise with the column means/stds of ``codes`` (n, k); a constant
+        column keeps scale 1."""
+        std = codes.std(dim=0)
+        self.mean.copy_(codes.mean(dim=0))
+        self.scale.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.linear((z - self.mean) / self.scale)  # (B, k) -> (B, n_classes)
+
+
 class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
     __doc__ = ("""Classifier built on an autoencoder's encoder (semi-supervised).
 
@@ -36,10 +58,19 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
     2. Put a linear softmax head on the code; train the head alone on the labelled rows
        with the encoder frozen (``head_epochs``).
     3. Fine-tune encoder + head on the labelled rows (``finetune_epochs``,
-       ``finetune_learning_rate``).
+       ``finetune_learning_rate``; ``finetune_epochs=0`` keeps the pretrained encoder,
+       often best when labels are very few).
+
+    With ``standardize_codes=True`` the head sees standardised codes
+    ``(z - mean) / std``, the statistics taken over the codes of every row of X after
+    pretraining and then kept fixed (the same preprocessing a LogisticRegression on
+    codes gets from a StandardScaler).
 
     ``y == -1`` marks unlabelled rows. With ``pretrain_epochs=0`` the same network is
     trained from scratch on the labels alone (the baseline pretraining must beat).
+    ``fit(X, y, pretrained=ae)`` starts from a copy of an already fitted
+    ``StackedAutoencoder`` instead of pretraining (one autoencoder serves many
+    classifiers; ``ae`` is left unchanged).
 
     Parameters
     ----------""" + DENSE_DOC + """    loss : {'mse', 'bce'}, default='mse'
@@ -57,12 +88,15 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         Batch size of the autoencoder phase.
     supervised_batch_size : int, default=32
         Batch size of both supervised phases.
+    standardize_codes : bool, default=True
+        Standardise codes (fixed statistics over all rows of X) before the head.
     optimizer : {'adam', 'adamw', 'sgd'}, default='adam'
     learning_rate : float, default=1e-3
         Autoencoder phase and head phase.
     finetune_learning_rate : float or None, default=None
         None means ``learning_rate / 10``: small steps keep the pretrained features.
     weight_decay : float, default=0.0
+        Autoencoder phase and both supervised phases.
     device : str, default='cpu'
     random_state : int, RandomState or None, default=None
     verbose : bool, default=False
@@ -70,7 +104,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : labels seen in y (without -1)
-    module_ : the autoencoder; head_ : torch.nn.Linear(n_components_, n_classes)
+    module_ : the autoencoder; head_ : :class:`CodeHead` (standardisation + linear layer)
     history_ : autoencoder epochs; supervised_history_ : one dict per supervised epoch
     n_labelled_ : int
 """)
@@ -78,7 +112,8 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
     def __init__(self, n_components=30, *, hidden_layer_sizes=(100,), activation="relu",
                  code_activation=None, output_activation="sigmoid", loss="mse", noise=None,
                  noise_level=0.0, pretrain_epochs=20, head_epochs=30, finetune_epochs=30,
-                 batch_size=256, supervised_batch_size=32, optimizer="adam",
+                 batch_size=256, supervised_batch_size=32, standardize_codes=True,
+                 optimizer="adam",
                  learning_rate=1e-3, finetune_learning_rate=None, weight_decay=0.0,
                  device="cpu", random_state=None, verbose=False):
         store_params(self, locals())
@@ -106,9 +141,13 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                            output_activation=self.output_activation)
 
     # --- fitting -------------------------------------------------------------------------
-    def fit(self, X, y, *, checkpoint_dir=None, resume=False):
+    def fit(self, X, y, *, pretrained=None, checkpoint_dir=None, resume=False):
         """Pretrain on all of X, then train the head on rows with ``y != -1``.
-        ``checkpoint_dir``/``resume`` checkpoint the autoencoder phase (as in
+
+        ``pretrained``: a fitted ``StackedAutoencoder`` with this classifier's network
+        options (``n_components``, ``hidden_layer_sizes``, activations) and X's columns;
+        a copy of its network replaces the pretraining phase (``pretrain_epochs`` is then
+        not used). ``checkpoint_dir``/``resume`` checkpoint the autoencoder phase (as in
         :meth:`BaseAutoencoder.fit`)."""
         self._check_params()
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
@@ -122,24 +161,44 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         self.n_labelled_ = int((~unlabelled).sum())
         self._check_range(X)
         self._build_module(X.shape[1])
-        if self.pretrain_epochs > 0:
+        if pretrained is not None:
+            self._copy_pretrained(pretrained)
+        elif self.pretrain_epochs > 0:
             self._train(X, self.pretrain_epochs, self.seed_, checkpoint_dir=checkpoint_dir,
                         resume=resume)
-        self._fit_head(X[~unlabelled], targets)
+        self._fit_head(X, ~unlabelled, targets)
         return self
 
-    def _fit_head(self, X: np.ndarray, targets: np.ndarray) -> None:
-        """Supervised phases: head alone (encoder frozen), then everything, cross-entropy."""
+    def _copy_pretrained(self, pretrained) -> None:
+        """Take a copy of a fitted autoencoder's network as the (pretrained) encoder."""
+        check_is_fitted(pretrained, "module_")
+        mine, theirs = self.module_.config, pretrained.module_.config
+        if mine != theirs:
+            raise ConfigError("pretrained autoencoder's network does not match this "
+                              f"classifier's options: it has {theirs.to_dict()}, the classifier "
+                              f"builds {mine.to_dict()}")
+        self.module_ = copy_model(pretrained.module_).eval()
+        self.history_ = list(getattr(pretrained, "history_", []))
+        self.n_iter_ = len(self.history_)
+
+    def _fit_head(self, X: np.ndarray, labelled: np.ndarray, targets: np.ndarray) -> None:
+        """Supervised phases on ``X[labelled]``: head alone (encoder frozen), then
+        everything, cross-entropy. Code statistics come from all rows of X."""
         device = torch.device(self.device)
         with torch.random.fork_rng(devices=[]):  # seeded head init, global RNG untouched
             torch.manual_seed(self.seed_ + 1)
-            self.head_ = torch.nn.Linear(self.n_components_, len(self.classes_))
+            self.head_ = CodeHead(self.n_components_, len(self.classes_))
+        if self.standardize_codes:
+            self.head_.set_statistics(torch.from_numpy(self._encode(X)))  # codes (n, k)
         model = torch.nn.ModuleDict({"encoder": self.module_, "head": self.head_}).to(device)
-        Xt = self._to_module(X).to(device)
+        Xt = self._to_module(X[labelled]).to(device)
         yt = torch.as_tensor(targets, dtype=torch.long, device=device)
         g = torch.Generator(device=device).manual_seed(self.seed_ + 2)
         self.supervised_history_ = []
         ft_lr = self.finetune_learning_rate or self.learning_rate / 10
+        with torch.no_grad():  # frozen encoder: codes of the labelled rows computed once
+            self.module_.eval()
+            Zt = self.module_.encode(Xt)  # (n_labelled, k)
         for phase, epochs, params, lr in (
                 ("head", self.head_epochs, self.head_.parameters(), self.learning_rate),
                 ("finetune", self.finetune_epochs, model.parameters(), ft_lr)):
@@ -147,21 +206,22 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                 continue
             config = dataclasses.replace(self._train_config(epochs, self.seed_), lr=lr)
             opt = make_optimizer(list(params), config)
+            self.module_.train(phase == "finetune")
+            inputs, forward = ((Zt, self.head_) if phase == "head" else
+                               (Xt, lambda x: self.head_(self.module_.encode(x))))
             for epoch in range(epochs):
-                loss_sum = self._supervised_epoch(Xt, yt, opt, g, train_encoder=phase != "head")
+                loss_sum = self._supervised_epoch(forward, inputs, yt, opt, g)
                 self.supervised_history_.append({"phase": phase, "epoch": epoch + 1,
                                                  "loss": loss_sum / len(Xt)})
         self.module_.eval()
 
-    def _supervised_epoch(self, Xt, yt, opt, g, train_encoder: bool) -> float:
-        self.module_.train(train_encoder)
+    def _supervised_epoch(self, forward, inputs, yt, opt, g) -> float:
+        """One shuffled pass of minibatch cross-entropy; returns the summed loss."""
         total = 0.0
-        perm = torch.randperm(len(Xt), generator=g, device=Xt.device)
-        for start in range(0, len(Xt), self.supervised_batch_size):
+        perm = torch.randperm(len(inputs), generator=g, device=inputs.device)
+        for start in range(0, len(inputs), self.supervised_batch_size):
             idx = perm[start:start + self.supervised_batch_size]
-            with torch.set_grad_enabled(train_encoder):
-                code = self.module_.encode(Xt[idx])  # (B, k)
-            loss = F.cross_entropy(self.head_(code), yt[idx])
+            loss = F.cross_entropy(forward(inputs[idx]), yt[idx])  # logits (B, n_classes)
             if not torch.isfinite(loss):
                 raise TrainingError(f"supervised training diverged (loss {float(loss)}); "
                                     f"lower learning_rate={self.learning_rate:g}")
@@ -211,7 +271,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         self.classes_ = np.asarray(classes)
         self.n_labelled_ = int(state["n_labelled_"])
         self.supervised_history_ = []
-        self.head_ = torch.nn.Linear(self.n_components_, len(classes))
+        self.head_ = CodeHead(self.n_components_, len(classes))
         head = {k[len("head/"):]: v.float() for k, v in extra.items() if k.startswith("head/")}
         expected = {k: v.shape for k, v in self.head_.state_dict().items()}
         if {k: v.shape for k, v in head.items()} != expected:
