@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 OUT    ?= aekit-demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast venv clean bench-quality bench-speed bench-memory
+.PHONY: demo test test-fast venv clean bench-quality bench-speed bench-memory bench-pretraining
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-quality: $(VENV)/.installed
 
 bench-speed: $(VENV)/.installed
 	$(BIN)/python benchmarks/speed.py
+
+bench-pretraining: $(VENV)/.installed
+	$(BIN)/python benchmarks/pretraining.py
 
 bench-memory: $(VENV)/.installed
 	$(BIN)/python benchmarks/memory.py
