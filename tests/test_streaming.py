@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 import torch
 
+from aekit.io import mapped_pages
 from aekit.losses import Objective
 from aekit.models import ModelConfig, build_model
 from aekit.training import TrainConfig, train
 from aekit.training.data import ArraySource, TensorSource, make_source
 
 CONFIG = dict(epochs=2, batch_size=50, seed=3, validation_fraction=0.2, eval_batch_size=64)
-
-
-class CountingMemmap(np.memmap):
-    """A memmap that records how many rows each read asks for."""
-
-    reads: list
-
-    def __getitem__(self, key):
-        if isinstance(key, np.ndarray):
-            type(self).reads.append(len(key))
-        return super().__getitem__(key)
 
 
 @pytest.fixture
@@ -38,12 +31,16 @@ def _model():
     return build_model(ModelConfig(36, hidden=(16,), code_size=4), seed=0)
 
 
-def test_memmap_trains_like_the_array_in_memory_reading_one_batch_at_a_time(npy):
+def test_memmap_trains_like_the_array_in_memory_reading_one_batch_at_a_time(npy, monkeypatch):
     path, raw = npy
-    mm = np.load(path, mmap_mode="r").view(CountingMemmap)
-    CountingMemmap.reads = []
+    takes, nbytes = [], []
+    take, preadv = mapped_pages.RowReader.take, os.preadv
+    monkeypatch.setattr(mapped_pages.RowReader, "take",
+                        lambda self, rows: takes.append(len(rows)) or take(self, rows))
+    monkeypatch.setattr(os, "preadv", lambda fd, bufs, off: nbytes.append(
+        sum(len(b) for b in bufs)) or preadv(fd, bufs, off))
     scale = np.float32(1 / 255)
-    src = make_source(mm, scale=float(scale))
+    src = make_source(np.load(path, mmap_mode="r"), scale=float(scale))
     assert isinstance(src, ArraySource)
 
     streamed, in_memory = _model(), _model()
@@ -54,9 +51,11 @@ def test_memmap_trains_like_the_array_in_memory_reading_one_batch_at_a_time(npy)
     for (k, a), b in zip(streamed.state_dict().items(), in_memory.state_dict().values()):
         assert torch.equal(a, b), k
     assert [r["val_loss"] for r in h1] == pytest.approx([r["val_loss"] for r in h2], rel=1e-6)
-    # Never more rows at once than a batch (training) or an evaluation batch (validation).
-    assert CountingMemmap.reads and max(CountingMemmap.reads) <= 64
-    assert sum(CountingMemmap.reads) >= 2 * 400  # every row read each epoch
+    # Never more rows at once than a batch (training) or an evaluation batch (validation),
+    # every row read each epoch, and nothing read beyond the rows asked for.
+    assert takes and max(takes) <= 64
+    assert sum(takes) >= 2 * 400
+    assert sum(nbytes) == sum(takes) * 36
 
 
 def test_batches_keep_the_permutation_order(npy):
@@ -80,6 +79,81 @@ def test_lazy_dataset_streams_with_its_own_scaling(npy):
     model = _model()
     history = train(model, Objective(), ds, config=TrainConfig(epochs=1, batch_size=64)).history
     assert np.isfinite(history[-1]["loss"])
+
+
+def test_row_reader_reads_views_and_dtypes_like_the_memmap(tmp_path):
+    rng = np.random.default_rng(2)
+    for dtype in (np.uint8, ">u2", np.float32, np.float64):
+        raw = (rng.random((70, 3, 5)) * 1000).astype(dtype)
+        np.save(tmp_path / "a.npy", raw)
+        mm = np.load(tmp_path / "a.npy", mmap_mode="r")
+        for view in (mm, mm[9:], mm.reshape(70, -1)[33:61]):
+            reader = mapped_pages.RowReader.for_array(view)
+            assert reader is not None
+            rows = np.array([0, 1, 2, 7, 8, 20, len(view) - 1])
+            np.testing.assert_array_equal(reader.take(rows), np.asarray(view)[rows])
+            np.testing.assert_array_equal(reader.take_range(3, 6), np.asarray(view)[3:6])
+            with pytest.raises(IndexError):
+                reader.take(np.array([len(view)]))
+            reader.close()
+        assert mapped_pages.RowReader.for_array(mm[:, 1]) is None  # not contiguous rows
+        del mm
+    copy_on_write = np.load(tmp_path / "a.npy", mmap_mode="c")
+    assert mapped_pages.RowReader.for_array(copy_on_write) is None  # may differ from the file
+
+
+def test_a_replaced_file_is_read_through_the_mapping_not_by_name(npy):
+    path, raw = npy
+    mm = np.load(path, mmap_mode="r")
+    np.save(path.with_name("new.npy"), np.zeros_like(raw))
+    os.replace(path.with_name("new.npy"), path)  # the name now points at other data
+    assert mapped_pages.RowReader.for_array(mm) is None
+    src = ArraySource(mm)
+    np.testing.assert_array_equal(src.batch(torch.tensor([5, 2])).numpy(),
+                                  raw[[5, 2]].astype(np.float32))
+
+
+def _hwm_reset() -> int:
+    """Reset this process's peak RSS (VmHWM) to its current RSS; return that in bytes."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _status_bytes("VmRSS")
+
+
+def _status_bytes(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+def test_peak_rss_while_streaming_stays_far_below_the_file(tmp_path, monkeypatch):
+    """Reading scattered rows through the mapping mapped most of the (page-cached) file in
+    every batch: fault-around maps whole large folios, ~1.4 MB per fault on Linux 6.18.
+    Streaming must keep the peak at about a batch, whatever the file's size."""
+    from aekit.datasets import arrays, load
+
+    try:
+        _hwm_reset()
+    except OSError:
+        pytest.skip("/proc/self/clear_refs is not writable here")
+    path = tmp_path / "x.npy"
+    rows = 30_000
+    np.save(path, np.random.default_rng(0).integers(0, 256, (rows, 784), dtype=np.uint8))
+    file_bytes = path.stat().st_size  # 23.5 MB, in the page cache: just written
+    model = build_model(ModelConfig(784, hidden=(16,), code_size=4), seed=0)
+    config = TrainConfig(epochs=1, batch_size=256, validation_fraction=0.1,
+                         eval_batch_size=256)
+    train(model, Objective(), np.zeros((600, 784), np.float32), config=config)  # warm-up
+
+    monkeypatch.setattr(arrays, "MMAP_BLOCK_BYTES", 2**20)
+    before = _hwm_reset()
+    ds = load(str(path), mmap=True)  # the range scan reads the whole file
+    assert _status_bytes("VmHWM") - before < 4 * 2**20
+
+    before = _hwm_reset()
+    train(model, Objective(), ds, config=config)  # every row, in random order
+    grew = _status_bytes("VmHWM") - before
+    assert grew < file_bytes / 3, f"peak RSS grew {grew / 2**20:.1f} MB over one epoch"
 
 
 def test_in_memory_arrays_become_one_tensor():

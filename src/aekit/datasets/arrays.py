@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 NPZ_DATA_KEYS = ("X", "x", "data")
 NPZ_LABEL_KEYS = ("y", "labels")
-MMAP_BLOCK_BYTES = 64 * 2**20  # the lazy range/NaN scan reads this much at a time
+MMAP_BLOCK_BYTES = 16 * 2**20  # the lazy range/NaN scan reads this much at a time
 
 
 def from_array(
@@ -141,7 +141,7 @@ def _npz_member(archive, key: str, path: Path) -> np.ndarray:
 def load_npy_lazy(path: Path, scale: ScaleOption = "auto") -> Dataset:
     """A lazy Dataset: ``X`` is the ``.npy`` file's memmap reshaped to (n, d), unread.
 
-    One pass over the file in 64 MiB blocks (memory stays bounded) rejects NaN/Inf and
+    One pass over the file in 16 MiB blocks (memory stays bounded) rejects NaN/Inf and
     finds the value range, from which ``offset``/``scale`` follow by the ``scale=`` rule;
     ``Dataset.batch`` applies them per batch. Channels-last and Fortran-order arrays
     cannot be viewed as rows without a copy, so they are refused.
@@ -163,13 +163,19 @@ def _scan_blocks(X: np.ndarray, path: Path) -> tuple[float, float, bool]:
     """(min, max, all whole numbers) of a memmap (n, d), reading a block of rows at a time."""
     rows = max(1, MMAP_BLOCK_BYTES // max(1, X.shape[1] * X.itemsize))
     lo, hi, integral = np.inf, -np.inf, True
-    mapping = mapped_pages.find_mapping(X)
+    # Read with pread where possible: RSS holds one block (see aekit.io.mapped_pages).
+    reader = mapped_pages.RowReader.for_array(X)
+    mapping = None if reader is not None else mapped_pages.find_mapping(X)
     for start in range(0, len(X), rows):
-        block = np.asarray(X[start : start + rows])
+        stop = min(start + rows, len(X))
+        block = reader.take_range(start, stop) if reader is not None else np.asarray(X[start:stop])
         check_finite(block, str(path), lambda i, s=start: f"row {s + i} (0-based)")
         lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
         integral = integral and is_integral(block)
         mapped_pages.release(mapping)  # keep RSS at one block, not the whole file
+        del block  # before the next block is read, not after
+    if reader is not None:
+        reader.close()
     return lo, hi, integral
 
 

@@ -40,14 +40,18 @@ class ArraySource:
         self.n_features = int(np.prod(X.shape[1:]))
         self.scale, self.offset, self.clip = scale, offset, clip
         self.device = torch.device(device)
-        self._mapping = mapped_pages.find_mapping(X)
+        # Rows are read with pread from the memmap's file (RSS stays at a batch, see
+        # aekit.io.mapped_pages); else through the mapping, handing its pages back.
+        self._reader = mapped_pages.RowReader.for_array(X)
+        self._mapping = None if self._reader is not None else mapped_pages.find_mapping(X)
         self._bytes_since_release = 0
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         idx = idx.cpu().numpy()
         order = np.argsort(idx, kind="stable")
         rows = idx[order]  # ascending: sequential reads from the memory map
-        chunk = np.asarray(self.X[rows], dtype=np.float32).reshape(len(rows), -1)
+        raw = self._reader.take(rows) if self._reader is not None else self.X[rows]
+        chunk = np.asarray(raw, dtype=np.float32).reshape(len(rows), -1)
         if self.offset != 0.0:
             chunk -= np.float32(self.offset)
         if self.scale != 1.0:
@@ -56,9 +60,10 @@ class ArraySource:
             np.clip(chunk, 0.0, 1.0, out=chunk)
         out = np.empty_like(chunk)
         out[order] = chunk  # back to the permutation's order, so batches stay random
-        # A page fault maps pages around each row read (read-around), so scattered
-        # rows touch far more of the mapping than their own bytes.
-        self._release_pages(len(rows) * max(self.X.strides[0], FAULT_AROUND))
+        if self._mapping is not None:
+            # A page fault maps pages around each row read (read-around), so scattered
+            # rows touch far more of the mapping than their own bytes.
+            self._release_pages(len(rows) * max(self.X.strides[0], FAULT_AROUND))
         return torch.from_numpy(out).to(self.device)
 
     def _release_pages(self, nbytes: int) -> None:
