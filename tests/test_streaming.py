@@ -183,3 +183,19 @@ def test_speed_benchmark_quick_mode_writes_its_table(tmp_path):
         assert row["s_per_epoch"] > 0 and np.isfinite(row["test_mse"]), key
     assert result["matmul_peak"]["gflops"] > 0
     assert "| dense b32 | aekit |" in (tmp_path / "speed-quick.md").read_text()
+
+
+def test_lazy_dataset_batch_reads_the_same_rows_for_every_kind_of_index(tmp_path):
+    """Dataset.batch on a lazy .npy goes through pread; any numpy index gives X[index]."""
+    from aekit.datasets import load
+
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, size=(50, 6), dtype=np.uint8)
+    path = tmp_path / "rows.npy"
+    np.save(path, raw)
+    ds = load(path, mmap=True)
+    assert ds.lazy
+    expected = raw.astype(np.float32) / 255
+    for index in (slice(None), slice(3, 40, 7), np.array([9, 2, 2, 49, 0]),
+                  raw[:, 0] > 128, 7):
+        np.testing.assert_allclose(ds.batch(index), expected[index], rtol=0, atol=1e-6)

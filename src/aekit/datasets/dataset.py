@@ -72,12 +72,28 @@ class Dataset:
         Only the selected rows are read from a memmap, so this is how a lazy dataset
         is streamed.
         """
-        rows = self.X[index]
         if not self.lazy:
-            return rows
-        rows = np.asarray(rows, dtype=np.float32)
+            return self.X[index]
+        rows = np.asarray(self._read_rows(index), dtype=np.float32)
         # Clip: (max - min) * (1 / (max - min)) can land one ulp above 1.
         return np.clip((rows - np.float32(self.offset)) * np.float32(self.scale), 0.0, 1.0)
+
+    def _read_rows(self, index):
+        """Raw rows of a lazy dataset. Through ``pread`` when possible, so RSS grows by the
+        batch, not by the pages a memory-map fault maps around each row
+        (see :mod:`aekit.io.mapped_pages`)."""
+        from aekit.io.mapped_pages import RowReader
+
+        if self.__dict__.get("_reader") is None:
+            self.__dict__["_reader"] = RowReader.for_array(self.X) or False
+        reader = self.__dict__["_reader"]
+        rows = np.arange(len(self.X))[index]  # any numpy index -> row numbers
+        if reader is False or rows.ndim != 1:
+            return self.X[index]
+        order = np.argsort(rows, kind="stable")
+        out = np.empty((len(rows), *self.X.shape[1:]), dtype=self.X.dtype)
+        out[order] = reader.take(rows[order])  # ascending reads, then the caller's order
+        return out
 
     def to_array(self) -> np.ndarray:
         """All of X as float32 in [0, 1], in memory (reads a lazy dataset whole)."""
