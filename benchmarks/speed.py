@@ -292,9 +292,11 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
     ap.add_argument("--repeats", type=int, default=3, help="runs per recipe (median)")
     ap.add_argument("--epochs", type=int, default=3, help="epochs per speed run")
-    ap.add_argument("--threads", type=int, default=2,
+    ap.add_argument("--threads", type=int, default=1,
                     help="threads for every recipe (torch, BLAS, TensorFlow intra-op; "
-                         "inter-op 1); 0: library defaults. Every recipe gets the same")
+                         "inter-op 1); 0: library defaults. Every recipe gets the same. "
+                         "1: on the shared 2-core machine '--part threads' measured 1 "
+                         "thread faster than 2 for every recipe (results/speed-threads.md)")
     ap.add_argument("--train-rows", type=int, default=None,
                     help="use only the first N training rows (all 60k by default)")
     ap.add_argument("--conv-rows", type=int, default=6000, help="conv training rows")
