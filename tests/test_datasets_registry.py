@@ -151,3 +151,13 @@ def test_cli_prints_table_and_json(isolated, monkeypatch, capsys):
     parsed = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in parsed] == ["digits", "fashion-mnist", "mnist"]
     assert parsed[1]["local"] is False
+
+
+def test_subpackages_and_estimators_are_reachable_from_the_top_level():
+    """`import aekit` then `aekit.datasets.load(...)`, as the README shows."""
+    import aekit
+
+    assert aekit.datasets.load("digits").X.shape[1] == 64
+    assert aekit.StackedAutoencoder is aekit.estimators.StackedAutoencoder
+    with pytest.raises(AttributeError):
+        aekit.no_such_thing  # noqa: B018

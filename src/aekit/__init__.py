@@ -43,10 +43,17 @@ _ESTIMATOR_NAMES = ("AutoencoderClassifier", "ConvAutoencoder", "LinearAutoencod
                     "StackedAutoencoder", "VariationalAutoencoder")
 
 
-def __getattr__(name):
-    """``aekit.StackedAutoencoder`` etc., imported on first use (keeps ``import aekit`` light)."""
-    if name in _ESTIMATOR_NAMES:
-        from aekit import estimators
+_SUBPACKAGES = ("applications", "cli", "datasets", "estimators", "evaluation", "io", "losses",
+                "models", "plotting", "report", "tour", "training")
 
-        return getattr(estimators, name)
+
+def __getattr__(name):
+    """``aekit.StackedAutoencoder``, ``aekit.datasets`` etc., imported on first use (keeps
+    ``import aekit`` light: torch is imported only when something needs it)."""
+    import importlib
+
+    if name in _ESTIMATOR_NAMES:
+        return getattr(importlib.import_module("aekit.estimators"), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"aekit.{name}")
     raise AttributeError(f"module 'aekit' has no attribute {name!r}")
