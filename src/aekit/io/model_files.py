@@ -56,10 +56,10 @@ def save(path, model, *, extra_config: dict | None = None,
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     try:
-        (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, default=_json_default))
+        (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, default=json_default))
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": FORMAT})
         if history is not None:
-            (tmp / HISTORY_NAME).write_text(json.dumps(history, indent=1, default=_json_default))
+            (tmp / HISTORY_NAME).write_text(json.dumps(history, indent=1, default=json_default))
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -88,7 +88,9 @@ def _swap_in(new: Path, path: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _json_default(obj):
+def json_default(obj):
+    """``json.dumps(default=...)`` for what model files and checkpoints hold: tuples, numpy
+    arrays and scalars, tensors. Anything else is an error, not a silent ``str``."""
     if isinstance(obj, tuple):
         return list(obj)
     if hasattr(obj, "tolist"):

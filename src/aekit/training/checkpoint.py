@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from aekit.errors import ModelFileError
 from aekit.io.atomic import atomic_path
+from aekit.io.model_files import json_default
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 FORMAT = "aekit-checkpoint-1"
@@ -46,14 +47,6 @@ def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def _json_default(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.tolist()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
-
-
 def save_checkpoint(directory, *, model, optimizer, scheduler, generator, epoch: int,
                     history: list, best_state: dict | None, best_score: float,
                     extra: dict | None = None) -> Path:
@@ -78,7 +71,7 @@ def save_checkpoint(directory, *, model, optimizer, scheduler, generator, epoch:
     }
     path = directory / CHECKPOINT_NAME
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"aekit": json.dumps(meta, default=_json_default)})
+        save_file(tensors, str(tmp), metadata={"aekit": json.dumps(meta, default=json_default)})
     return path
 
 
