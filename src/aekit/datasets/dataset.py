@@ -74,30 +74,34 @@ class Dataset:
         """
         if not self.lazy:
             return self.X[index]
-        rows = np.asarray(self._read_rows(index), dtype=np.float32)
-        # Clip: (max - min) * (1 / (max - min)) can land one ulp above 1.
-        return np.clip((rows - np.float32(self.offset)) * np.float32(self.scale), 0.0, 1.0)
+        # Read like the trainer does (one mechanism): pread of just these rows, so RSS grows
+        # by the batch, not by the pages a memory-map fault maps around each row; scaled
+        # and clipped to [0, 1]. Imported here: eager datasets never need torch.
+        import torch
 
-    def _read_rows(self, index):
-        """Raw rows of a lazy dataset. Through ``pread`` when possible, so RSS grows by the
-        batch, not by the pages a memory-map fault maps around each row
-        (see :mod:`aekit.io.mapped_pages`)."""
-        from aekit.io.mapped_pages import RowReader
+        from aekit.training.data import ArraySource
 
-        if self.__dict__.get("_reader") is None:
-            self.__dict__["_reader"] = RowReader.for_array(self.X) or False
-        reader = self.__dict__["_reader"]
-        rows = np.arange(len(self.X))[index]  # any numpy index -> row numbers
-        if reader is False or rows.ndim != 1:
-            return self.X[index]
-        order = np.argsort(rows, kind="stable")
-        out = np.empty((len(rows), *self.X.shape[1:]), dtype=self.X.dtype)
-        out[order] = reader.take(rows[order])  # ascending reads, then the caller's order
-        return out
+        source = self.__dict__.get("_source")
+        if source is None:
+            source = self.__dict__["_source"] = ArraySource(
+                self.X, scale=self.scale, offset=self.offset, clip=True)
+        rows = _row_numbers(index, len(self.X))
+        out = source.batch(torch.from_numpy(np.atleast_1d(rows))).numpy()
+        return out[0] if np.ndim(rows) == 0 else out
 
     def to_array(self) -> np.ndarray:
         """All of X as float32 in [0, 1], in memory (reads a lazy dataset whole)."""
         return self.batch(slice(None))
+
+
+def _row_numbers(index, n: int):
+    """Row numbers selected by a numpy index (int, slice, int array or boolean mask)."""
+    if isinstance(index, slice):
+        return np.arange(*index.indices(n))
+    index = np.asarray(index)
+    if index.dtype == bool:
+        return np.flatnonzero(index)
+    return np.where(index < 0, index + n, index)
 
 
 # ----------------------------------------------------------------------------------------
