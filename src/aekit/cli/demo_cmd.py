@@ -21,7 +21,11 @@ DEFAULTS = {"code_size": 8, "hidden": (128,), "epochs": 100, "batch_size": 64,
 def register(sub) -> None:
     p = sub.add_parser(
         "demo", help="train a stacked autoencoder on the embedded digits and compare with PCA",
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description="Train a stacked autoencoder on scikit-learn's embedded 8x8 digits, print "
+                    "its test reconstruction error next to PCA's at the same code size, and "
+                    "write figures (originals over reconstructions with a PCA row; 2-D map "
+                    "of the codes coloured by label), metrics.json and the model to --out.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("aekit-demo"),
                    help="folder for the figures, metrics.json and the model")
     p.add_argument("--code-size", type=int, default=DEFAULTS["code_size"],
