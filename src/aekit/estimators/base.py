@@ -40,7 +40,7 @@ OBJECTIVE_PARAMS = {
     "likelihood": "likelihood", "likelihood_scale": "likelihood_scale",
     "kl_warmup_epochs": "kl_warmup_epochs",
 }
-EVAL_BATCH = 4096
+EVAL_BATCH = 1024  # rows per inference batch: 4096 measured ~40% slower (page faults)
 
 
 def store_params(estimator, params: dict) -> None:

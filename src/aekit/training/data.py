@@ -25,8 +25,12 @@ class TensorSource:
         self.n = X.shape[0]
         self.n_features = X.shape[1]
 
-    def batch(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.X.index_select(0, idx)
+    def batch(self, idx: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Rows ``idx``; into ``out`` (rows x features) when given: a reused buffer spares
+        the page faults of a fresh large allocation every step."""
+        if out is None:
+            return self.X.index_select(0, idx)
+        return torch.index_select(self.X, 0, idx, out=out)
 
 
 class ArraySource:
@@ -46,7 +50,9 @@ class ArraySource:
         self._mapping = None if self._reader is not None else mapped_pages.find_mapping(X)
         self._bytes_since_release = 0
 
-    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+    def batch(self, idx: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        if out is not None:
+            return out.copy_(self.batch(idx))
         idx = idx.cpu().numpy()
         order = np.argsort(idx, kind="stable")
         rows = idx[order]  # ascending: sequential reads from the memory map

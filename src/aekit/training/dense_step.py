@@ -1,0 +1,248 @@
+"""Closed-form gradients for plain dense autoencoders: the training step without autograd.
+
+The lecture's stacked autoencoder is a chain of ``Linear`` layers with elementwise
+activations, so its backward pass is known in closed form: for a layer ``a' = f(a W^T + b)``
+with upstream gradient ``g`` on its pre-activation, ``dW = g^T a``, ``db = sum_rows(g)``,
+``da = g W``, and the next ``g`` is ``da * f'(a)``, where ``f'`` is written in terms of the
+activation's *output* (relu: ``a > 0``; sigmoid: ``a (1 - a)``; tanh: ``1 - a^2``; ...).
+Autograd computes the same products but records a graph, allocates every gradient afresh
+and dispatches each op through its engine on every step; for small batches that bookkeeping
+costs more than the matrix products (benchmarks/speed.py). Here the step is about 25 tensor
+ops with the weight gradients written in place (``out=``) into buffers that stay attached as
+``p.grad``, so the optimizer, gradient clipping, checkpoints and resume see ordinary
+gradients.
+
+:func:`for_training` returns a :class:`DenseStep` only when the model and objective are
+exactly what this module derives by hand - an untied, non-variational dense
+:class:`~aekit.models.Autoencoder` with no module hooks; MSE or BCE reconstruction; optional
+input noise and L1 or KL sparsity; no contractive penalty; a single process - and ``None``
+otherwise, in which case the trainer uses autograd. ``TrainConfig(engine="autograd")``
+forces autograd. tests/test_dense_step.py checks every supported combination against
+autograd (terms and gradients) and that the fallback is taken for everything else.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# g * f'(.) in place, with f' from f's output y (aten's own fused backward kernels where
+# they exist: one pass, no mask tensor), for the activations aekit builds with torch's
+# default parameters.
+_SELU_SCALE, _SELU_ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
+_aten = torch.ops.aten
+
+
+def _relu_grad(g, y):
+    return _aten.threshold_backward.grad_input(g, y, 0, grad_input=g)
+
+
+def _sigmoid_grad(g, y):
+    return _aten.sigmoid_backward.grad_input(g, y, grad_input=g)
+
+
+def _tanh_grad(g, y):
+    return _aten.tanh_backward.grad_input(g, y, grad_input=g)
+
+
+def _linear_grad(g, y):
+    return g
+
+
+def _elu_grad(g, y):  # alpha = 1, from the output
+    return _aten.elu_backward.grad_input(g, 1.0, 1, 1, True, y, grad_input=g)
+
+
+def _selu_grad(g, y):
+    return _aten.elu_backward.grad_input(g, _SELU_ALPHA, _SELU_SCALE, 1, True, y, grad_input=g)
+
+
+ACTIVATION_GRADS = {nn.ReLU: _relu_grad, nn.Sigmoid: _sigmoid_grad, nn.Tanh: _tanh_grad,
+                    nn.Identity: _linear_grad, nn.ELU: _elu_grad, nn.SELU: _selu_grad}
+_INPLACE = {nn.ReLU: torch.relu_, nn.Sigmoid: torch.sigmoid_, nn.Tanh: torch.tanh_}
+
+
+def _supported_activation(module) -> bool:
+    if isinstance(module, nn.ELU):
+        return module.alpha == 1.0
+    return type(module) in ACTIVATION_GRADS
+
+
+def _has_hooks(model) -> bool:
+    hooks = nn.modules.module
+    if any(getattr(hooks, name, None) for name in (
+            "_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+            "_global_backward_pre_hooks", "_global_forward_hooks_always_called")):
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
+               or getattr(m, "_backward_pre_hooks", None) for m in model.modules()) or any(
+        p._backward_hooks for p in model.parameters() if getattr(p, "_backward_hooks", None))
+
+
+def for_training(model, objective, config, *, distributed: bool = False):
+    """A :class:`DenseStep` when ``model``/``objective`` are covered, else ``None``."""
+    from aekit.losses import Objective
+    from aekit.models.autoencoder import Autoencoder
+    from aekit.models.dense import DenseDecoder
+
+    if getattr(config, "engine", "auto") != "auto" or distributed:
+        return None
+    if type(model) is not Autoencoder or type(objective) is not Objective:
+        return None
+    if model.config.architecture != "dense" or not isinstance(model.decoder, DenseDecoder):
+        return None
+    if objective.contractive > 0 or objective.reconstruction not in ("mse", "bce"):
+        return None
+    if objective.sparsity is not None and objective.sparsity not in ("l1", "kl"):
+        return None
+    params = list(model.parameters())
+    if not params or not all(p.requires_grad for p in params) or _has_hooks(model):
+        return None
+    if len({(p.device, p.dtype) for p in params}) != 1 or not params[0].is_floating_point():
+        return None
+    acts = [*model.encoder.acts, *model.decoder.acts]
+    if not all(_supported_activation(a) for a in acts):
+        return None
+    return DenseStep(model, objective)
+
+
+class DenseStep:
+    """One training step of a plain dense autoencoder: loss terms and gradients.
+
+    ``step(x, generator)`` corrupts ``x`` exactly as :class:`~aekit.losses.Objective` does
+    (same generator draws), runs forward, writes every parameter's gradient into ``p.grad``
+    and returns the loss terms as Python floats, in the order of :attr:`keys` (the
+    objective's own keys).
+    """
+
+    def __init__(self, model, objective):
+        self.model, self.objective = model, objective
+        enc, dec = model.encoder, model.decoder
+        self.layers = [*enc.layers, *dec.layers]
+        acts = [*enc.acts, *dec.acts]  # after every layer but the last (output: separate)
+        # Forward: in place where torch has the in-place op; backward: g * f'(output).
+        self.forward_acts = [_INPLACE.get(type(a), a) for a in acts]
+        self.backward_acts = [ACTIVATION_GRADS[type(a)] for a in acts]
+        self.code_index = len(enc.layers)  # the input of layer code_index is the code
+        self.sigmoid_output = model.output_activation == "sigmoid"
+        self.sparsity = objective.sparsity if objective.sparsity_weight > 0 else None
+        self.denoising = objective.noise is not None and objective.noise_level > 0
+        self.keys = ["recon"] + ({"l1": ["l1"], "kl": ["sparsity_kl"]}.get(self.sparsity, [])) \
+            + ["mse", "loss"]
+        self._capacity, self._views = 0, {}
+        self._attach_grad_buffers()
+
+    def _attach_grad_buffers(self):
+        """Gradient buffers that stay attached as ``p.grad`` (written in place each step)."""
+        self.params = [p for layer in self.layers for p in (layer.weight, layer.bias)]
+        for p in self.params:
+            if p.grad is None or p.grad.shape != p.shape or not p.grad.is_contiguous():
+                p.grad = torch.zeros_like(p, memory_format=torch.contiguous_format)
+        self.grads = [p.grad for p in self.params]
+
+    def _workspace(self, rows: int):
+        """Views of ``rows`` rows into the step's buffers (cached per batch size).
+
+        Activations and gradients live in buffers sized for the largest batch seen; a
+        smaller batch uses their first rows. Fresh tensors of a batch's size would be
+        page-faulted in on every step (the CPU allocator does not cache them), which cost
+        as much as the sigmoid they hold at batch 256 (measured)."""
+        views = self._views.get(rows)
+        if views is not None:
+            return views
+        if rows > self._capacity:
+            w = self.layers[0].weight
+            new = lambda n: torch.empty((rows, n), dtype=w.dtype, device=w.device)  # noqa: E731
+            out_widths = [layer.out_features for layer in self.layers]
+            self._buffers = {
+                "x": new(self.layers[0].in_features),
+                "act": [new(n) for n in out_widths],  # layer outputs (the last: logits)
+                "back": [new(layer.in_features) for layer in self.layers[1:]],  # d(input)
+                "recon": new(out_widths[-1]), "diff": new(out_widths[-1]),
+                "tmp": new(out_widths[-1])}
+            self._capacity, self._views = rows, {}
+        b = self._buffers
+        views = {k: [t[:rows] for t in v] if isinstance(v, list) else v[:rows]
+                 for k, v in b.items()}
+        self._views[rows] = views
+        return views
+
+    def input_buffer(self, rows: int) -> torch.Tensor:
+        """Where the trainer may write the next batch (rows x features)."""
+        return self._workspace(rows)["x"]
+
+    def step(self, x: torch.Tensor, generator=None) -> list[float]:
+        with torch.no_grad():
+            return self._step(x, generator)
+
+    def _step(self, x, generator):
+        obj, rows, layers = self.objective, x.shape[0], self.layers
+        if any(p.grad is not g for p, g in zip(self.params, self.grads)):
+            self._attach_grad_buffers()  # something (zero_grad, a reset) dropped them
+        ws = self._workspace(rows)
+        x_in = obj.corrupt(x, generator) if self.denoising else x
+        # Forward: keep every layer's input (its activation output) for the backward pass.
+        inputs = [x_in]
+        a = x_in
+        for layer, act, out in zip(layers, self.forward_acts, ws["act"]):
+            a = act(torch.addmm(layer.bias, a, layer.weight.t(), out=out))
+            inputs.append(a)
+        last = layers[-1]
+        logits = torch.addmm(last.bias, a, last.weight.t(), out=ws["act"][-1])
+        recon = torch.sigmoid(logits, out=ws["recon"]) if self.sigmoid_output else logits
+        n = x.numel()
+        diff = torch.sub(recon, x, out=ws["diff"])
+        flat = diff.view(-1)
+        mse = torch.dot(flat, flat) / n
+        # d(loss)/d(logits) = scale * g: the constant factor rides along in the matrix
+        # products (their alpha) instead of costing a pass over the batch.
+        if obj.reconstruction == "mse":
+            recon_term, scale = mse, 2.0 / n
+            g = _sigmoid_grad(diff, recon) if self.sigmoid_output else diff
+        else:  # BCE with logits: d/dz = sigmoid(z) - x, over n
+            recon_term, scale = F.binary_cross_entropy_with_logits(logits, x), 1.0 / n
+            g = diff if self.sigmoid_output else torch.sub(
+                torch.sigmoid(logits, out=ws["tmp"]), x, out=ws["diff"])
+        terms = [recon_term]
+        loss = recon_term
+        code_grad = None
+        if self.sparsity is not None:
+            code = inputs[self.code_index]
+            w = obj.sparsity_weight
+            if self.sparsity == "l1":
+                term = code.abs().sum() / rows
+                code_grad = torch.sign(code).mul_(w / rows)
+            else:
+                term, code_grad = _sparsity_kl_and_grad(code, obj.sparsity_target)
+                code_grad = code_grad.mul_(w / rows)  # (1, k), broadcast over the rows
+            terms.append(term)
+            loss = loss + w * term
+        # Backward: W_i.grad = g^T a_i, b_i.grad = sum(g), then into layer i's input.
+        grads, back = self.grads, ws["back"]
+        for i in range(len(layers) - 1, -1, -1):
+            a_in, w_grad, b_grad = inputs[i], grads[2 * i], grads[2 * i + 1]
+            torch.addmm(w_grad, g.t(), a_in, beta=0, alpha=scale, out=w_grad)
+            torch.sum(g, 0, out=b_grad)
+            if scale != 1.0:
+                b_grad.mul_(scale)
+            if i == 0:
+                break
+            g = torch.addmm(a_in, g, layers[i].weight, beta=0, alpha=scale, out=back[i - 1])
+            scale = 1.0
+            if i == self.code_index and code_grad is not None:
+                g.add_(code_grad)
+            g = self.backward_acts[i - 1](g, a_in)
+        return [t.item() for t in terms] + [mse.item(), float(loss)]
+
+
+def _sparsity_kl_and_grad(code, target: float, eps: float = 1e-6):
+    """sum_j KL(rho || rho_hat_j) (as :func:`aekit.losses.objectives.sparsity_kl`) and its
+    gradient with respect to rho_hat (zero where the clamp is active), shape (1, k)."""
+    mean = code.mean(dim=0)
+    rho_hat = mean.clamp(eps, 1 - eps)
+    rho = target
+    term = (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+    grad = (1 - rho) / (1 - rho_hat) - rho / rho_hat
+    grad = grad.mul_((mean >= eps) & (mean <= 1 - eps))
+    return term, grad.unsqueeze(0)
