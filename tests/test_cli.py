@@ -203,19 +203,29 @@ def test_example_config_files_resolve():
 @pytest.mark.slow
 def test_resume_continues_exactly(tmp_path, capsys):
     full, part = tmp_path / "full", tmp_path / "part"
-    assert main(["train", "--model", "stacked", *TINY, "--epochs", "4", "--out", str(full),
+    flat = [*TINY, "--lr-schedule", "none"]  # a constant lr: more epochs extend the same run
+    assert main(["train", "--model", "stacked", *flat, "--epochs", "4", "--out", str(full),
                  "--no-report"]) == 0
-    assert main(["train", "--model", "stacked", *TINY, "--out", str(part), "--no-report"]) == 0
+    assert main(["train", "--model", "stacked", *flat, "--out", str(part), "--no-report"]) == 0
     # A second plain train into the same folder is refused: --resume is the way on.
-    assert main(["train", "--model", "stacked", *TINY, "--out", str(part)]) == 2
+    assert main(["train", "--model", "stacked", *flat, "--out", str(part)]) == 2
     assert "--out" in one_line_error(capsys)
-    assert main(["train", "--model", "stacked", *TINY, "--epochs", "4", "--out", str(part),
+    assert main(["train", "--model", "stacked", *flat, "--epochs", "4", "--out", str(part),
                  "--no-report", "--resume"]) == 0
     h_full = json.loads((full / "history.json").read_text())
     h_part = json.loads((part / "history.json").read_text())
     assert [r["epoch"] for r in h_part] == [1, 2, 3, 4]
     np.testing.assert_allclose([r["loss"] for r in h_part], [r["loss"] for r in h_full],
                                rtol=1e-6)
+
+
+def test_resuming_a_cosine_run_with_other_epochs_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"  # the stacked default schedule is cosine over --epochs
+    assert main(["train", "--model", "stacked", *TINY, "--out", str(out), "--no-report"]) == 0
+    assert main(["train", "--model", "stacked", *TINY, "--epochs", "4", "--out", str(out),
+                 "--no-report", "--resume"]) == 2
+    message = one_line_error(capsys)
+    assert "cosine" in message and "2 epochs, not 4" in message
 
 
 def test_interrupted_train_keeps_its_checkpoint_and_resumes(tmp_path, capsys, monkeypatch):

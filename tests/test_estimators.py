@@ -169,7 +169,7 @@ def test_pipeline_and_grid_search_on_digits():
     X, y = np.asarray(ds.X)[:400], np.asarray(ds.y)[:400]
     pipe = Pipeline([
         ("scale", MinMaxScaler()),
-        ("ae", StackedAutoencoder(hidden_layer_sizes=(32,), epochs=5, random_state=0)),
+        ("ae", StackedAutoencoder(hidden_layer_sizes=(32,), epochs=20, random_state=0)),
         ("clf", LogisticRegression(max_iter=500)),
     ])
     search = GridSearchCV(pipe, {"ae__n_components": [4, 8]}, cv=2).fit(X, y)

@@ -208,6 +208,29 @@ def test_unpooling_restores_values_at_the_pooled_indices():
     assert torch.equal(unpooled.flatten(2)[mask], before_pool.flatten(2)[mask])
 
 
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_pooling_before_the_activation_changes_no_value_and_no_gradient(act):
+    # The encoder pools first (a quarter of the values to activate); the textbook order is
+    # activate, then pool. Every activation is non-decreasing, so both give the same map.
+    torch.manual_seed(0)
+    enc = ConvEncoder((2, 9, 7), [4, 5], act)
+    x = torch.randn(3, 2, 9, 7, requires_grad=True)
+
+    def textbook(inp):
+        for conv, a in zip(enc.convs, enc.acts):
+            inp = F.max_pool2d(a(conv(inp)), 2)
+        return inp
+
+    ours, _ = enc(x)
+    ref = textbook(x)
+    assert torch.allclose(ours, ref, atol=1e-6)
+    weights = torch.randn(ref.shape)
+    g_ours = torch.autograd.grad((ours * weights).sum(), [x, *enc.parameters()])
+    g_ref = torch.autograd.grad((ref * weights).sum(), [x, *enc.parameters()])
+    for a, b in zip(g_ours, g_ref):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
 def test_unpool_model_uses_the_encoder_indices():
     model = make("conv-unpool")
     x = batch("conv-unpool", 4)

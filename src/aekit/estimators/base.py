@@ -28,7 +28,7 @@ from aekit.training.trainer import copy_model
 # Estimator keyword -> TrainConfig field. One mapping serves fit, partial_fit and saving.
 TRAIN_PARAMS = {
     "batch_size": "batch_size", "optimizer": "optimizer", "learning_rate": "lr",
-    "weight_decay": "weight_decay", "lr_schedule": "lr_schedule",
+    "weight_decay": "weight_decay", "lr_schedule": "lr_schedule", "warmup_epochs": "warmup_epochs",
     "validation_fraction": "validation_fraction", "early_stopping": "early_stopping",
     "grad_clip": "grad_clip", "device": "device", "verbose": "progress",
 }

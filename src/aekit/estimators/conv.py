@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aekit.errors import ConfigError
 from aekit.estimators.base import BaseAutoencoder, _positive_int, store_params
-from aekit.estimators.stacked import ATTRIBUTES_DOC, OBJECTIVE_DOC, TRAINING_DOC
+from aekit.estimators.stacked import ATTRIBUTES_DOC, OBJECTIVE_DOC, training_doc
 from aekit.models import ModelConfig
 
 IMAGE_DOC = """
@@ -46,7 +46,7 @@ class ConvAutoencoder(BaseAutoencoder):
     activation : str, default='relu'
     code_activation : str or None, default=None
     output_activation : {'sigmoid', 'linear'}, default='sigmoid'
-""" + OBJECTIVE_DOC + TRAINING_DOC + ATTRIBUTES_DOC + """    image_shape_ : (C, H, W) used by the network
+""" + OBJECTIVE_DOC + training_doc() + ATTRIBUTES_DOC + """    image_shape_ : (C, H, W) used by the network
 """)
 
     _image_input = True
@@ -56,7 +56,7 @@ class ConvAutoencoder(BaseAutoencoder):
                  output_activation="sigmoid", noise=None, noise_level=0.0, sparsity=None,
                  sparsity_weight=0.0, sparsity_target=0.05, contractive=0.0, loss="mse",
                  epochs=20, batch_size=256, optimizer="adam", learning_rate=1e-3,
-                 weight_decay=0.0, lr_schedule=None, validation_fraction=0.0,
+                 weight_decay=0.0, lr_schedule=None, warmup_epochs=0.0, validation_fraction=0.0,
                  early_stopping=None, grad_clip=None, sampler="gmm", sampler_components=10,
                  device="cpu", random_state=None, verbose=False):
         store_params(self, locals())

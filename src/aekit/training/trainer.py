@@ -44,6 +44,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9  # SGD only
     lr_schedule: str | None = None  # "cosine" (per epoch) or "plateau" (halve on a plateau)
+    # Linear learning-rate warm-up over the first N epochs, per step (lr/steps .. lr): keeps
+    # a large lr from killing relu units in the first updates (benchmarks/speed.py).
+    warmup_epochs: float = 0.0
     validation_fraction: float = 0.0  # held out from X when no X_val is given
     early_stopping: int | None = None  # patience in epochs; monitors val loss if any
     restore_best: bool = True  # end with the best epoch's weights, not the last
@@ -68,6 +71,10 @@ class TrainConfig:
             fail(f"optimizer {self.optimizer!r} is not one of {list(OPTIMIZERS)}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             fail(f"lr must be a finite number > 0, got {self.lr!r}")
+        if not (isinstance(self.warmup_epochs, (int, float)) and not isinstance(
+                self.warmup_epochs, bool) and math.isfinite(self.warmup_epochs)
+                and self.warmup_epochs >= 0):
+            fail(f"warmup_epochs must be a finite number >= 0, got {self.warmup_epochs!r}")
         if self.lr_schedule is not None and self.lr_schedule not in SCHEDULES:
             fail(f"lr_schedule {self.lr_schedule!r} is not one of {list(SCHEDULES)}")
         if not 0 <= self.validation_fraction < 1:
@@ -318,6 +325,15 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None and ckpt["scheduler"] is not None:
+            planned = ckpt["scheduler"].get("T_max")
+            if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and \
+                    planned is not None and planned != scheduler.T_max:
+                # The cosine curve of the first epochs was planned for ``planned`` epochs:
+                # no continuation with another length is the run it claims to be.
+                raise ConfigError(
+                    f"{checkpoint_dir}: the checkpoint's cosine learning-rate schedule runs "
+                    f"over {planned} epochs, not {config.epochs}; resume with epochs="
+                    f"{planned}, or train on from the saved model in a new run")
             scheduler.load_state_dict(ckpt["scheduler"])
         g.set_state(ckpt["rng"])
         result.history = ckpt["history"]
@@ -340,6 +356,8 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
     # Plain dense autoencoders: closed-form gradients, no autograd graph (dense_step).
     closed_form = dense_step.for_training(model, objective, config, distributed=ddp) \
         if host_sums else None
+    steps_per_epoch = math.ceil(source.n / config.batch_size)
+    warmup_steps = math.ceil(config.warmup_epochs * steps_per_epoch)
     model.train()
     bar = tqdm(range(start_epoch, config.epochs), unit="epoch", desc="training",
                disable=not config.progress or rank != 0,
@@ -354,12 +372,19 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
         g_step = g if not ddp else torch.Generator(device=device).manual_seed(
             (config.seed * 1_000_003 + rank) * 10_007 + epoch)
         keys, acc = None, None  # running sum of sample-weighted terms, one tensor
+        group = optimizer.param_groups[0]
+        epoch_lrs = [grp["lr"] for grp in optimizer.param_groups]  # the schedule's lr
         if closed_form is not None:
             keys, loss_at = closed_form.keys, closed_form.keys.index("loss")
             acc = [0.0] * len(keys)
         for step, start in enumerate(range(0, source.n, config.batch_size)):
             idx = perm[start:start + config.batch_size]
             b, scale = len(idx), 1.0
+            if warmup_steps and epoch * steps_per_epoch + step < warmup_steps:
+                # A function of (epoch, step) only: nothing to checkpoint, resume is exact.
+                factor = (epoch * steps_per_epoch + step + 1) / warmup_steps
+                for grp, lr in zip(optimizer.param_groups, epoch_lrs):
+                    grp["lr"] = lr * factor
             if closed_form is not None:  # gradients land in p.grad; terms come as floats
                 values = closed_form.step(source.batch(idx, out=closed_form.input_buffer(b)),
                                           generator=g_step)
@@ -407,7 +432,9 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
                     acc.add_(torch.stack([terms[k].detach() for k in keys]).double(), alpha=b)
         if ddp:
             distributed.all_reduce_sum(acc)
-        record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
+        for grp, lr in zip(optimizer.param_groups, epoch_lrs):  # the scheduler's own lr back
+            grp["lr"] = lr
+        record = {"epoch": epoch + 1, "lr": group["lr"]}
         if keys is not None:
             sums = acc if host_sums else acc.tolist()
             record.update({k: v / source.n for k, v in zip(keys, sums)})
