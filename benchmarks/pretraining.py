@@ -49,7 +49,8 @@ HIDDEN = (256,)
 CODE = 30
 AE = dict(hidden_layer_sizes=HIDDEN, n_components=CODE, activation="relu",
           code_activation="linear")
-PRETRAIN = dict(noise="mask", noise_level=0.2, learning_rate=1e-3, batch_size=256)
+PRETRAIN = dict(noise="mask", noise_level=0.2, learning_rate=1e-3, batch_size=256,
+                lr_schedule=None, warmup_epochs=0.0)  # pinned: StackedAutoencoder's defaults changed
 PRETRAIN_EPOCHS = 20
 BUDGET = 100  # supervised epochs of every neural classifier (head + fine-tuning)
 # AutoencoderClassifier recipes: (name, head epochs, fine-tuning epochs, fine-tuning lr).

@@ -74,7 +74,9 @@ def _cli_diverging(out, *extra) -> tuple[int, str]:
     return main(["train", "--model", "stacked", "--data", "digits", "--epochs", "3",
                  "--hidden-layer-sizes", "32", "--n-components", "4", "--random-state", "0",
                  "--no-report", "--out", str(out), "--output-activation", "linear",
-                 "--optimizer", "sgd", "--learning-rate", "1e3", *extra])
+                 "--optimizer", "sgd", "--learning-rate", "1e3", "--batch-size", "256",
+                 "--lr-schedule", "none", "--warmup-epochs", "0", "--code-activation", "relu",
+                 *extra])
 
 
 def test_absurd_learning_rate_in_the_cli_saves_the_best_weights(tmp_path, capsys):
