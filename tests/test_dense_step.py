@@ -87,7 +87,8 @@ def test_training_with_either_engine_gives_the_same_model():
 
 
 @pytest.mark.parametrize("case", ["tied", "vae-dense", "conv-transpose", "contractive",
-                                  "hook", "engine", "distributed", "frozen"])
+                                  "hook", "tensor-hook", "forward-replaced", "engine",
+                                  "distributed", "frozen"])
 def test_everything_the_closed_form_does_not_cover_falls_back_to_autograd(case):
     kind = case if case in KINDS else "dense"
     model, objective, config = make(kind), Objective(), TrainConfig()
@@ -95,6 +96,10 @@ def test_everything_the_closed_form_does_not_cover_falls_back_to_autograd(case):
         objective = Objective(contractive=0.1)
     elif case == "hook":
         model.decoder.layers[0].register_forward_hook(lambda *a: None)
+    elif case == "tensor-hook":
+        model.decoder.layers[-1].bias.register_hook(lambda grad: grad * 2)
+    elif case == "forward-replaced":
+        model.encoder.layers[0].forward = lambda x: x
     elif case == "engine":
         config = TrainConfig(engine="autograd")
     elif case == "frozen":

@@ -303,8 +303,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
     def partial_fit(self, X, y=None):
         """One more training epoch over X (the network is built on the first call).
 
-        Each call starts a fresh optimizer (Adam moments are not carried over) and its own
-        shuffling seed; the code density used by ``sample`` is refitted on X's codes.
+        Each call starts a fresh optimizer (Adam moments are not carried over), its own
+        shuffling seed, and its learning-rate warm-up (``warmup_epochs``) and schedule
+        count from the call's first step; the code density used by ``sample`` is
+        refitted on X's codes.
         """
         first = not hasattr(self, "module_")
         if first:

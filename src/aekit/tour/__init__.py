@@ -103,7 +103,8 @@ class TourContext:
         b = self.budget
         params = dict(n_components=b.code_size, hidden_layer_sizes=b.hidden,
                       code_activation="linear", epochs=b.epochs, batch_size=b.batch_size,
-                      learning_rate=b.lr, lr_schedule="cosine", random_state=self.seed,
+                      learning_rate=b.lr, lr_schedule="cosine", warmup_epochs=0.0,
+                      random_state=self.seed,
                       sampler="gaussian")  # the tour samples codes itself; skip the GMM fit
         params.update(overrides)
         return StackedAutoencoder(**params)

@@ -75,9 +75,13 @@ def _has_hooks(model) -> bool:
             "_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
             "_global_backward_pre_hooks", "_global_forward_hooks_always_called")):
         return True
-    return any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
-               or getattr(m, "_backward_pre_hooks", None) for m in model.modules()) or any(
-        p._backward_hooks for p in model.parameters() if getattr(p, "_backward_hooks", None))
+    if any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
+           or getattr(m, "_backward_pre_hooks", None) or "forward" in m.__dict__
+           for m in model.modules()):
+        return True  # hooks, or a forward replaced on the instance
+    return any(getattr(p, "_backward_hooks", None) or getattr(p, "_post_accumulate_grad_hooks",
+                                                              None)
+               for p in model.parameters())
 
 
 def for_training(model, objective, config, *, distributed: bool = False):
@@ -103,6 +107,9 @@ def for_training(model, objective, config, *, distributed: bool = False):
         return None
     acts = [*model.encoder.acts, *model.decoder.acts]
     if not all(_supported_activation(a) for a in acts):
+        return None
+    if any(type(layer) is not nn.Linear or layer.bias is None
+           for layer in [*model.encoder.layers, *model.decoder.layers]):
         return None
     return DenseStep(model, objective)
 

@@ -333,7 +333,7 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
                 raise ConfigError(
                     f"{checkpoint_dir}: the checkpoint's cosine learning-rate schedule runs "
                     f"over {planned} epochs, not {config.epochs}; resume with epochs="
-                    f"{planned}, or train on from the saved model in a new run")
+                    f"{planned}, or train the saved model further with its partial_fit method")
             scheduler.load_state_dict(ckpt["scheduler"])
         g.set_state(ckpt["rng"])
         result.history = ckpt["history"]
