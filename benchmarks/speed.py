@@ -14,7 +14,8 @@ nn.Sequential), scikit-learn's MLPRegressor((100, 30, 100), solver='adam') for t
 model (one ``partial_fit`` per epoch) and Keras 3 ``model.fit`` when Keras is installed.
 
 Each (recipe, workload, repeat) runs in its own child process, one at a time, so peak RSS is
-the recipe's own; repeats are interleaved (the recipe order rotates) to spread machine drift.
+the recipe's own; repeat r seeds every recipe with r (test MSE: median over seeds); repeats
+are interleaved (the recipe order rotates) to spread machine drift.
 An epoch is a training pass plus a validation pass over the test set. Seconds per epoch are
 steady-state (epochs after the first, whose one-off warm-up - lazy imports, allocator - is
 reported separately as ``first_epoch_s``), median over repeats. GFLOP/s counts the issue's
@@ -112,13 +113,13 @@ def work_peak(spec):
     return {"gflops": best, "n": n, "threads": torch.get_num_threads()}
 
 
-def _aekit_model(kind):
+def _aekit_model(kind, seed=0):
     from aekit.models import ModelConfig, build_model
 
     if kind == "dense":
-        return build_model(ModelConfig(784, hidden=(100,), code_size=30), seed=0)
+        return build_model(ModelConfig(784, hidden=(100,), code_size=30), seed=seed)
     return build_model(ModelConfig(784, architecture="conv", hidden=(16, 32, 64),
-                                   code_size=None, image_shape=(1, 28, 28)), seed=0)
+                                   code_size=None, image_shape=(1, 28, 28)), seed=seed)
 
 
 def work_aekit(spec):
@@ -127,11 +128,11 @@ def work_aekit(spec):
     from aekit.training import TrainConfig, evaluate, train
 
     Xtr, Xte = load_fashion_mnist(spec.get("n_train"), spec.get("n_test"))
-    model = _aekit_model(spec["model"])
+    model = _aekit_model(spec["model"], spec.get("seed", 0))
     config = TrainConfig(epochs=spec["epochs"], batch_size=spec["batch_size"], lr=spec["lr"],
                          lr_schedule=spec.get("lr_schedule"),
                          warmup_epochs=spec.get("warmup_epochs", 0.0), restore_best=False,
-                         seed=0)
+                         seed=spec.get("seed", 0))
     t0, reached, seconds = time.perf_counter(), None, []
 
     def stop_at_target(record, _model):
@@ -159,7 +160,7 @@ def work_torch(spec):
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
-    torch.manual_seed(0)
+    torch.manual_seed(spec.get("seed", 0))
     Xtr, Xte = load_fashion_mnist(spec.get("n_train"), spec.get("n_test"))
     if spec["model"] == "dense":
         net = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 30), nn.ReLU(),
@@ -205,7 +206,7 @@ def work_sklearn(spec):
     Xtr, Xte = load_fashion_mnist(spec.get("n_train"), spec.get("n_test"))
     reg = MLPRegressor(hidden_layer_sizes=(100, 30, 100), activation="relu", solver="adam",
                        batch_size=spec["batch_size"], learning_rate_init=spec["lr"],
-                       shuffle=True, random_state=0)
+                       shuffle=True, random_state=spec.get("seed", 0))
     seconds, t0 = [], time.perf_counter()
     for _ in range(spec["epochs"]):
         t = time.perf_counter()
@@ -229,7 +230,7 @@ def work_keras(spec):
 
         tf.config.threading.set_intra_op_parallelism_threads(spec["threads"])
         tf.config.threading.set_inter_op_parallelism_threads(1)
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(spec.get("seed", 0))
     model = keras.Sequential([keras.Input((784,)),
                               keras.layers.Dense(100, activation="relu"),
                               keras.layers.Dense(30, activation="relu"),
@@ -371,8 +372,10 @@ def main(argv=None) -> int:
             for recipe in order:
                 if recipe == "keras" and rep >= args.keras_repeats:
                     continue
+                # Repeat r uses seed r in every recipe: the test MSE (median) is not one
+                # initialisation's luck.
                 spec = {**base, "recipe": recipe, "model": model, "batch_size": batch,
-                        "lr": 1e-3, "epochs": epochs}
+                        "lr": 1e-3, "epochs": epochs, "seed": rep}
                 if model == "conv":
                     spec.update(n_train=conv_rows, n_test=conv_test)
                 if recipe == "keras" and args.keras_threads:
@@ -468,10 +471,14 @@ def floors(table, ttq):
             return {"holds": None}
         fastest = min(ref_rows, key=lambda r: ref_rows[r]["s_per_epoch"])
         value = ours["s_per_epoch"] / ref_rows[fastest]["s_per_epoch"]
-        torch_mse = table.get(f"{case}/torch", {}).get("test_mse")
-        mse_gap = ours["test_mse"] / torch_mse - 1 if torch_mse else None
-        return {"ratio": value, "bound": bound, "against": fastest, "holds": value <= bound,
-                "test_mse_vs_torch": mse_gap}
+        # "Same test MSE within 3%": aekit's test MSE relative to each reference's after the
+        # same epochs (negative: aekit's is lower). Different initialisations decide these
+        # few-epoch gaps; they are reported, and the floor needs aekit no worse than 3%
+        # above the reference it is timed against.
+        gaps = {r: ours["test_mse"] / row["test_mse"] - 1 for r, row in ref_rows.items()}
+        return {"ratio": value, "bound": bound, "against": fastest,
+                "holds": value <= bound and gaps[fastest] <= 0.03,
+                "test_mse_vs_reference": gaps}
     out = {"dense_b32": ratio("dense/b32", 0.6, ["torch", "sklearn", "keras"]),
            "dense_b256": ratio("dense/b256", 0.75, ["torch", "sklearn", "keras"]),
            "conv_b32": ratio("conv/b32", 0.75, ["torch"])}
@@ -504,7 +511,7 @@ def markdown(r):
              f"Machine: {r['machine']['platform']}, {r['machine']['cpu_count']} CPUs, torch "
              f"{r['machine']['torch']}, GPU: {'yes' if r['machine']['gpu'] else 'none'}; "
              f"fp32 matmul peak {r['matmul_peak'].get('gflops', float('nan')):.1f} GFLOP/s "
-             f"({r['matmul_peak'].get('threads')} threads). Medians of {r['repeats']} runs, "
+             f"({r['matmul_peak'].get('threads')} threads). Medians of {r['repeats']} runs (seeds 0, 1, ...), "
              f"{r['epochs_per_run']} epochs each; s/epoch = training + validation pass, "
              f"steady state (after epoch 1); {r.get('threads')} thread(s) for every recipe"
              + (f" but Keras ({r['keras_threads']}, its faster setting: speed-threads.md)."
@@ -523,11 +530,15 @@ def markdown(r):
             f"| {row['samples_per_s']:.0f} | {row['gflops']:.1f} "
             f"| {100 * row.get('fraction_of_peak', float('nan')):.0f}% "
             f"| {row['peak_rss_mb']:.0f} | {row['test_mse']:.5f} |")
-    lines += ["", "| floor | measured | bound | holds |", "|---|---|---|---|"]
+    lines += ["", "| floor | measured | bound | aekit's test MSE vs the references' "
+              "| holds |", "|---|---|---|---|---|"]
     for name, f in r["floors"].items():
         measured = f"{f['ratio']:.2f}" + (f" (vs {f['against']})" if "against" in f else "") \
             if "ratio" in f else f.get("note", "n/a")
-        lines.append(f"| {name} | {measured} | {f.get('bound', '')} | {f.get('holds')} |")
+        gaps = ", ".join(f"{ref} {100 * g:+.1f}%"
+                         for ref, g in f.get("test_mse_vs_reference", {}).items())
+        lines.append(f"| {name} | {measured} | {f.get('bound', '')} | {gaps} "
+                     f"| {f.get('holds')} |")
     t = r["time_to_quality"]
     if "target_test_mse" not in t:
         lines += ["", "Time to quality: not run.", "", f"Benchmark wall time: {r['benchmark_wall_s']:.0f} s."]
