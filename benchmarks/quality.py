@@ -17,6 +17,7 @@ sparse compare against ``stacked``, which is then trained too).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as _dt
 import gzip
 import json
@@ -123,8 +124,9 @@ class Bench:
         return mse(recon, self.Xte)
 
     def fit(self, group: str, name: str, mcfg: ModelConfig, objective: Objective,
-            tcfg: TrainConfig, greedy_epochs: int | None = None):
-        model = build_model(mcfg, seed=SEED)
+            tcfg: TrainConfig, greedy_epochs: int | None = None, seed: int = SEED):
+        model = build_model(mcfg, seed=seed)
+        tcfg = dataclasses.replace(tcfg, seed=seed)
         t0 = time.perf_counter()
         if greedy_epochs is None:
             history = train(model, objective, self.Xtr, config=tcfg).history
@@ -216,16 +218,30 @@ def run_deep(b: Bench):
             0.6 * row["pca_mse"])
 
 
+# The tied/untied MSE ratio moves by +-2% with the seed (measured 1.025-1.061 over seeds 0-2;
+# float-rounding differences alone moved seed 0 from 1.049 to 1.052): the floor compares
+# means over three seeds, each seed's ratio reported.
+TIED_SEEDS = (SEED, SEED + 1, SEED + 2)
+
+
 def run_tied(b: Bench):
     cfg, _, ref, _ = stacked_reference(b)
-    tied_cfg = ModelConfig(**{**cfg.to_dict(), "tied": True})
-    _, row, _ = b.fit("tied", "tied 784-100-30 (decoder W = encoder W^T)", tied_cfg,
-                      Objective(), stacked_train_config(b))
+    seeds = TIED_SEEDS[:1] if b.quick else TIED_SEEDS
+    untied = [ref["test_mse"]] + [
+        b.fit("tied", f"stacked 784-100-30-100-784, seed {s}", cfg, Objective(),
+              stacked_train_config(b), seed=s)[1]["test_mse"] for s in seeds[1:]]
+    tied = []
+    for s in seeds:
+        _, row, _ = b.fit("tied", f"tied 784-100-30 (decoder W = encoder W^T), seed {s}",
+                          ModelConfig(**{**cfg.to_dict(), "tied": True}), Objective(),
+                          stacked_train_config(b), seed=s)
+        tied.append(row["test_mse"])
     ratio = row["params"] / ref["params"]
     row["params_ratio_to_untied"] = ratio
     b.floor("tied", "tied: params / untied params", ratio, "<=", 0.55, "(about half)")
-    b.floor("tied", "tied: test MSE / untied test MSE", row["test_mse"] / ref["test_mse"],
-            "<=", 1.05)
+    per_seed = ", ".join(f"{t / u:.4f}" for t, u in zip(tied, untied))
+    b.floor("tied", "tied: test MSE / untied test MSE", float(np.mean(tied) / np.mean(untied)),
+            "<=", 1.05, f"(mean over seeds {list(seeds)}; per seed {per_seed})")
 
 
 def run_greedy(b: Bench):

@@ -309,8 +309,10 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1,
                     help="threads for every recipe (torch, BLAS, TensorFlow intra-op; "
                          "inter-op 1); 0: library defaults. Every recipe gets the same. "
-                         "1: on the shared 2-core machine '--part threads' measured 1 "
-                         "thread faster than 2 for every recipe (results/speed-threads.md)")
+                         "Default 1: on the shared 2-core machine, under load, '--part "
+                         "threads' once measured 1 thread faster than 2 for every recipe "
+                         "(results/speed-threads.md); a quieter 2-thread run is in "
+                         "results/two-threads/")
     ap.add_argument("--train-rows", type=int, default=None,
                     help="use only the first N training rows (all 60k by default)")
     ap.add_argument("--conv-rows", type=int, default=6000, help="conv training rows")

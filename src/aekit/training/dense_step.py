@@ -13,8 +13,9 @@ ops with the weight gradients written in place (``out=``) into buffers that stay
 gradients.
 
 :func:`for_training` returns a :class:`DenseStep` only when the model and objective are
-exactly what this module derives by hand - an untied, non-variational dense
-:class:`~aekit.models.Autoencoder` with no module hooks; MSE or BCE reconstruction; optional
+exactly what this module derives by hand - a non-variational dense
+:class:`~aekit.models.Autoencoder`, untied or tied (a tied weight's gradient sums its encoder
+and its transposed decoder use), with no hooks; MSE or BCE reconstruction; optional
 input noise and L1 or KL sparsity; no contractive penalty; a single process - and ``None``
 otherwise, in which case the trainer uses autograd. ``TrainConfig(engine="autograd")``
 forces autograd. tests/test_dense_step.py checks every supported combination against
@@ -26,6 +27,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from aekit.models.dense import DenseDecoder, TiedDenseDecoder
 
 # g * f'(.) in place, with f' from f's output y (aten's own fused backward kernels where
 # they exist: one pass, no mask tensor), for the activations aekit builds with torch's
@@ -88,13 +91,13 @@ def for_training(model, objective, config, *, distributed: bool = False):
     """A :class:`DenseStep` when ``model``/``objective`` are covered, else ``None``."""
     from aekit.losses import Objective
     from aekit.models.autoencoder import Autoencoder
-    from aekit.models.dense import DenseDecoder
 
     if getattr(config, "engine", "auto") != "auto" or distributed:
         return None
     if type(model) is not Autoencoder or type(objective) is not Objective:
         return None
-    if model.config.architecture != "dense" or not isinstance(model.decoder, DenseDecoder):
+    if model.config.architecture != "dense" or \
+            type(model.decoder) not in (DenseDecoder, TiedDenseDecoder):
         return None
     if objective.contractive > 0 or objective.reconstruction not in ("mse", "bce"):
         return None
@@ -108,10 +111,35 @@ def for_training(model, objective, config, *, distributed: bool = False):
     acts = [*model.encoder.acts, *model.decoder.acts]
     if not all(_supported_activation(a) for a in acts):
         return None
-    if any(type(layer) is not nn.Linear or layer.bias is None
-           for layer in [*model.encoder.layers, *model.decoder.layers]):
+    linears = [*model.encoder.layers, *getattr(model.decoder, "layers", [])]
+    if any(type(layer) is not nn.Linear or layer.bias is None for layer in linears):
         return None
     return DenseStep(model, objective)
+
+
+class _Layer:
+    """One affine map of the chain: ``a W^T + b``, or ``a W + b`` for a tied decoder layer
+    that reuses an encoder weight transposed."""
+
+    def __init__(self, weight, bias, transposed: bool):
+        self.weight, self.bias, self.transposed = weight, bias, transposed
+        out_features, in_features = weight.shape
+        self.in_features, self.out_features = (out_features, in_features) if transposed \
+            else (in_features, out_features)
+
+    def forward(self, a, out):
+        w = self.weight if self.transposed else self.weight.t()
+        return torch.addmm(self.bias, a, w, out=out)
+
+    def weight_grad(self, g, a_in, scale, accumulate: bool):
+        """W.grad (+)= scale * g^T a (untied) or scale * a^T g (tied: W is used as W^T)."""
+        grad = self.weight.grad
+        m1, m2 = (a_in.t(), g) if self.transposed else (g.t(), a_in)
+        torch.addmm(grad, m1, m2, beta=1 if accumulate else 0, alpha=scale, out=grad)
+
+    def input_grad(self, g, scale, out):
+        w = self.weight.t() if self.transposed else self.weight
+        return torch.addmm(out, g, w, beta=0, alpha=scale, out=out)
 
 
 class DenseStep:
@@ -126,7 +154,12 @@ class DenseStep:
     def __init__(self, model, objective):
         self.model, self.objective = model, objective
         enc, dec = model.encoder, model.decoder
-        self.layers = [*enc.layers, *dec.layers]
+        self.layers = [_Layer(layer.weight, layer.bias, False) for layer in enc.layers]
+        if isinstance(dec, TiedDenseDecoder):  # decoder layer j: encoder layer N-1-j, as W^T
+            self.layers += [_Layer(layer.weight, bias, True)
+                            for layer, bias in zip(reversed(enc.layers), dec.biases)]
+        else:
+            self.layers += [_Layer(layer.weight, layer.bias, False) for layer in dec.layers]
         acts = [*enc.acts, *dec.acts]  # after every layer but the last (output: separate)
         # Forward: in place where torch has the in-place op; backward: g * f'(output).
         self.forward_acts = [_INPLACE.get(type(a), a) for a in acts]
@@ -137,12 +170,23 @@ class DenseStep:
         self.denoising = objective.noise is not None and objective.noise_level > 0
         self.keys = ["recon"] + ({"l1": ["l1"], "kl": ["sparsity_kl"]}.get(self.sparsity, [])) \
             + ["mse", "loss"]
+        # In the backward pass a tied weight is written by its decoder use first, then added
+        # to by its encoder use.
+        seen, self.accumulate = set(), {}
+        for i in range(len(self.layers) - 1, -1, -1):
+            key = id(self.layers[i].weight)
+            self.accumulate[i] = key in seen
+            seen.add(key)
         self._capacity, self._views = 0, {}
         self._attach_grad_buffers()
 
     def _attach_grad_buffers(self):
         """Gradient buffers that stay attached as ``p.grad`` (written in place each step)."""
-        self.params = [p for layer in self.layers for p in (layer.weight, layer.bias)]
+        unique = {}
+        for layer in self.layers:
+            for p in (layer.weight, layer.bias):
+                unique.setdefault(id(p), p)
+        self.params = list(unique.values())
         for p in self.params:
             if p.grad is None or p.grad.shape != p.shape or not p.grad.is_contiguous():
                 p.grad = torch.zeros_like(p, memory_format=torch.contiguous_format)
@@ -193,10 +237,9 @@ class DenseStep:
         inputs = [x_in]
         a = x_in
         for layer, act, out in zip(layers, self.forward_acts, ws["act"]):
-            a = act(torch.addmm(layer.bias, a, layer.weight.t(), out=out))
+            a = act(layer.forward(a, out))
             inputs.append(a)
-        last = layers[-1]
-        logits = torch.addmm(last.bias, a, last.weight.t(), out=ws["act"][-1])
+        logits = layers[-1].forward(a, ws["act"][-1])
         recon = torch.sigmoid(logits, out=ws["recon"]) if self.sigmoid_output else logits
         n = x.numel()
         diff = torch.sub(recon, x, out=ws["diff"])
@@ -225,17 +268,17 @@ class DenseStep:
                 code_grad = code_grad.mul_(w / rows)  # (1, k), broadcast over the rows
             terms.append(term)
             loss = loss + w * term
-        # Backward: W_i.grad = g^T a_i, b_i.grad = sum(g), then into layer i's input.
-        grads, back = self.grads, ws["back"]
+        # Backward: W.grad from g and the layer's input, b.grad = sum(g), then into the input.
+        back = ws["back"]
         for i in range(len(layers) - 1, -1, -1):
-            a_in, w_grad, b_grad = inputs[i], grads[2 * i], grads[2 * i + 1]
-            torch.addmm(w_grad, g.t(), a_in, beta=0, alpha=scale, out=w_grad)
-            torch.sum(g, 0, out=b_grad)
+            layer, a_in = layers[i], inputs[i]
+            layer.weight_grad(g, a_in, scale, self.accumulate[i])
+            torch.sum(g, 0, out=layer.bias.grad)
             if scale != 1.0:
-                b_grad.mul_(scale)
+                layer.bias.grad.mul_(scale)
             if i == 0:
                 break
-            g = torch.addmm(a_in, g, layers[i].weight, beta=0, alpha=scale, out=back[i - 1])
+            g = layer.input_grad(g, scale, back[i - 1])
             scale = 1.0
             if i == self.code_index and code_grad is not None:
                 g.add_(code_grad)
