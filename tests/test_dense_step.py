@@ -31,11 +31,10 @@ def _autograd_terms_and_grads(model, objective, x, seed):
     return terms, [p.grad.clone() for p in model.parameters()]
 
 
-@pytest.mark.parametrize("act,out,loss,sparsity,noise", COMBOS)
-def test_terms_and_gradients_equal_autograd(act, out, loss, sparsity, noise):
-    config = ModelConfig(20, hidden=(12, 7), code_size=5, activation=act,
-                         output_activation=out,
-                         code_activation="sigmoid" if sparsity == "kl" else None)
+def _assert_step_equals_autograd(act, out, loss, sparsity, noise, **model_kw):
+    """One closed-form step against autograd: same terms (and keys), same gradients."""
+    config = ModelConfig(20, code_size=5, activation=act, output_activation=out,
+                         code_activation="sigmoid" if sparsity == "kl" else None, **model_kw)
     model = build_model(config, seed=1)
     objective = Objective(reconstruction=loss, sparsity=sparsity,
                           sparsity_weight=0.1 if sparsity else 0.0, noise=noise,
@@ -48,8 +47,14 @@ def test_terms_and_gradients_equal_autograd(act, out, loss, sparsity, noise):
     terms, ref = _autograd_terms_and_grads(model, objective, x, seed=3)
     assert step.keys == list(terms)
     assert values == pytest.approx([float(v.detach()) for v in terms.values()], rel=1e-5, abs=1e-7)
+    assert len(ours) == len(ref) == len(list(model.parameters()))  # a tied weight once
     for name, a, b in zip(dict(model.named_parameters()), ours, ref):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * float(b.abs().max()) + 1e-9), name
+
+
+@pytest.mark.parametrize("act,out,loss,sparsity,noise", COMBOS)
+def test_terms_and_gradients_equal_autograd(act, out, loss, sparsity, noise):
+    _assert_step_equals_autograd(act, out, loss, sparsity, noise, hidden=(12, 7))
 
 
 @pytest.mark.parametrize("act,out,loss,sparsity", [
@@ -57,24 +62,7 @@ def test_terms_and_gradients_equal_autograd(act, out, loss, sparsity, noise):
     ("selu", "sigmoid", "bce", "kl"), ("linear", "linear", "mse", None)])
 @pytest.mark.parametrize("hidden", [(), (12,), (12, 7)])
 def test_tied_decoders_get_the_summed_gradient_of_both_uses(act, out, loss, sparsity, hidden):
-    config = ModelConfig(20, hidden=hidden, code_size=5, activation=act, tied=True,
-                         output_activation=out,
-                         code_activation="sigmoid" if sparsity == "kl" else None)
-    model = build_model(config, seed=1)
-    objective = Objective(reconstruction=loss, sparsity=sparsity,
-                          sparsity_weight=0.1 if sparsity else 0.0, noise="mask",
-                          noise_level=0.1)
-    x = torch.rand(40, 20, generator=torch.Generator().manual_seed(2))
-    step = dense_step.for_training(model, objective, TrainConfig())
-    assert step is not None
-    values = step.step(x, generator=torch.Generator().manual_seed(3))
-    ours = [p.grad.clone() for p in model.parameters()]
-    terms, ref = _autograd_terms_and_grads(model, objective, x, seed=3)
-    assert values == pytest.approx([float(v.detach()) for v in terms.values()], rel=1e-5,
-                                   abs=1e-7)
-    assert len(ours) == len(ref) == len(list(model.parameters()))  # each weight once
-    for name, a, b in zip(dict(model.named_parameters()), ours, ref):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * float(b.abs().max()) + 1e-9), name
+    _assert_step_equals_autograd(act, out, loss, sparsity, "mask", hidden=hidden, tied=True)
 
 
 def test_a_smaller_last_batch_and_a_larger_later_batch_reuse_the_buffers_correctly():
