@@ -152,7 +152,7 @@ class DenseStep:
     """
 
     def __init__(self, model, objective):
-        self.model, self.objective = model, objective
+        self.objective = objective
         enc, dec = model.encoder, model.decoder
         self.layers = [_Layer(layer.weight, layer.bias, False) for layer in enc.layers]
         if isinstance(dec, TiedDenseDecoder):  # decoder layer j: encoder layer N-1-j, as W^T

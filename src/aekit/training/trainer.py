@@ -372,7 +372,6 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
         g_step = g if not ddp else torch.Generator(device=device).manual_seed(
             (config.seed * 1_000_003 + rank) * 10_007 + epoch)
         keys, acc = None, None  # running sum of sample-weighted terms, one tensor
-        group = optimizer.param_groups[0]
         epoch_lrs = [grp["lr"] for grp in optimizer.param_groups]  # the schedule's lr
         if closed_form is not None:
             keys, loss_at = closed_form.keys, closed_form.keys.index("loss")
@@ -386,41 +385,37 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
                 for grp, lr in zip(optimizer.param_groups, epoch_lrs):
                     grp["lr"] = lr * factor
             if closed_form is not None:  # gradients land in p.grad; terms come as floats
+                terms = None
                 values = closed_form.step(source.batch(idx, out=closed_form.input_buffer(b)),
                                           generator=g_step)
-                if not math.isfinite(values[loss_at]):
-                    _diverged(model, epoch, step, values[loss_at], best_state, last_good,
-                              result, config)
-                if config.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-                step_optimizer()
-                for i, v in enumerate(values):
-                    acc[i] += v * b
-                continue
-            if ddp:  # this rank's slice of the global batch
-                lo, hi = distributed.rank_slice(len(idx), rank, world)
-                b = hi - lo
-                # DDP averages gradients over ranks; weighting by the slice size makes the
-                # update the global batch mean even when slices differ in size.
-                scale = world * b / len(idx)
-                idx = idx[lo:hi] if b > 0 else idx[:1]  # an empty slice still joins in
-            xb = source.batch(idx)
-            terms = objective(fwd, xb, generator=g_step, epoch=epoch)
-            loss = terms["loss"]
-            if keys is None:
-                keys = list(terms)
-                loss_at = keys.index("loss")
-                acc = [0.0] * len(keys) if host_sums else torch.zeros(
-                    len(keys), dtype=torch.float64, device=device)
-            if host_sums:  # one scalar read per term; it doubles as the finite check
-                values = [v.item() for v in terms.values()]
+                loss = values[loss_at]
+            else:
+                if ddp:  # this rank's slice of the global batch
+                    lo, hi = distributed.rank_slice(len(idx), rank, world)
+                    b = hi - lo
+                    # DDP averages gradients over ranks; weighting by the slice size makes
+                    # the update the global batch mean even when slices differ in size.
+                    scale = world * b / len(idx)
+                    idx = idx[lo:hi] if b > 0 else idx[:1]  # an empty slice still joins in
+                xb = source.batch(idx)
+                terms = objective(fwd, xb, generator=g_step, epoch=epoch)
+                loss = terms["loss"]
+                if keys is None:
+                    keys = list(terms)
+                    loss_at = keys.index("loss")
+                    acc = [0.0] * len(keys) if host_sums else torch.zeros(
+                        len(keys), dtype=torch.float64, device=device)
+                if host_sums:  # one scalar read per term; it doubles as the finite check
+                    values = [v.item() for v in terms.values()]
+            if host_sums:
                 if not math.isfinite(values[loss_at]):
                     _diverged(model, epoch, step, loss, best_state, last_good, result, config)
             elif check_every and step % check_every == 0 and not torch.isfinite(loss):
                 _diverged(model, epoch, step, loss, best_state, last_good, result, config)
-            for p in params:  # zero_grad(set_to_none=True) without the optimizer's bookkeeping
-                p.grad = None
-            (loss if scale == 1.0 else loss * scale).backward()
+            if terms is not None:
+                for p in params:  # zero_grad(set_to_none=True) without the bookkeeping
+                    p.grad = None
+                (loss if scale == 1.0 else loss * scale).backward()
             if config.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
             step_optimizer()
@@ -434,7 +429,7 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
             distributed.all_reduce_sum(acc)
         for grp, lr in zip(optimizer.param_groups, epoch_lrs):  # the scheduler's own lr back
             grp["lr"] = lr
-        record = {"epoch": epoch + 1, "lr": group["lr"]}
+        record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
         if keys is not None:
             sums = acc if host_sums else acc.tolist()
             record.update({k: v / source.n for k, v in zip(keys, sums)})
