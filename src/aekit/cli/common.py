@@ -292,16 +292,15 @@ def build_estimator(resolved: dict):
 
 
 def to_json(obj) -> str:
+    """JSON for resolved configs, histories and metrics: what model files encode
+    (:func:`aekit.io.model_files.json_default`), and anything else (paths) as its text."""
+    from aekit.io.model_files import json_default  # torch: loaded only when writing results
+
     def default(o):
-        if isinstance(o, tuple):
-            return list(o)
-        if isinstance(o, Path):
+        try:
+            return json_default(o)
+        except TypeError:
             return str(o)
-        if hasattr(o, "tolist"):
-            return o.tolist()
-        if hasattr(o, "item"):
-            return o.item()
-        return str(o)
 
     return json.dumps(obj, indent=2, default=default)
 
