@@ -39,6 +39,14 @@ def as_module(model) -> nn.Module:
     return module
 
 
+def as_variational(model, what: str) -> nn.Module:
+    """:func:`as_module` for ``what`` only a variational autoencoder has (ConfigError else)."""
+    module = as_module(model)
+    if not module.variational:
+        raise ConfigError(f"{what} is defined for variational autoencoders only")
+    return module
+
+
 def is_variational(model) -> bool:
     """True when the model is a VAE (has a posterior ``encode_distribution``)."""
     return bool(getattr(as_module(model), "variational", False))

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from aekit.applications.adapter import (
-    as_module, batched, check_array, objective_of, output_from_logits, torch_generator,
+    as_module, as_variational, batched, check_array, objective_of, output_from_logits, torch_generator,
 )
 from aekit.errors import ConfigError
 from aekit.losses import kl_to_standard_normal, negative_log_likelihood
@@ -31,9 +31,7 @@ def negative_elbo(model, X, objective=None, n_samples: int = 1, random_state=0,
     :func:`aekit.applications.adapter.objective_of`). The KL weight beta is *not* applied:
     this is the true bound, whatever beta the model was trained with.
     """
-    module = as_module(model)
-    if not module.variational:
-        raise ConfigError("the ELBO is defined for variational autoencoders only")
+    module = as_variational(model, "the ELBO")
     if n_samples < 1:
         raise ConfigError(f"n_samples must be >= 1, got {n_samples}")
     obj = objective_of(model, objective)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from aekit.applications.adapter import (
-    as_module, batched, check_array, objective_of, output_from_logits, torch_generator,
+    as_variational, batched, check_array, objective_of, output_from_logits, torch_generator,
 )
 from aekit.applications.anomaly import negative_elbo
 from aekit.applications.codes import encode
@@ -20,18 +20,11 @@ from aekit.losses import kl_to_standard_normal, negative_log_likelihood
 LOG_2PI = math.log(2 * math.pi)
 
 
-def _vae(model):
-    module = as_module(model)
-    if not module.variational:
-        raise ConfigError("this metric is defined for variational autoencoders only")
-    return module
-
-
 def elbo(model, X, objective=None, n_samples: int = 1, random_state=0) -> np.ndarray:
     """Evidence lower bound per row of X (n, D), shape (n,), nats:
     E_q[log p(x|z)] - KL(q(z|x) || N(0, I)) <= log p(x). See
     :func:`aekit.applications.negative_elbo` for the likelihood and sampling."""
-    _vae(model)
+    as_variational(model, "this metric")
     return -negative_elbo(model, X, objective, n_samples, random_state)
 
 
@@ -45,7 +38,7 @@ def importance_sampled_log_likelihood(model, X, k: int = 100, objective=None,
     for every finite k). log p(x|z) uses the likelihood of ``objective`` (the one the model
     was trained with; see :func:`aekit.applications.adapter.objective_of`).
     """
-    module = _vae(model)
+    module = as_variational(model, "this metric")
     if k < 1:
         raise ConfigError(f"k (importance samples) must be >= 1, got {k}")
     obj = objective_of(model, objective)
@@ -77,7 +70,7 @@ def importance_sampled_log_likelihood(model, X, k: int = 100, objective=None,
 def kl_per_dimension(model, X, batch_size: int = 2048) -> np.ndarray:
     """Mean over rows of X of KL(q(z_j|x) || N(0, 1)) for each latent dim j, shape (k,),
     nats. Sums to the total KL term of the ELBO (averaged over X)."""
-    module = _vae(model)
+    module = as_variational(model, "this metric")
     X = check_array(X, module.config.n_features)
     kl = batched(module, lambda m, xb: kl_to_standard_normal(*m.encode_distribution(xb)), X,
                  batch_size)
