@@ -6,7 +6,10 @@ the run. Checked: the checkpoint left behind is loadable, at most the running ep
 SIGINT exits 130 with one line, and the resumed run's final weights are bit-identical to an
 uninterrupted run's (CPU, same seed).
 
-Batch size 2 on 800 digits makes an epoch last most of a second, so the signal lands mid-epoch.
+Batch size 1 on all 1797 digits makes an epoch last about 0.15 s (1797 steps), so a signal lands
+mid-epoch; 30 epochs leave seconds of slack between "the checkpoint of epoch k appeared" and the
+end of the run, so the signal cannot arrive after training has finished (with 4 short epochs the
+closed-form step once finished the whole run first on a loaded CI machine).
 The three runs (reference, SIGKILL, SIGINT) go in parallel to keep the wall time down.
 """
 
@@ -27,7 +30,7 @@ from safetensors.torch import load_file
 from aekit.cli import build_parser
 from aekit.training import load_checkpoint
 
-EPOCHS = 4
+EPOCHS = 30
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif("train" not in build_parser()._subparsers._group_actions[0].choices,
@@ -37,7 +40,7 @@ pytestmark = [
 
 def _cmd(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "aekit", "train", "--model", "stacked", "--data", "digits",
-            "--max-rows", "800", "--epochs", str(EPOCHS), "--batch-size", "2",
+            "--epochs", str(EPOCHS), "--batch-size", "1",
             "--hidden-layer-sizes", "32",
             "--n-components", "4", "--random-state", "0", "--no-report", "--out", str(out),
             *extra]
