@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aekit.estimators.base import BaseAutoencoder, store_params
+from aekit.estimators.stacked import MONITOR_DOC
 from aekit.models import ModelConfig
 
 
 class LinearAutoencoder(BaseAutoencoder):
-    """Autoencoder with one linear encoder layer and one linear decoder layer, MSE loss.
+    __doc__ = ("""Autoencoder with one linear encoder layer and one linear decoder layer, MSE loss.
 
     Trained to its minimum, x_hat = W_dec W_enc x spans the same subspace as PCA's first
     ``n_components`` components (Baldi & Hornik 1989): the codes are an (unordered,
@@ -31,13 +32,7 @@ class LinearAutoencoder(BaseAutoencoder):
     lr_schedule : {None, 'cosine', 'plateau'}, default='cosine'
     warmup_epochs : float, default=0.0
         Linear learning-rate warm-up over this many epochs (per step).
-    validation_fraction : float, default=0.0
-        Fraction of X held out to monitor (and early-stop on) the validation loss.
-    early_stopping : int or None, default=None
-        Patience in epochs.
-    grad_clip : float or None, default=None
-        Maximum global gradient norm.
-    sampler : {'gmm', 'gaussian', 'uniform'}, default='gmm'
+""" + MONITOR_DOC + """    sampler : {'gmm', 'gaussian', 'uniform'}, default='gmm'
         Density fitted on the training codes, used by :meth:`sample`.
     sampler_components : int, default=10
         Mixture components of the 'gmm' sampler.
@@ -52,12 +47,13 @@ class LinearAutoencoder(BaseAutoencoder):
     module_ : aekit.models.Autoencoder
     n_components_, n_features_in_, feature_names_in_, history_ (one dict per epoch),
     n_iter_ (epochs trained), sampler_, seed_.
-    """
+    """)
 
     def __init__(self, n_components=30, *, tied=False, epochs=50, batch_size=256,
                  optimizer="adam", learning_rate=1e-2, weight_decay=0.0, lr_schedule="cosine",
-                 warmup_epochs=0.0, validation_fraction=0.0, early_stopping=None, grad_clip=None, sampler="gmm",
-                 sampler_components=10, device="cpu", random_state=None, verbose=False):
+                 warmup_epochs=0.0, validation_fraction=0.0, early_stopping=None, grad_clip=None,
+                 sampler="gmm", sampler_components=10, device="cpu", random_state=None,
+                 verbose=False):
         store_params(self, locals())
 
     def _model_config(self, n_features):

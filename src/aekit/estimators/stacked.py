@@ -51,13 +51,16 @@ def training_doc(batch_size=256, learning_rate="1e-3", lr_schedule=None, warmup_
 """ + TRAINING_TAIL_DOC
 
 
-TRAINING_TAIL_DOC = """    validation_fraction : float, default=0.0
+# Validation, early stopping and clipping: documented alike by every estimator.
+MONITOR_DOC = """    validation_fraction : float, default=0.0
         Fraction of X held out to monitor (and early-stop on) the validation loss.
     early_stopping : int or None, default=None
         Patience in epochs.
     grad_clip : float or None, default=None
         Maximum global gradient norm.
-    sampler : {'gmm', 'gaussian', 'uniform'}, default='gmm'
+"""
+
+TRAINING_TAIL_DOC = MONITOR_DOC + """    sampler : {'gmm', 'gaussian', 'uniform'}, default='gmm'
         Density fitted on the training codes, used by :meth:`sample`.
     sampler_components : int, default=10
     device : str, default='cpu'
