@@ -64,7 +64,7 @@ def one_batch_peak_mb(ds, batch_size: int) -> float:
     transient of a single read, measured by resetting VmHWM (/proc/self/clear_refs)."""
     import torch
 
-    from aekit.training.data import make_source
+    from aekit.io.rows import make_source
 
     source = make_source(ds)
     idx = torch.randperm(source.n, generator=torch.Generator().manual_seed(0))[:batch_size]

@@ -9,6 +9,7 @@ from scipy.special import ndtri
 
 import aekit.applications as app
 from aekit.errors import ConfigError, DataError
+from aekit.fitted import fit_density
 from aekit.models import ModelConfig, build_model
 
 from _tiny_models import digits, trained, untrained
@@ -17,30 +18,30 @@ RNG = np.random.default_rng(0)
 X = RNG.random((12, 64)).astype(np.float32)
 
 
-class FakeEstimator:
-    """Stands in for an aekit estimator: only ``module_`` matters to the applications."""
-
-    def __init__(self, module=None):
-        if module is not None:
-            self.module_ = module
-
-    def fit(self, X):  # pragma: no cover - marks the class as an estimator
-        return self
-
-
 # --- adapter ------------------------------------------------------------------------------
-def test_as_module_accepts_module_and_fitted_estimator():
+def test_as_fitted_accepts_module_fitted_model_estimator_and_folder(tmp_path):
+    from aekit.estimators import StackedAutoencoder
+    from aekit.fitted import FittedAutoencoder
+
     m = untrained()
-    assert app.as_module(m) is m
-    assert app.as_module(FakeEstimator(m)) is m
-    np.testing.assert_array_equal(app.encode(FakeEstimator(m), X), app.encode(m, X))
+    fitted = app.as_fitted(m)
+    assert isinstance(fitted, FittedAutoencoder) and fitted.module is m
+    assert app.as_fitted(fitted) is fitted and app.as_module(m) is m
+    est = StackedAutoencoder(3, hidden_layer_sizes=(8,), epochs=1, random_state=0).fit(X)
+    assert app.as_fitted(est) is est.fitted_ and app.as_module(est) is est.module_
+    est.save(tmp_path / "m")
+    for model in (est, est.fitted_, tmp_path / "m", str(tmp_path / "m")):
+        np.testing.assert_array_equal(app.encode(model, X), est.transform(X))
 
 
-@pytest.mark.parametrize("bad, message", [(FakeEstimator(), "not fitted"),
-                                          (object(), "expected an aekit")])
-def test_as_module_rejects_others(bad, message):
+@pytest.mark.parametrize("bad, message", [("unfitted", "not fitted"),
+                                          (object(), "expected a fitted aekit")])
+def test_as_fitted_rejects_others(bad, message):
+    from aekit.estimators import StackedAutoencoder
+
+    bad = StackedAutoencoder() if bad == "unfitted" else bad
     with pytest.raises(ConfigError, match=message):
-        app.as_module(bad)
+        app.as_fitted(bad)
 
 
 def test_image_shape_resolution():
@@ -96,12 +97,21 @@ def test_average_decodes_the_mean_code():
         app.average(m, X[:4], X[4:8], weight=1.5)
 
 
-def test_unpooling_decoder_cannot_decode_free_codes():
+def test_unpooling_decoder_decodes_free_codes_with_fixed_indices_and_says_so():
     conv = build_model(ModelConfig(64, architecture="conv", hidden=(4,), code_size=None,
                                    image_shape=(1, 8, 8), decoder="unpool"), seed=0)
-    assert app.reconstruct(conv, X).shape == X.shape
-    with pytest.raises(ConfigError, match="unpooling"):
-        app.decode(conv, np.zeros((1, conv.code_size), np.float32))
+    Z = app.encode(conv, X)
+    # an input's reconstruction uses its own pooling indices ...
+    with torch.no_grad():
+        own = conv(torch.from_numpy(X))["recon"].numpy()
+        fixed = conv.decode(torch.from_numpy(Z)).numpy()  # ... a free code the top-left cell
+    np.testing.assert_allclose(app.reconstruct(conv, X), own, atol=1e-6)
+    np.testing.assert_allclose(app.decode(conv, Z), fixed, atol=1e-6)
+    assert not np.allclose(own, fixed)
+    assert "top-left" in app.as_fitted(conv).free_code_note
+    transpose = build_model(ModelConfig(64, architecture="conv", hidden=(4,), code_size=2,
+                                        image_shape=(1, 8, 8)), seed=0)
+    assert app.as_fitted(transpose).free_code_note is None
 
 
 # --- interpolation ----------------------------------------------------------------------
@@ -208,7 +218,7 @@ def test_generation_from_code_densities(method):
 
 def test_uniform_samples_stay_in_the_box_of_training_codes():
     codes = np.random.default_rng(3).standard_normal((50, 4)) * [1, 2, 3, 4]
-    Z = app.CodeSampler("uniform").fit(codes).sample(2000, random_state=0)
+    Z = fit_density("uniform", codes).sample(2000, np.random.RandomState(0))
     assert Z.shape == (2000, 4)
     assert (Z >= codes.min(0) - 1e-6).all() and (Z <= codes.max(0) + 1e-6).all()
     # and it fills the box: the extremes come close to the box edges
@@ -219,10 +229,10 @@ def test_uniform_samples_stay_in_the_box_of_training_codes():
 def test_gaussian_and_gmm_samplers_match_the_code_distribution():
     rng = np.random.default_rng(4)
     codes = np.concatenate([rng.normal(-5, 0.5, (300, 2)), rng.normal(5, 0.5, (300, 2))])
-    g = app.CodeSampler("gaussian").fit(codes).sample(4000, random_state=0)
+    g = fit_density("gaussian", codes).sample(4000, np.random.RandomState(0))
     np.testing.assert_allclose(g.mean(0), codes.mean(0), atol=0.3)
     np.testing.assert_allclose(np.cov(g.T), np.cov(codes.T), rtol=0.1)
-    mix = app.CodeSampler("gmm", n_components=2).fit(codes).sample(4000, random_state=0)
+    mix = fit_density("gmm", codes, n_components=2).sample(4000, np.random.RandomState(0))
     # the mixture keeps the gap between the clusters that one Gaussian fills
     assert (np.abs(mix[:, 0]) < 2).mean() < 0.01 < (np.abs(g[:, 0]) < 2).mean()
 
@@ -230,7 +240,7 @@ def test_gaussian_and_gmm_samplers_match_the_code_distribution():
 def test_vae_generates_from_the_prior_and_plain_ae_needs_codes():
     v = untrained(code_size=3, variational=True)
     images, Z = app.generate(v, 8, random_state=0, return_codes=True)
-    np.testing.assert_array_equal(Z, np.random.default_rng(0).standard_normal((8, 3))
+    np.testing.assert_array_equal(Z, np.random.RandomState(0).standard_normal((8, 3))
                                   .astype(np.float32))
     np.testing.assert_allclose(images, app.decode(v, Z), atol=1e-6)
     with pytest.raises(ConfigError, match="X_fit"):
@@ -321,21 +331,20 @@ def test_anomaly_detector_flags_corrupted_inputs():
                                det.threshold_ + det.score_samples(test_X))
 
 
-def test_objective_of_prefers_explicit_then_estimator():
+def test_the_objective_is_the_models_own_unless_given():
+    from aekit.estimators import VariationalAutoencoder
     from aekit.losses import Objective
 
-    class WithParams(FakeEstimator):
-        def get_params(self, deep=True):
-            return {"likelihood": "gaussian", "likelihood_scale": 0.5, "epochs": 3}
-
-    class WithBuilder(FakeEstimator):
-        def _objective(self):
-            return Objective(beta=4.0)
-
-    m = untrained(variational=True)
-    explicit = Objective(beta=2.0)
-    assert app.objective_of(WithParams(m), explicit) is explicit
-    got = app.objective_of(WithParams(m))
-    assert (got.likelihood, got.likelihood_scale) == ("gaussian", 0.5)
-    assert app.objective_of(WithBuilder(m)).beta == 4.0
-    assert app.objective_of(m) == Objective()
+    est = VariationalAutoencoder(2, hidden_layer_sizes=(8,), likelihood="gaussian",
+                                 likelihood_scale=0.5, beta=4.0, epochs=1,
+                                 random_state=0).fit(X)
+    got = app.as_fitted(est).objective
+    assert (got.likelihood, got.likelihood_scale, got.beta) == ("gaussian", 0.5, 4.0)
+    explicit = Objective(likelihood="bernoulli")
+    assert app.as_fitted(est, explicit).objective is explicit
+    assert app.as_fitted(est).objective is got  # the override is a copy, not a change
+    # a bare module: the likelihood its output implies
+    assert app.as_fitted(untrained(variational=True)).objective.likelihood == "bernoulli"
+    linear = build_model(ModelConfig(64, hidden=(8,), code_size=2, variational=True,
+                                     output_activation="linear"), seed=0)
+    assert app.as_fitted(linear).objective.likelihood == "gaussian"

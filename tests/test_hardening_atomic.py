@@ -15,7 +15,8 @@ import pytest
 import torch
 
 import aekit
-from aekit.io import atomic, model_files
+from aekit.fitted import files as model_files
+from aekit.io import atomic
 from aekit.models import ModelConfig, build_model
 from aekit.training import checkpoint as ckpt_mod
 from aekit.training.checkpoint import load_checkpoint, save_checkpoint
@@ -73,7 +74,7 @@ def test_model_folder_survives_a_failed_save(tmp_path, monkeypatch, fault):
     monkeypatch.undo()
 
     assert {f.name: f.read_bytes() for f in path.iterdir()} == before
-    loaded = aekit.load(path)
+    loaded = aekit.load(path).module
     for k, v in old.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v)
     assert _leftovers(tmp_path) == []

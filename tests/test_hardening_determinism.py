@@ -19,7 +19,7 @@ from aekit import TrainingError
 from aekit.cli import main
 from aekit.datasets import load
 from aekit.estimators import ConvAutoencoder, StackedAutoencoder, VariationalAutoencoder
-from aekit.io import model_files
+from aekit.fitted import files as model_files
 from aekit.losses import Objective
 from aekit.models import ModelConfig, build_model
 from aekit.training import TrainConfig, train
@@ -56,7 +56,7 @@ def test_divergence_keeps_the_best_epoch_and_names_the_epoch_and_fix(tmp_path):
     for k, v in model.state_dict().items():
         assert torch.equal(v, snapshots[best][k])
     loaded = aekit.load(model_files.save(tmp_path / "best", model))
-    assert _finite(loaded)
+    assert _finite(loaded.module)
 
 
 def test_absurd_learning_rate_stops_the_estimator_with_finite_loadable_weights(tmp_path):

@@ -26,7 +26,8 @@ from PIL import Image
 
 from aekit import AekitError
 from aekit.datasets import load, read_idx, write_idx
-from aekit.io import model_files
+from aekit.fitted import files as model_files
+from aekit.loading import load as aekit_load
 from aekit.models import ModelConfig, build_model
 from aekit.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -226,7 +227,7 @@ def test_model_folder_loader(config, weights):
         write(folder, "config.json", config)
         write(folder, "model.safetensors", weights)
         write(folder, "history.json", MODEL["history.json"])
-        only_aekit_errors(model_files.load, folder)
+        only_aekit_errors(aekit_load, folder)
 
 
 def _checkpoint_bytes() -> bytes:
@@ -255,7 +256,7 @@ def test_the_unmutated_files_load(tmp_path):
     # Guards the fuzz tests above against vacuity: the seed files themselves are valid.
     for fname, data in MODEL.items():
         write(tmp_path / "m", fname, data)
-    assert isinstance(model_files.load(tmp_path / "m"), torch.nn.Module)
+    assert isinstance(aekit_load(tmp_path / "m").module, torch.nn.Module)
     assert load_checkpoint(write(tmp_path, "c.safetensors", CHECKPOINT))["epoch"] == 1
     assert read_idx(write(tmp_path, "x.idx", IDX_GZ)).shape == (2, 3, 4)
     csv = load(write(tmp_path, "x.csv", CSV_TEXT), label_column=-1, scale="minmax")

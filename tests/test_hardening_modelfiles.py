@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 
 import aekit
 from aekit import ModelFileError
-from aekit.io import model_files
+from aekit.fitted import files as model_files
 from aekit.models import ModelConfig, build_model
 
 
@@ -61,7 +61,7 @@ def nothing_built(monkeypatch):
 
 
 def test_the_fixture_folder_loads(folder):
-    assert isinstance(aekit.load(folder), torch.nn.Module)
+    assert isinstance(aekit.load(folder).module, torch.nn.Module)
 
 
 @pytest.mark.parametrize("as_name", ["model.safetensors", "model.pt"])

@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 
 import aekit
 from aekit.errors import ModelFileError
-from aekit.io.model_files import CONFIG_NAME, HISTORY_NAME, WEIGHTS_NAME, load_module, save
+from aekit.fitted.files import CONFIG_NAME, HISTORY_NAME, WEIGHTS_NAME, load_module, save
 
 from test_models import KINDS, batch, make, one_thread  # noqa: F401 (autouse)
 
@@ -27,9 +27,10 @@ def test_save_then_load_gives_identical_outputs(tmp_path, kind):
     save(tmp_path / "m", model, history=history)
     assert {p.name for p in (tmp_path / "m").iterdir()} == {CONFIG_NAME, WEIGHTS_NAME,
                                                              HISTORY_NAME}
-    loaded = aekit.load(tmp_path / "m")
+    fitted = aekit.load(tmp_path / "m")  # a bare module's folder: a FittedAutoencoder
+    loaded = fitted.module
     assert type(loaded) is type(model) and loaded.config == model.config
-    assert loaded.history == history
+    assert fitted.history == history
     x = batch(kind, 4)
     model.eval()
     a = model(x, generator=torch.Generator().manual_seed(0))
@@ -40,7 +41,7 @@ def test_save_then_load_gives_identical_outputs(tmp_path, kind):
 
 def test_tied_model_stays_tied_after_loading(tmp_path):
     save(tmp_path / "m", make("tied"))
-    loaded = aekit.load(tmp_path / "m")
+    loaded = aekit.load(tmp_path / "m").module
     assert not any("decoder" in k and "weight" in k for k in loaded.state_dict())
     z = torch.randn(2, 3)
     before = loaded.decode_logits(z)
@@ -111,7 +112,7 @@ def test_refuses_missing_or_extra_tensors(saved):
 ])
 def test_refuses_absurd_or_malformed_configs_before_allocating(saved, monkeypatch, edit, match):
     edit_config(saved, lambda c: c["model"].update(edit))
-    import aekit.io.model_files as mf
+    import aekit.fitted.files as mf
 
     def no_reading(*a, **k):
         raise AssertionError("tensors were read before the config was validated")

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from aekit.io import mapped_pages
+from aekit.io.rows import ArraySource, TensorSource, make_source
 from aekit.losses import Objective
 from aekit.models import ModelConfig, build_model
 from aekit.training import TrainConfig, train
-from aekit.training.data import ArraySource, TensorSource, make_source
 
 CONFIG = dict(epochs=2, batch_size=50, seed=3, validation_fraction=0.2, eval_batch_size=64)
 

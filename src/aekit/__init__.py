@@ -29,12 +29,14 @@ __all__ = [
 
 
 def load(path):
-    """Load a model folder written by aekit (``config.json`` + ``model.safetensors``).
+    """Load a model folder written by aekit (``config.json`` + ``model.safetensors``), or a
+    run folder of ``aekit train`` (its ``model/``).
 
-    Returns a fitted estimator when the folder was saved from one, else the PyTorch module.
-    Loading never unpickles: see :mod:`aekit.io.model_files`.
+    Returns the fitted estimator when the folder was saved from one, else a
+    :class:`aekit.fitted.FittedAutoencoder`. Loading never unpickles: see
+    :mod:`aekit.fitted.files`. (Imported on first use: ``import aekit`` stays light.)
     """
-    from aekit.io.model_files import load as _load
+    from aekit.loading import load as _load
 
     return _load(path)
 
@@ -43,8 +45,8 @@ _ESTIMATOR_NAMES = ("AutoencoderClassifier", "ConvAutoencoder", "LinearAutoencod
                     "StackedAutoencoder", "VariationalAutoencoder")
 
 
-_SUBPACKAGES = ("applications", "cli", "datasets", "estimators", "evaluation", "io", "losses",
-                "models", "plotting", "report", "tour", "training")
+_SUBPACKAGES = ("applications", "cli", "datasets", "estimators", "evaluation", "fitted", "io",
+                "loading", "losses", "models", "plotting", "report", "tour", "training")
 
 
 def __getattr__(name):

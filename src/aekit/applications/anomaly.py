@@ -9,49 +9,28 @@ data or by a quantile of scores on normal data.
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from aekit.applications.adapter import (
-    as_module, as_variational, batched, check_array, objective_of, output_from_logits, torch_generator,
-)
+from aekit.applications.adapter import as_fitted
 from aekit.errors import ConfigError
-from aekit.losses import kl_to_standard_normal, negative_log_likelihood
 
 SCORE_METRICS = ("mse", "bce", "elbo")
 
 
-def negative_elbo(model, X, objective=None, n_samples: int = 1, random_state=0,
-                  batch_size: int = 1024) -> np.ndarray:
+def negative_elbo(model, X, objective=None, n_samples: int | None = None,
+                  random_state=None) -> np.ndarray:
     """-ELBO per sample in nats, shape (n,): E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)).
 
-    The reconstruction term is averaged over ``n_samples`` draws z ~ q(z|x) (reparameterised,
-    from a generator seeded by ``random_state``); the KL is in closed form. The likelihood
-    (Bernoulli or Gaussian with its scale) is the one in ``objective`` (see
-    :func:`aekit.applications.adapter.objective_of`). The KL weight beta is *not* applied:
-    this is the true bound, whatever beta the model was trained with.
+    The model's own ELBO (:meth:`aekit.fitted.FittedAutoencoder.elbo`): ``n_samples``
+    draws z ~ q(z|x) shared by all rows (default: the model's ``n_mc_samples``, seeded by
+    ``random_state``, default the model's seed), the KL in closed form, the likelihood the
+    model was trained with (or ``objective``'s). The KL weight beta is *not* applied: this
+    is the true bound, whatever beta the model was trained with.
     """
-    module = as_variational(model, "the ELBO")
-    if n_samples < 1:
-        raise ConfigError(f"n_samples must be >= 1, got {n_samples}")
-    obj = objective_of(model, objective)
-    X = check_array(X, module.config.n_features)
-    g = torch_generator(random_state, device=next(module.parameters()).device)
-
-    def fn(m, xb):
-        mu, logvar = m.encode_distribution(xb)  # (b, k) each
-        nll = 0.0
-        for _ in range(n_samples):
-            z = m.reparameterize(mu, logvar, g)
-            out = output_from_logits(m, m.decode_logits(z))
-            nll = nll + negative_log_likelihood(out, xb, obj.likelihood, obj.likelihood_scale)
-        return nll / n_samples + kl_to_standard_normal(mu, logvar).sum(dim=1)
-
-    return batched(module, fn, X, batch_size).astype(np.float64)
+    return -as_fitted(model, objective).elbo(X, n_samples, random_state)
 
 
-def anomaly_scores(model, X, metric: str | None = None, *, objective=None, n_samples: int = 1,
-                   random_state=0, batch_size: int = 1024) -> np.ndarray:
+def anomaly_scores(model, X, metric: str | None = None, *, objective=None,
+                   n_samples: int | None = None, random_state=None) -> np.ndarray:
     """Anomaly score per row of X (n, D) -> (n,) float64; higher = more anomalous.
 
     metric: "mse" (mean squared error per value, plain-AE default), "bce" (mean binary
@@ -59,25 +38,13 @@ def anomaly_scores(model, X, metric: str | None = None, *, objective=None, n_sam
     sample; VAE default, see :func:`negative_elbo`).
     For VAEs, "mse"/"bce" use the deterministic reconstruction at z = mu.
     """
-    module = as_module(model)
-    metric = metric or ("elbo" if module.variational else "mse")
+    fitted = as_fitted(model, objective)
+    metric = metric or ("elbo" if fitted.variational else "mse")
     if metric not in SCORE_METRICS:
         raise ConfigError(f"metric {metric!r} is not one of {list(SCORE_METRICS)}")
     if metric == "elbo":
-        return negative_elbo(model, X, objective, n_samples, random_state, batch_size)
-    X = check_array(X, module.config.n_features)
-
-    def fn(m, xb):
-        z, context = m._encode(xb)
-        out = output_from_logits(m, m.decode_logits(z, context))
-        if metric == "mse":
-            return (out["recon"] - xb).pow(2).mean(dim=1)
-        if m.output_activation == "sigmoid":  # stable BCE straight from the logits
-            return F.binary_cross_entropy_with_logits(out["logits"], xb, reduction="none").mean(1)
-        p = out["recon"].clamp(1e-7, 1 - 1e-7)
-        return -(xb * torch.log(p) + (1 - xb) * torch.log1p(-p)).mean(dim=1)
-
-    return batched(module, fn, X, batch_size).astype(np.float64)
+        return -fitted.elbo(X, n_samples, random_state)
+    return fitted.reconstruction_error(X, metric)
 
 
 def threshold_by_quantile(scores, quantile: float = 0.99) -> float:
@@ -109,7 +76,7 @@ class AnomalyDetector:
     """
 
     def __init__(self, model, contamination: float = 0.05, metric: str | None = None,
-                 objective=None, random_state=0):
+                 objective=None, random_state=None):
         self.model = model
         self.contamination = contamination
         self.metric = metric

@@ -1,48 +1,34 @@
-"""Encode, decode, reconstruct, and average codes: the basic probes of an autoencoder."""
+"""Encode, decode, reconstruct, and average codes: the basic probes of an autoencoder.
+
+Each is the fitted model's own method (:class:`aekit.fitted.FittedAutoencoder`), so the
+estimator, these functions and the CLI give the same numbers bit for bit.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from aekit.applications.adapter import as_module, batched, check_array
+from aekit.applications.adapter import as_fitted
 from aekit.errors import ConfigError, DataError
 
 
-def encode(model, X, batch_size: int = 2048) -> np.ndarray:
-    """Codes of the rows of X.
-
-    X: (n, D) in the model's input units (pixels in [0, 1] for images).
-    Returns (n, k) float32; for a VAE the posterior mean mu (deterministic).
-    """
-    module = as_module(model)
-    X = check_array(X, module.config.n_features)
-    return batched(module, lambda m, xb: m.encode(xb), X, batch_size)
+def encode(model, X) -> np.ndarray:
+    """Codes of X: (n, D) rows or images -> (n, k) float32; a VAE's posterior mean mu."""
+    return as_fitted(model).encode(X)
 
 
-def decode(model, Z, batch_size: int = 2048) -> np.ndarray:
+def decode(model, Z) -> np.ndarray:
     """Outputs for codes Z (n, k) -> (n, D) float32, after the output activation
     (for a sigmoid output: Bernoulli means in [0, 1]).
 
-    Dense and bottlenecked conv models only; a max-unpooling decoder needs the encoder's
-    pooling indices and cannot decode a free code (ConfigError)."""
-    module = as_module(model)
-    if getattr(module.config, "decoder", None) == "unpool" and module.config.architecture == "conv":
-        raise ConfigError("a decoder with max-unpooling needs pooling indices from an input; "
-                          "it cannot decode codes alone (use reconstruct)")
-    Z = check_array(Z, module.code_size, name="Z")
-    return batched(module, lambda m, zb: m.decode(zb), Z, batch_size)
+    A max-unpooling decoder has no encoder indices for a free code and unpools to fixed
+    (top-left) positions (``as_fitted(model).free_code_note``)."""
+    return as_fitted(model).decode(Z)
 
 
-def reconstruct(model, X, batch_size: int = 2048) -> np.ndarray:
+def reconstruct(model, X) -> np.ndarray:
     """decode(encode(X)) deterministically (VAE: decoder mean at z = mu); (n, D) -> (n, D)."""
-    module = as_module(model)
-    X = check_array(X, module.config.n_features)
-
-    def fn(m, xb):
-        z, context = m._encode(xb)  # context: pooling indices of an unpooling decoder
-        return m.decode(z, context)
-
-    return batched(module, fn, X, batch_size)
+    return as_fitted(model).reconstruct(X)
 
 
 def mix_codes(Z_a, Z_b, weight: float = 0.5) -> np.ndarray:
@@ -61,4 +47,5 @@ def average(model, X_a, X_b, weight: float = 0.5) -> np.ndarray:
     """
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"weight must be in [0, 1], got {weight}")
-    return decode(model, mix_codes(encode(model, X_a), encode(model, X_b), weight))
+    fitted = as_fitted(model)
+    return fitted.decode(mix_codes(fitted.encode(X_a), fitted.encode(X_b), weight))

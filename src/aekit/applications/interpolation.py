@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from aekit.applications.adapter import as_module, is_variational
-from aekit.applications.codes import decode, encode
+from aekit.applications.adapter import as_fitted
 from aekit.errors import ConfigError, DataError
 
 INTERPOLATIONS = ("linear", "slerp")
@@ -69,11 +68,12 @@ def interpolate(model, x_a, x_b, n_steps: int = 8, method: str | None = None) ->
     method: "linear" or "slerp"; None picks "slerp" for VAEs (prior ~ N(0, I)) and
     "linear" otherwise.
     """
-    method = method or ("slerp" if is_variational(model) else "linear")
+    fitted = as_fitted(model)
+    method = method or ("slerp" if fitted.variational else "linear")
     single = np.ndim(x_a) == 1
-    path = interpolate_codes(encode(model, x_a), encode(model, x_b), n_steps, method)
+    path = interpolate_codes(fitted.encode(x_a), fitted.encode(x_b), n_steps, method)
     m, s, k = path.shape
-    images = decode(model, path.reshape(m * s, k)).reshape(m, s, -1)
+    images = fitted.decode(path.reshape(m * s, k)).reshape(m, s, -1)
     return images[0] if single else images
 
 
@@ -131,14 +131,15 @@ def latent_grid(model, n: int = 15, method: str | None = None, *, X_fit=None,
     Returns (images (n*n, D), codes (n*n, 2)) in the order of :func:`latent_grid_codes`.
     Raises ConfigError when the code is not 2-D.
     """
-    k = as_module(model).code_size
+    fitted = as_fitted(model)
+    k = fitted.code_size
     if k != 2:
         raise ConfigError(f"a latent grid needs a 2-D code, this model has code_size={k}; "
                           "use latent_traversal for one dimension at a time")
-    method = method or ("prior" if is_variational(model) else "quantile")
-    codes = encode(model, X_fit) if method == "quantile" and X_fit is not None else None
+    method = method or ("prior" if fitted.variational else "quantile")
+    codes = fitted.encode(X_fit) if method == "quantile" and X_fit is not None else None
     Z = latent_grid_codes(n, method, codes=codes, low=low, high=high, quantiles=quantiles)
-    return decode(model, Z), Z
+    return fitted.decode(Z), Z
 
 
 def latent_traversal(model, x=None, *, dims=None, n_steps: int = 9, low: float = -3.0,
@@ -150,15 +151,15 @@ def latent_traversal(model, x=None, *, dims=None, n_steps: int = 9, low: float =
     linspace(low, high, n_steps), the other dimensions fixed at the base.
     Returns (images (len(dims), n_steps, D), values (n_steps,)).
     """
-    module = as_module(model)
-    k = module.code_size
+    fitted = as_fitted(model)
+    k = fitted.code_size
     dims = list(range(k)) if dims is None else [int(d) for d in dims]
     if not dims or any(not 0 <= d < k for d in dims):
         raise ConfigError(f"dims must be code dimensions in 0..{k - 1}, got {dims}")
-    base = np.zeros(k, np.float32) if x is None else encode(model, x)[0]
+    base = np.zeros(k, np.float32) if x is None else fitted.encode(x)[0]
     values = np.linspace(low, high, n_steps, dtype=np.float32)
     Z = np.repeat(base[None, None, :], len(dims), 0).repeat(n_steps, 1)  # (len(dims), s, k)
     for row, d in enumerate(dims):
         Z[row, :, d] = values
-    images = decode(model, Z.reshape(-1, k)).reshape(len(dims), n_steps, -1)
+    images = fitted.decode(Z.reshape(-1, k)).reshape(len(dims), n_steps, -1)
     return images, values

@@ -6,9 +6,8 @@ import numpy as np
 import torch
 
 from aekit.applications.adapter import (
-    as_module, check_array, image_shape_of, rng_of, torch_generator,
+    as_fitted, check_array, image_shape_of, rng_of, torch_generator,
 )
-from aekit.applications.codes import reconstruct
 from aekit.errors import ConfigError, DataError
 from aekit.losses import NOISE_KINDS, corrupt
 
@@ -33,9 +32,10 @@ def denoise(model, X_noisy, n_iter: int = 1) -> np.ndarray:
     """Reconstruct noisy inputs (n, D) -> (n, D); ``n_iter`` > 1 feeds the output back in."""
     if n_iter < 1:
         raise ConfigError(f"n_iter must be >= 1, got {n_iter}")
+    fitted = as_fitted(model)
     out = X_noisy
     for _ in range(n_iter):
-        out = reconstruct(model, out)
+        out = fitted.reconstruct(out)
     return out
 
 
@@ -85,8 +85,8 @@ def inpaint(model, X, mask, n_iter: int = 20, fill: float | str = "mean") -> np.
     the row, or a number), then n_iter times: x[missing] <- reconstruct(x)[missing].
     Known values are returned unchanged, bit for bit. Returns (n, D) float32.
     """
-    module = as_module(model)
-    X = check_array(X, module.config.n_features)
+    fitted = as_fitted(model)
+    X = fitted.check_input(X)
     mask = np.asarray(mask, dtype=bool)
     if mask.shape not in ((X.shape[1],), X.shape):
         raise DataError(f"mask must have shape ({X.shape[1]},) or {X.shape}, got {mask.shape}")
@@ -101,5 +101,5 @@ def inpaint(model, X, mask, n_iter: int = 20, fill: float | str = "mean") -> np.
         start = np.full(X.shape, float(fill), np.float32)
     out[mask] = start[mask]
     for _ in range(n_iter):
-        out[mask] = reconstruct(module, out)[mask]
+        out[mask] = fitted.reconstruct(out)[mask]
     return out

@@ -293,8 +293,8 @@ def build_estimator(resolved: dict):
 
 def to_json(obj) -> str:
     """JSON for resolved configs, histories and metrics: what model files encode
-    (:func:`aekit.io.model_files.json_default`), and anything else (paths) as its text."""
-    from aekit.io.model_files import json_default  # torch: loaded only when writing results
+    (:func:`aekit.io.json_values.json_default`), and anything else (paths) as its text."""
+    from aekit.io.json_values import json_default
 
     def default(o):
         try:
@@ -343,9 +343,9 @@ def test_split_of(source: str, split: str, max_rows: int | None = None):
 
 
 def check_features(model, X, source: str) -> None:
-    from aekit.applications import as_module
+    from aekit.loading import as_fitted
 
-    d = int(getattr(model, "n_features_in_", as_module(model).config.n_features))
+    d = as_fitted(model).n_features
     if X.shape[1] != d:
         raise DataError(f"{source}: rows have {X.shape[1]} values but the model expects {d}")
 
@@ -391,20 +391,20 @@ def write_array(path, arr: np.ndarray) -> Path:
 # --- models ----------------------------------------------------------------------------
 def model_dir(path) -> Path:
     """MODEL_DIR may be a model folder or a ``train`` output folder (holding model/)."""
+    from aekit.fitted.files import resolve_folder
+
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"{path}: no such model folder")
-    if (path / MODEL_SUBDIR / "config.json").is_file() and not (path / "config.json").is_file():
-        return path / MODEL_SUBDIR
-    return path
+    return resolve_folder(path)
 
 
 def load_model(path):
-    """(fitted estimator or module, its folder, the run config beside it or {})."""
-    import aekit
+    """(fitted estimator or FittedAutoencoder, its folder, the run config beside it or {})."""
+    from aekit.loading import load
 
     folder = model_dir(path)
-    model = aekit.load(folder)
+    model = load(folder)
     run = {}
     resolved = folder.parent / RESOLVED_CONFIG
     if resolved.is_file():

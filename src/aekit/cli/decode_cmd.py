@@ -23,23 +23,19 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from aekit.applications import code_size, decode
-    from aekit.errors import ConfigError, DataError
+    from aekit.errors import DataError
+    from aekit.loading import as_fitted
 
     common.check_output_file(args.out, suffixes=(".npy", ".csv"))
     if args.png is not None:
         common.check_output_file(args.png, "--png", suffixes=(".png",))
     model, folder, run_cfg = common.load_model(args.model_dir)
-    module = getattr(model, "module_", model)
-    if module.config.architecture == "conv" and module.config.decoder == "unpool":
-        raise ConfigError(f"{folder}: an unpooling decoder needs the encoder's pooling "
-                          "indices, so it cannot decode free codes")
+    fitted = as_fitted(model)
     Z = common.read_array(args.codes, "--codes")
-    k = code_size(model)
-    if Z.shape[1] != k:
+    if Z.shape[1] != fitted.code_size:
         raise DataError(f"--codes {args.codes}: rows have {Z.shape[1]} values but the code "
-                        f"size is {k}")
-    X = decode(model, Z)
+                        f"size is {fitted.code_size}")
+    X = fitted.decode(Z)
     common.write_array(args.out, X)
     if args.png is not None:
         save_grid(model, X, args.png, run_cfg, "Decoded codes")

@@ -25,9 +25,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from aekit.applications import generate
     from aekit.cli.decode_cmd import save_grid
     from aekit.errors import ConfigError
+    from aekit.loading import as_fitted
 
     if args.n_samples < 1:
         raise ConfigError(f"-n must be >= 1, got {args.n_samples}")
@@ -35,14 +35,11 @@ def run(args) -> int:
     if args.png is not None:
         common.check_output_file(args.png, "--png", suffixes=(".png",))
     model, folder, run_cfg = common.load_model(args.model_dir)
-    if hasattr(model, "sample") and not hasattr(model, "predict"):
-        X = model.sample(args.n_samples, random_state=args.seed)
-    else:
-        module = getattr(model, "module_", model)
-        if not module.variational:
-            raise ConfigError(f"{folder}: this model has no code density to sample from "
-                              "(only VAEs and autoencoder estimators generate)")
-        X = generate(model, args.n_samples, "prior", random_state=args.seed)
+    fitted = as_fitted(model)
+    if fitted.density is None:
+        raise ConfigError(f"{folder}: this model has no code density to sample from "
+                          "(only VAEs and autoencoder estimators generate)")
+    X = fitted.sample(args.n_samples, random_state=args.seed)  # = the estimator's sample()
     common.write_array(args.out, X)
     if args.png is not None:
         save_grid(model, X, args.png, run_cfg, "Generated samples")

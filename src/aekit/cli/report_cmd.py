@@ -27,7 +27,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from aekit.io.model_files import read_history
+    from aekit.fitted.files import read_history
     from aekit.report import build_report
 
     if args.self_contained:

@@ -78,6 +78,7 @@ def run(args) -> int:
     main = distributed.is_main_process()
     ds = common.load_data(resolved["data"], resolved["split"], resolved["max_rows"])
     X, y = ds.X, ds.y
+    _give_image_shape(est, resolved, ds)
     fit_args = ()
     if resolved["model"] == "classifier":
         if y is None:
@@ -151,6 +152,17 @@ def run(args) -> int:
         return EXIT_INTERRUPTED
     _print_summary(resolved, metrics, seconds, out, report=not args.no_report)
     return 0
+
+
+def _give_image_shape(est, resolved: dict, ds) -> None:
+    """Image data (an RGB folder, IDX images) trains on its own shape: the estimator gets
+    the dataset's (C, H, W) unless the user set image_shape; the resolved config records
+    it, so it describes what ran."""
+    params = est.get_params(deep=False)
+    if "image_shape" in params and params["image_shape"] is None and ds.image_shape:
+        shape = tuple(int(s) for s in ds.image_shape)
+        est.set_params(image_shape=shape)
+        resolved["params"]["image_shape"] = shape
 
 
 def _save_best(est, path: Path) -> bool:

@@ -76,10 +76,11 @@ class Dataset:
             return self.X[index]
         # Read like the trainer does (one mechanism): pread of just these rows, so RSS grows
         # by the batch, not by the pages a memory-map fault maps around each row; scaled
-        # and clipped to [0, 1]. Imported here: eager datasets never need torch.
+        # and clipped to [0, 1]. Imported here, not at the top: aekit.io.rows imports torch,
+        # and eager datasets (``import aekit.datasets``, ``aekit datasets``) never need it.
         import torch
 
-        from aekit.training.data import ArraySource
+        from aekit.io.rows import ArraySource
 
         source = self.__dict__.get("_source")
         if source is None:

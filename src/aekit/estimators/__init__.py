@@ -24,8 +24,9 @@ ESTIMATORS = {
 TUPLE_PARAMS = ("hidden_layer_sizes", "channels", "image_shape")
 
 
-def estimator_from_model_file(path, model, config: dict, extra: dict):
-    """Rebuild a fitted estimator from a model folder's parts (called by ``aekit.load``).
+def estimator_from_model_file(path, fitted, config: dict, extra: dict):
+    """Rebuild a fitted estimator from a model folder's parts (called by ``aekit.load``):
+    ``fitted`` is the folder's :class:`~aekit.fitted.FittedAutoencoder`.
 
     The class comes from ``ESTIMATORS`` only; its parameters go through the constructor
     and the estimator's own validation, and the saved module must be exactly the one those
@@ -50,13 +51,13 @@ def estimator_from_model_file(path, model, config: dict, extra: dict):
     try:
         estimator = cls(**params)
         estimator._check_params()
-        estimator._restore(model, est["state"], extra)
-        expected = estimator._model_config(estimator._module_features()).to_dict()
+        estimator._restore(fitted, est["state"], extra)
+        expected = estimator._model_config(fitted.layout).to_dict()
     except ModelFileError:
         raise
     except (AekitError, KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{where}: invalid estimator: {exc}") from None
-    if expected != model.config.to_dict():
+    if expected != fitted.module.config.to_dict():
         raise ModelFileError(f"{where}: the saved network does not match the estimator's "
                              "parameters")
     return estimator

@@ -1,15 +1,16 @@
-"""What every aekit estimator shares: option plumbing, input checks, encode/decode, scores,
-sampling and saving. Each estimator module only says which network and objective it builds.
+"""What every aekit estimator shares: option plumbing, input checks, training, saving.
 
-Pattern (scikit-learn's ``_pca.py`` + ``_base.py``): ``__init__`` stores its arguments,
-``fit`` validates them and the data, builds ``module_`` with :func:`aekit.models.build_model`
-and trains it with :func:`aekit.training.train`. Every method that takes X checks that the
-estimator is fitted and that X has the columns seen in ``fit``.
+Estimators are thin scikit-learn facades (scikit-learn's ``_pca.py`` + ``_base.py``):
+``__init__`` stores its arguments; ``fit`` validates them and the data, builds the network
+with :func:`aekit.models.build_model`, trains it with :func:`aekit.training.train` and keeps
+the result as ``fitted_``, a :class:`aekit.fitted.FittedAutoencoder`. Every method that takes
+X checks that the estimator is fitted and that X has the columns seen in ``fit`` (scikit-
+learn's ``validate_data``), then delegates to ``fitted_``: the same methods every other
+entry point uses. Each estimator module only says which network and objective it builds.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +19,11 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from aekit.errors import ConfigError, DataError
-from aekit.estimators.samplers import CodeDensity
+from aekit.errors import ConfigError, DataError, TrainingError
+from aekit.fitted import FittedAutoencoder, InputLayout
 from aekit.losses import Objective
 from aekit.models import build_model
-from aekit.training import TrainConfig, train
-from aekit.training.trainer import copy_model
+from aekit.training import TrainConfig, greedy_layerwise, train
 
 # Estimator keyword -> TrainConfig field. One mapping serves fit, partial_fit and saving.
 TRAIN_PARAMS = {
@@ -40,7 +40,6 @@ OBJECTIVE_PARAMS = {
     "likelihood": "likelihood", "likelihood_scale": "likelihood_scale",
     "kl_warmup_epochs": "kl_warmup_epochs",
 }
-INFER_ROWS = 64  # every encode/decode chunk has this shape: results independent of the call
 
 
 def store_params(estimator, params: dict) -> None:
@@ -56,8 +55,8 @@ def _positive_int(name, value, minimum=1):
 
 
 class AutoencoderMixin:
-    """Option plumbing and the module-level helpers shared by transformers and the
-    classifier. Subclasses define ``_model_config(n_features) -> ModelConfig``."""
+    """Option plumbing and training shared by transformers and the classifier. Subclasses
+    define ``_model_config(layout) -> ModelConfig`` (layout: :class:`InputLayout`)."""
 
     _image_input = False  # True: accepts (n, H, W) / (n, C, H, W) arrays and image_shape
 
@@ -90,53 +89,48 @@ class AutoencoderMixin:
         return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
 
     # --- input -------------------------------------------------------------------------
-    def _flatten_images(self, X):
-        """(n, H, W) / (n, C, H, W) arrays -> (n, C*H*W); remembers the image shape."""
-        if not self._image_input or not hasattr(X, "ndim") or X.ndim not in (3, 4):
-            return X, None
-        shape = (1, *X.shape[1:]) if X.ndim == 3 else tuple(X.shape[1:])
-        return np.asarray(X).reshape(len(X), -1), tuple(int(s) for s in shape)
-
     def _validate_X(self, X, reset: bool):
-        X, shape = self._flatten_images(X)
+        """X -> finite float32 (n, n_features_in_) via scikit-learn's ``validate_data``
+        (feature count and names). Image-shaped X (n, H, W) / (n, C, H, W) is flattened;
+        with ``reset`` its shape is returned for the layout, else checked against it."""
+        seen = None
+        if self._image_input and hasattr(X, "ndim") and X.ndim in (3, 4):
+            seen = (1, *X.shape[1:]) if X.ndim == 3 else tuple(X.shape[1:])
+            seen = tuple(int(s) for s in seen)
+            X = np.asarray(X).reshape(len(X), -1)
         X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
-        if reset:
-            self._set_image_shape(shape, X.shape[1])
-        elif shape is not None and self.image_shape_ is not None and shape != self.image_shape_:
-            raise DataError(f"X holds images of shape {shape}, but {type(self).__name__} was "
-                            f"fitted on images of shape {tuple(self.image_shape_)}")
-        return np.asarray(X, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            X = np.asarray(X, dtype=np.float32)
+        if not np.isfinite(X).all():
+            raise DataError("X has values beyond float32's range (about 3.4e38); aekit "
+                            "computes in float32: rescale X")
+        if not reset and seen is not None:
+            layout = self.fitted_.layout
+            if layout.image_shape is not None and layout.pad == 0 and seen != layout.image_shape:
+                raise DataError(f"X holds images of shape {seen}, but {type(self).__name__} "
+                                f"was fitted on images of shape {layout.image_shape}")
+        return (X, seen) if reset else X
 
-    def _set_image_shape(self, shape, n_features):
+    def _layout(self, n_features: int, seen) -> InputLayout:
+        """The input layout for training (see :meth:`InputLayout.infer`)."""
         if not self._image_input:
-            return
-        given = getattr(self, "image_shape", None)
-        if given is not None:
-            given = tuple(int(s) for s in ((1, *given) if len(given) == 2 else given))
-            if math.prod(given) != n_features:
-                raise DataError(f"image_shape {given} has {math.prod(given)} values but X has "
-                                f"{n_features} features per row")
-            if shape is not None and shape != given:
-                raise DataError(f"X holds images of shape {shape} but image_shape is {given}")
-            shape = given
-        self._pad_ = 0
-        if shape is None and self._n_pools() == 0:
-            self.image_shape_ = None  # dense network: no image layout needed
-            return
-        if shape is None:
-            # Flat rows and no image_shape: lay each row out row-major on the smallest
-            # square that survives every 2x2 pooling, zero-padded (a 784-row is 28x28).
-            side = max(math.ceil(math.sqrt(n_features)), 2 ** self._n_pools())
-            shape = (1, side, side)
-            self._pad_ = side * side - n_features
-        self.image_shape_ = shape
+            return InputLayout(n_features)
+        return InputLayout.infer(n_features, getattr(self, "image_shape", None), seen,
+                                 self._n_pools())
 
     def _n_pools(self) -> int:
         """2x2 poolings the network applies (0 for dense networks)."""
         return len(self.channels) if getattr(self, "architecture", "conv") == "conv" else 0
 
-    def _module_features(self) -> int:
-        return self.n_features_in_ + getattr(self, "_pad_", 0)
+    @property
+    def module_(self):
+        """The trained PyTorch module (``fitted_.module``)."""
+        return self.fitted_.module
+
+    @property
+    def image_shape_(self):
+        """(C, H, W) the network lays each row out on, or None (dense)."""
+        return self.fitted_.layout.image_shape
 
     def _check_range(self, X) -> None:
         """Sigmoid/Bernoulli outputs live in [0, 1]: refuse data they cannot reconstruct."""
@@ -155,92 +149,65 @@ class AutoencoderMixin:
                 or getattr(self, "loss", None) == "bce")
 
     # --- module ------------------------------------------------------------------------
-    def _to_module(self, X: np.ndarray) -> torch.Tensor:
-        """(n, n_features_in_) float32 -> (n, module features) tensor (zero-padded)."""
-        t = torch.tensor(np.ascontiguousarray(X), dtype=torch.float32)
-        pad = getattr(self, "_pad_", 0)
-        return torch.nn.functional.pad(t, (0, pad)) if pad else t
-
-    def _from_module(self, out: torch.Tensor) -> np.ndarray:
-        """Crop the padding off module outputs (n, module features) -> numpy float32."""
-        return out[:, : self.n_features_in_].numpy()
-
-    def _build_module(self, n_features: int):
+    def _build_module(self, layout: InputLayout):
+        """A fresh network for ``layout``, seeded from ``random_state``."""
         self.seed_ = self._new_seed()
-        self.module_ = build_model(self._model_config(self._module_features()), seed=self.seed_)
-        self.n_components_ = int(self.module_.code_size)
+        module = build_model(self._model_config(layout), seed=self.seed_)
+        self.n_components_ = int(module.code_size)
         self.history_ = []
         self.n_iter_ = 0
-        return self.module_
+        return module
 
-    def _train(self, X: np.ndarray, epochs: int, seed: int, greedy_epochs=None,
-               checkpoint_dir=None, resume: bool = False) -> None:
-        """Train ``module_`` in place (history appended). On divergence ``train`` restores
-        the last good weights into ``module_`` before the TrainingError propagates.
+    def _fitted(self, module, layout: InputLayout) -> FittedAutoencoder:
+        """``fitted_`` for a trained module (the density is fitted separately)."""
+        return FittedAutoencoder(module, objective=self._objective(), layout=layout,
+                                 seed=self.seed_,
+                                 n_mc_samples=getattr(self, "n_mc_samples", 8))
+
+    def _train(self, module, layout: InputLayout, X: np.ndarray, epochs: int, seed: int,
+               greedy_epochs=None, checkpoint_dir=None, resume: bool = False) -> None:
+        """Train ``module`` in place (history appended). On divergence ``train`` restores
+        the last good weights into the module, and ``fitted_`` holds them (without a code
+        density) when the TrainingError propagates, so they can still be saved.
         ``checkpoint_dir``/``resume``: see :func:`aekit.training.train` (the signature
         stored with each checkpoint is the network + objective config)."""
         config = self._train_config(epochs, seed)
-        Xt = self._to_module(X)
+        Xt = layout.to_module(X)
         if checkpoint_dir is not None and greedy_epochs is not None:
             raise ConfigError("checkpoints (resume) are not supported with "
                               "pretraining='greedy'")
-        if greedy_epochs is not None:
-            from aekit.training import greedy_layerwise
-
-            results = greedy_layerwise(self.module_, self._objective(), Xt, config=config,
-                                       pretrain_epochs=greedy_epochs)
-            self.pretraining_history_ = [r.history for r in results["layers"]]
-            history = results["fine_tune"].history
-        else:
-            signature = {"model": self.module_.config.to_dict(),
-                         "objective": self._objective().to_dict()}
-            history = train(self.module_, self._objective(), Xt, config=config,
-                            checkpoint_dir=checkpoint_dir, resume=resume,
-                            signature=signature).history
-        self.module_.eval()
+        try:
+            if greedy_epochs is not None:
+                results = greedy_layerwise(module, self._objective(), Xt, config=config,
+                                           pretrain_epochs=greedy_epochs)
+                self.pretraining_history_ = [r.history for r in results["layers"]]
+                history = results["fine_tune"].history
+            else:
+                signature = {"model": module.config.to_dict(),
+                             "objective": self._objective().to_dict()}
+                history = train(module, self._objective(), Xt, config=config,
+                                checkpoint_dir=checkpoint_dir, resume=resume,
+                                signature=signature).history
+        except TrainingError as exc:
+            module.eval()
+            done = list(getattr(exc, "history", None) or [])
+            self.history_ = list(self.history_) + done
+            self.n_iter_ += len(done)
+            if not hasattr(self, "fitted_"):
+                self.fitted_ = self._fitted(module, layout)
+            raise
+        module.eval()
         self.history_ = list(self.history_) + history
         self.n_iter_ += len(history)
 
-    def _float64_module(self):
-        """A float64 copy of ``module_`` (tied weights stay tied) for scores: summed squared
-        errors in float32 would change in the 7th digit with the batch composition."""
-        return copy_model(self.module_).double().eval()
-
-    @torch.no_grad()
-    def _batched(self, fn, X: torch.Tensor) -> torch.Tensor:
-        """``fn`` over X in chunks of exactly INFER_ROWS rows (the last one zero-padded).
-
-        A float32 matrix product's rounding depends on its shape, so a row's code would
-        otherwise change in the 7th digit with how many rows the call holds (scikit-learn's
-        subset-invariance check caught it). Every chunk having the same shape makes each
-        row's result independent of the rest of the call."""
-        self.module_.eval()
-        dev = next(self.module_.parameters()).device
-        outs = []
-        for i in range(0, len(X), INFER_ROWS):
-            chunk = X[i:i + INFER_ROWS]
-            rows = len(chunk)
-            if rows < INFER_ROWS:
-                chunk = torch.cat([chunk, chunk.new_zeros((INFER_ROWS - rows, *chunk.shape[1:]))])
-            outs.append(fn(chunk.to(dev))[:rows].cpu())
-        return torch.cat(outs) if outs else torch.empty(0)
-
-    def _encode(self, X: np.ndarray) -> np.ndarray:
-        return self._batched(self.module_.encode, self._to_module(X)).numpy()
-
-    def _decode(self, Z: np.ndarray) -> np.ndarray:
-        return self._from_module(self._batched(self.module_.decode, torch.tensor(Z)))
-
     # --- saving ------------------------------------------------------------------------
     def _json_state(self) -> dict:
-        """Fitted attributes that are not tensors, as JSON."""
+        """Fitted attributes of the estimator itself, as JSON (the fitted model's own record
+        - layout, seed, density - is written by ``fitted_``)."""
         state = {"n_features_in_": int(self.n_features_in_), "seed_": int(self.seed_),
                  "n_components_": int(self.n_components_), "n_iter_": int(self.n_iter_)}
         if hasattr(self, "feature_names_in_"):
             state["feature_names_in_"] = [str(s) for s in self.feature_names_in_]
-        if self._image_input:
-            state["image_shape_"] = list(self.image_shape_) if self.image_shape_ else None
-            state["_pad_"] = int(self._pad_)
         return state
 
     def _extra_tensors(self) -> dict:
@@ -254,31 +221,28 @@ class AutoencoderMixin:
         people. Pickling (``joblib.dump``) also works, like any scikit-learn estimator,
         but a pickle can execute arbitrary code when loaded: only unpickle your own files.
         """
-        from aekit.io import model_files
-
         check_is_fitted(self)
         est = {"class": type(self).__name__, "params": self.get_params(deep=False),
                "state": self._json_state()}
-        extra = {"estimator": est, "objective": self._objective().to_dict(),
+        extra = {"estimator": est,
                  "training": self._train_config(self._train_epochs(), self.seed_).to_dict()}
-        return model_files.save(path, self.module_, extra_config=extra,
-                                extra_tensors=self._extra_tensors(), history=self.history_)
+        return self.fitted_.save(path, extra_config=extra, extra_tensors=self._extra_tensors(),
+                                 history=self.history_)
 
     def _train_epochs(self) -> int:
         return self.epochs
 
-    def _restore(self, module, state: dict, extra: dict) -> None:
+    def _restore(self, fitted: FittedAutoencoder, state: dict, extra: dict) -> None:
         """Inverse of ``_json_state`` / ``_extra_tensors`` (validated by the caller)."""
-        self.module_ = module.eval()
-        self.history_ = []
+        self.fitted_ = fitted
+        self.history_ = list(fitted.history or [])
         for key in ("n_features_in_", "seed_", "n_components_", "n_iter_"):
             setattr(self, key, int(state[key]))
         if "feature_names_in_" in state:
             self.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
-        if self._image_input:
-            shape = state["image_shape_"]
-            self.image_shape_ = tuple(int(s) for s in shape) if shape else None
-            self._pad_ = int(state["_pad_"])
+        if fitted.n_features != self.n_features_in_:
+            raise ConfigError(f"the fitted model takes {fitted.n_features} features but the "
+                              f"estimator state says {self.n_features_in_}")
 
 
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, AutoencoderMixin,
@@ -301,14 +265,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         over (used by ``aekit train --resume``).
         """
         self._check_params()
-        X = self._validate_X(X, reset=True)
+        X, seen = self._validate_X(X, reset=True)
         self._check_range(X)
-        self._build_module(X.shape[1])
+        layout = self._layout(X.shape[1], seen)
+        module = self._build_module(layout)
         greedy = None
         if getattr(self, "pretraining", None) == "greedy":
             greedy = self.pretrain_epochs or self.epochs
-        self._train(X, self.epochs, self.seed_, greedy_epochs=greedy,
+        self._train(module, layout, X, self.epochs, self.seed_, greedy_epochs=greedy,
                     checkpoint_dir=checkpoint_dir, resume=resume)
+        self.fitted_ = self._fitted(module, layout)
         self._fit_sampler(X)
         return self
 
@@ -320,26 +286,36 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         count from the call's first step; the code density used by ``sample`` is
         refitted on X's codes.
         """
-        first = not hasattr(self, "module_")
+        first = not hasattr(self, "fitted_")
         if first:
             self._check_params()
-        X = self._validate_X(X, reset=first)
-        self._check_range(X)
+            X, seen = self._validate_X(X, reset=True)
+            self._check_range(X)
+            layout = self._layout(X.shape[1], seen)
+            module = self._build_module(layout)
+        else:
+            X = self._validate_X(X, reset=False)
+            self._check_range(X)
+            module, layout = self.fitted_.module, self.fitted_.layout
+        self._train(module, layout, X, 1, self.seed_ + self.n_iter_)
         if first:
-            self._build_module(X.shape[1])
-        self._train(X, 1, self.seed_ + self.n_iter_)
+            self.fitted_ = self._fitted(module, layout)
         self._fit_sampler(X)
         return self
 
     def _fit_sampler(self, X: np.ndarray) -> None:
-        codes = self._encode(X)
-        self.sampler_ = CodeDensity.fit(codes, self.sampler, self.sampler_components, self.seed_)
+        self.fitted_.fit_density(X, self.sampler, self.sampler_components)
+
+    @property
+    def sampler_(self):
+        """The code density used by ``sample`` (``fitted_.density``)."""
+        return self.fitted_.density
 
     # --- using ---------------------------------------------------------------------------
     def transform(self, X):
         """Codes of X: array (n_samples, n_components_), float32."""
         check_is_fitted(self)
-        return self._encode(self._validate_X(X, reset=False))
+        return self.fitted_.encode(self._validate_X(X, reset=False))
 
     def inverse_transform(self, X):
         """Decode codes (n_samples, n_components_) back to flat data (n_samples,
@@ -350,14 +326,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
             raise ValueError(f"X has {Z.shape[1]} features, but {type(self).__name__}."
                              f"inverse_transform is expecting {self.n_components_} features "
                              "(the code size n_components_) as input.")
-        return self._decode(Z)
+        return self.fitted_.decode(Z)
 
     def reconstruct(self, X):
-        """``inverse_transform(transform(X))`` in one pass (unpooling indices included)."""
+        """``inverse_transform(transform(X))`` in one pass (unpooling indices included;
+        a VAE's decoder mean at z = mu), (n_samples, n_features_in_) float32."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        return self._from_module(self._batched(lambda x: self.module_(x)["recon"],
-                                               self._to_module(X)))
+        return self.fitted_.reconstruct(self._validate_X(X, reset=False))
 
     def score_samples(self, X):
         """Per-sample score, higher = more normal: minus the squared reconstruction error
@@ -365,11 +340,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         Shape (n_samples,), float64 (computed in float64, so a row's score does not depend
         on the other rows in the batch)."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        m = self._float64_module()
-        recon = self._from_module(self._batched(lambda x: m(x.double())["recon"],
-                                                self._to_module(X)))
-        return -np.square(X.astype(np.float64) - recon).sum(axis=1)
+        return self.fitted_.score_samples(self._validate_X(X, reset=False))
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples` over X (same units). ``y`` is ignored."""
@@ -380,7 +351,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         from the density fitted on the training codes (``sampler``), then decoded."""
         check_is_fitted(self)
         _positive_int("n_samples", n_samples)
-        return self._decode(self.sampler_.sample(n_samples, check_random_state(random_state)))
+        return self.fitted_.sample(n_samples, random_state)
 
     @property
     def _n_features_out(self):
@@ -391,12 +362,3 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = False
         return tags
-
-    # --- saving --------------------------------------------------------------------------
-    def _extra_tensors(self) -> dict:
-        return self.sampler_.to_tensors() if hasattr(self, "sampler_") else {}
-
-    def _restore(self, module, state, extra):
-        super()._restore(module, state, extra)
-        if any(k.startswith("sampler/") for k in extra):
-            self.sampler_ = CodeDensity.from_tensors(extra, self.n_components_)

@@ -3,6 +3,7 @@ head trained (encoder frozen) and fine-tuned (end to end) on the labelled rows."
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -16,7 +17,7 @@ from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
 from aekit.estimators.base import AutoencoderMixin, _positive_int, store_params
 from aekit.estimators.stacked import DENSE_DOC
 from aekit.models import ModelConfig
-from aekit.training.trainer import copy_model, make_optimizer
+from aekit.training.trainer import make_optimizer
 
 
 def unlabelled_mask(y: np.ndarray) -> np.ndarray:
@@ -134,8 +135,8 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         if lr is not None and not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
             raise ConfigError(f"finetune_learning_rate must be None or a number > 0, got {lr!r}")
 
-    def _model_config(self, n_features):
-        return ModelConfig(n_features=n_features, hidden=tuple(self.hidden_layer_sizes),
+    def _model_config(self, layout):
+        return ModelConfig(n_features=layout.module_features, hidden=tuple(self.hidden_layer_sizes),
                            code_size=self.n_components, activation=self.activation,
                            code_activation=self.code_activation,
                            output_activation=self.output_activation)
@@ -160,26 +161,31 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         self.classes_, targets = np.unique(y[~unlabelled], return_inverse=True)
         self.n_labelled_ = int((~unlabelled).sum())
         self._check_range(X)
-        self._build_module(X.shape[1])
+        if not np.isfinite(X).all():
+            raise DataError("X has values beyond float32's range (about 3.4e38); aekit "
+                            "computes in float32: rescale X")
+        layout = self._layout(X.shape[1], None)
+        module = self._build_module(layout)
         if pretrained is not None:
-            self._copy_pretrained(pretrained)
+            module = self._copy_pretrained(pretrained, module)
         elif self.pretrain_epochs > 0:
-            self._train(X, self.pretrain_epochs, self.seed_, checkpoint_dir=checkpoint_dir,
-                        resume=resume)
+            self._train(module, layout, X, self.pretrain_epochs, self.seed_,
+                        checkpoint_dir=checkpoint_dir, resume=resume)
+        self.fitted_ = self._fitted(module, layout)
         self._fit_head(X, ~unlabelled, targets)
         return self
 
-    def _copy_pretrained(self, pretrained) -> None:
-        """Take a copy of a fitted autoencoder's network as the (pretrained) encoder."""
-        check_is_fitted(pretrained, "module_")
-        mine, theirs = self.module_.config, pretrained.module_.config
+    def _copy_pretrained(self, pretrained, module):
+        """A copy of a fitted autoencoder's network, to be the (pretrained) encoder."""
+        check_is_fitted(pretrained, "fitted_")
+        mine, theirs = module.config, pretrained.module_.config
         if mine != theirs:
             raise ConfigError("pretrained autoencoder's network does not match this "
                               f"classifier's options: it has {theirs.to_dict()}, the classifier "
                               f"builds {mine.to_dict()}")
-        self.module_ = copy_model(pretrained.module_).eval()
         self.history_ = list(getattr(pretrained, "history_", []))
         self.n_iter_ = len(self.history_)
+        return copy.deepcopy(pretrained.module_).eval()  # tied weights stay tied
 
     def _fit_head(self, X: np.ndarray, labelled: np.ndarray, targets: np.ndarray) -> None:
         """Supervised phases on ``X[labelled]``: head alone (encoder frozen), then
@@ -189,9 +195,9 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
             torch.manual_seed(self.seed_ + 1)
             self.head_ = CodeHead(self.n_components_, len(self.classes_))
         if self.standardize_codes:
-            self.head_.set_statistics(torch.from_numpy(self._encode(X)))  # codes (n, k)
+            self.head_.set_statistics(torch.from_numpy(self.fitted_.encode(X)))  # (n, k)
         model = torch.nn.ModuleDict({"encoder": self.module_, "head": self.head_}).to(device)
-        Xt = self._to_module(X[labelled]).to(device)
+        Xt = self.fitted_.layout.to_module(X[labelled]).to(device)
         yt = torch.as_tensor(targets, dtype=torch.long, device=device)
         g = torch.Generator(device=device).manual_seed(self.seed_ + 2)
         self.supervised_history_ = []
@@ -237,7 +243,9 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         check_is_fitted(self)
         X = np.asarray(validate_data(self, X, reset=False, dtype=[np.float32, np.float64]),
                        dtype=np.float32)
-        logits = self._batched(lambda x: self.head_(self.module_.encode(x)), self._to_module(X))
+        fitted = self.fitted_
+        logits = fitted.run(lambda x: self.head_(fitted.module.encode(x)),
+                            fitted.layout.to_module(X))
         return torch.softmax(logits.double(), dim=1).numpy()
 
     def predict(self, X):
@@ -251,7 +259,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         check_is_fitted(self)
         X = np.asarray(validate_data(self, X, reset=False, dtype=[np.float32, np.float64]),
                        dtype=np.float32)
-        return self._encode(X)
+        return self.fitted_.encode(X)
 
     # --- saving --------------------------------------------------------------------------
     def _json_state(self):
@@ -263,8 +271,8 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
     def _extra_tensors(self):
         return {f"head/{k}": v for k, v in self.head_.state_dict().items()}
 
-    def _restore(self, module, state, extra):
-        super()._restore(module, state, extra)
+    def _restore(self, fitted, state, extra):
+        super()._restore(fitted, state, extra)
         classes = state.get("classes_")
         if not isinstance(classes, list) or not classes:
             raise ModelFileError("estimator state: classes_ must be a non-empty list")

@@ -65,9 +65,9 @@ class ConvAutoencoder(BaseAutoencoder):
         super()._check_params()
         check_image_params(self)
 
-    def _model_config(self, n_features):
-        return ModelConfig(n_features=n_features, architecture="conv",
+    def _model_config(self, layout):
+        return ModelConfig(n_features=layout.module_features, architecture="conv",
                            hidden=tuple(self.channels), code_size=self.n_components,
                            activation=self.activation, code_activation=self.code_activation,
                            output_activation=self.output_activation,
-                           image_shape=self.image_shape_, decoder=self.decoder)
+                           image_shape=layout.image_shape, decoder=self.decoder)

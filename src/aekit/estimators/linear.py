@@ -56,7 +56,7 @@ class LinearAutoencoder(BaseAutoencoder):
                  verbose=False):
         store_params(self, locals())
 
-    def _model_config(self, n_features):
-        return ModelConfig(n_features=n_features, hidden=(), code_size=self.n_components,
+    def _model_config(self, layout):
+        return ModelConfig(n_features=layout.module_features, hidden=(), code_size=self.n_components,
                            activation="linear", code_activation="linear",
                            output_activation="linear", tied=bool(self.tied))

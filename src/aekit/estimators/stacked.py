@@ -134,8 +134,8 @@ class StackedAutoencoder(BaseAutoencoder):
             raise ConfigError(f"pretrain_epochs must be None or an integer >= 1, "
                               f"got {self.pretrain_epochs!r}")
 
-    def _model_config(self, n_features):
-        return ModelConfig(n_features=n_features, hidden=tuple(self.hidden_layer_sizes),
+    def _model_config(self, layout):
+        return ModelConfig(n_features=layout.module_features, hidden=tuple(self.hidden_layer_sizes),
                            code_size=self.n_components, activation=self.activation,
                            code_activation=self.code_activation,
                            output_activation=self.output_activation, tied=bool(self.tied))

@@ -3,16 +3,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
-
 from aekit.errors import ConfigError
 from aekit.estimators.base import BaseAutoencoder, _positive_int, store_params
 from aekit.estimators.conv import IMAGE_DOC, check_image_params
-from aekit.losses import negative_log_likelihood
-from aekit.losses.objectives import kl_to_standard_normal
 from aekit.models import ModelConfig
 
 
@@ -73,18 +66,18 @@ class VariationalAutoencoder(BaseAutoencoder):
     def _needs_unit_range(self):
         return self.likelihood == "bernoulli"
 
-    def _model_config(self, n_features):
+    def _model_config(self, layout):
         conv = self.architecture == "conv"
         return ModelConfig(
-            n_features=n_features, architecture=self.architecture,
+            n_features=layout.module_features, architecture=self.architecture,
             hidden=tuple(self.channels if conv else self.hidden_layer_sizes),
             code_size=self.n_components, activation=self.activation,
             output_activation="sigmoid" if self.likelihood == "bernoulli" else "linear",
-            image_shape=self.image_shape_ if conv else None,
+            image_shape=layout.image_shape if conv else None,
             decoder=self.decoder, variational=True)
 
     def _fit_sampler(self, X):
-        """The prior N(0, I) is the density: nothing to fit."""
+        """The prior N(0, I) is the density (``fitted_.density``): nothing to fit."""
 
     def score_samples(self, X):
         """ELBO of each row in nats (higher = more normal), shape (n_samples,), float64:
@@ -96,35 +89,9 @@ class VariationalAutoencoder(BaseAutoencoder):
         from the fitted seed), z_s = mu + sigma * eps_s, so scores are deterministic and do
         not depend on the other rows (computed in float64).
         """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        g = torch.Generator().manual_seed(self.seed_)
-        eps = torch.randn((self.n_mc_samples, self.n_components_), generator=g,
-                          dtype=torch.float64)  # (S, k)
-        d = self.n_features_in_
-        m = self._float64_module()
-
-        def elbo(x):  # x (B, D_module) -> (B,), in float64
-            x = x.double()
-            mu, logvar = m.encode_distribution(x)
-            nll = 0.0
-            for e in eps.to(x.device):
-                out = {"logits": m.decode_logits(mu + torch.exp(0.5 * logvar) * e)}
-                out["recon"] = (torch.sigmoid(out["logits"]) if self.likelihood == "bernoulli"
-                                else out["logits"])
-                out = {k: v[:, :d] for k, v in out.items()}  # crop any padding
-                nll = nll + negative_log_likelihood(out, x[:, :d], self.likelihood,
-                                                    self.likelihood_scale)
-            kl = kl_to_standard_normal(mu, logvar).sum(dim=1)
-            return -(nll / len(eps)) - kl
-
-        return self._batched(elbo, self._to_module(X)).double().numpy()
+        return super().score_samples(X)
 
     def sample(self, n_samples=1, random_state=None):
         """``n_samples`` draws from the generative model (n_samples, n_features_in_),
         float32: z ~ N(0, I), returned as the decoder's mean E[x|z]."""
-        check_is_fitted(self)
-        _positive_int("n_samples", n_samples)
-        rng = check_random_state(random_state)
-        z = rng.standard_normal((n_samples, self.n_components_)).astype(np.float32)
-        return self._decode(z)
+        return super().sample(n_samples, random_state)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from aekit.applications.adapter import as_module, check_array
+from aekit.applications.adapter import as_fitted
 from aekit.evaluation.anomaly import auroc, one_class_auroc
 from aekit.evaluation.information import cross_entropy, entropy, kl_divergence
 from aekit.evaluation.codes import (
@@ -50,21 +50,23 @@ METRIC_LABELS = {
 
 
 def evaluate_model(model, X_test, *, X_train=None, y_train=None, y_test=None, objective=None,
-                   iw_samples: int = 100, random_state=0) -> dict:
+                   iw_samples: int = 100, random_state=0, mc_seed=None) -> dict:
     """Every applicable metric of ``model`` on X_test (n, D), as a flat dict.
 
     Always: "code_size", "mse", "bce", "psnr". With X_train, y_train, y_test:
     "linear_probe", "knn". For VAEs: :func:`vae_metrics` with ``iw_samples`` importance
-    samples (likelihood from ``objective``). Units: see ``METRIC_LABELS``.
+    samples (likelihood from ``objective``, default the model's own; Monte Carlo draws
+    seeded by ``mc_seed``, default the model's seed, so the ELBO equals
+    ``score_samples``). ``random_state`` seeds the probes. Units: see ``METRIC_LABELS``.
     """
-    module = as_module(model)
-    X_test = check_array(X_test, module.config.n_features, name="X_test")
-    out = {"code_size": int(module.code_size)}
-    out.update(evaluate_reconstruction(module, X_test))
+    fitted = as_fitted(model, objective)
+    X_test = fitted.check_input(X_test, "X_test")
+    out = {"code_size": fitted.code_size}
+    out.update(evaluate_reconstruction(fitted, X_test))
     if X_train is not None and y_train is not None and y_test is not None:
-        out.update(code_metrics(module, X_train, y_train, X_test, y_test, random_state))
-    if module.variational:
-        out.update(vae_metrics(model, X_test, objective, iw_samples, random_state))
+        out.update(code_metrics(fitted, X_train, y_train, X_test, y_test, random_state))
+    if fitted.variational:
+        out.update(vae_metrics(fitted, X_test, None, iw_samples, mc_seed))
     return out
 
 

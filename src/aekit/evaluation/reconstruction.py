@@ -12,8 +12,7 @@ import math
 import numpy as np
 from sklearn.decomposition import PCA
 
-from aekit.applications.adapter import check_array
-from aekit.applications.codes import reconstruct
+from aekit.applications.adapter import as_fitted, check_array
 from aekit.errors import ConfigError, DataError
 
 BCE_EPS = 1e-7
@@ -48,8 +47,9 @@ def reconstruction_metrics(X, X_hat, peak: float = 1.0) -> dict:
 
 def evaluate_reconstruction(model, X, peak: float = 1.0) -> dict:
     """:func:`reconstruction_metrics` of the model's deterministic reconstructions of X."""
-    X = check_array(X)
-    return reconstruction_metrics(X, reconstruct(model, X), peak)
+    fitted = as_fitted(model)
+    X = fitted.check_input(X)
+    return reconstruction_metrics(X, fitted.reconstruct(X), peak)
 
 
 def fit_pca(X_train, k: int, random_state=0) -> PCA:

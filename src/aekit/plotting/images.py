@@ -59,9 +59,11 @@ def plot_generated(model, *, n: int = 20, method: str | None = None, X_fit=None,
                    random_state=0, per_row: int = 10, image_shape=None,
                    title: str | None = None) -> Figure:
     """``n`` samples from :func:`aekit.applications.generate`, ``per_row`` per line."""
+    model = app.as_fitted(model)
     images = app.generate(model, n, method, X_fit=X_fit, random_state=random_state)
     rows = [images[i:i + per_row] for i in range(0, n, per_row)]
-    method = method or ("prior" if app.is_variational(model) else "gmm")
+    if method is None:
+        method = model.density.kind if model.density is not None else "gmm"
     title = title if title is not None else f"Generated samples (codes from: {method})"
     return mosaic_figure(rows, shape_for(model, image_shape), title=title)
 
@@ -71,8 +73,9 @@ def plot_interpolations(model, X_a, X_b, *, n_steps: int = 10, method: str | Non
                         title: str | None = None) -> Figure:
     """One strip per pair (X_a[i] -> X_b[i]) decoded along the code path; with
     ``pixel_baseline`` each strip is followed by the plain pixel cross-fade."""
+    model = app.as_fitted(model)
     X_a, X_b = np.atleast_2d(X_a), np.atleast_2d(X_b)
-    method = method or ("slerp" if app.is_variational(model) else "linear")
+    method = method or ("slerp" if model.variational else "linear")
     paths = app.interpolate(model, X_a, X_b, n_steps, method)  # (m, s, D)
     t = np.linspace(0, 1, n_steps)[:, None]
     rows, labels = [], []
@@ -91,8 +94,9 @@ def plot_latent_grid(model, *, n: int = 15, method: str | None = None, X_fit=Non
                      image_shape=None, title: str | None = None) -> Figure:
     """Decoded n x n grid over a 2-D code (see :func:`aekit.applications.latent_grid`);
     z_0 grows left to right, z_1 bottom to top."""
+    model = app.as_fitted(model)
     images, Z = app.latent_grid(model, n, method, X_fit=X_fit)
-    method = method or ("prior" if app.is_variational(model) else "quantile")
+    method = method or ("prior" if model.variational else "quantile")
     rows = images.reshape(n, n, -1)
     title = title if title is not None else f"Latent grid ({method})"
     return mosaic_figure(list(rows), shape_for(model, image_shape),
@@ -107,7 +111,7 @@ def plot_latent_traversals(model, x=None, *, dims=None, n_steps: int = 9, low: f
     (or zero); the beta-VAE disentanglement probe."""
     images, values = app.latent_traversal(model, x, dims=dims, n_steps=n_steps, low=low,
                                           high=high)
-    k = app.code_size(model)
+    k = app.as_fitted(model).code_size
     dims = list(range(k)) if dims is None else list(dims)
     return mosaic_figure(list(images), shape_for(model, image_shape), [f"z{d}" for d in dims],
                          [f"{v:.1f}" for v in values], title=title)

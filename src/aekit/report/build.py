@@ -21,10 +21,10 @@ log = logging.getLogger(__name__)
 
 def model_summary(model) -> dict:
     """Key facts about a model for the config table: kind, architecture, sizes."""
-    module = app.as_module(model)
-    c = module.config
+    fitted = app.as_fitted(model)
+    module, c = fitted.module, fitted.module.config
     return {
-        "model": type(model).__name__ if model is not module else type(module).__name__,
+        "model": type(model).__name__ if hasattr(model, "fitted_") else type(module).__name__,
         "architecture": c.architecture,
         "variational": bool(module.variational),
         "n_features": c.n_features,
@@ -35,10 +35,6 @@ def model_summary(model) -> dict:
         "output_activation": c.output_activation,
         "parameters": int(sum(p.numel() for p in module.parameters())),
     }
-
-
-def _can_decode_free_codes(module) -> bool:
-    return not (module.config.architecture == "conv" and module.config.decoder == "unpool")
 
 
 def _pairs(X, y, n: int, rng):
@@ -64,24 +60,23 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     X_train (N, D) and X_test (n, D): flat inputs in [0, 1]; y_*: optional labels (n,).
     history: ``TrainResult.history`` (per-epoch dicts) for training curves. config: the
     resolved run configuration (shown as a key-value table). objective: the training
-    :class:`aekit.losses.Objective` (VAE likelihood, sparsity); see
-    :func:`aekit.applications.adapter.objective_of` for the default.
+    :class:`aekit.losses.Objective` (VAE likelihood, sparsity); default: the one the model
+    was trained with (``as_fitted(model).objective``).
     PCA with the model's code size sits beside the model in the metrics table and in the
     reconstruction and denoising figures. ``report.results`` holds the numbers:
     {"model": metrics, "pca": metrics, "denoising": ..., "anomaly": ...}.
     """
-    module = app.as_module(model)
-    obj = app.objective_of(model, objective)
+    fitted = app.as_fitted(model, objective)
+    obj = fitted.objective
     X_train = np.asarray(X_train, np.float32)
     X_test = np.asarray(X_test, np.float32)
     y_train = None if y_train is None else np.asarray(y_train)
     y_test = None if y_test is None else np.asarray(y_test)
     labelled = y_train is not None and y_test is not None
     rng = np.random.default_rng(random_state)
-    k = int(module.code_size)
-    vae = bool(module.variational)
-    shape = app.image_shape_of(module, image_shape)
-    free = _can_decode_free_codes(module)
+    k = fitted.code_size
+    vae = fitted.variational
+    shape = app.image_shape_of(fitted, image_shape)
     report = Report(title, subtitle)
 
     # --- configuration ------------------------------------------------------------------
@@ -93,15 +88,15 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                   "image shape (C, H, W)": list(shape)}, caption="data")
 
     # --- metrics ------------------------------------------------------------------------
-    metrics = ev.evaluate_model(module, X_test, X_train=X_train, y_train=y_train,
-                                y_test=y_test, objective=obj, iw_samples=iw_samples,
+    metrics = ev.evaluate_model(fitted, X_test, X_train=X_train, y_train=y_train,
+                                y_test=y_test, iw_samples=iw_samples,
                                 random_state=random_state)
     pca = ev.fit_pca(X_train, k, random_state)
     pca_metrics = ev.pca_baseline(X_train, X_test, k, y_train, y_test,
                                   random_state=random_state)
     Y_map = None
     if labelled or k > 2:
-        Y_map = pl.code_map(module, X_test, max_points=max_map_points,
+        Y_map = pl.code_map(fitted, X_test, max_points=max_map_points,
                             random_state=random_state)
         idx = Y_map[2]
         metrics["trustworthiness"] = ev.map_trustworthiness(X_test[idx], Y_map[0])
@@ -135,7 +130,7 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
         claim="An undercomplete autoencoder keeps what matters to rebuild the input; detail "
               "beyond what the code can hold is lost (blur), as it is for PCA.",
         measured=f"PSNR {metrics['psnr']:.2f} dB vs PCA {pca_metrics['psnr']:.2f} dB.",
-    ).figure(pl.plot_reconstructions(module, show, baseline=pca, image_shape=shape),
+    ).figure(pl.plot_reconstructions(fitted, show, baseline=pca, image_shape=shape),
              "test inputs (top), autoencoder, PCA with the same code size")
 
     # --- code map -------------------------------------------------------------------------
@@ -154,57 +149,61 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                  f"{len(Y_map[0])} test codes ({Y_map[1]})")
 
     # --- generation, interpolation, averaging, grid, traversals -------------------------
-    if free:
-        # a full-covariance mixture on a huge code (conv feature maps) is too slow
-        method = "prior" if vae else ("gmm" if k <= 64 else "gaussian")
+    note = fitted.free_code_note  # how free codes are decoded, when it differs
+    # The model's own density (a VAE's prior, the sampler a plain AE was fitted with);
+    # a bare module has none: fit one here (a full-covariance mixture on a huge code,
+    # such as a conv feature map, is too slow, so one Gaussian there).
+    own = fitted.density is not None
+    method = (fitted.density.kind if own else ("gmm" if k <= 64 else "gaussian"))
+    report.section(
+        "Generated samples",
+        claim="A VAE generates by decoding draws from its prior. A plain autoencoder has "
+              "no prior, so codes are drawn from a density fitted to the training codes "
+              f"(here: {method}); drawn from an arbitrary region of code space "
+              "its outputs are rarely plausible.",
+    ).figure(pl.plot_generated(fitted, n=2 * n_show, method=None if own else method,
+                               X_fit=None if own else X_train, random_state=random_state,
+                               per_row=n_show, image_shape=shape),
+             f"codes sampled from: {method}" + (f"; {note}" if note else ""))
+    A, B = _pairs(X_test, y_test, 4, rng)
+    interp = "slerp" if vae else "linear"
+    report.section(
+        "Interpolation and averaging",
+        claim="Walking between two codes gives outputs that morph from one input to the "
+              "other, unlike a pixel cross-fade which superimposes them; decoding the "
+              "mean of two codes gives one blended item rather than a double exposure.",
+    ).figure(pl.plot_interpolations(fitted, A, B, n_steps=n_show, method=interp,
+                                    image_shape=shape),
+             f"{interp} interpolation between codes, with the pixel cross-fade below each"
+             + (f"; {note}" if note else "")
+             ).figure(pl.plot_average(fitted, A, B, image_shape=shape),
+                      "decoded code average vs pixel average")
+    if k == 2:
+        grid_method = "prior" if vae else "quantile"
         report.section(
-            "Generated samples",
-            claim="A VAE generates by decoding draws from its prior. A plain autoencoder has "
-                  "no prior, so codes are drawn from a density fitted to the training codes "
-                  f"(here: {method}); drawn from an arbitrary region of code space "
-                  "its outputs are rarely plausible.",
-        ).figure(pl.plot_generated(module, n=2 * n_show, method=method,
-                                   X_fit=None if vae else X_train, random_state=random_state,
-                                   per_row=n_show, image_shape=shape),
-                 f"codes sampled from: {method}")
-        A, B = _pairs(X_test, y_test, 4, rng)
-        interp = "slerp" if vae else "linear"
+            "Latent grid",
+            claim="With a 2-D code the whole code space can be laid out as a map: nearby "
+                  "codes decode to similar items and classes occupy regions.",
+        ).figure(pl.plot_latent_grid(fitted, n=15, method=grid_method,
+                                     X_fit=None if vae else X_train, image_shape=shape),
+                 "N(0,1) quantiles 5%..95% per axis" if vae else
+                 "5%..95% quantiles of the training codes per axis")
+    if vae:
+        dims = np.argsort(-ev.kl_per_dimension(fitted, X_test))[:min(k, 10)]
         report.section(
-            "Interpolation and averaging",
-            claim="Walking between two codes gives outputs that morph from one input to the "
-                  "other, unlike a pixel cross-fade which superimposes them; decoding the "
-                  "mean of two codes gives one blended item rather than a double exposure.",
-        ).figure(pl.plot_interpolations(module, A, B, n_steps=n_show, method=interp,
-                                        image_shape=shape),
-                 f"{interp} interpolation between codes, with the pixel cross-fade below each"
-                 ).figure(pl.plot_average(module, A, B, image_shape=shape),
-                          "decoded code average vs pixel average")
-        if k == 2:
-            grid_method = "prior" if vae else "quantile"
-            report.section(
-                "Latent grid",
-                claim="With a 2-D code the whole code space can be laid out as a map: nearby "
-                      "codes decode to similar items and classes occupy regions.",
-            ).figure(pl.plot_latent_grid(module, n=15, method=grid_method,
-                                         X_fit=None if vae else X_train, image_shape=shape),
-                     "N(0,1) quantiles 5%..95% per axis" if vae else
-                     "5%..95% quantiles of the training codes per axis")
-        if vae:
-            dims = np.argsort(-ev.kl_per_dimension(module, X_test))[:min(k, 10)]
-            report.section(
-                "Latent traversals",
-                claim="In a beta-VAE (beta > 1) single latent dimensions tend to control single "
-                      "factors of variation; dimensions the KL pushed to the prior change "
-                      "nothing.",
-                measured=f"beta = {obj.beta:g}; {metrics['active_units']} of {k} units "
-                         "active. Rows ordered by KL, most informative first.",
-            ).figure(pl.plot_latent_traversals(module, X_test[0], dims=dims, image_shape=shape),
-                     "each row varies one dimension from -3 to 3 around a test code")
+            "Latent traversals",
+            claim="In a beta-VAE (beta > 1) single latent dimensions tend to control single "
+                  "factors of variation; dimensions the KL pushed to the prior change "
+                  "nothing.",
+            measured=f"beta = {obj.beta:g}; {metrics['active_units']} of {k} units "
+                     "active. Rows ordered by KL, most informative first.",
+        ).figure(pl.plot_latent_traversals(fitted, X_test[0], dims=dims, image_shape=shape),
+                 "each row varies one dimension from -3 to 3 around a test code")
 
     # --- denoising ----------------------------------------------------------------------
     noisy = app.add_noise(X_test, noise, noise_level, random_state)
     den = {"noisy": ev.reconstruction_metrics(X_test, noisy)["mse"],
-           "autoencoder": ev.reconstruction_metrics(X_test, app.denoise(module, noisy))["mse"],
+           "autoencoder": ev.reconstruction_metrics(X_test, app.denoise(fitted, noisy))["mse"],
            "pca": ev.reconstruction_metrics(X_test, ev.pca_reconstruct(pca, noisy))["mse"]}
     report.results["denoising"] = {"noise": noise, "level": noise_level, "mse": den}
     denoising = obj.noise is not None and obj.noise_level > 0
@@ -216,7 +215,7 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                                   "input noise.)"),
         measured=f"MSE to the clean images: noisy {den['noisy']:.4g}, autoencoder "
                  f"{den['autoencoder']:.4g}, PCA {den['pca']:.4g}.",
-    ).figure(pl.plot_denoising(module, show, noise=noise, level=noise_level,
+    ).figure(pl.plot_denoising(fitted, show, noise=noise, level=noise_level,
                                random_state=random_state, baseline=pca, image_shape=shape),
              "clean / noisy / autoencoder output / PCA")
 
@@ -225,14 +224,14 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
         "Inpainting",
         claim="Iterating reconstruction while clamping the known pixels fills a missing "
               "region with content consistent with the rest of the input.",
-    ).figure(pl.plot_inpainting(module, show, kind="bottom", image_shape=shape),
+    ).figure(pl.plot_inpainting(fitted, show, kind="bottom", image_shape=shape),
              "bottom half missing; 20 iterations")
 
     # --- anomaly scores ---------------------------------------------------------------------
     metric = "elbo" if vae else "mse"
-    s_train = app.anomaly_scores(module, X_train, metric, objective=obj)
-    s_test = app.anomaly_scores(module, X_test, metric, objective=obj)
-    s_noisy = app.anomaly_scores(module, noisy, metric, objective=obj)
+    s_train = app.anomaly_scores(fitted, X_train, metric)
+    s_test = app.anomaly_scores(fitted, X_test, metric)
+    s_noisy = app.anomaly_scores(fitted, noisy, metric)
     thr = app.threshold_by_contamination(s_train, contamination)
     flagged = float((s_test > thr).mean())
     auc = ev.auroc(np.concatenate([s_test, s_noisy]),
@@ -255,14 +254,14 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
 
     # --- sparse codes ---------------------------------------------------------------------
     if obj.sparsity is not None and obj.sparsity_weight > 0:
-        Z = app.encode(module, X_test)
+        Z = app.encode(fitted, X_test)
         near_zero = float((np.abs(Z) < 1e-2).mean())
         report.section(
             "Code activations",
             claim="A sparsity penalty makes most code units inactive for any given input.",
             measured=f"{near_zero:.1%} of test code values are within 0.01 of zero "
                      f"({obj.sparsity} penalty, weight {obj.sparsity_weight:g}).",
-        ).figure(pl.plot_activation_histogram(module, X_test), "code values on the test set")
+        ).figure(pl.plot_activation_histogram(fitted, X_test), "code values on the test set")
     log.info("report %r assembled: %d sections, %d figures", title, len(report.sections),
              len(report.figures()))
     return report

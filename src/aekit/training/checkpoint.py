@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from aekit.errors import ModelFileError
 from aekit.io.atomic import atomic_path
-from aekit.io.model_files import json_default
+from aekit.io.json_values import json_default
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 FORMAT = "aekit-checkpoint-1"

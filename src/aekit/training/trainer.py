@@ -22,9 +22,9 @@ import torch.optim.optimizer as torch_optimizer
 from tqdm.auto import tqdm
 
 from aekit.errors import ConfigError, TrainingError
+from aekit.io.rows import make_source
 from aekit.training import dense_step, distributed
 from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from aekit.training.data import make_source
 
 log = logging.getLogger(__name__)
 

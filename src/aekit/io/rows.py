@@ -1,4 +1,8 @@
-"""Where training batches come from.
+"""Row sources: where training batches (and a lazy dataset's rows) come from.
+
+Below both :mod:`aekit.datasets` and :mod:`aekit.training` (it imports nothing of aekit
+but :mod:`aekit.errors` and :mod:`aekit.io.mapped_pages`), so a lazy
+:class:`aekit.datasets.Dataset` reads its rows with the same code the trainer uses.
 
 Data stays one tensor, indexed with a permutation per epoch: no per-sample Dataset or
 DataLoader overhead. Arrays that are memory-mapped (``np.memmap`` or ``np.load(...,

@@ -1,7 +1,8 @@
-"""Densities fitted on the training codes of a plain autoencoder, so it can generate.
+"""Code densities: what a fitted autoencoder samples codes from to generate.
 
-A plain autoencoder has no prior; sampling draws codes from a density fitted to the codes
-of the training data and decodes them (pythae's ``samplers/``: "GaussianMixtureSampler").
+A VAE has its prior N(0, I) (:class:`StandardNormal`). A plain autoencoder has no prior:
+sampling draws codes from a density fitted to the codes of the training data and decodes
+them (pythae's ``samplers/``: "GaussianMixtureSampler").
 Every density is a Gaussian mixture stored as plain tensors (weights, means, Cholesky
 factors), so it is saved in ``model.safetensors`` and loaded without pickle:
 
@@ -19,6 +20,7 @@ from sklearn.mixture import GaussianMixture
 from aekit.errors import ConfigError, ModelFileError
 
 SAMPLERS = ("gmm", "gaussian", "uniform")
+DENSITIES = ("prior", *SAMPLERS)  # "prior": N(0, I), a VAE's own
 REG = 1e-6  # added to covariance diagonals, scaled by the codes' variance
 
 
@@ -83,3 +85,29 @@ class CodeDensity:
         if not ok or not all(np.isfinite(v).all() for v in p.values()):
             raise ModelFileError(f"sampler tensors ({kind}) do not fit a {k}-d code")
         return cls(kind, p)
+
+
+class StandardNormal:
+    """The VAE prior p(z) = N(0, I) over k dims (nothing fitted, nothing stored)."""
+
+    kind = "prior"
+
+    def __init__(self, k: int):
+        self.k = int(k)
+
+    def sample(self, n: int, rng: np.random.RandomState) -> np.ndarray:
+        return rng.standard_normal((n, self.k)).astype(np.float32)
+
+    def to_tensors(self) -> dict:
+        return {}
+
+
+def fit_density(kind: str, codes, n_components: int = 10, seed: int = 0):
+    """A density of ``kind`` (one of DENSITIES) over codes (n, k): 'prior' needs only k."""
+    if kind == "prior":
+        return StandardNormal(np.shape(codes)[1])
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or len(codes) < 2:
+        raise ConfigError(f"a {kind!r} density needs at least 2 codes of shape (n, k), got "
+                          f"{codes.shape}")
+    return CodeDensity.fit(codes, kind, n_components, seed)

@@ -1,4 +1,4 @@
-"""Model folders: ``config.json`` + ``model.safetensors`` (+ ``history.json``).
+"""Model folders on disk: ``config.json`` + ``model.safetensors`` (+ ``history.json``).
 
 Loading never unpickles and validates before allocating: the JSON config is size-limited
 and checked field by field (including the parameter count, computed from sizes alone), then
@@ -24,6 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from aekit.errors import AekitError, ConfigError, ModelFileError
+from aekit.io.json_values import json_default
 from aekit.models import ModelConfig, build_model
 
 FORMAT = "aekit-model-1"
@@ -88,19 +89,20 @@ def _swap_in(new: Path, path: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def json_default(obj):
-    """``json.dumps(default=...)`` for what model files and checkpoints hold: tuples, numpy
-    arrays and scalars, tensors. Anything else is an error, not a silent ``str``."""
-    if isinstance(obj, tuple):
-        return list(obj)
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
-
-
 # --- loading ---------------------------------------------------------------------------------
+RUN_MODEL_SUBDIR = "model"  # ``aekit train --out RUN`` writes the model to RUN/model/
+
+
+def resolve_folder(path) -> Path:
+    """A model folder, or a run folder holding one in ``model/`` (as ``aekit train``
+    writes): the folder that holds ``config.json``."""
+    path = Path(path)
+    inner = path / RUN_MODEL_SUBDIR
+    if not (path / CONFIG_NAME).is_file() and (inner / CONFIG_NAME).is_file():
+        return inner
+    return path
+
+
 def read_config(path) -> dict:
     """Validated JSON of a model folder (no tensors read)."""
     path = Path(path)
@@ -202,15 +204,3 @@ def read_history(path) -> list | None:
         h = json.loads(f.read_text(encoding="utf-8"))
         return h if isinstance(h, list) else None
     return None
-
-
-def load(path):
-    """``aekit.load``: a fitted estimator if the folder came from one, else the module."""
-    model, config, extra = load_module(path)
-    est = config.get("estimator")
-    if est is None:
-        model.history = read_history(path)
-        return model
-    from aekit.estimators import estimator_from_model_file  # local: estimators import io
-
-    return estimator_from_model_file(path, model, config, extra)

@@ -1,0 +1,409 @@
+"""``FittedAutoencoder``: everything true of one trained autoencoder, in one object.
+
+It owns the module, the objective it was trained with (the likelihood that defines the
+ELBO), the input layout (image shape, padding), the code density used to generate (a VAE's
+prior, or a density fitted on a plain autoencoder's training codes) and the one inference
+path every entry point uses: estimators, applications, evaluation, plots, the report and
+the CLI all call these methods, so one model gives one set of numbers.
+
+Inference runs in chunks of exactly ``INFER_ROWS`` rows (the last one zero-padded): a float32
+matrix product's rounding depends on its shape, so a fixed chunk shape makes each row's
+result independent of how many rows the call holds. Scores (reconstruction errors, ELBO,
+log-likelihood) are computed in float64 on a float64 copy of the module.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.utils import check_random_state
+
+from aekit.errors import ConfigError, DataError, ModelFileError
+from aekit.fitted import files
+from aekit.fitted.density import CodeDensity, StandardNormal, fit_density
+from aekit.fitted.layout import InputLayout
+from aekit.losses import Objective, kl_to_standard_normal, negative_log_likelihood
+
+INFER_ROWS = 64
+ERROR_METRICS = ("sse", "mse", "bce")
+LOG_2PI = math.log(2 * math.pi)
+
+
+def default_objective(module) -> Objective:
+    """The objective a bare module implies: Bernoulli likelihood for a sigmoid output,
+    Gaussian for a linear one (the pairs aekit's estimators train)."""
+    sigmoid = module.output_activation == "sigmoid"
+    return Objective(likelihood="bernoulli" if sigmoid else "gaussian")
+
+
+class FittedAutoencoder:
+    """A trained autoencoder with its objective, input layout and code density.
+
+    module: an aekit ``Autoencoder`` / ``VariationalAutoencoder``. objective: the training
+    :class:`~aekit.losses.Objective` (default: :func:`default_objective`). layout: the
+    :class:`InputLayout` (default: the module's own width and image shape). density: a
+    :class:`CodeDensity` for a plain AE (None: none fitted yet), ignored for a VAE, whose
+    density is its prior. seed: default seed of the Monte Carlo draws in scores.
+    n_mc_samples: default draws of z per row in :meth:`elbo`.
+    """
+
+    def __init__(self, module, *, objective: Objective | None = None,
+                 layout: InputLayout | None = None, density=None, seed: int = 0,
+                 n_mc_samples: int = 8, history: list | None = None):
+        if not (isinstance(module, torch.nn.Module) and hasattr(module, "config")
+                and hasattr(module, "encode")):
+            raise ConfigError(f"expected an aekit autoencoder module, got "
+                              f"{type(module).__name__}")
+        self.module = module  # inference sets eval() and restores the caller's mode
+        self.objective = objective if objective is not None else default_objective(module)
+        self.layout = layout if layout is not None else InputLayout.of_module(module)
+        if self.layout.module_features != module.config.n_features:
+            raise ConfigError(f"the input layout has {self.layout.module_features} values per "
+                              f"row but the module takes {module.config.n_features}")
+        self.density = StandardNormal(self.code_size) if self.variational else density
+        self.seed = int(seed)
+        self.n_mc_samples = int(n_mc_samples)
+        self.history = history
+
+    # --- what the model is -------------------------------------------------------------
+    @property
+    def variational(self) -> bool:
+        return bool(self.module.variational)
+
+    @property
+    def code_size(self) -> int:
+        return int(self.module.code_size)
+
+    @property
+    def n_features(self) -> int:
+        return self.layout.n_features
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) to show one input row as an image (ConfigError when there is none)."""
+        return self.layout.display_shape()
+
+    @property
+    def free_code_note(self) -> str | None:
+        """How a free code (sampled, interpolated, typed in) is decoded, when that differs
+        from reconstructing an input: a max-unpooling decoder has no encoder indices for
+        it and unpools each value to the top-left cell of its 2x2 window (see
+        :mod:`aekit.models.conv`). None for every other decoder."""
+        c = self.module.config
+        if c.architecture == "conv" and c.decoder == "unpool":
+            return ("max-unpooling decoder: free codes are decoded with fixed top-left "
+                    "pooling indices (inputs use their own)")
+        return None
+
+    def with_objective(self, objective: Objective | None) -> "FittedAutoencoder":
+        """This model scored under another likelihood (a shallow copy); None: self."""
+        if objective is None:
+            return self
+        other = copy.copy(self)
+        other.objective = objective
+        return other
+
+    # --- checks --------------------------------------------------------------------------
+    def check_input(self, X, name: str = "X") -> np.ndarray:
+        """X in any accepted layout -> finite float32 (n, D) (see :class:`InputLayout`)."""
+        return self.layout.flat(X, name)
+
+    def check_codes(self, Z, name: str = "Z") -> np.ndarray:
+        """Codes (n, k) or one code (k,) -> finite float32 (n, k)."""
+        if isinstance(Z, torch.Tensor):
+            Z = Z.detach().cpu().numpy()
+        Z = np.asarray(Z)
+        if Z.dtype.kind not in "biuf":
+            raise DataError(f"{name} must hold numbers, got dtype {Z.dtype}")
+        Z = np.atleast_2d(Z)
+        if Z.ndim != 2 or Z.shape[1] != self.code_size:
+            raise DataError(f"{name} must have shape (n, {self.code_size}) (the code size), got "
+                            f"{Z.shape}")
+        with np.errstate(over="ignore"):
+            Z = np.ascontiguousarray(Z, dtype=np.float32)
+        if not np.isfinite(Z).all():
+            raise DataError(f"{name} contains NaN or infinite values")
+        return Z
+
+    # --- the one inference path ------------------------------------------------------------
+    @torch.no_grad()
+    def run(self, fn, T: torch.Tensor, module=None) -> torch.Tensor:
+        """``fn(chunk) -> (rows, ...)`` over T in chunks of exactly INFER_ROWS rows (the
+        last one zero-padded), in eval mode; the previous train/eval mode is restored."""
+        module = self.module if module is None else module
+        was_training = module.training
+        module.eval()
+        dev = next(module.parameters()).device
+        outs = []
+        try:
+            for i in range(0, len(T), INFER_ROWS):
+                chunk = T[i:i + INFER_ROWS]
+                rows = len(chunk)
+                if rows < INFER_ROWS:
+                    pad = chunk.new_zeros((INFER_ROWS - rows, *chunk.shape[1:]))
+                    chunk = torch.cat([chunk, pad])
+                outs.append(fn(chunk.to(dev))[:rows].cpu())
+        finally:
+            module.train(was_training)
+        return torch.cat(outs) if outs else torch.empty(0)
+
+    def _module64(self):
+        """A float64 copy of the module (tied weights stay tied: one deepcopy)."""
+        return copy.deepcopy(self.module).double().eval()
+
+    def encode(self, X) -> np.ndarray:
+        """Codes (n, k) float32; a VAE's posterior mean mu."""
+        T = self.layout.to_module(self.check_input(X))
+        out = self.run(self.module.encode, T)
+        return out.numpy().reshape(len(T), self.code_size)
+
+    def decode(self, Z) -> np.ndarray:
+        """Outputs (n, D) float32 of codes (n, k), after the output activation (see
+        ``free_code_note`` for an unpooling decoder)."""
+        Z = torch.from_numpy(self.check_codes(Z))
+        out = self.run(self.module.decode, Z)
+        return self.layout.crop(out.reshape(len(Z), -1)).numpy()
+
+    @staticmethod
+    def _logits(m, x):
+        """Deterministic decoder logits of x: z = the code (mu for a VAE), with the
+        encoder's pooling indices for an unpooling decoder."""
+        z, context = m._encode(x)
+        return m.decode_logits(z, context)
+
+    def _output(self, m, logits):
+        return torch.sigmoid(logits) if m.output_activation == "sigmoid" else logits
+
+    def reconstruct(self, X) -> np.ndarray:
+        """decode(encode(X)) in one pass, (n, D) float32 (a VAE's decoder mean at z = mu;
+        an unpooling decoder uses the input's own pooling indices)."""
+        T = self.layout.to_module(self.check_input(X))
+        out = self.run(lambda x: self._output(self.module, self._logits(self.module, x)), T)
+        return self.layout.crop(out.reshape(len(T), -1)).numpy()
+
+    # --- scores (float64) ----------------------------------------------------------------
+    def reconstruction_error(self, X, metric: str = "sse") -> np.ndarray:
+        """Per-row error of the deterministic reconstruction, (n,) float64: "sse" sum of
+        squared errors over features (units of X squared), "mse" their mean, "bce" mean
+        binary cross-entropy per value in nats (inputs in [0, 1])."""
+        if metric not in ERROR_METRICS:
+            raise ConfigError(f"metric {metric!r} is not one of {list(ERROR_METRICS)}")
+        X = self.check_input(X)
+        m, d = self._module64(), self.n_features
+
+        def err(x):
+            x = x.double()
+            logits = self._logits(m, x)[:, :d]
+            target = x[:, :d]
+            if metric == "bce":
+                if m.output_activation == "sigmoid":  # stable, from the logits
+                    return F.binary_cross_entropy_with_logits(logits, target,
+                                                              reduction="none").mean(1)
+                p = logits.clamp(1e-7, 1 - 1e-7)
+                return -(target * torch.log(p) + (1 - target) * torch.log1p(-p)).mean(1)
+            sq = (self._output(m, logits) - target).pow(2)
+            return sq.sum(1) if metric == "sse" else sq.mean(1)
+
+        return self.run(err, self.layout.to_module(X), module=m).numpy().astype(np.float64)
+
+    def _variational(self, what: str) -> None:
+        if not self.variational:
+            raise ConfigError(f"{what} is defined for variational autoencoders only")
+
+    def _eps(self, n: int, random_state) -> torch.Tensor:
+        """n standard-normal draws (n, k), float64, shared by every row (common random
+        numbers): a row's score depends only on the row and the seed."""
+        if isinstance(random_state, np.random.Generator):
+            random_state = int(random_state.integers(2**62))
+        seed = self.seed if random_state is None else int(random_state)
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn((n, self.code_size), generator=g, dtype=torch.float64)
+
+    def _nll(self, m, logits, x):
+        """-log p(x|z) per row (nats, summed over the D real features)."""
+        d = self.n_features
+        out = {"logits": logits[:, :d], "recon": self._output(m, logits)[:, :d]}
+        return negative_log_likelihood(out, x[:, :d], self.objective.likelihood,
+                                       self.objective.likelihood_scale)
+
+    def elbo(self, X, n_samples: int | None = None, random_state=None) -> np.ndarray:
+        """ELBO per row in nats, (n,) float64: E_q[log p(x|z)] - KL(q(z|x) || N(0, I)) with
+        beta = 1 (the true bound on log p(x), whatever beta was trained with).
+
+        KL in closed form (Kingma & Welling 2014, App. B); the expectation is a mean over
+        ``n_samples`` (default ``n_mc_samples``) draws z_s = mu + sigma * eps_s, the eps_s
+        shared by all rows (seeded by ``random_state``, default the model's seed)."""
+        self._variational("the ELBO")
+        S = self.n_mc_samples if n_samples is None else int(n_samples)
+        if S < 1:
+            raise ConfigError(f"n_samples must be >= 1, got {n_samples}")
+        X = self.check_input(X)
+        eps, m = self._eps(S, random_state), self._module64()
+
+        def fn(x):
+            x = x.double()
+            mu, logvar = m.encode_distribution(x)
+            nll = 0.0
+            for e in eps.to(x.device):
+                nll = nll + self._nll(m, m.decode_logits(mu + torch.exp(0.5 * logvar) * e), x)
+            return -(nll / S) - kl_to_standard_normal(mu, logvar).sum(dim=1)
+
+        return self.run(fn, self.layout.to_module(X), module=m).numpy().astype(np.float64)
+
+    def log_likelihood(self, X, k: int = 100, random_state=None) -> np.ndarray:
+        """Importance-sampled log p(x) per row, nats, (n,) float64 (Burda, Grosse &
+        Salakhutdinov 2016, eq. 8):
+        log p(x) ~= logsumexp_i [log p(x|z_i) + log p(z_i) - log q(z_i|x)] - log k,
+        z_i = mu + sigma * eps_i, the eps_i shared by all rows. Its expectation is the ELBO
+        for k = 1 and never decreases with k."""
+        self._variational("the log-likelihood")
+        if k < 1:
+            raise ConfigError(f"k (importance samples) must be >= 1, got {k}")
+        X = self.check_input(X)
+        eps, m = self._eps(k, random_state), self._module64()
+        per_pass = max(1, 2**14 // INFER_ROWS)  # importance samples decoded at once
+
+        def fn(x):
+            x = x.double()
+            b = len(x)
+            mu, logvar = m.encode_distribution(x)  # (b, kz)
+            std = torch.exp(0.5 * logvar)
+            log_w = []
+            for start in range(0, k, per_pass):
+                e = eps[start:start + per_pass].to(x.device)[:, None, :]  # (s, 1, kz)
+                s = len(e)
+                z = mu + std * e  # (s, b, kz)
+                logits = m.decode_logits(z.reshape(s * b, -1))
+                target = x.expand(s, *x.shape).reshape(s * b, -1)
+                log_px_z = -self._nll(m, logits, target).view(s, b)
+                log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)  # N(0, I)
+                log_qz = -0.5 * (e.pow(2) + logvar + LOG_2PI).sum(-1)  # N(mu, sigma^2) at z
+                log_w.append(log_px_z + log_pz - log_qz)  # (s, b)
+            return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
+
+        return self.run(fn, self.layout.to_module(X), module=m).numpy().astype(np.float64)
+
+    def kl_per_dimension(self, X) -> np.ndarray:
+        """Mean over rows of KL(q(z_j|x) || N(0, 1)) per latent dim, (k,) float64, nats;
+        sums to the ELBO's KL term averaged over X."""
+        self._variational("the KL per dimension")
+        X, m = self.check_input(X), self._module64()
+        kl = self.run(lambda x: kl_to_standard_normal(*m.encode_distribution(x.double())),
+                      self.layout.to_module(X), module=m)
+        return kl.numpy().reshape(len(X), self.code_size).mean(axis=0)
+
+    def score_samples(self, X) -> np.ndarray:
+        """Higher = more normal, (n,) float64: a VAE's ELBO (nats), else minus the summed
+        squared reconstruction error (units of X squared)."""
+        if self.variational:
+            return self.elbo(X)
+        return -self.reconstruction_error(X, "sse")
+
+    # --- generating ----------------------------------------------------------------------
+    def fit_density(self, X, kind: str = "gmm", n_components: int = 10) -> "FittedAutoencoder":
+        """Fit the code density ``kind`` ('gmm', 'gaussian', 'uniform') on the codes of X
+        (a VAE keeps its prior)."""
+        if not self.variational:
+            self.density = fit_density(kind, self.encode(X), n_components, self.seed)
+        return self
+
+    def density_like(self, kind: str, X=None, n_components: int = 10):
+        """A density of ``kind`` over this model's codes: 'prior' is N(0, I); the others
+        are fitted on the codes of X."""
+        if kind == "prior":
+            return StandardNormal(self.code_size)
+        if X is None:
+            raise ConfigError(f"a {kind!r} density is fitted on training codes: pass X_fit")
+        return fit_density(kind, self.encode(X), n_components, self.seed)
+
+    def sample_codes(self, n: int, random_state=None, density=None) -> np.ndarray:
+        """n codes (n, k) float32 from ``density`` (default: the model's own)."""
+        density = self.density if density is None else density
+        if density is None:
+            raise ConfigError("this model has no code density to sample from (a bare "
+                              "module): fit one with fit_density(X), or pass X_fit")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ConfigError(f"n_samples must be an integer >= 0, got {n!r}")
+        return density.sample(int(n), check_random_state(random_state))
+
+    def sample(self, n: int = 1, random_state=None, density=None) -> np.ndarray:
+        """n generated rows (n, D) float32: codes drawn from the density, decoded (decoder
+        means)."""
+        return self.decode(self.sample_codes(n, random_state, density).reshape(-1,
+                                                                              self.code_size))
+
+    # --- files ---------------------------------------------------------------------------
+    def record(self) -> dict:
+        """The JSON part of this object (the tensors are the module's and the density's)."""
+        return {"n_features": self.layout.n_features,
+                "image_shape": list(self.layout.image_shape) if self.layout.image_shape else None,
+                "pad": self.layout.pad, "seed": self.seed, "n_mc_samples": self.n_mc_samples,
+                "density": None if self.density is None else self.density.kind}
+
+    def save(self, path, *, extra_config: dict | None = None,
+             extra_tensors: dict | None = None, history: list | None = None):
+        """Write the model folder ``path`` (config.json + model.safetensors) atomically."""
+        tensors = dict(self.density.to_tensors()) if self.density is not None else {}
+        tensors.update(extra_tensors or {})
+        config = {"objective": self.objective.to_dict(), "fitted": self.record(),
+                  **(extra_config or {})}
+        history = self.history if history is None else history
+        return files.save(path, self.module, extra_config=config, extra_tensors=tensors,
+                          history=history)
+
+    @classmethod
+    def from_parts(cls, where, module, config: dict, extra: dict) -> "FittedAutoencoder":
+        """Rebuild from a model folder's parts (``files.load_module``). Folders written
+        before the fitted record existed (estimator state, or a bare module) still load."""
+        try:
+            objective = (Objective(**config["objective"]) if "objective" in config
+                         else default_objective(module))
+            rec = config.get("fitted")
+            if rec is None:  # aekit-model-1 folders of the first version
+                state = (config.get("estimator") or {}).get("state") or {}
+                params = (config.get("estimator") or {}).get("params") or {}
+                shape = state.get("image_shape_")
+                rec = {"n_features": state.get("n_features_in_", module.config.n_features),
+                       "image_shape": shape, "pad": state.get("_pad_", 0),
+                       "seed": state.get("seed_", 0),
+                       "n_mc_samples": params.get("n_mc_samples", 8)}
+                if shape is None and module.config.image_shape is not None:
+                    rec["image_shape"] = module.config.image_shape
+            if not isinstance(rec, dict):
+                raise TypeError("'fitted' must be an object")
+            for key in ("n_features", "pad", "seed", "n_mc_samples"):
+                if isinstance(rec.get(key), bool) or not isinstance(rec.get(key), int) \
+                        or not 0 <= rec[key] < 2**63:
+                    raise TypeError(f"'{key}' must be an integer >= 0")
+            shape = rec.get("image_shape")
+            if shape is not None and not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(
+                    isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
+                raise TypeError("'image_shape' must be null or three positive integers")
+            layout = InputLayout(rec["n_features"], shape, rec["pad"])
+            density = None
+            if any(k.startswith("sampler/") for k in extra):
+                density = CodeDensity.from_tensors(extra, int(module.code_size))
+            return cls(module, objective=objective, layout=layout, density=density,
+                       seed=rec["seed"], n_mc_samples=max(1, rec["n_mc_samples"]))
+        except ModelFileError:
+            raise
+        except (ConfigError, DataError, KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{where}: invalid fitted-model record: {exc}") from None
+
+    @classmethod
+    def load(cls, path) -> "FittedAutoencoder":
+        """The fitted model of a model folder or run folder (never unpickles)."""
+        folder = files.resolve_folder(path)
+        module, config, extra = files.load_module(folder)
+        fitted = cls.from_parts(folder / files.CONFIG_NAME, module, config, extra)
+        fitted.history = files.read_history(folder)
+        return fitted
+
+    def __repr__(self) -> str:
+        kind = "VAE" if self.variational else "autoencoder"
+        return (f"FittedAutoencoder({kind}, {self.module.config.architecture}, "
+                f"{self.n_features} -> {self.code_size})")
