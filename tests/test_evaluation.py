@@ -202,3 +202,15 @@ def test_evaluate_model_and_comparison_table(vae):
     assert by_label["test MSE"][3] == f"{p['mse']:.4g}"
     assert by_label["ELBO"][3] == "—"
     assert ev.comparison_rows({"mse": 0.0, "psnr": math.inf})[1][1][2] == "∞"
+
+
+def test_embed_2d_survives_collapsed_codes():
+    """Constant codes (dead units) crashed the process inside scikit-learn's t-SNE."""
+    from aekit.evaluation import embed_2d
+
+    for Z in (np.zeros((39, 3), np.float32), np.repeat([[1.0, 2.0, 3.0]], 20, 0),
+              np.r_[np.zeros((10, 5)), np.ones((10, 5))]):
+        Y, method = embed_2d(Z)
+        assert method == "PCA" and Y.shape == (len(Z), 2) and np.isfinite(Y).all()
+    Y, method = embed_2d(np.random.default_rng(0).random((30, 3)))
+    assert method == "t-SNE"

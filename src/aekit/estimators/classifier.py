@@ -105,7 +105,8 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : labels seen in y (without -1)
-    module_ : the autoencoder; head_ : :class:`CodeHead` (standardisation + linear layer)
+    fitted_ : the autoencoder (:class:`aekit.fitted.FittedAutoencoder`; module_ is its
+        module); head_ : :class:`CodeHead` (standardisation + linear layer)
     history_ : autoencoder epochs; supervised_history_ : one dict per supervised epoch
     n_labelled_ : int
 """)
@@ -202,9 +203,8 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         g = torch.Generator(device=device).manual_seed(self.seed_ + 2)
         self.supervised_history_ = []
         ft_lr = self.finetune_learning_rate or self.learning_rate / 10
-        with torch.no_grad():  # frozen encoder: codes of the labelled rows computed once
-            self.module_.eval()
-            Zt = self.module_.encode(Xt)  # (n_labelled, k)
+        # frozen encoder: codes of the labelled rows computed once, (n_labelled, k)
+        Zt = torch.from_numpy(self.fitted_.encode(X[labelled])).to(device)
         for phase, epochs, params, lr in (
                 ("head", self.head_epochs, self.head_.parameters(), self.learning_rate),
                 ("finetune", self.finetune_epochs, model.parameters(), ft_lr)):

@@ -44,7 +44,7 @@ class LinearAutoencoder(BaseAutoencoder):
 
     Attributes
     ----------
-    module_ : aekit.models.Autoencoder
+    fitted_ : aekit.fitted.FittedAutoencoder (module_ = fitted_.module)
     n_components_, n_features_in_, feature_names_in_, history_ (one dict per epoch),
     n_iter_ (epochs trained), sampler_, seed_.
     """)

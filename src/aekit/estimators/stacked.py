@@ -87,7 +87,9 @@ RECIPE_NOTE = """
 ATTRIBUTES_DOC = """
     Attributes
     ----------
-    module_ : the trained PyTorch module (aekit.models)
+    fitted_ : :class:`aekit.fitted.FittedAutoencoder`, the trained model every entry point
+        uses (module, objective, input layout, code density)
+    module_ : the trained PyTorch module (``fitted_.module``)
     n_components_ : int, the code size
     n_features_in_, feature_names_in_
     history_ : list of dict, one per epoch (loss terms, val_ terms, lr, seconds)

@@ -76,7 +76,11 @@ def embed_2d(Z, random_state=0, perplexity: float = 30.0,
     """A 2-D map of codes Z (n, k): the codes themselves when k == 2 (k == 1: against
     zero), else t-SNE (scikit-learn, PCA init, fixed ``random_state``).
 
-    Returns (Y (n, 2), method) with method "codes" or "t-SNE". Subsample first (keep
+    Codes with fewer than 4 distinct rows (a collapsed model: dead units give constant
+    codes) get their PCA projection instead, method "PCA": scikit-learn's Barnes-Hut
+    t-SNE crashes the process on identical points.
+
+    Returns (Y (n, 2), method) with method "codes", "t-SNE" or "PCA". Subsample first (keep
     n <= ~2000). ``n_threads`` caps t-SNE's OpenMP threads (None: no cap). The default 1
     is deliberate: on a machine whose cores are busy with other work, the OpenMP gradient
     loop spin-waits and a 60-point map took minutes; single-threaded, 2000 points take
@@ -89,6 +93,14 @@ def embed_2d(Z, random_state=0, perplexity: float = 30.0,
         return Z.copy(), "codes"
     if Z.shape[1] == 1:
         return np.concatenate([Z, np.zeros_like(Z)], axis=1), "codes"
+    if not np.isfinite(Z).all():
+        raise DataError("codes contain NaN or infinite values")
+    if len(np.unique(Z, axis=0)) < 4:
+        centred = (Z - Z.mean(axis=0)).astype(np.float64)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)  # principal axes (rows)
+        Y = centred @ vt[:2].T
+        Y = np.pad(Y, ((0, 0), (0, 2 - Y.shape[1])))  # a 1-row SVD gives one axis
+        return Y.astype(np.float32), "PCA"
     perplexity = min(perplexity, max(1.0, (len(Z) - 1) / 3))
     tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=random_state)
     limit = threadpool_limits(n_threads, user_api="openmp") if n_threads else nullcontext()

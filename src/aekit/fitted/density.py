@@ -107,7 +107,7 @@ def fit_density(kind: str, codes, n_components: int = 10, seed: int = 0):
     if kind == "prior":
         return StandardNormal(np.shape(codes)[1])
     codes = np.asarray(codes)
-    if codes.ndim != 2 or len(codes) < 2:
-        raise ConfigError(f"a {kind!r} density needs at least 2 codes of shape (n, k), got "
+    if codes.ndim != 2 or len(codes) < 1:
+        raise ConfigError(f"a {kind!r} density needs codes of shape (n, k), n >= 1, got "
                           f"{codes.shape}")
     return CodeDensity.fit(codes, kind, n_components, seed)

@@ -68,9 +68,10 @@ class InputLayout:
         return cls(n_features, (1, side, side), side * side - n_features)
 
     def display_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) to show one user row as an image: the layout's shape when nothing is
-        padded, else a square single-channel image when D is a perfect square."""
-        if self.image_shape is not None and self.pad == 0:
+        """(C, H, W) to show one user row as an image: the layout's own shape (a padded
+        row is shown on the grid the network lays it on, padding black), else a square
+        single-channel image when D is a perfect square."""
+        if self.image_shape is not None:
             return self.image_shape
         side = math.isqrt(self.n_features)
         if side * side == self.n_features:

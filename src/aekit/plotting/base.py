@@ -58,9 +58,13 @@ def save_figure(fig: Figure, path, dpi: int = DPI, close: bool = True) -> Path:
 
 def to_images(X, image_shape) -> np.ndarray:
     """Flat rows (..., D) -> displayable images (..., H, W) or (..., H, W, 3), clipped to
-    [0, 1]."""
+    [0, 1]. Rows shorter than the image are zero-padded at the end: the way a conv network
+    lays out rows that fill no whole image (:class:`aekit.fitted.InputLayout`)."""
     c, h, w = image_shape
     X = np.asarray(X, np.float32)
+    if X.shape[-1] < c * h * w:
+        X = np.concatenate([X, np.zeros((*X.shape[:-1], c * h * w - X.shape[-1]),
+                                        np.float32)], axis=-1)
     if X.shape[-1] != c * h * w:
         raise DataError(f"rows have {X.shape[-1]} values, image_shape {image_shape} needs "
                         f"{c * h * w}")

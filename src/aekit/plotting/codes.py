@@ -32,7 +32,7 @@ def plot_code_map(model=None, X=None, y=None, *, embedding=None, max_points: int
             ax.scatter(Y[sel, 0], Y[sel, 1], s=6, alpha=0.7, label=str(c))
         ax.legend(markerscale=2.5, fontsize=7, loc="best",
                   ncols=2 if len(np.unique(labels)) > 6 else 1)
-    names = ("z0", "z1") if method == "codes" else ("t-SNE 1", "t-SNE 2")
+    names = ("z0", "z1") if method == "codes" else (f"{method} 1", f"{method} 2")
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
     ax.set_title(title if title is not None else f"Codes ({method}, {len(Y)} points)", fontsize=10)

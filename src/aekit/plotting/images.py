@@ -49,7 +49,9 @@ def plot_inpainting(model, X, *, mask=None, kind: str = "bottom", n: int = 10, n
     """Original / with missing region (shown as 0.5 grey) / inpainted, for rows of X."""
     shape = shape_for(model, image_shape)
     X = np.asarray(X, np.float32)[:n]
-    mask = app.make_mask(shape, kind) if mask is None else np.asarray(mask, bool)
+    if mask is None:  # on the image grid; rows padded onto it keep their own values only
+        mask = app.make_mask(shape, kind)[:X.shape[1]]
+    mask = np.asarray(mask, bool)
     shown = np.where(np.broadcast_to(mask, X.shape), 0.5, X)
     return mosaic_figure([X, shown, app.inpaint(model, X, mask, n_iter)], shape,
                          ["original", "missing", "inpainted"], title=title)
