@@ -1,16 +1,14 @@
 """Crash and resume through the real CLI process.
 
-``aekit train`` runs in a subprocess; once it has checkpointed an epoch it is killed mid-epoch
-(SIGKILL: no chance to clean up) or interrupted (SIGINT, Ctrl-C). Then ``--resume`` finishes
-the run. Checked: the checkpoint left behind is loadable, at most the running epoch is lost,
+``aekit train`` runs in a subprocess and is killed (SIGKILL: no chance to clean up) or
+interrupted (SIGINT, Ctrl-C) at a known point: the checkpoint handshake
+(``AEKIT_TEST_PAUSE_AT=k``, see ``aekit.training.checkpoint._test_pause_point``) makes the child
+write ``FLAG.reached`` once the checkpoint of epoch k is on disk and wait there, before epoch
+k + 1 begins; the test signals it then. No guessed delays, so a busy CI machine cannot make the
+run finish before the signal lands (the timing version failed that way twice). Then ``--resume``
+finishes the run. Checked: the checkpoint left behind is loadable, nothing after it was kept,
 SIGINT exits 130 with one line, and the resumed run's final weights are bit-identical to an
 uninterrupted run's (CPU, same seed).
-
-Batch size 1 on all 1797 digits makes an epoch last about 0.15 s (1797 steps), so a signal lands
-mid-epoch; 30 epochs leave seconds of slack between "the checkpoint of epoch k appeared" and the
-end of the run, so the signal cannot arrive after training has finished (with 4 short epochs the
-closed-form step once finished the whole run first on a loaded CI machine).
-The three runs (reference, SIGKILL, SIGINT) go in parallel to keep the wall time down.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from safetensors.torch import load_file
 from aekit.cli import build_parser
 from aekit.training import load_checkpoint
 
-EPOCHS = 30
+EPOCHS = 6
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif("train" not in build_parser()._subparsers._group_actions[0].choices,
@@ -40,7 +38,7 @@ pytestmark = [
 
 def _cmd(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "aekit", "train", "--model", "stacked", "--data", "digits",
-            "--epochs", str(EPOCHS), "--batch-size", "1",
+            "--epochs", str(EPOCHS), "--batch-size", "64",
             "--hidden-layer-sizes", "32",
             "--n-components", "4", "--random-state", "0", "--no-report", "--out", str(out),
             *extra]
@@ -49,9 +47,13 @@ def _cmd(out: Path, *extra: str) -> list[str]:
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _start(out: Path, *extra: str) -> subprocess.Popen:
+def _start(out: Path, *extra: str, pause_at: int | None = None) -> subprocess.Popen:
+    env = dict(ENV)
+    if pause_at is not None:  # the handshake: wait after the checkpoint of epoch pause_at
+        env.update(AEKIT_TEST_PAUSE_AT=str(pause_at),
+                   AEKIT_TEST_PAUSE_FILE=str(out.with_name(out.name + ".flag")))
     return subprocess.Popen(_cmd(out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
+                            text=True, env=env)
 
 
 def _checkpointed_epoch(out: Path) -> int:
@@ -59,16 +61,17 @@ def _checkpointed_epoch(out: Path) -> int:
     return load_checkpoint(path)["epoch"] if path.is_file() else 0
 
 
-def _wait_for_epoch(proc: subprocess.Popen, out: Path, epoch: int, timeout: float = 240) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = _checkpointed_epoch(out)
-        if done >= epoch:
-            return done
-        assert proc.poll() is None, f"training ended early: {proc.communicate()}"
-        time.sleep(0.05)
-    proc.kill()
-    pytest.fail(f"no checkpoint of epoch {epoch} within {timeout} s")
+def _wait_for_pause(proc: subprocess.Popen, out: Path, limit: float = 300) -> None:
+    """Until the child reports the handshake (``limit`` only bounds a broken run)."""
+    reached = out.with_name(out.name + ".flag.reached")
+    deadline = time.monotonic() + limit
+    while not reached.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"training ended before the handshake: {proc.communicate()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no handshake within {limit} s")
+        time.sleep(0.02)
 
 
 def _weights(out: Path) -> dict[str, torch.Tensor]:
@@ -86,25 +89,24 @@ def _assert_bit_identical(a: dict, b: dict) -> None:
 def test_sigkill_and_sigint_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     ref_out, kill_out, int_out = tmp_path / "ref", tmp_path / "killed", tmp_path / "interrupted"
     reference = _start(ref_out)
-    killed, interrupted = _start(kill_out), _start(int_out)
+    killed, interrupted = _start(kill_out, pause_at=1), _start(int_out, pause_at=2)
     try:
-        # SIGKILL right after epoch 1's checkpoint appears: epoch 2 is under way.
-        seen = _wait_for_epoch(killed, kill_out, 1)
+        # SIGKILL once epoch 1's checkpoint is complete and epoch 2 is next.
+        _wait_for_pause(killed, kill_out)
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=60)
         assert killed.returncode == -signal.SIGKILL
-        left = _checkpointed_epoch(kill_out)  # loadable, not half-written
-        assert seen <= left < EPOCHS, "at most the running epoch is lost"
+        assert _checkpointed_epoch(kill_out) == 1  # loadable, not half-written
         assert not (kill_out / "model").exists()
 
         # SIGINT (Ctrl-C) after epoch 2's checkpoint: a clean exit with one line.
-        seen = _wait_for_epoch(interrupted, int_out, 2)
+        _wait_for_pause(interrupted, int_out)
         interrupted.send_signal(signal.SIGINT)
         _, err = interrupted.communicate(timeout=120)
         assert interrupted.returncode == 130, err
         assert "Traceback" not in err
         done = _checkpointed_epoch(int_out)
-        assert seen <= done < EPOCHS
+        assert done == 2
         assert err.strip().splitlines()[-1] == (
             f"aekit train: interrupted after epoch {done}; the checkpoint is in "
             f"{int_out / 'checkpoints'}: rerun the same command with --resume to continue")

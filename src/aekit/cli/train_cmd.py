@@ -98,7 +98,7 @@ def run(args) -> int:
         est.fit(X, *fit_args, checkpoint_dir=ckpt, resume=args.resume)
     except KeyboardInterrupt:
         done = _checkpoint_epoch(ckpt)
-        print(f"aekit train: interrupted after epoch {done}; the checkpoint is in {ckpt}: "
+        print(f"aekit train: interrupted after {done}; the checkpoint is in {ckpt}: "
               "rerun the same command with --resume to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     except TrainingError as exc:  # diverged: train() restored the best weights so far
@@ -216,14 +216,24 @@ def _classifier_section(est, report, X_eval, y_eval) -> None:
         measured=f"Test accuracy {acc:.3f} with {est.n_labelled_} labelled training rows.")
 
 
-def _checkpoint_epoch(ckpt: Path) -> int:
-    """Epochs finished according to the checkpoint (0 when there is none)."""
+def _checkpoint_epoch(ckpt: Path) -> str:
+    """How far the checkpoints got: "epoch N", or "epoch N of phase P" for a schedule
+    (greedy pretraining checkpoints each phase in a sub-folder)."""
     from aekit.training import load_checkpoint
+    from aekit.training.checkpoint import CHECKPOINT_NAME
 
+    found = [(ckpt / CHECKPOINT_NAME, "")]
+    if ckpt.is_dir():
+        found += [(d / CHECKPOINT_NAME, f" of phase {d.name}") for d in ckpt.iterdir()
+                  if (d / CHECKPOINT_NAME).is_file()]
+    found = [(f, phase) for f, phase in found if f.is_file()]
+    if not found:
+        return "epoch 0"
+    latest, phase = max(found, key=lambda fp: fp[0].stat().st_mtime_ns)
     try:
-        return int(load_checkpoint(ckpt)["epoch"])
+        return f"epoch {int(load_checkpoint(latest)['epoch'])}{phase}"
     except Exception:  # noqa: BLE001 - only for the message; any failure means "none"
-        return 0
+        return "epoch 0"
 
 
 def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:

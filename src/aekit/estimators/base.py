@@ -173,18 +173,16 @@ class AutoencoderMixin:
         stored with each checkpoint is the network + objective config)."""
         config = self._train_config(epochs, seed)
         Xt = layout.to_module(X)
-        if checkpoint_dir is not None and greedy_epochs is not None:
-            raise ConfigError("checkpoints (resume) are not supported with "
-                              "pretraining='greedy'")
+        signature = {"model": module.config.to_dict(), "objective": self._objective().to_dict()}
         try:
-            if greedy_epochs is not None:
+            if greedy_epochs is not None:  # a schedule of train() runs, one folder per phase
                 results = greedy_layerwise(module, self._objective(), Xt, config=config,
-                                           pretrain_epochs=greedy_epochs)
+                                           pretrain_epochs=greedy_epochs,
+                                           checkpoint_dir=checkpoint_dir, resume=resume,
+                                           signature=signature)
                 self.pretraining_history_ = [r.history for r in results["layers"]]
                 history = results["fine_tune"].history
             else:
-                signature = {"model": module.config.to_dict(),
-                             "objective": self._objective().to_dict()}
                 history = train(module, self._objective(), Xt, config=config,
                                 checkpoint_dir=checkpoint_dir, resume=resume,
                                 signature=signature).history

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
 from pathlib import Path
 
 import torch
@@ -72,7 +74,30 @@ def save_checkpoint(directory, *, model, optimizer, scheduler, generator, epoch:
     path = directory / CHECKPOINT_NAME
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"aekit": json.dumps(meta, default=json_default)})
+    _test_pause_point()
     return path
+
+
+_saved_in_process = 0
+
+
+def _test_pause_point() -> None:
+    """A handshake for crash tests, inert unless both variables are set (tests only).
+
+    ``AEKIT_TEST_PAUSE_AT=N``: after the N-th checkpoint this process writes, create
+    ``$AEKIT_TEST_PAUSE_FILE.reached`` and wait until ``$AEKIT_TEST_PAUSE_FILE`` exists
+    (at most 120 s). A test then signals the process at a known point (the N-th checkpoint
+    is complete, the next epoch not begun) instead of after a guessed delay.
+    """
+    global _saved_in_process
+    _saved_in_process += 1
+    at, flag = os.environ.get("AEKIT_TEST_PAUSE_AT"), os.environ.get("AEKIT_TEST_PAUSE_FILE")
+    if not at or not flag or str(_saved_in_process) != at:
+        return
+    Path(flag + ".reached").write_text(str(os.getpid()))
+    deadline = time.monotonic() + 120
+    while not Path(flag).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def load_checkpoint(path) -> dict:

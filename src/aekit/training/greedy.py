@@ -5,6 +5,12 @@ Phase l trains a shallow autoencoder d_{l-1} -> d_l -> d_{l-1} on the codes of t
 already trained, copies its encoder layer into encoder layer l and its decoder layer into
 the mirrored decoder layer N-l+1, then encodes the data one layer further. Finally the whole
 stack is fine-tuned end to end with the same loop.
+
+The schedule is a sequence of ordinary :func:`train` runs, so it checkpoints like one: phase
+``p`` writes its checkpoints to ``checkpoint_dir/<p>/`` (``layer-1`` ... ``layer-N``,
+``fine-tune``), and ``resume=True`` replays finished phases from their last checkpoint (no
+epochs run again; their final weights are restored exactly) and continues the interrupted one,
+so a killed schedule ends bit-identical to an uninterrupted one (CPU, same seed).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import dataclasses
 import logging
 
 import torch
+
+from pathlib import Path
 
 from aekit.errors import ConfigError
 from aekit.losses import Objective
@@ -43,12 +51,20 @@ def _copy_layer(model, shallow, layer: int, n_layers: int) -> None:
         model.decoder.layers[mirror].load_state_dict(shallow.decoder.layers[0].state_dict())
 
 
+def phase_names(n_layers: int, fine_tune: bool = True) -> list[str]:
+    """The schedule's phases, in order: their checkpoint sub-folders."""
+    return [f"layer-{i + 1}" for i in range(n_layers)] + (["fine-tune"] if fine_tune else [])
+
+
 def greedy_layerwise(model, objective: Objective, X, *, config: TrainConfig,
                      pretrain_epochs: int | None = None, fine_tune: bool = True,
-                     X_val=None) -> dict:
+                     X_val=None, checkpoint_dir=None, resume: bool = False,
+                     signature: dict | None = None) -> dict:
     """Pre-train ``model`` (a plain dense Autoencoder) one layer at a time, then fine-tune.
 
-    Returns ``{"layers": [TrainResult, ...], "fine_tune": TrainResult | None}``.
+    ``checkpoint_dir`` / ``resume`` / ``signature``: as in :func:`train`, per phase (see the
+    module docstring). Returns ``{"layers": [TrainResult, ...], "fine_tune": TrainResult |
+    None}``.
     """
     c = model.config
     if c.architecture != "dense" or c.variational:
@@ -60,6 +76,15 @@ def greedy_layerwise(model, objective: Objective, X, *, config: TrainConfig,
     model.to(device)
     pre = dataclasses.replace(config, epochs=pretrain_epochs or config.epochs)
     results = {"layers": [], "fine_tune": None}
+    names = phase_names(n_layers, fine_tune)
+
+    def run(phase: int, module, obj, data, cfg, **kw):
+        where = None if checkpoint_dir is None else Path(checkpoint_dir) / names[phase]
+        sig = None if signature is None else {**signature, "greedy_phase": names[phase],
+                                              "pretrain_epochs": pre.epochs}
+        return train(module, obj, data, config=cfg, checkpoint_dir=where, resume=resume,
+                     signature=sig, **kw)
+
     inputs = torch.as_tensor(X, dtype=torch.float32, device=device)
     for layer in range(n_layers):
         n_in = inputs.shape[1]
@@ -73,14 +98,14 @@ def greedy_layerwise(model, objective: Objective, X, *, config: TrainConfig,
         shallow = build_model(shallow_cfg, seed=pre.seed + layer).to(device)
         shallow_obj = _shallow_objective(objective, layer, n_layers, objective.reconstruction)
         log.info("greedy: layer %d/%d (%d -> %d)", layer + 1, n_layers, n_in, sizes[layer])
-        results["layers"].append(train(shallow, shallow_obj, inputs, config=pre))
+        results["layers"].append(run(layer, shallow, shallow_obj, inputs, pre))
         _copy_layer(model, shallow, layer, n_layers)
         shallow.eval()
         inputs = torch.cat([shallow.encode(inputs[i:i + 8192])
                             for i in range(0, len(inputs), 8192)]).detach()
     if fine_tune:
-        results["fine_tune"] = train(model, objective, X, X_val=X_val, config=config)
+        results["fine_tune"] = run(n_layers, model, objective, X, config, X_val=X_val)
     return results
 
 
-__all__ = ["greedy_layerwise", "TrainResult"]
+__all__ = ["greedy_layerwise", "phase_names", "TrainResult"]

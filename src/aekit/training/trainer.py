@@ -341,6 +341,9 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
         result.best_epoch = ckpt["extra"].get("best_epoch", 0)
         bad_epochs = ckpt["extra"].get("bad_epochs", 0)
         start_epoch = ckpt["epoch"]
+        if ckpt["extra"].get("stopped_early"):  # the run had ended: it stays ended
+            result.stopped_early = True
+            start_epoch = config.epochs
         log.info("resumed from %s after epoch %d", checkpoint_dir, start_epoch)
 
     # A per-step finite check syncs a GPU, and under DDP a rank that stopped alone would
@@ -457,6 +460,7 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
             scheduler.step(score)
         elif scheduler is not None:
             scheduler.step()
+        stop = config.early_stopping is not None and bad_epochs >= config.early_stopping
         if checkpoint_dir is not None:
             if rank == 0:
                 save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer,
@@ -464,14 +468,14 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
                                 history=result.history, best_state=best_state,
                                 best_score=best_score,
                                 extra={"signature": signature, "best_epoch": result.best_epoch,
-                                       "bad_epochs": bad_epochs})
+                                       "bad_epochs": bad_epochs, "stopped_early": stop})
             distributed.barrier()
         bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if "loss" in k})
         log.info("epoch %d: %s", epoch + 1,
                  ", ".join(f"{k}={v:.5g}" for k, v in record.items() if k != "epoch"))
         for cb in callbacks:
             cb(record, model)
-        if config.early_stopping is not None and bad_epochs >= config.early_stopping:
+        if stop:
             result.stopped_early = True
             break
     bar.close()
