@@ -132,7 +132,7 @@ def work_aekit(spec):
     config = TrainConfig(epochs=spec["epochs"], batch_size=spec["batch_size"], lr=spec["lr"],
                          lr_schedule=spec.get("lr_schedule"),
                          warmup_epochs=spec.get("warmup_epochs", 0.0), restore_best=False,
-                         seed=spec.get("seed", 0))
+                         seed=spec.get("seed", 0), engine=spec.get("engine", "auto"))
     t0, reached, seconds = time.perf_counter(), None, []
 
     def stop_at_target(record, _model):
@@ -364,8 +364,10 @@ def main(argv=None) -> int:
 
     peak = launch({**base, "recipe": "peak", "reps": 2 if quick else 7}, quick)
     dense_refs = ["torch", "sklearn"] + ([] if args.no_keras or quick else ["keras"])
-    cases = [("dense", 32, ["aekit", *dense_refs], full_n),
-             ("dense", 256, ["aekit", *dense_refs], full_n),
+    # "aekit-autograd": the same trainer with engine="autograd", isolating what the
+    # closed-form dense step buys (not a reference: it takes no part in the floors).
+    cases = [("dense", 32, ["aekit", "aekit-autograd", *dense_refs], full_n),
+             ("dense", 256, ["aekit", "aekit-autograd", *dense_refs], full_n),
              ("conv", 32, ["aekit", "torch"], conv_rows)]
     raw = {}
     for rep in range(repeats):  # interleaved: every recipe once per round, order rotated
@@ -378,6 +380,8 @@ def main(argv=None) -> int:
                 # initialisation's luck.
                 spec = {**base, "recipe": recipe, "model": model, "batch_size": batch,
                         "lr": 1e-3, "epochs": epochs, "seed": rep}
+                if recipe == "aekit-autograd":
+                    spec.update(recipe="aekit", engine="autograd")
                 if model == "conv":
                     spec.update(n_train=conv_rows, n_test=conv_test)
                 if recipe == "keras" and args.keras_threads:

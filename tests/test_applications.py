@@ -12,18 +12,16 @@ from aekit.errors import ConfigError, DataError
 from aekit.fitted import fit_density
 from aekit.models import ModelConfig, build_model
 
-from _tiny_models import digits, trained, untrained
-
 RNG = np.random.default_rng(0)
 X = RNG.random((12, 64)).astype(np.float32)
 
 
 # --- adapter ------------------------------------------------------------------------------
-def test_as_fitted_accepts_module_fitted_model_estimator_and_folder(tmp_path):
+def test_as_fitted_accepts_module_fitted_model_estimator_and_folder(tmp_path, untrained_model):
     from aekit.estimators import StackedAutoencoder
     from aekit.fitted import FittedAutoencoder
 
-    m = untrained()
+    m = untrained_model()
     fitted = app.as_fitted(m)
     assert isinstance(fitted, FittedAutoencoder) and fitted.module is m
     assert app.as_fitted(fitted) is fitted and app.as_module(m) is m
@@ -44,18 +42,18 @@ def test_as_fitted_rejects_others(bad, message):
         app.as_fitted(bad)
 
 
-def test_image_shape_resolution():
-    assert app.image_shape_of(untrained()) == (1, 8, 8)
+def test_image_shape_resolution(untrained_model):
+    assert app.image_shape_of(untrained_model()) == (1, 8, 8)
     assert app.image_shape_of(None, (28, 28)) == (1, 28, 28)
     conv = build_model(ModelConfig(3 * 8 * 8, architecture="conv", hidden=(4,), code_size=2,
                                    image_shape=(3, 8, 8)), seed=0)
     assert app.image_shape_of(conv) == (3, 8, 8)
     with pytest.raises(ConfigError, match="image_shape"):
-        app.image_shape_of(untrained(n_features=10))
+        app.image_shape_of(untrained_model(n_features=10))
 
 
-def test_input_validation():
-    m = untrained()
+def test_input_validation(untrained_model):
+    m = untrained_model()
     assert app.encode(m, X[0]).shape == (1, 3)  # a single row is promoted
     with pytest.raises(DataError, match="expects 64"):
         app.encode(m, X[:, :10])
@@ -65,8 +63,8 @@ def test_input_validation():
         app.reconstruct(m, bad)
 
 
-def test_model_mode_is_restored():
-    m = untrained()
+def test_model_mode_is_restored(untrained_model):
+    m = untrained_model()
     m.train()
     app.reconstruct(m, X)
     assert m.training
@@ -74,8 +72,8 @@ def test_model_mode_is_restored():
 
 # --- encode / decode / average --------------------------------------------------------------
 @pytest.mark.parametrize("variational", [False, True])
-def test_reconstruct_is_decode_of_encode(variational):
-    m = untrained(variational=variational)
+def test_reconstruct_is_decode_of_encode(variational, untrained_model):
+    m = untrained_model(variational=variational)
     Z = app.encode(m, X)
     assert Z.shape == (12, 3)
     np.testing.assert_allclose(app.reconstruct(m, X), app.decode(m, Z), atol=1e-6)
@@ -85,8 +83,8 @@ def test_reconstruct_is_decode_of_encode(variational):
     np.testing.assert_allclose(Z, ref.numpy(), atol=1e-6)
 
 
-def test_average_decodes_the_mean_code():
-    m = untrained()
+def test_average_decodes_the_mean_code(untrained_model):
+    m = untrained_model()
     Za, Zb = app.encode(m, X[:4]), app.encode(m, X[4:8])
     np.testing.assert_allclose(app.mix_codes(Za, Zb), (Za + Zb) / 2, atol=1e-7)
     np.testing.assert_allclose(app.average(m, X[:4], X[4:8]),
@@ -116,8 +114,8 @@ def test_unpooling_decoder_decodes_free_codes_with_fixed_indices_and_says_so():
 
 # --- interpolation ----------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["linear", "slerp"])
-def test_interpolation_endpoints_are_the_codes(method):
-    m = untrained()
+def test_interpolation_endpoints_are_the_codes(method, untrained_model):
+    m = untrained_model()
     path = app.interpolate_codes(app.encode(m, X[0])[0], app.encode(m, X[1])[0], 7, method)
     assert path.shape == (7, 3)
     np.testing.assert_array_equal(path[0], app.encode(m, X[0])[0])
@@ -182,19 +180,19 @@ def test_latent_grid_quantiles_of_training_codes():
                                rtol=1e-5)
 
 
-def test_latent_grid_decodes_and_needs_a_2d_code():
-    m2 = untrained(code_size=2)
+def test_latent_grid_decodes_and_needs_a_2d_code(untrained_model):
+    m2 = untrained_model(code_size=2)
     images, Z = app.latent_grid(m2, 4, X_fit=X)
     assert images.shape == (16, 64) and Z.shape == (16, 2)
     np.testing.assert_allclose(images, app.decode(m2, Z), atol=1e-6)
     with pytest.raises(ConfigError, match="training codes"):
         app.latent_grid(m2, 4)  # plain AE default = quantiles of codes: needs X_fit
     with pytest.raises(ConfigError, match="2-D code"):
-        app.latent_grid(untrained(code_size=3), 4, "range")
+        app.latent_grid(untrained_model(code_size=3), 4, "range")
 
 
-def test_latent_traversal_changes_one_dimension_per_row():
-    m = untrained(code_size=3, variational=True)
+def test_latent_traversal_changes_one_dimension_per_row(untrained_model):
+    m = untrained_model(code_size=3, variational=True)
     images, values = app.latent_traversal(m, X[0], dims=[2, 0], n_steps=4, low=-1, high=1)
     assert images.shape == (2, 4, 64)
     np.testing.assert_allclose(values, [-1, -1 / 3, 1 / 3, 1], atol=1e-6)
@@ -206,8 +204,8 @@ def test_latent_traversal_changes_one_dimension_per_row():
 
 # --- generation ----------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["uniform", "gaussian", "gmm"])
-def test_generation_from_code_densities(method):
-    m = untrained(code_size=3)
+def test_generation_from_code_densities(method, untrained_model):
+    m = untrained_model(code_size=3)
     a = app.generate(m, 30, method, X_fit=X, n_components=2, random_state=5)
     b = app.generate(m, 30, method, X_fit=X, n_components=2, random_state=5)
     c = app.generate(m, 30, method, X_fit=X, n_components=2, random_state=6)
@@ -237,14 +235,14 @@ def test_gaussian_and_gmm_samplers_match_the_code_distribution():
     assert (np.abs(mix[:, 0]) < 2).mean() < 0.01 < (np.abs(g[:, 0]) < 2).mean()
 
 
-def test_vae_generates_from_the_prior_and_plain_ae_needs_codes():
-    v = untrained(code_size=3, variational=True)
+def test_vae_generates_from_the_prior_and_plain_ae_needs_codes(untrained_model):
+    v = untrained_model(code_size=3, variational=True)
     images, Z = app.generate(v, 8, random_state=0, return_codes=True)
     np.testing.assert_array_equal(Z, np.random.RandomState(0).standard_normal((8, 3))
                                   .astype(np.float32))
     np.testing.assert_allclose(images, app.decode(v, Z), atol=1e-6)
     with pytest.raises(ConfigError, match="X_fit"):
-        app.generate(untrained(), 4, "gmm")
+        app.generate(untrained_model(), 4, "gmm")
 
 
 # --- denoising and inpainting -----------------------------------------------------------
@@ -256,9 +254,9 @@ def test_add_noise_is_reproducible_and_clipped():
     assert 0.2 < (masked[X > 0] == 0).mean() < 0.4
 
 
-def test_trained_model_denoises():
-    model, _, _ = trained(code_size=8)
-    Xt = digits()[1].X
+def test_trained_model_denoises(trained_model, digits_data):
+    model, _, _ = trained_model(code_size=8)
+    Xt = digits_data[1].X
     noisy = app.add_noise(Xt, "gaussian", 0.5, random_state=0)
     err_noisy = np.mean((noisy - Xt) ** 2)
     err_out = np.mean((app.denoise(model, noisy) - Xt) ** 2)
@@ -274,9 +272,9 @@ def test_make_mask_regions():
     assert r.shape == (200, 64) and 0.25 < r.mean() < 0.35
 
 
-def test_inpaint_keeps_known_pixels_and_fills_the_rest():
-    model, _, _ = trained(code_size=8)
-    Xt = digits()[1].X[:100]
+def test_inpaint_keeps_known_pixels_and_fills_the_rest(trained_model, digits_data):
+    model, _, _ = trained_model(code_size=8)
+    Xt = digits_data[1].X[:100]
     mask = app.make_mask((8, 8), "bottom", 0.5)
     out = app.inpaint(model, Xt, mask, n_iter=10)
     np.testing.assert_array_equal(out[:, ~mask], Xt[:, ~mask])
@@ -297,8 +295,8 @@ def test_threshold_by_contamination_flags_that_fraction(contamination):
         app.threshold_by_contamination(scores, 1.2)
 
 
-def test_anomaly_scores_are_per_sample_errors():
-    m = untrained()
+def test_anomaly_scores_are_per_sample_errors(untrained_model):
+    m = untrained_model()
     rec = app.reconstruct(m, X)
     np.testing.assert_allclose(app.anomaly_scores(m, X), ((rec - X) ** 2).mean(1), rtol=1e-5)
     p = np.clip(rec, 1e-7, 1 - 1e-7)
@@ -306,11 +304,11 @@ def test_anomaly_scores_are_per_sample_errors():
     np.testing.assert_allclose(app.anomaly_scores(m, X, "bce"), bce, rtol=1e-4)
 
 
-def test_vae_anomaly_score_is_negative_elbo():
+def test_vae_anomaly_score_is_negative_elbo(untrained_model):
     from aekit.losses import Objective
     from aekit.training import evaluate
 
-    v = untrained(variational=True)
+    v = untrained_model(variational=True)
     s = app.anomaly_scores(v, X, n_samples=1)
     assert s.shape == (12,)
     # same bound as the training objective's loss (beta = 1), up to Monte-Carlo noise
@@ -319,9 +317,9 @@ def test_vae_anomaly_score_is_negative_elbo():
     assert abs(many - loss) < 0.05 * abs(loss)
 
 
-def test_anomaly_detector_flags_corrupted_inputs():
-    model, _, _ = trained(code_size=8)
-    train_X, test_X = digits()[0].X, digits()[1].X
+def test_anomaly_detector_flags_corrupted_inputs(trained_model, digits_data):
+    model, _, _ = trained_model(code_size=8)
+    train_X, test_X = digits_data[0].X, digits_data[1].X
     det = app.AnomalyDetector(model, contamination=0.05).fit(train_X)
     assert abs((det.predict(train_X) == -1).mean() - 0.05) < 0.01
     noisy = app.add_noise(test_X, "salt_pepper", 0.3, random_state=0)
@@ -331,7 +329,7 @@ def test_anomaly_detector_flags_corrupted_inputs():
                                det.threshold_ + det.score_samples(test_X))
 
 
-def test_the_objective_is_the_models_own_unless_given():
+def test_the_objective_is_the_models_own_unless_given(untrained_model):
     from aekit.estimators import VariationalAutoencoder
     from aekit.losses import Objective
 
@@ -344,7 +342,7 @@ def test_the_objective_is_the_models_own_unless_given():
     assert app.as_fitted(est, explicit).objective is explicit
     assert app.as_fitted(est).objective is got  # the override is a copy, not a change
     # a bare module: the likelihood its output implies
-    assert app.as_fitted(untrained(variational=True)).objective.likelihood == "bernoulli"
+    assert app.as_fitted(untrained_model(variational=True)).objective.likelihood == "bernoulli"
     linear = build_model(ModelConfig(64, hidden=(8,), code_size=2, variational=True,
                                      output_activation="linear"), seed=0)
     assert app.as_fitted(linear).objective.likelihood == "gaussian"

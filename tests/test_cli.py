@@ -229,7 +229,7 @@ def test_resuming_a_cosine_run_with_other_epochs_is_refused(tmp_path, capsys):
 
 
 def test_interrupted_train_keeps_its_checkpoint_and_resumes(tmp_path, capsys, monkeypatch):
-    import aekit.training.trainer as trainer
+    import aekit.training.callbacks as trainer  # where checkpoints are written
 
     out = tmp_path / "run"
     real = trainer.save_checkpoint

@@ -12,7 +12,8 @@ from aekit.models import ModelConfig, build_model
 from aekit.training import TrainConfig, dense_step, train
 from aekit.training.trainer import _flushing_denormals, flush_denormals
 
-from test_models import KINDS, make, one_thread  # noqa: F401 (autouse)
+# Every test here runs torch on one thread (conftest.py: one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 COMBOS = list(itertools.product(
     ["relu", "tanh", "sigmoid", "linear", "elu", "selu"],  # hidden activation
@@ -65,8 +66,8 @@ def test_tied_decoders_get_the_summed_gradient_of_both_uses(act, out, loss, spar
     _assert_step_equals_autograd(act, out, loss, sparsity, "mask", hidden=hidden, tied=True)
 
 
-def test_a_smaller_last_batch_and_a_larger_later_batch_reuse_the_buffers_correctly():
-    model = make("dense")
+def test_a_smaller_last_batch_and_a_larger_later_batch_reuse_the_buffers_correctly(make_model):
+    model = make_model("dense")
     step = dense_step.for_training(model, Objective(), TrainConfig())
     for rows in (16, 5, 16, 33):  # shrink (views), regrow (new buffers)
         x = torch.rand(rows, 12, generator=torch.Generator().manual_seed(rows))
@@ -80,13 +81,13 @@ def test_a_smaller_last_batch_and_a_larger_later_batch_reuse_the_buffers_correct
 
 
 @pytest.mark.parametrize("kind", ["dense", "tied"])
-def test_training_with_either_engine_gives_the_same_model(kind):
+def test_training_with_either_engine_gives_the_same_model(kind, make_model):
     x = torch.rand(300, 12, generator=torch.Generator().manual_seed(0))
     objective = Objective(noise="gaussian", noise_level=0.1, sparsity="l1",
                           sparsity_weight=1e-3)
     runs = {}
     for engine in ("auto", "autograd"):
-        model = make(kind)
+        model = make_model(kind)
         config = TrainConfig(epochs=3, batch_size=32, lr=1e-2, engine=engine,
                              validation_fraction=0.2, grad_clip=1.0)
         history = train(model, objective, x, config=config).history
@@ -103,9 +104,10 @@ def test_training_with_either_engine_gives_the_same_model(kind):
 @pytest.mark.parametrize("case", ["vae-dense", "conv-transpose", "contractive",
                                   "hook", "tensor-hook", "forward-replaced", "engine",
                                   "distributed", "frozen"])
-def test_everything_the_closed_form_does_not_cover_falls_back_to_autograd(case):
-    kind = case if case in KINDS else "dense"
-    model, objective, config = make(kind), Objective(), TrainConfig()
+def test_everything_the_closed_form_does_not_cover_falls_back_to_autograd(case, make_model,
+                                                                         model_kinds):
+    kind = case if case in model_kinds else "dense"
+    model, objective, config = make_model(kind), Objective(), TrainConfig()
     if case == "contractive":
         objective = Objective(contractive=0.1)
     elif case == "hook":
@@ -118,21 +120,21 @@ def test_everything_the_closed_form_does_not_cover_falls_back_to_autograd(case):
         config = TrainConfig(engine="autograd")
     elif case == "frozen":
         model.encoder.layers[0].weight.requires_grad_(False)
-    assert dense_step.for_training(make("dense"), Objective(), TrainConfig()) is not None
+    assert dense_step.for_training(make_model("dense"), Objective(), TrainConfig()) is not None
     assert dense_step.for_training(model, objective, config,
                                    distributed=case == "distributed") is None
 
 
-def test_a_forward_hook_still_runs_during_training():
-    model = make("dense")
+def test_a_forward_hook_still_runs_during_training(make_model):
+    model = make_model("dense")
     calls = []
     model.encoder.layers[0].register_forward_hook(lambda *a: calls.append(1))
     train(model, Objective(), torch.rand(64, 12), config=TrainConfig(epochs=1, batch_size=16))
     assert len(calls) >= 4  # every training step went through the module (autograd path)
 
 
-def test_dropped_gradient_buffers_are_reattached():
-    model = make("dense")
+def test_dropped_gradient_buffers_are_reattached(make_model):
+    model = make_model("dense")
     step = dense_step.for_training(model, Objective(), TrainConfig())
     for p in model.parameters():
         p.grad = None  # e.g. optimizer.zero_grad() between steps
@@ -140,10 +142,10 @@ def test_dropped_gradient_buffers_are_reattached():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
 
 
-def test_flush_denormals_is_on_during_training_and_restored_after():
+def test_flush_denormals_is_on_during_training_and_restored_after(make_model):
     seen = []
     assert not _flushing_denormals()
-    train(make("dense"), Objective(), torch.rand(32, 12),
+    train(make_model("dense"), Objective(), torch.rand(32, 12),
           config=TrainConfig(epochs=1, batch_size=16),
           callbacks=[lambda record, model: seen.append(_flushing_denormals())])
     assert seen == [True]

@@ -14,8 +14,6 @@ from aekit.errors import ConfigError, DataError
 from aekit.losses import Objective
 from aekit.training import evaluate
 
-from _tiny_models import digits, one_thread, trained, untrained
-
 RNG = np.random.default_rng(0)
 
 
@@ -40,8 +38,8 @@ def test_reconstruction_metrics_known_values():
         ev.reconstruction_metrics(X, X[:, :3])
 
 
-def test_pca_baseline_matches_sklearn_and_improves_with_k():
-    train_ds, test_ds = digits()
+def test_pca_baseline_matches_sklearn_and_improves_with_k(digits_data):
+    train_ds, test_ds = digits_data
     out = ev.pca_baseline(train_ds.X, test_ds.X, 5, train_ds.y, test_ds.y)
     pca = PCA(5).fit(train_ds.X)
     ref = np.mean((pca.inverse_transform(pca.transform(test_ds.X)) - test_ds.X) ** 2)
@@ -55,9 +53,9 @@ def test_pca_baseline_matches_sklearn_and_improves_with_k():
 
 # --- VAE ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def vae():
-    model, obj, _ = trained(code_size=4, variational=True)
-    return model, obj, digits()[1].X[:100]
+def vae(trained_model, digits_data):
+    model, obj, _ = trained_model(code_size=4, variational=True)
+    return model, obj, digits_data[1].X[:100]
 
 
 @pytest.mark.slow
@@ -74,9 +72,9 @@ def test_iwae_estimate_grows_with_k_and_bounds_the_elbo(vae):
     assert per_row.shape == (100,) and (per_row > ev.elbo(model, X, obj, n_samples=50) - 1).all()
 
 
-def test_log_likelihood_uses_the_models_likelihood():
+def test_log_likelihood_uses_the_models_likelihood(untrained_model):
     torch.manual_seed(0)
-    v = untrained(variational=True)
+    v = untrained_model(variational=True)
     X = RNG.random((30, 64)).astype(np.float32)
     gauss = Objective(likelihood="gaussian", likelihood_scale=0.5)
     e_g = ev.elbo(v, X, gauss, n_samples=100).mean()
@@ -92,8 +90,8 @@ def test_kl_per_dimension_sums_to_the_total_kl(vae):
     assert kl.sum() == pytest.approx(evaluate(model, obj, X)["kl"], rel=1e-4)
 
 
-def test_active_units_counts_units_whose_posterior_mean_varies():
-    v = untrained(code_size=4, variational=True)
+def test_active_units_counts_units_whose_posterior_mean_varies(untrained_model):
+    v = untrained_model(code_size=4, variational=True)
     X = RNG.random((100, 64)).astype(np.float32)
     with torch.no_grad():  # make unit 1 ignore the input: its posterior mean is constant
         v.to_code[0].weight[1].zero_()
@@ -103,7 +101,7 @@ def test_active_units_counts_units_whose_posterior_mean_varies():
     assert ev.active_units(v, X, threshold=0.0) == 3
     assert ev.active_units(v, X, threshold=activity.max()) == 0
     with pytest.raises(ConfigError, match="variational"):
-        ev.kl_per_dimension(untrained(), X)
+        ev.kl_per_dimension(untrained_model(), X)
 
 
 # --- codes ---------------------------------------------------------------------------------
@@ -169,15 +167,15 @@ def test_one_class_auroc_trains_per_class_with_an_injected_fit():
     assert all(v > 0.99 for v in out.values())
 
 
-def test_one_class_auroc_default_scores_with_a_tiny_autoencoder():
+def test_one_class_auroc_default_scores_with_a_tiny_autoencoder(digits_data, single_thread):
     from aekit.models import ModelConfig, build_model
     from aekit.training import TrainConfig, train
 
-    train_ds, test_ds = digits()
+    train_ds, test_ds = digits_data
 
     def fit(X_normal):
         m = build_model(ModelConfig(64, hidden=(16,), code_size=4), seed=0)
-        with one_thread():
+        with single_thread():
             train(m, Objective(), X_normal, config=TrainConfig(epochs=15, batch_size=32, lr=3e-3))
         return m
 
@@ -186,9 +184,9 @@ def test_one_class_auroc_default_scores_with_a_tiny_autoencoder():
 
 
 # --- one call ----------------------------------------------------------------------------
-def test_evaluate_model_and_comparison_table(vae):
+def test_evaluate_model_and_comparison_table(vae, digits_data):
     model, obj, X = vae
-    train_ds, test_ds = digits()
+    train_ds, test_ds = digits_data
     m = ev.evaluate_model(model, test_ds.X, X_train=train_ds.X, y_train=train_ds.y,
                           y_test=test_ds.y, objective=obj, iw_samples=5)
     for key in ("mse", "bce", "psnr", "linear_probe", "knn", "elbo", "kl", "log_likelihood",

@@ -124,7 +124,7 @@ CASES = [
     ("option-optimizer", lambda t: tiny(optimizer="lbfgs").fit(X),
      ConfigError, r"optimizer 'lbfgs' is not one of"),
     ("option-learning-rate", lambda t: tiny(learning_rate=math.nan).fit(X),
-     ConfigError, r"lr must be a finite number > 0, got nan"),
+     ConfigError, r"learning_rate must be a finite number > 0, got nan"),
     ("option-n-components", lambda t: tiny(n_components=0).fit(X),
      ConfigError, r"n_components must be an integer >= 1, got 0"),
     ("option-hidden", lambda t: tiny(hidden_layer_sizes=(8, -1)).fit(X),

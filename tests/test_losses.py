@@ -20,7 +20,8 @@ from aekit.losses import (
 from aekit.models import ModelConfig, build_model
 from aekit.training import evaluate
 
-from test_models import KINDS, batch, make, one_thread  # noqa: F401 (autouse)
+# Every test here runs torch on one thread (conftest.py: one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
@@ -121,9 +122,9 @@ def test_corruption_is_reproducible_from_the_generator():
 
 
 @pytest.mark.parametrize("noise", ["gaussian", "mask", "salt_pepper"])
-def test_corruption_at_training_time_only(noise):
-    model = make("dense")
-    x = batch("dense", 32)
+def test_corruption_at_training_time_only(noise, make_model, model_batch):
+    model = make_model("dense")
+    x = model_batch("dense", 32)
     noisy_obj, clean_obj = Objective(noise=noise, noise_level=0.4), Objective()
     g = torch.Generator().manual_seed(0)
     model.eval()
@@ -148,9 +149,9 @@ def test_negative_log_likelihoods_match_torch_distributions():
     assert torch.allclose(negative_log_likelihood(out, x, "gaussian", 0.3), expected, atol=1e-5)
 
 
-def test_vae_terms_are_nats_per_sample_and_beta_weights_the_kl():
-    model = make("vae-dense")
-    x = batch("vae-dense", 8)
+def test_vae_terms_are_nats_per_sample_and_beta_weights_the_kl(make_model, model_batch):
+    model = make_model("vae-dense")
+    x = model_batch("vae-dense", 8)
     terms = [Objective(beta=beta)(model, x, generator=torch.Generator().manual_seed(0))
              for beta in (1.0, 4.0)]
     for t in terms:
@@ -169,10 +170,9 @@ def test_kl_warmup_ramps_beta_linearly():
     assert Objective(beta=2.0).kl_weight(0) == 2.0
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_every_option_composes_with_every_architecture(kind):
-    model = make(kind)
-    x = batch(kind, 6)
+def test_every_option_composes_with_every_architecture(kind, make_model, model_batch):
+    model = make_model(kind)
+    x = model_batch(kind, 6)
     obj = Objective(noise="mask", noise_level=0.2, sparsity="l1", sparsity_weight=0.1,
                     contractive=0.05)
     t = obj(model, x, generator=torch.Generator().manual_seed(0))
@@ -188,9 +188,9 @@ def test_every_option_composes_with_every_architecture(kind):
     assert "sparsity_kl" in t_kl and torch.isfinite(t_kl["loss"])
 
 
-def test_plain_reconstruction_terms_are_per_element_means():
-    model = make("dense")
-    x = batch("dense", 4)
+def test_plain_reconstruction_terms_are_per_element_means(make_model, model_batch):
+    model = make_model("dense")
+    x = model_batch("dense", 4)
     out = model(x)
     mse = Objective()(model, x)["recon"]
     assert mse.item() == pytest.approx((out["recon"] - x).pow(2).mean().item(), rel=1e-6)

@@ -14,12 +14,12 @@ import aekit
 from aekit.errors import ModelFileError
 from aekit.fitted.files import CONFIG_NAME, HISTORY_NAME, WEIGHTS_NAME, load_module, save
 
-from test_models import KINDS, batch, make, one_thread  # noqa: F401 (autouse)
+# Every test here runs torch on one thread (conftest.py: one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_save_then_load_gives_identical_outputs(tmp_path, kind):
-    model = make(kind, seed=1)
+def test_save_then_load_gives_identical_outputs(tmp_path, kind, make_model, model_batch):
+    model = make_model(kind, seed=1)
     with torch.no_grad():  # non-zero biases too, so a lost tensor would show
         for p in model.parameters():
             p.add_(0.01)
@@ -31,7 +31,7 @@ def test_save_then_load_gives_identical_outputs(tmp_path, kind):
     loaded = fitted.module
     assert type(loaded) is type(model) and loaded.config == model.config
     assert fitted.history == history
-    x = batch(kind, 4)
+    x = model_batch(kind, 4)
     model.eval()
     a = model(x, generator=torch.Generator().manual_seed(0))
     b = loaded(x, generator=torch.Generator().manual_seed(0))
@@ -39,8 +39,8 @@ def test_save_then_load_gives_identical_outputs(tmp_path, kind):
         assert torch.equal(a[key], b[key]), key
 
 
-def test_tied_model_stays_tied_after_loading(tmp_path):
-    save(tmp_path / "m", make("tied"))
+def test_tied_model_stays_tied_after_loading(tmp_path, make_model):
+    save(tmp_path / "m", make_model("tied"))
     loaded = aekit.load(tmp_path / "m").module
     assert not any("decoder" in k and "weight" in k for k in loaded.state_dict())
     z = torch.randn(2, 3)
@@ -50,23 +50,24 @@ def test_tied_model_stays_tied_after_loading(tmp_path):
     assert not torch.allclose(before, loaded.decode_logits(z))
 
 
-def test_extra_config_and_tensors_round_trip_and_saving_replaces(tmp_path):
+def test_extra_config_and_tensors_round_trip_and_saving_replaces(tmp_path, make_model):
     path = tmp_path / "m"
-    save(path, make("dense", seed=0))
-    save(path, make("dense", seed=1), extra_config={"objective": {"beta": 2.0}},
+    save(path, make_model("dense", seed=0))
+    save(path, make_model("dense", seed=1), extra_config={"objective": {"beta": 2.0}},
          extra_tensors={"means": torch.arange(3.0)})
     model, config, extra = load_module(path)
     assert config["objective"] == {"beta": 2.0}
     assert torch.equal(extra["means"], torch.arange(3.0))
-    assert torch.equal(model.encoder.layers[0].weight, make("dense", seed=1).encoder.layers[0].weight)
+    assert torch.equal(model.encoder.layers[0].weight,
+                       make_model("dense", seed=1).encoder.layers[0].weight)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temp folders left
 
 
 # --- refusals ---------------------------------------------------------------------------------
 @pytest.fixture
-def saved(tmp_path):
+def saved(tmp_path, make_model):
     path = tmp_path / "m"
-    save(path, make("dense"))
+    save(path, make_model("dense"))
     return path
 
 
@@ -123,7 +124,7 @@ def test_refuses_absurd_or_malformed_configs_before_allocating(saved, monkeypatc
         aekit.load(saved)
 
 
-def test_refuses_pickle_files_without_unpickling(tmp_path):
+def test_refuses_pickle_files_without_unpickling(tmp_path, make_model):
     marker = tmp_path / "pwned"
 
     class Evil:
@@ -136,7 +137,7 @@ def test_refuses_pickle_files_without_unpickling(tmp_path):
             aekit.load(tmp_path / name)
     # A pickle posing as the weights file inside a real folder.
     folder = tmp_path / "m"
-    save(folder, make("dense"))
+    save(folder, make_model("dense"))
     torch.save({"state": Evil()}, folder / WEIGHTS_NAME)
     with pytest.raises(ModelFileError, match="safetensors"):
         aekit.load(folder)
@@ -172,7 +173,7 @@ def test_refuses_nan_weights_and_integer_tensors(saved):
         aekit.load(saved)
 
 
-def test_refuses_paths_that_are_not_model_folders(tmp_path):
+def test_refuses_paths_that_are_not_model_folders(tmp_path, make_model):
     with pytest.raises(ModelFileError, match="no such"):
         aekit.load(tmp_path / "nothing")
     (tmp_path / "weights.safetensors").write_bytes(b"")
@@ -180,4 +181,36 @@ def test_refuses_paths_that_are_not_model_folders(tmp_path):
         aekit.load(tmp_path / "weights.safetensors")
     (tmp_path / "file").write_text("x")
     with pytest.raises(ModelFileError, match="not a folder"):
-        save(tmp_path / "file", make("dense"))
+        save(tmp_path / "file", make_model("dense"))
+
+
+def test_save_never_replaces_a_folder_aekit_did_not_write(tmp_path, monkeypatch):
+    """est.save('results') deleted the user's files in results/; est.save(os.getcwd())
+    the working directory's. Only aekit's own model folders (or empty ones) are replaced."""
+    import numpy as np
+
+    from aekit.errors import ModelFileError
+    from aekit.estimators import StackedAutoencoder
+
+    X = np.random.default_rng(0).random((20, 6)).astype(np.float32)
+    est = StackedAutoencoder(2, hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(X)
+    user = tmp_path / "results"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    with pytest.raises(ModelFileError, match="not an aekit model folder"):
+        est.save(user)
+    assert (user / "notes.txt").read_text() == "mine"
+    monkeypatch.chdir(user)
+    with pytest.raises(ModelFileError, match="not an aekit model folder"):
+        est.save(".")
+    assert (user / "notes.txt").read_text() == "mine"
+    # a model folder with a stray user file is not aekit's alone any more
+    est.save(tmp_path / "m")
+    (tmp_path / "m" / "README").write_text("mine too")
+    with pytest.raises(ModelFileError):
+        est.save(tmp_path / "m")
+    (tmp_path / "m" / "README").unlink()
+    est.save(tmp_path / "m")  # its own folder: replaced atomically
+    (tmp_path / "empty").mkdir()
+    est.save(tmp_path / "empty")
+    assert (tmp_path / "empty" / CONFIG_NAME).is_file()

@@ -11,47 +11,14 @@ import torch.nn.functional as F
 from aekit.errors import ConfigError
 from aekit.models import ACTIVATIONS, ConvDecoder, ConvEncoder, ModelConfig, build_model
 
-# One small config per model kind; other test files import KINDS so every kind is covered.
-KINDS = {
-    "dense": dict(n_features=12, hidden=(8, 6), code_size=3),
-    "dense-linear": dict(n_features=12, hidden=(), code_size=3, activation="linear",
-                         output_activation="linear"),
-    "tied": dict(n_features=12, hidden=(8,), code_size=3, tied=True),
-    "conv-transpose": dict(n_features=2 * 9 * 7, architecture="conv", hidden=(4, 5),
-                           code_size=3, image_shape=(2, 9, 7), decoder="transpose"),
-    "conv-upsample": dict(n_features=2 * 9 * 7, architecture="conv", hidden=(4,),
-                          code_size=None, image_shape=(2, 9, 7), decoder="upsample"),
-    "conv-unpool": dict(n_features=2 * 9 * 7, architecture="conv", hidden=(4, 5),
-                        code_size=3, image_shape=(2, 9, 7), decoder="unpool"),
-    "vae-dense": dict(n_features=12, hidden=(8,), code_size=2, variational=True),
-    "vae-conv": dict(n_features=2 * 9 * 7, architecture="conv", hidden=(4,), code_size=2,
-                     image_shape=(2, 9, 7), decoder="upsample", variational=True),
-}
+# Every test here runs torch on one thread (conftest.py: one_thread); the model kinds,
+# make_model and model_batch come from conftest.py as well.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and the test machine's cores are shared:
-    several threads per worker spin against each other (10x slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def make(kind: str, seed: int = 0, **overrides):
-    return build_model(ModelConfig(**{**KINDS[kind], **overrides}), seed=seed)
-
-
-def batch(kind: str, n: int = 5, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand((n, KINDS[kind]["n_features"]), generator=g)
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_forward_shapes_and_outputs(kind):
-    model = make(kind)
-    x = batch(kind)
+def test_forward_shapes_and_outputs(kind, make_model, model_batch):
+    model = make_model(kind)
+    x = model_batch(kind)
     out = model(x, generator=torch.Generator().manual_seed(1))
     k = model.code_size
     assert out["code"].shape == (5, k)
@@ -62,17 +29,15 @@ def test_forward_shapes_and_outputs(kind):
     assert model.decode(model.encode(x)).shape == x.shape
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_parameter_count_from_sizes_matches_the_module(kind):
+def test_parameter_count_from_sizes_matches_the_module(kind, make_model):
     # The model-file loader trusts this count to refuse absurd configs before allocating.
-    model = make(kind)
+    model = make_model(kind)
     assert model.config.parameter_count() == sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_seed_makes_weights_reproducible_and_leaves_global_rng_alone(kind):
+def test_seed_makes_weights_reproducible_and_leaves_global_rng_alone(kind, make_model):
     state = torch.random.get_rng_state()
-    a, b, c = make(kind, seed=3), make(kind, seed=3), make(kind, seed=4)
+    a, b, c = make_model(kind, seed=3), make_model(kind, seed=3), make_model(kind, seed=4)
     assert torch.equal(torch.random.get_rng_state(), state)
     for (name, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(),
                                   c.state_dict().values()):
@@ -94,10 +59,10 @@ def test_dense_every_activation(act, output):
         assert ((out["recon"] > 0) & (out["recon"] < 1)).all()
 
 
-def test_linear_autoencoder_is_affine():
+def test_linear_autoencoder_is_affine(make_model, model_batch):
     # Linear = no activations anywhere: f(a x + (1 - a) y) = a f(x) + (1 - a) f(y).
-    model = make("dense-linear")
-    x, y = batch("dense-linear", 3, 1), batch("dense-linear", 3, 2)
+    model = make_model("dense-linear")
+    x, y = model_batch("dense-linear", 3, 1), model_batch("dense-linear", 3, 2)
     lhs = model(0.3 * x + 0.7 * y)["recon"]
     rhs = 0.3 * model(x)["recon"] + 0.7 * model(y)["recon"]
     assert torch.allclose(lhs, rhs, atol=1e-6)
@@ -231,9 +196,9 @@ def test_pooling_before_the_activation_changes_no_value_and_no_gradient(act):
         assert torch.allclose(a, b, atol=1e-5)
 
 
-def test_unpool_model_uses_the_encoder_indices():
-    model = make("conv-unpool")
-    x = batch("conv-unpool", 4)
+def test_unpool_model_uses_the_encoder_indices(make_model, model_batch):
+    model = make_model("conv-unpool")
+    x = model_batch("conv-unpool", 4)
     z, context = model._encode(x)
     with_indices = model.decode_logits(z, context)
     assert torch.allclose(model(x)["logits"], with_indices)
@@ -242,9 +207,9 @@ def test_unpool_model_uses_the_encoder_indices():
 
 # --- variational ----------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["vae-dense", "vae-conv"])
-def test_vae_reparameterization_and_sampling(kind):
-    model = make(kind)
-    x = batch(kind, 4)
+def test_vae_reparameterization_and_sampling(kind, make_model, model_batch, model_kinds):
+    model = make_model(kind)
+    x = model_batch(kind, 4)
     mu, logvar = model.encode_distribution(x)
     assert mu.shape == logvar.shape == (4, 2)
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
@@ -256,12 +221,12 @@ def test_vae_reparameterization_and_sampling(kind):
     out1["code"].sum().backward()
     assert all(p.grad is not None for p in model.to_code.parameters())
     s = model.sample(6, generator=torch.Generator().manual_seed(0))
-    assert s.shape == (6, KINDS[kind]["n_features"]) and ((s >= 0) & (s <= 1)).all()
+    assert s.shape == (6, model_kinds[kind]["n_features"]) and ((s >= 0) & (s <= 1)).all()
 
 
-def test_reparameterized_samples_have_the_posterior_moments():
+def test_reparameterized_samples_have_the_posterior_moments(model_kinds):
     mu, logvar = torch.tensor([[1.5, -0.5]]), torch.tensor([[0.4, -1.2]])
-    z = build_model(ModelConfig(**KINDS["vae-dense"])).reparameterize(
+    z = build_model(ModelConfig(**model_kinds["vae-dense"])).reparameterize(
         mu.expand(20000, 2), logvar.expand(20000, 2), torch.Generator().manual_seed(0))
     assert torch.allclose(z.mean(0), mu[0], atol=0.03)
     assert torch.allclose(z.var(0), logvar[0].exp(), rtol=0.05)
@@ -295,14 +260,14 @@ def test_conv_image_too_small_for_the_pools():
                                 image_shape=(1, 3, 3), code_size=2))
 
 
-def test_conv_vae_refuses_unpool():
+def test_conv_vae_refuses_unpool(model_kinds):
     with pytest.raises(ConfigError, match="unpool"):
-        build_model(ModelConfig(**{**KINDS["vae-conv"], "decoder": "unpool"}))
+        build_model(ModelConfig(**{**model_kinds["vae-conv"], "decoder": "unpool"}))
 
 
-def test_config_dict_round_trip():
-    for kind, kw in KINDS.items():
+def test_config_dict_round_trip(model_kinds):
+    for kind, kw in model_kinds.items():
         cfg = ModelConfig(**kw)
         assert ModelConfig.from_dict(cfg.to_dict()) == cfg, kind
     with pytest.raises(ConfigError, match="unknown keys"):
-        ModelConfig.from_dict({**ModelConfig(**KINDS["dense"]).to_dict(), "layers": 3})
+        ModelConfig.from_dict({**ModelConfig(**model_kinds["dense"]).to_dict(), "layers": 3})

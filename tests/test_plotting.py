@@ -10,8 +10,6 @@ import aekit.plotting as pl
 from aekit.errors import DataError
 from aekit.evaluation import fit_pca
 
-from _tiny_models import untrained
-
 X = np.random.default_rng(0).random((12, 64)).astype(np.float32)
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -20,10 +18,10 @@ def _ylabels(fig):
     return [t.get_text() for t in fig.axes[0].get_yticklabels()]
 
 
-def test_every_image_figure_renders_to_png():
+def test_every_image_figure_renders_to_png(untrained_model):
     import matplotlib.pyplot as plt
 
-    ae, vae = untrained(code_size=2), untrained(code_size=3, variational=True)
+    ae, vae = untrained_model(code_size=2), untrained_model(code_size=3, variational=True)
     figs = [
         pl.plot_reconstructions(ae, X, n=5),
         pl.plot_denoising(ae, X, n=4),
@@ -46,8 +44,8 @@ def test_every_image_figure_renders_to_png():
     assert plt.get_fignums() == []  # nothing was ever registered with pyplot
 
 
-def test_reconstruction_rows_include_the_pca_baseline():
-    ae = untrained(code_size=2)
+def test_reconstruction_rows_include_the_pca_baseline(untrained_model):
+    ae = untrained_model(code_size=2)
     fig = pl.plot_reconstructions(ae, X, n=5, baseline=fit_pca(X, 2))
     assert _ylabels(fig) == ["original", "autoencoder", "PCA (k=2)"]
     image = fig.axes[0].get_images()[0].get_array()
@@ -66,8 +64,8 @@ def test_mosaic_places_images_row_by_row():
         pl.mosaic_figure([np.zeros((1, 5))], (1, 2, 2))
 
 
-def test_latent_grid_figure_labels_follow_the_grid_order():
-    fig = pl.plot_latent_grid(untrained(code_size=2), n=3, method="range")
+def test_latent_grid_figure_labels_follow_the_grid_order(untrained_model):
+    fig = pl.plot_latent_grid(untrained_model(code_size=2), n=3, method="range")
     labels = _ylabels(fig)
     assert labels == ["z1=3.00", "z1=0.00", "z1=-3.00"]  # top row = largest z1
 

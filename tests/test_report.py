@@ -12,8 +12,6 @@ from aekit.errors import ConfigError
 from aekit.plotting import plot_anomaly_histogram
 from aekit.report import MARKER, Report, build_report
 
-from _tiny_models import digits, one_thread, trained
-
 
 def _fig():
     return plot_anomaly_histogram({"x": np.arange(10.0)})
@@ -97,8 +95,8 @@ def test_builder_validates_its_input():
 
 
 @pytest.fixture(scope="module")
-def data():
-    train_ds, test_ds = digits()
+def data(digits_data):
+    train_ds, test_ds = digits_data
     return train_ds.X[:300], test_ds.X[:120], train_ds.y[:300], test_ds.y[:120]
 
 
@@ -107,12 +105,13 @@ def _titles(report):
 
 
 @pytest.mark.slow
-def test_standard_report_for_a_sparse_2d_autoencoder(data, tmp_path):
+def test_standard_report_for_a_sparse_2d_autoencoder(data, tmp_path, trained_model,
+                                                     single_thread):
     import matplotlib.pyplot as plt
 
     X_tr, X_te, y_tr, y_te = data
-    model, obj, history = trained(code_size=2, sparsity="l1", sparsity_weight=1e-3)
-    with one_thread():
+    model, obj, history = trained_model(code_size=2, sparsity="l1", sparsity_weight=1e-3)
+    with single_thread():
         r = build_report(model, X_tr, X_te, y_train=y_tr, y_test=y_te, history=history,
                          objective=obj, config={"epochs": 20}, title="sparse")
     titles = _titles(r)
@@ -137,10 +136,10 @@ def test_standard_report_for_a_sparse_2d_autoencoder(data, tmp_path):
 
 
 @pytest.mark.slow
-def test_standard_report_for_a_vae_without_labels(data):
+def test_standard_report_for_a_vae_without_labels(data, trained_model, single_thread):
     X_tr, X_te, _, _ = data
-    model, obj, _ = trained(code_size=4, variational=True)
-    with one_thread():
+    model, obj, _ = trained_model(code_size=4, variational=True)
+    with single_thread():
         r = build_report(model, X_tr, X_te, objective=obj, iw_samples=5, max_map_points=100)
     titles = _titles(r)
     assert "Latent traversals" in titles and "Latent grid" not in titles

@@ -93,12 +93,6 @@ def test_kl_section_reports_the_uniform_model_as_closer(tmp_path):
 
 
 # --- the whole tour, quick -------------------------------------------------------------------
-try:  # reuse the report module's headless-browser check when it can run here
-    from test_report_browser import CHROMEDRIVER, CHROMIUM, _open, driver  # noqa: F401
-except (ImportError, pytest.skip.Exception):
-    CHROMIUM = CHROMEDRIVER = None
-
-
 @pytest.fixture(scope="module")
 def quick_tour(tmp_path_factory):
     from aekit.cli import main
@@ -130,9 +124,8 @@ def test_quick_tour_report_has_every_section_and_image(quick_tour, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                    reason="needs selenium, chromium and chromedriver")
-def test_quick_tour_opens_in_chromium(quick_tour, driver):  # noqa: F811
-    images, errors = _open(driver, quick_tour / "index.html")
+def test_quick_tour_opens_in_chromium(browser, open_page, quick_tour):
+    # browser (conftest.py) skips where selenium, chromium or chromedriver is missing
+    images, errors = open_page(browser, quick_tour / "index.html")
     assert images and all(complete and w > 0 and h > 0 for _, complete, w, h in images)
     assert errors == []

@@ -17,7 +17,8 @@ from aekit.training import TrainConfig, evaluate, greedy_layerwise, train
 from aekit.training import greedy as greedy_module
 from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
-from test_models import KINDS, batch, make, one_thread  # noqa: F401 (autouse)
+# Every test here runs torch on one thread (conftest.py: one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 FAST = dict(epochs=1, batch_size=64, lr=1e-2, seed=0)
 
@@ -32,10 +33,10 @@ def assert_same_state(a: dict, b: dict):
         assert torch.equal(a[k], b[k]), k
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_a_training_step_changes_every_weight_and_evaluation_changes_none(kind):
-    model = make(kind)
-    X = batch(kind, 32)
+def test_a_training_step_changes_every_weight_and_evaluation_changes_none(kind, make_model,
+                                                                          model_batch):
+    model = make_model(kind)
+    X = model_batch(kind, 32)
     before = state(model)
     model.eval()
     evaluate(model, Objective(noise="gaussian", noise_level=0.2), X)
@@ -50,29 +51,29 @@ def test_a_training_step_changes_every_weight_and_evaluation_changes_none(kind):
     assert not unchanged
 
 
-def test_history_has_every_loss_term_per_epoch_and_validation():
-    X = batch("dense", 80)
+def test_history_has_every_loss_term_per_epoch_and_validation(make_model, model_batch):
+    X = model_batch("dense", 80)
     obj = Objective(noise="mask", noise_level=0.1, sparsity="l1", sparsity_weight=1e-3,
                     contractive=0.01)
-    res = train(make("dense"), obj, X, config=TrainConfig(**{**FAST, "epochs": 3},
-                                                          validation_fraction=0.25))
+    res = train(make_model("dense"), obj, X, config=TrainConfig(**{**FAST, "epochs": 3},
+                                                                validation_fraction=0.25))
     assert [r["epoch"] for r in res.history] == [1, 2, 3]
     for r in res.history:
         assert {"loss", "recon", "mse", "l1", "contractive", "lr", "seconds"} <= set(r)
         # Validation is evaluation: no corruption and no contractive penalty.
         assert {"val_loss", "val_recon", "val_mse", "val_l1"} <= set(r)
         assert "val_contractive" not in r
-    vae = train(make("vae-dense"), Objective(kl_warmup_epochs=2), X,
-                X_val=batch("vae-dense", 20, 1), config=TrainConfig(**{**FAST, "epochs": 2}))
+    vae = train(make_model("vae-dense"), Objective(kl_warmup_epochs=2), X,
+                X_val=model_batch("vae-dense", 20, 1), config=TrainConfig(**{**FAST, "epochs": 2}))
     assert {"recon", "kl", "val_recon", "val_kl"} <= set(vae.history[-1])
 
 
-def test_seed_makes_training_reproducible():
-    X = batch("vae-dense", 64)
+def test_seed_makes_training_reproducible(make_model, model_batch):
+    X = model_batch("vae-dense", 64)
     obj = Objective(noise="gaussian", noise_level=0.1)
     runs = []
     for seed in (0, 0, 1):
-        m = make("vae-dense")
+        m = make_model("vae-dense")
         train(m, obj, X, config=TrainConfig(**{**FAST, "epochs": 2, "seed": seed}))
         runs.append(state(m))
     assert_same_state(runs[0], runs[1])
@@ -80,18 +81,18 @@ def test_seed_makes_training_reproducible():
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
-def test_optimizers_and_cosine_schedule(optimizer):
-    X = batch("dense", 64)
-    res = train(make("dense"), Objective(), X,
+def test_optimizers_and_cosine_schedule(optimizer, make_model, model_batch):
+    X = model_batch("dense", 64)
+    res = train(make_model("dense"), Objective(), X,
                 config=TrainConfig(epochs=4, batch_size=16, optimizer=optimizer, lr=0.05,
                                    lr_schedule="cosine"))
     lrs = [r["lr"] for r in res.history]
     assert lrs[0] == 0.05 and all(a > b for a, b in zip(lrs, lrs[1:]))
 
 
-def test_gradient_clipping_bounds_the_update():
-    model = make("dense")
-    X = batch("dense", 16) * 50  # large gradients
+def test_gradient_clipping_bounds_the_update(make_model, model_batch):
+    model = make_model("dense")
+    X = model_batch("dense", 16) * 50  # large gradients
     before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
     train(model, Objective(), X, config=TrainConfig(epochs=1, batch_size=16, optimizer="sgd",
                                                      momentum=0.0, lr=1.0, grad_clip=1e-3))
@@ -120,18 +121,19 @@ def interrupt_after(k):
     ("tied", Objective(sparsity="l1", sparsity_weight=0.01),
      dict(optimizer="sgd", lr_schedule="plateau", grad_clip=1.0)),
 ])
-def test_resume_after_a_kill_equals_the_uninterrupted_run(tmp_path, kind, objective, extra):
-    X = batch(kind, 40)
+def test_resume_after_a_kill_equals_the_uninterrupted_run(tmp_path, kind, objective, extra,
+                                                          make_model, model_batch):
+    X = model_batch(kind, 40)
     cfg = TrainConfig(epochs=5, batch_size=16, lr=1e-2, seed=3, **extra)
-    full = make(kind)
+    full = make_model(kind)
     full_res = train(full, objective, X, config=cfg)
 
-    killed = make(kind)
+    killed = make_model(kind)
     with pytest.raises(Interrupt):
         train(killed, objective, X, config=cfg, checkpoint_dir=tmp_path,
               callbacks=[interrupt_after(2)])
     assert load_checkpoint(tmp_path)["epoch"] == 2
-    resumed = make(kind, seed=99)  # a fresh process would start from other weights
+    resumed = make_model(kind, seed=99)  # a fresh process would start from other weights
     res = train(resumed, objective, X, config=cfg, checkpoint_dir=tmp_path, resume=True)
     assert_same_state(state(full), state(resumed))
 
@@ -143,14 +145,14 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(tmp_path, kind, object
     assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_NAME]  # no temp files left
 
 
-def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
-    X = batch("dense", 20)
+def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, make_model, model_batch):
+    X = model_batch("dense", 20)
     cfg = TrainConfig(**FAST)
-    train(make("dense"), Objective(), X, config=cfg, checkpoint_dir=tmp_path,
+    train(make_model("dense"), Objective(), X, config=cfg, checkpoint_dir=tmp_path,
           signature={"model": "a"})
     with pytest.raises(ConfigError, match="different run"):
-        train(make("dense"), Objective(), X, config=cfg, checkpoint_dir=tmp_path, resume=True,
-              signature={"model": "b"})
+        train(make_model("dense"), Objective(), X, config=cfg, checkpoint_dir=tmp_path,
+              resume=True, signature={"model": "b"})
 
 
 # --- divergence, early stopping ---------------------------------------------------------------
@@ -167,9 +169,9 @@ def test_divergence_raises_naming_the_epoch_and_keeps_finite_weights(batch_size)
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
-def test_divergence_restores_the_best_epoch(monkeypatch):
-    model = make("dense")
-    X = batch("dense", 32)
+def test_divergence_restores_the_best_epoch(monkeypatch, make_model, model_batch):
+    model = make_model("dense")
+    X = model_batch("dense", 32)
     kept = {}
 
     def sabotage(record, m):
@@ -185,9 +187,9 @@ def test_divergence_restores_the_best_epoch(monkeypatch):
     assert_same_state(kept, state(model))
 
 
-def test_early_stopping_restores_the_best_weights():
-    model = make("dense")
-    X, X_val = batch("dense", 64), batch("dense", 32, 1)
+def test_early_stopping_restores_the_best_weights(make_model, model_batch):
+    model = make_model("dense")
+    X, X_val = model_batch("dense", 64), model_batch("dense", 32, 1)
     best = {}
 
     def spoil_after_epoch_3(record, m):
@@ -215,7 +217,8 @@ def test_train_config_refuses_bad_values():
 
 # --- greedy layer-wise --------------------------------------------------------------------------
 @pytest.mark.parametrize("tied", [False, True])
-def test_greedy_layerwise_copies_each_shallow_autoencoder_into_its_layers(monkeypatch, tied):
+def test_greedy_layerwise_copies_each_shallow_autoencoder_into_its_layers(monkeypatch, tied,
+                                                                          model_batch):
     shallow_models = []
     real_train = greedy_module.train
 
@@ -225,7 +228,7 @@ def test_greedy_layerwise_copies_each_shallow_autoencoder_into_its_layers(monkey
 
     monkeypatch.setattr(greedy_module, "train", spy)
     model = build_model(ModelConfig(n_features=12, hidden=(8, 6), code_size=3, tied=tied), seed=0)
-    X = batch("dense", 48)
+    X = model_batch("dense", 48)
     res = greedy_layerwise(model, Objective(), X, config=TrainConfig(**FAST), fine_tune=False)
     assert len(res["layers"]) == 3 and res["fine_tune"] is None
     assert [s.config.n_features for s in shallow_models] == [12, 8, 6]
@@ -247,15 +250,15 @@ def test_greedy_layerwise_copies_each_shallow_autoencoder_into_its_layers(monkey
     assert shallow_models[1].config.output_activation == "linear"
 
 
-def test_greedy_layerwise_then_fine_tune_runs_and_refuses_other_models():
+def test_greedy_layerwise_then_fine_tune_runs_and_refuses_other_models(make_model, model_batch):
     model = build_model(ModelConfig(n_features=12, hidden=(8,), code_size=3), seed=0)
-    X = batch("dense", 48)
+    X = model_batch("dense", 48)
     res = greedy_layerwise(model, Objective(noise="mask", noise_level=0.1), X,
                            config=TrainConfig(**{**FAST, "epochs": 2}), pretrain_epochs=1)
     assert [len(r.history) for r in res["layers"]] == [1, 1]
     assert len(res["fine_tune"].history) == 2
     with pytest.raises(ConfigError, match="dense"):
-        greedy_layerwise(make("vae-dense"), Objective(), X, config=TrainConfig(**FAST))
+        greedy_layerwise(make_model("vae-dense"), Objective(), X, config=TrainConfig(**FAST))
 
 
 # --- quality on tiny real data (digits) ---------------------------------------------------------

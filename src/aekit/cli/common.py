@@ -2,10 +2,11 @@
 config files, and output paths that are checked first and written atomically.
 
 Configuration has one source of truth, the estimators' keyword arguments (STYLE.md pattern
-8): ``aekit train`` derives one flag per keyword from the estimator signatures and their
-numpydoc docstrings, and a TOML/YAML config file holds the same keys. Precedence: estimator
-default < config file < flag. Config files are parsed as data (``tomllib`` / ``yaml
-.safe_load``), never executed.
+8): ``aekit train`` derives one flag per keyword, with its help text, from the parameter
+table that also generates the estimators' docstrings and validation
+(:mod:`aekit.estimators.params`), and a TOML/YAML config file holds the same keys.
+Precedence: estimator default < config file < flag. Config files are parsed as data
+(``tomllib`` / ``yaml.safe_load``), never executed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import contextlib
 import inspect
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -55,65 +55,15 @@ def estimator_defaults(model: str) -> dict:
     return {n: p.default for n, p in sig.parameters.items() if n != "self"}
 
 
-_DOC_LINE = re.compile(r"^ {4}(\w+(?:, \w+)*) : (.*)$")
-
-
-def parameter_docs(cls) -> dict:
-    """numpydoc 'name : type, default=...' entries of ``cls.__doc__`` ->
-    {name: (description, type)}."""
-    docs, current, lines = {}, None, []
-
-    def flush():
-        if current:
-            kind = re.sub(r",?\s*default=\S+", "", lines[0]).strip()
-            text = " ".join(lines[1:]).strip()
-            for name in current:
-                docs.setdefault(name, (text, kind))
-
-    for line in (cls.__doc__ or "").splitlines():
-        m = _DOC_LINE.match(line)
-        if m:
-            flush()
-            current, lines = m.group(1).split(", "), [m.group(2)]
-        elif current and line.startswith(" " * 8) and line.strip():
-            lines.append(line.strip())
-        else:
-            flush()
-            current, lines = None, []
-    flush()
-    return docs
-
-
-def _kind(defaults: list) -> str:
-    """Value kind of a parameter from its defaults over every estimator."""
-    values = [d for d in defaults if d is not None]
-    if any(isinstance(v, bool) for v in values):
-        return "bool"
-    if any(isinstance(v, tuple) for v in values):
-        return "ints"
-    if values and all(isinstance(v, float) for v in values):
-        return "float"
-    if values and all(isinstance(v, int) for v in values):
-        return "int"
-    return "any"
-
-
 def parameter_table() -> dict:
-    """name -> {"kind", "defaults": {model: default}, "doc"} over every estimator."""
-    table: dict = {}
-    for model in MODEL_CLASSES:
-        cls = estimator_class(model)
-        docs = parameter_docs(cls)
-        for name, default in estimator_defaults(model).items():
-            entry = table.setdefault(name, {"defaults": {}, "doc": "", "type": ""})
-            entry["defaults"][model] = default
-            if not entry["type"] and docs.get(name):
-                entry["doc"], entry["type"] = docs[name]
-    from aekit.estimators import TUPLE_PARAMS
+    """name -> {"kind", "defaults": {model: default}, "doc", "help"} for every estimator
+    keyword, from the estimators' parameter table (:mod:`aekit.estimators.params`), in
+    its order. ``kind`` is the value's form on the command line (int, float, bool, ints,
+    str); ``help`` the flag's ``--help`` text."""
+    from aekit.estimators.params import PARAMS, cli_help
 
-    for name, entry in table.items():
-        entry["kind"] = "ints" if name in TUPLE_PARAMS else _kind(list(entry["defaults"].values()))
-    return table
+    return {p.name: {"kind": p.kind, "defaults": dict(p.defaults), "doc": p.doc,
+                     "help": cli_help(p)} for p in PARAMS}
 
 
 def parse_scalar(text: str):
@@ -160,32 +110,20 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _fmt_default(value) -> str:
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value) or "()"
-    return "none" if value is None else str(value)
+ESTIMATOR_FLAGS_TEXT = """\
+every keyword argument of the estimators, generated from the same parameter
+table as their docstrings and validation. Values: numbers, words, 'none',
+'true'/'false' (or --flag/--no-flag), comma-separated integers for tuples.
+An option marked [models] belongs to those models only; the others, to all."""
 
 
 def add_estimator_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per estimator keyword (the union over every model). Flags left out keep
     the default (argparse.SUPPRESS: absent from the namespace), so a config file can set
     them and an explicit flag always wins."""
-    group = parser.add_argument_group(
-        "estimator options", "every keyword argument of the estimators (defaults per model; "
-        "see the estimator docstrings). Values: numbers, words, 'none', 'true'/'false', "
-        "comma-separated integers for tuples.")
+    group = parser.add_argument_group("estimator options", ESTIMATOR_FLAGS_TEXT)
     for name, entry in parameter_table().items():
-        defaults = entry["defaults"]
-        models = list(defaults)
-        shown = {_fmt_default(v) for v in defaults.values()}
-        if len(shown) == 1:
-            default_text = f"default: {shown.pop()}"
-        else:
-            default_text = "defaults: " + ", ".join(
-                f"{m}={_fmt_default(v)}" for m, v in defaults.items())
-        only = "" if len(models) == len(MODEL_CLASSES) else f" [{', '.join(models)}]"
-        kind = f"{entry['type']}; " if entry["type"] else ""
-        help_text = f"{entry['doc']} ({kind}{default_text}){only}".strip().replace("%", "%%")
+        help_text = entry["help"].replace("%", "%%")
         if entry["kind"] == "bool":
             group.add_argument(_flag(name), dest=f"param_{name}",
                                action=argparse.BooleanOptionalAction,

@@ -1,4 +1,4 @@
-"""``aekit train``: fit an estimator on a dataset and write the run folder.
+"""aekit train: fit an estimator on a dataset and write the run folder.
 
 DIR/ after a run:
   model/                 the fitted estimator (config.json, model.safetensors, history.json)
@@ -10,7 +10,7 @@ DIR/ after a run:
 
 Every estimator keyword is a flag (below), and a TOML/YAML --config file may hold the
 same keys plus model, data, split, max_rows, n_labelled; flags override the file.
-Under torchrun (`torchrun --nproc_per_node=2 -m aekit train ...`) training is data
+Under torchrun (torchrun --nproc_per_node=2 -m aekit train ...) training is data
 parallel and only rank 0 writes.
 """
 

@@ -11,6 +11,7 @@ from aekit.estimators.base import BaseAutoencoder
 from aekit.estimators.classifier import AutoencoderClassifier
 from aekit.estimators.conv import ConvAutoencoder
 from aekit.estimators.linear import LinearAutoencoder
+from aekit.estimators.params import TUPLE_PARAMS
 from aekit.estimators.stacked import StackedAutoencoder
 from aekit.estimators.variational import VariationalAutoencoder
 
@@ -21,7 +22,6 @@ ESTIMATORS = {
     "VariationalAutoencoder": VariationalAutoencoder,
     "AutoencoderClassifier": AutoencoderClassifier,
 }
-TUPLE_PARAMS = ("hidden_layer_sizes", "channels", "image_shape")
 
 
 def estimator_from_model_file(path, fitted, config: dict, extra: dict):

@@ -11,6 +11,7 @@ entry point uses. Each estimator module only says which network and objective it
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -20,26 +21,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from aekit.errors import ConfigError, DataError, TrainingError
+# Keyword -> TrainConfig / Objective field (one mapping serves fit, partial_fit and saving)
+# and the checks of every keyword: all from the parameter table.
+from aekit.estimators.params import OBJECTIVE_PARAMS, TRAIN_PARAMS, check_params, internal
 from aekit.fitted import FittedAutoencoder, InputLayout
 from aekit.losses import Objective
 from aekit.models import build_model
-from aekit.training import TrainConfig, greedy_layerwise, train
-
-# Estimator keyword -> TrainConfig field. One mapping serves fit, partial_fit and saving.
-TRAIN_PARAMS = {
-    "batch_size": "batch_size", "optimizer": "optimizer", "learning_rate": "lr",
-    "weight_decay": "weight_decay", "lr_schedule": "lr_schedule", "warmup_epochs": "warmup_epochs",
-    "validation_fraction": "validation_fraction", "early_stopping": "early_stopping",
-    "grad_clip": "grad_clip", "device": "device", "verbose": "progress",
-}
-# Estimator keyword -> Objective field (only those an estimator has are used).
-OBJECTIVE_PARAMS = {
-    "loss": "reconstruction", "noise": "noise", "noise_level": "noise_level",
-    "sparsity": "sparsity", "sparsity_weight": "sparsity_weight",
-    "sparsity_target": "sparsity_target", "contractive": "contractive", "beta": "beta",
-    "likelihood": "likelihood", "likelihood_scale": "likelihood_scale",
-    "kl_warmup_epochs": "kl_warmup_epochs",
-}
+from aekit.training import TrainConfig, greedy_layerwise
+from aekit.training.trainer import Trainer
 
 
 def store_params(estimator, params: dict) -> None:
@@ -62,27 +51,33 @@ class AutoencoderMixin:
 
     # --- options -----------------------------------------------------------------------
     def _objective(self) -> Objective:
-        kw = {field: getattr(self, p) for p, field in OBJECTIVE_PARAMS.items() if hasattr(self, p)}
-        return Objective(**kw)
+        return Objective(**internal(self, OBJECTIVE_PARAMS))
 
     def _train_config(self, epochs: int, seed: int) -> TrainConfig:
-        kw = {field: getattr(self, p) for p, field in TRAIN_PARAMS.items() if hasattr(self, p)}
+        kw = internal(self, TRAIN_PARAMS)
         kw["progress"] = bool(kw.get("progress", False))
         return TrainConfig(epochs=int(epochs), seed=int(seed), **kw)
 
     def _check_params(self) -> None:
-        """Validate every option before any work (each error names the option)."""
-        _positive_int("epochs", self.epochs, minimum=0)
-        self._objective()  # raises ConfigError for bad objective options
+        """Validate every option before any work: each keyword against the parameter
+        table (scikit-learn's constraints; errors name the keyword), then the combinations
+        a table cannot express (``_check_combinations``)."""
+        check_params(self)
+        self._check_combinations()
+        self._objective()  # backstops: with the checks above these never refuse
         self._train_config(self.epochs, 0)
-        if hasattr(self, "hidden_layer_sizes"):
-            sizes = self.hidden_layer_sizes
-            if not isinstance(sizes, (tuple, list)):
-                raise ConfigError(f"hidden_layer_sizes must be a tuple of ints, got {sizes!r}")
-            for h in sizes:
-                _positive_int("hidden_layer_sizes entries", h)
-        if getattr(self, "n_components", None) is not None:
-            _positive_int("n_components", self.n_components)
+
+    def _check_combinations(self) -> None:
+        """Checks across keywords (each keyword alone is already valid)."""
+        noise = getattr(self, "noise", None)
+        if noise in ("mask", "salt_pepper") and not self.noise_level < 1:
+            raise ConfigError(f"noise_level must be below 1 with noise={noise!r} (it is the "
+                              f"probability that a value is corrupted), got {self.noise_level!r}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError, ValueError):
+            raise ConfigError(f"device {self.device!r} is not a torch device (e.g. 'cpu', "
+                              "'cuda', 'cuda:1')") from None
 
     def _new_seed(self) -> int:
         """``random_state`` -> one integer that seeds weights, shuffling and noise."""
@@ -165,7 +160,8 @@ class AutoencoderMixin:
                                  n_mc_samples=getattr(self, "n_mc_samples", 8))
 
     def _train(self, module, layout: InputLayout, X: np.ndarray, epochs: int, seed: int,
-               greedy_epochs=None, checkpoint_dir=None, resume: bool = False) -> None:
+               greedy_epochs=None, checkpoint_dir=None, resume: bool = False,
+               trainer=None, continuing: bool = False) -> None:
         """Train ``module`` in place (history appended). On divergence ``train`` restores
         the last good weights into the module, and ``fitted_`` holds them (without a code
         density) when the TrainingError propagates, so they can still be saved.
@@ -173,6 +169,7 @@ class AutoencoderMixin:
         stored with each checkpoint is the network + objective config)."""
         config = self._train_config(epochs, seed)
         Xt = layout.to_module(X)
+        self._trainer = None
         signature = {"model": module.config.to_dict(), "objective": self._objective().to_dict()}
         try:
             if greedy_epochs is not None:  # a schedule of train() runs, one folder per phase
@@ -183,9 +180,13 @@ class AutoencoderMixin:
                 self.pretraining_history_ = [r.history for r in results["layers"]]
                 history = results["fine_tune"].history
             else:
-                history = train(module, self._objective(), Xt, config=config,
-                                checkpoint_dir=checkpoint_dir, resume=resume,
-                                signature=signature).history
+                if trainer is None:
+                    trainer = Trainer(module, self._objective(), config)
+                self._trainer = trainer  # partial_fit continues from here (warm start)
+                done = len(trainer.result.history)
+                until = trainer.epoch + epochs if continuing else None
+                history = trainer.fit(Xt, until=until, checkpoint_dir=checkpoint_dir,
+                                      resume=resume, signature=signature).history[done:]
         except TrainingError as exc:
             module.eval()
             done = list(getattr(exc, "history", None) or [])
@@ -197,6 +198,13 @@ class AutoencoderMixin:
         module.eval()
         self.history_ = list(self.history_) + history
         self.n_iter_ += len(history)
+
+    def __getstate__(self):
+        """Pickles leave the live trainer out (optimizer, buffers): an unpickled model's
+        ``partial_fit`` starts a fresh optimizer, as a loaded one does."""
+        state = super().__getstate__()
+        state.pop("_trainer", None)
+        return state
 
     # --- saving ------------------------------------------------------------------------
     def _json_state(self) -> dict:
@@ -279,10 +287,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
     def partial_fit(self, X, y=None):
         """One more training epoch over X (the network is built on the first call).
 
-        Each call starts a fresh optimizer (Adam moments are not carried over), its own
-        shuffling seed, and its learning-rate warm-up (``warmup_epochs``) and schedule
-        count from the call's first step; the code density used by ``sample`` is
-        refitted on X's codes.
+        Training continues where the previous call (or ``fit``) stopped: the same optimizer
+        state (Adam moments), learning-rate schedule (planned over ``epochs``), warm-up and
+        shuffling stream, so ``epochs`` calls over the same X give the weights ``fit(X)``
+        ends with (when its last epoch is its best: ``partial_fit`` keeps the last
+        epoch's weights). A loaded or unpickled model starts a fresh optimizer. The code
+        density used by ``sample`` is refitted on X's codes.
         """
         first = not hasattr(self, "fitted_")
         if first:
@@ -295,7 +305,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
             X = self._validate_X(X, reset=False)
             self._check_range(X)
             module, layout = self.fitted_.module, self.fitted_.layout
-        self._train(module, layout, X, 1, self.seed_ + self.n_iter_)
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None or trainer.model is not module:  # first call, or after load
+            config = dataclasses.replace(self._train_config(self.epochs, self.seed_),
+                                         restore_best=False)
+            trainer = Trainer(module, self._objective(), config)
+        trainer.best.restore = False  # partial_fit keeps the last epoch's weights
+        self._train(module, layout, X, 1, self.seed_, trainer=trainer, continuing=True)
         if first:
             self.fitted_ = self._fitted(module, layout)
         self._fit_sampler(X)

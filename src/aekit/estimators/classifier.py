@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
-from aekit.estimators.base import AutoencoderMixin, _positive_int, store_params
-from aekit.estimators.stacked import DENSE_DOC
+from aekit.errors import ConfigError, DataError, ModelFileError
+from aekit.estimators.base import AutoencoderMixin, store_params
+from aekit.estimators.params import documented
+from aekit.io.rows import LabelledSource, make_source
+from aekit.losses import CrossEntropy
 from aekit.models import ModelConfig
-from aekit.training.trainer import make_optimizer
+from aekit.training.trainer import Trainer
 
 
 def unlabelled_mask(y: np.ndarray) -> np.ndarray:
@@ -52,64 +54,59 @@ class CodeHead(torch.nn.Module):
         return self.linear((z - self.mean) / self.scale)  # (B, k) -> (B, n_classes)
 
 
+class EncoderHead(torch.nn.Module):
+    """Encoder and head as one module for fine-tuning: x (B, D) -> logits (B, classes)."""
+
+    def __init__(self, autoencoder, head):
+        super().__init__()
+        self.autoencoder, self.head = autoencoder, head
+
+    def forward(self, x, generator=None):
+        return self.head(self.autoencoder.encode(x))
+
+
+CLASSIFIER_ATTRIBUTES_DOC = """
+Attributes
+----------
+classes_ : ndarray
+    Labels seen in y (without -1).
+fitted_ : aekit.fitted.FittedAutoencoder
+    The autoencoder (module_ is its network).
+head_ : CodeHead
+    Standardisation + linear layer on the codes.
+history_ : list of dict
+    One record per autoencoder epoch.
+supervised_history_ : list of dict
+    One record per supervised epoch.
+n_labelled_ : int
+    Labelled rows in fit.
+n_components_, n_features_in_, feature_names_in_, n_iter_, seed_
+    As in StackedAutoencoder.
+"""
+
+
+@documented(CLASSIFIER_ATTRIBUTES_DOC)
 class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
-    __doc__ = ("""Classifier built on an autoencoder's encoder (semi-supervised).
+    """Classifier built on an autoencoder's encoder (semi-supervised).
 
-    1. Pretrain a dense autoencoder on all rows of X, labelled or not (``pretrain_epochs``).
+    1. Pretrain a dense autoencoder on all rows of X, labelled or not (pretrain_epochs).
     2. Put a linear softmax head on the code; train the head alone on the labelled rows
-       with the encoder frozen (``head_epochs``).
-    3. Fine-tune encoder + head on the labelled rows (``finetune_epochs``,
-       ``finetune_learning_rate``; ``finetune_epochs=0`` keeps the pretrained encoder,
-       often best when labels are very few).
+       with the encoder frozen (head_epochs).
+    3. Fine-tune encoder + head on the labelled rows (finetune_epochs,
+       finetune_learning_rate; finetune_epochs=0 keeps the pretrained encoder, often best
+       when labels are very few).
 
-    With ``standardize_codes=True`` the head sees standardised codes
-    ``(z - mean) / std``, the statistics taken over the codes of every row of X after
-    pretraining and then kept fixed (the same preprocessing a LogisticRegression on
-    codes gets from a StandardScaler).
+    With standardize_codes=True the head sees standardised codes (z - mean) / std, the
+    statistics taken over the codes of every row of X after pretraining and then kept
+    fixed (the same preprocessing a LogisticRegression on codes gets from a
+    StandardScaler).
 
-    ``y == -1`` marks unlabelled rows. With ``pretrain_epochs=0`` the same network is
-    trained from scratch on the labels alone (the baseline pretraining must beat).
-    ``fit(X, y, pretrained=ae)`` starts from a copy of an already fitted
-    ``StackedAutoencoder`` instead of pretraining (one autoencoder serves many
-    classifiers; ``ae`` is left unchanged).
-
-    Parameters
-    ----------""" + DENSE_DOC + """    loss : {'mse', 'bce'}, default='mse'
-        Reconstruction loss of the pretraining phase.
-    noise : {None, 'gaussian', 'mask', 'salt_pepper'}, default=None
-    noise_level : float, default=0.0
-        Denoising pretraining.
-    pretrain_epochs : int, default=20
-        Autoencoder epochs over all of X (0: no pretraining).
-    head_epochs : int, default=30
-        Epochs over the labelled rows with the encoder frozen.
-    finetune_epochs : int, default=30
-        Epochs over the labelled rows training encoder and head together.
-    batch_size : int, default=256
-        Batch size of the autoencoder phase.
-    supervised_batch_size : int, default=32
-        Batch size of both supervised phases.
-    standardize_codes : bool, default=True
-        Standardise codes (fixed statistics over all rows of X) before the head.
-    optimizer : {'adam', 'adamw', 'sgd'}, default='adam'
-    learning_rate : float, default=1e-3
-        Autoencoder phase and head phase.
-    finetune_learning_rate : float or None, default=None
-        None means ``learning_rate / 10``: small steps keep the pretrained features.
-    weight_decay : float, default=0.0
-        Autoencoder phase and both supervised phases.
-    device : str, default='cpu'
-    random_state : int, RandomState or None, default=None
-    verbose : bool, default=False
-
-    Attributes
-    ----------
-    classes_ : labels seen in y (without -1)
-    fitted_ : the autoencoder (:class:`aekit.fitted.FittedAutoencoder`; module_ is its
-        module); head_ : :class:`CodeHead` (standardisation + linear layer)
-    history_ : autoencoder epochs; supervised_history_ : one dict per supervised epoch
-    n_labelled_ : int
-""")
+    y == -1 marks unlabelled rows. With pretrain_epochs=0 the same network is trained from
+    scratch on the labels alone (the baseline pretraining must beat).
+    fit(X, y, pretrained=ae) starts from a copy of an already fitted StackedAutoencoder
+    instead of pretraining (one autoencoder serves many classifiers; ae is left
+    unchanged).
+    """
 
     def __init__(self, n_components=30, *, hidden_layer_sizes=(100,), activation="relu",
                  code_activation=None, output_activation="sigmoid", loss="mse", noise=None,
@@ -117,7 +114,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                  batch_size=256, supervised_batch_size=32, standardize_codes=True,
                  optimizer="adam",
                  learning_rate=1e-3, finetune_learning_rate=None, weight_decay=0.0,
-                 device="cpu", random_state=None, verbose=False):
+                 engine="auto", device="cpu", random_state=None, verbose=False):
         store_params(self, locals())
 
     @property
@@ -126,15 +123,6 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
 
     def _train_epochs(self):
         return self.pretrain_epochs
-
-    def _check_params(self):
-        super()._check_params()
-        for name in ("head_epochs", "finetune_epochs"):
-            _positive_int(name, getattr(self, name), minimum=0)
-        _positive_int("supervised_batch_size", self.supervised_batch_size)
-        lr = self.finetune_learning_rate
-        if lr is not None and not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
-            raise ConfigError(f"finetune_learning_rate must be None or a number > 0, got {lr!r}")
 
     def _model_config(self, layout):
         return ModelConfig(n_features=layout.module_features, hidden=tuple(self.hidden_layer_sizes),
@@ -173,7 +161,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
             self._train(module, layout, X, self.pretrain_epochs, self.seed_,
                         checkpoint_dir=checkpoint_dir, resume=resume)
         self.fitted_ = self._fitted(module, layout)
-        self._fit_head(X, ~unlabelled, targets)
+        self._fit_head(X, ~unlabelled, targets, checkpoint_dir, resume)
         return self
 
     def _copy_pretrained(self, pretrained, module):
@@ -188,54 +176,40 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         self.n_iter_ = len(self.history_)
         return copy.deepcopy(pretrained.module_).eval()  # tied weights stay tied
 
-    def _fit_head(self, X: np.ndarray, labelled: np.ndarray, targets: np.ndarray) -> None:
+    def _fit_head(self, X: np.ndarray, labelled: np.ndarray, targets: np.ndarray,
+                  checkpoint_dir=None, resume: bool = False) -> None:
         """Supervised phases on ``X[labelled]``: head alone (encoder frozen), then
-        everything, cross-entropy. Code statistics come from all rows of X."""
+        everything, cross-entropy. Code statistics come from all rows of X. Both phases
+        are ordinary runs of the training loop (clipping, validation, early stopping,
+        best weights, checkpoints in ``checkpoint_dir/head`` and ``/finetune``)."""
         device = torch.device(self.device)
         with torch.random.fork_rng(devices=[]):  # seeded head init, global RNG untouched
             torch.manual_seed(self.seed_ + 1)
             self.head_ = CodeHead(self.n_components_, len(self.classes_))
         if self.standardize_codes:
             self.head_.set_statistics(torch.from_numpy(self.fitted_.encode(X)))  # (n, k)
-        model = torch.nn.ModuleDict({"encoder": self.module_, "head": self.head_}).to(device)
-        Xt = self.fitted_.layout.to_module(X[labelled]).to(device)
         yt = torch.as_tensor(targets, dtype=torch.long, device=device)
-        g = torch.Generator(device=device).manual_seed(self.seed_ + 2)
-        self.supervised_history_ = []
-        ft_lr = self.finetune_learning_rate or self.learning_rate / 10
         # frozen encoder: codes of the labelled rows computed once, (n_labelled, k)
         Zt = torch.from_numpy(self.fitted_.encode(X[labelled])).to(device)
-        for phase, epochs, params, lr in (
-                ("head", self.head_epochs, self.head_.parameters(), self.learning_rate),
-                ("finetune", self.finetune_epochs, model.parameters(), ft_lr)):
+        Xt = self.fitted_.layout.to_module(X[labelled]).to(device)
+        self.supervised_history_ = []
+        ft_lr = self.finetune_learning_rate or self.learning_rate / 10
+        phases = (("head", self.head_epochs, self.head_, Zt, self.learning_rate, 2),
+                  ("finetune", self.finetune_epochs, EncoderHead(self.module_, self.head_),
+                   Xt, ft_lr, 3))
+        for phase, epochs, model, inputs, lr, seed_offset in phases:
             if epochs == 0:
                 continue
-            config = dataclasses.replace(self._train_config(epochs, self.seed_), lr=lr)
-            opt = make_optimizer(list(params), config)
-            self.module_.train(phase == "finetune")
-            inputs, forward = ((Zt, self.head_) if phase == "head" else
-                               (Xt, lambda x: self.head_(self.module_.encode(x))))
-            for epoch in range(epochs):
-                loss_sum = self._supervised_epoch(forward, inputs, yt, opt, g)
-                self.supervised_history_.append({"phase": phase, "epoch": epoch + 1,
-                                                 "loss": loss_sum / len(Xt)})
+            config = dataclasses.replace(self._train_config(epochs, self.seed_ + seed_offset),
+                                         lr=float(lr),
+                                         batch_size=int(self.supervised_batch_size),
+                                         engine="autograd")
+            where = None if checkpoint_dir is None else Path(checkpoint_dir) / phase
+            result = Trainer(model, CrossEntropy(), config).fit(
+                LabelledSource(make_source(inputs, device), yt), checkpoint_dir=where,
+                resume=resume, signature={"phase": phase, "classes": len(self.classes_)})
+            self.supervised_history_ += [{"phase": phase, **r} for r in result.history]
         self.module_.eval()
-
-    def _supervised_epoch(self, forward, inputs, yt, opt, g) -> float:
-        """One shuffled pass of minibatch cross-entropy; returns the summed loss."""
-        total = 0.0
-        perm = torch.randperm(len(inputs), generator=g, device=inputs.device)
-        for start in range(0, len(inputs), self.supervised_batch_size):
-            idx = perm[start:start + self.supervised_batch_size]
-            loss = F.cross_entropy(forward(inputs[idx]), yt[idx])  # logits (B, n_classes)
-            if not torch.isfinite(loss):
-                raise TrainingError(f"supervised training diverged (loss {float(loss)}); "
-                                    f"lower learning_rate={self.learning_rate:g}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        return total
 
     # --- predicting ----------------------------------------------------------------------
     def predict_proba(self, X):

@@ -46,6 +46,10 @@ def save(path, model, *, extra_config: dict | None = None,
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ModelFileError(f"{path}: exists and is not a folder; choose another output path")
+    if path.is_dir() and not is_replaceable(path):
+        raise ModelFileError(f"{path}: folder exists and is not an aekit model folder; aekit "
+                             "replaces only its own model folders (choose another path, or "
+                             "remove that folder yourself)")
     parent = path.parent
     if not parent.exists():
         parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +73,23 @@ def save(path, model, *, extra_config: dict | None = None,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def is_replaceable(path: Path) -> bool:
+    """True for an empty folder, or one aekit wrote as a model folder: its config.json
+    names aekit's format and it holds nothing but the files aekit writes (a hidden
+    staging folder of an interrupted save aside). Anything else may be a user's data."""
+    entries = {p.name for p in path.iterdir()}
+    if not entries:
+        return True
+    if entries - {CONFIG_NAME, WEIGHTS_NAME, HISTORY_NAME}:
+        return False
+    try:
+        with open(path / CONFIG_NAME, "rb") as f:
+            head = json.loads(f.read(MAX_CONFIG_BYTES))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(head, dict) and head.get("format") == FORMAT
 
 
 def _swap_in(new: Path, path: Path) -> None:

@@ -95,6 +95,21 @@ def is_memmap(X) -> bool:
     )
 
 
+class LabelledSource:
+    """Rows of another source with their labels: ``batch(idx)`` is ``(rows, labels)``.
+    Supervised objectives (the classifier's head and fine-tuning) read both; the training
+    loop only indexes."""
+
+    def __init__(self, source, labels: torch.Tensor):
+        if len(labels) != source.n:
+            raise DataError(f"{len(labels)} labels for {source.n} rows")
+        self.source, self.labels = source, labels
+        self.n, self.n_features = source.n, source.n_features
+
+    def batch(self, idx, out=None):
+        return self.source.batch(idx), self.labels[idx.to(self.labels.device)]
+
+
 def make_source(X, device="cpu", scale: float = 1.0):
     """A batch source for X: tensors and in-memory arrays become one float32 tensor on
     ``device``; memory-mapped arrays are streamed."""

@@ -13,7 +13,7 @@ nats per sample, summed over features or latent dimensions, so ``-(recon + kl)``
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -109,6 +109,72 @@ def contractive_penalty(model, x: torch.Tensor, generator=None, n_projections: i
 
 
 # --- the composable objective --------------------------------------------------------------
+# --- closed forms ---------------------------------------------------------------------------
+# The gradients of the terms above for a plain dense autoencoder, next to the terms they
+# differentiate. aekit.training.dense_step runs the chain rule through the layers and asks
+# the objective (Objective.closed_form) for these; it holds no loss maths of its own.
+_aten = torch.ops.aten
+
+
+def reconstruction_and_grad(kind: str, logits, target, sigmoid_output: bool, buffers: dict):
+    """(term, mse, g, scale) with d term / d logits = scale * g, computed into ``buffers``
+    ("recon", "diff", "tmp": tensors shaped like ``logits``). The constant ``scale`` is
+    left for the caller to fold into its matrix products (their alpha), sparing a pass.
+
+    mse: term = mean (recon - x)^2, d/d recon = 2 (recon - x) / n, through the sigmoid
+    output d recon / d logits = recon (1 - recon). bce: BCE with logits, d/d logits =
+    (sigmoid(logits) - x) / n."""
+    recon = torch.sigmoid(logits, out=buffers["recon"]) if sigmoid_output else logits
+    n = target.numel()
+    diff = torch.sub(recon, target, out=buffers["diff"])
+    flat = diff.view(-1)
+    mse = torch.dot(flat, flat) / n
+    if kind == "mse":
+        g = _aten.sigmoid_backward.grad_input(diff, recon, grad_input=diff) \
+            if sigmoid_output else diff
+        return mse, mse, g, 2.0 / n
+    term = F.binary_cross_entropy_with_logits(logits, target)
+    g = diff if sigmoid_output else torch.sub(torch.sigmoid(logits, out=buffers["tmp"]),
+                                              target, out=buffers["diff"])
+    return term, mse, g, 1.0 / n
+
+
+def l1_and_grad(code, weight: float):
+    """(mean over rows of sum_j |z_j|, weight * its gradient sign(z) / rows)."""
+    rows = code.shape[0]
+    return code.abs().sum() / rows, torch.sign(code).mul_(weight / rows)
+
+
+def sparsity_kl_and_grad(code, target: float, weight: float, eps: float = 1e-6):
+    """(:func:`sparsity_kl`, weight * its gradient with respect to the code) - through
+    rho_hat_j = mean_rows z_j, zero where the clamp is active; shape (1, k), broadcast."""
+    mean = code.mean(dim=0)
+    rho_hat = mean.clamp(eps, 1 - eps)
+    rho = target
+    term = (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+            ).sum()
+    grad = (1 - rho) / (1 - rho_hat) - rho / rho_hat
+    grad = grad.mul_((mean >= eps) & (mean <= 1 - eps))
+    return term, grad.unsqueeze(0).mul_(weight / code.shape[0])
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """An objective's terms with closed-form gradients (see :meth:`Objective.closed_form`):
+    ``keys`` the term names in order; ``output(logits, x, sigmoid_output, buffers)`` as
+    :func:`reconstruction_and_grad`; ``code(z) -> (term, weighted grad)`` or None;
+    ``code_weight``; ``corrupt(x, generator)`` the input noise (None: none)."""
+
+    keys: tuple
+    output: object
+    code: object
+    code_weight: float
+    corrupt: object
+
+
+ANY = object()  # in CLOSED_FORM_FIELDS: every value of the field has a closed form
+
+
 @dataclass
 class Objective:
     """What a training step minimises; every option composes with every architecture."""
@@ -163,6 +229,38 @@ class Objective:
             return self.beta
         return self.beta * min(1.0, (epoch + 1) / self.kl_warmup_epochs)
 
+    # For each field, the values for which a plain dense autoencoder's gradient is known in
+    # closed form (closed_form below). A field missing here - one added later - or another
+    # value makes closed_form() return None and training use autograd: never ignored.
+    CLOSED_FORM_FIELDS = {
+        "reconstruction": ("mse", "bce"), "noise": ANY, "noise_level": ANY,
+        "sparsity": (None, "l1", "kl"), "sparsity_weight": ANY, "sparsity_target": ANY,
+        "contractive": (0, 0.0),
+        # variational fields: a plain autoencoder's loss has no term for them
+        "beta": ANY, "likelihood": ANY, "likelihood_scale": ANY, "kl_warmup_epochs": ANY,
+    }
+
+    def closed_form(self) -> ClosedForm | None:
+        """This objective's terms with closed-form gradients, or None when some option has
+        none (or a subclass computes the loss its own way)."""
+        if type(self).__call__ is not Objective.__call__:
+            return None
+        for f in fields(self):
+            allowed = self.CLOSED_FORM_FIELDS.get(f.name)
+            if allowed is None or (allowed is not ANY and getattr(self, f.name) not in allowed):
+                return None
+        active = self.sparsity if self.sparsity_weight > 0 else None
+        kind = self.reconstruction
+        code = {"l1": l1_and_grad,
+                "kl": lambda z, w: sparsity_kl_and_grad(z, self.sparsity_target, w)}.get(active)
+        return ClosedForm(
+            keys=("recon", *({"l1": ("l1",), "kl": ("sparsity_kl",)}.get(active, ())),
+                  "mse", "loss"),
+            output=lambda logits, x, sigmoid, buffers: reconstruction_and_grad(
+                kind, logits, x, sigmoid, buffers),
+            code=code, code_weight=self.sparsity_weight,
+            corrupt=self.corrupt if self.noise is not None and self.noise_level > 0 else None)
+
     def corrupt(self, x: torch.Tensor, generator=None) -> torch.Tensor:
         if self.noise is None or self.noise_level == 0:
             return x
@@ -202,3 +300,17 @@ class Objective:
             terms["mse"] = F.mse_loss(out["recon"].detach(), x)
         terms["loss"] = loss
         return terms
+
+
+class CrossEntropy:
+    """The supervised objective (a classifier head, fine-tuning): softmax cross-entropy of
+    the model's logits (B, n_classes) against integer labels, in nats per row. Batches are
+    ``(x, y)`` pairs (:class:`aekit.io.rows.LabelledSource`); ``accuracy`` is reported
+    beside the loss."""
+
+    def __call__(self, model, batch, *, generator=None, epoch: int = 0,
+                 train: bool = True) -> dict:
+        x, y = batch
+        logits = model(x)
+        return {"accuracy": (logits.detach().argmax(dim=1) == y).double().mean(),
+                "loss": F.cross_entropy(logits, y)}

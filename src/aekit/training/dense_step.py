@@ -12,22 +12,23 @@ ops with the weight gradients written in place (``out=``) into buffers that stay
 ``p.grad``, so the optimizer, gradient clipping, checkpoints and resume see ordinary
 gradients.
 
-:func:`for_training` returns a :class:`DenseStep` only when the model and objective are
-exactly what this module derives by hand - a non-variational dense
+:func:`for_training` returns a :class:`DenseStep` only for a non-variational dense
 :class:`~aekit.models.Autoencoder`, untied or tied (a tied weight's gradient sums its encoder
-and its transposed decoder use), with no hooks; MSE or BCE reconstruction; optional
-input noise and L1 or KL sparsity; no contractive penalty; a single process - and ``None``
-otherwise, in which case the trainer uses autograd. ``TrainConfig(engine="autograd")``
-forces autograd. tests/test_dense_step.py checks every supported combination against
+and its transposed decoder use), with no hooks, in a single process, and an objective that
+declares a closed form for every option it has (:meth:`aekit.losses.Objective.closed_form`:
+the loss terms and their gradients live there, beside the terms themselves; this module only
+runs the chain rule through the layers). Otherwise it returns ``None`` and the trainer uses
+autograd; an objective option added later without a declared closed form falls back by
+itself. ``TrainConfig(engine="autograd")`` forces autograd. tests/test_dense_step.py checks every supported combination against
 autograd (terms and gradients) and that the fallback is taken for everything else.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from aekit.models.autoencoder import Autoencoder
 from aekit.models.dense import DenseDecoder, TiedDenseDecoder
 
 # g * f'(.) in place, with f' from f's output y (aten's own fused backward kernels where
@@ -89,19 +90,14 @@ def _has_hooks(model) -> bool:
 
 def for_training(model, objective, config, *, distributed: bool = False):
     """A :class:`DenseStep` when ``model``/``objective`` are covered, else ``None``."""
-    from aekit.losses import Objective
-    from aekit.models.autoencoder import Autoencoder
-
     if getattr(config, "engine", "auto") != "auto" or distributed:
         return None
-    if type(model) is not Autoencoder or type(objective) is not Objective:
-        return None
-    if model.config.architecture != "dense" or \
+    if type(model) is not Autoencoder or model.config.architecture != "dense" or \
             type(model.decoder) not in (DenseDecoder, TiedDenseDecoder):
         return None
-    if objective.contractive > 0 or objective.reconstruction not in ("mse", "bce"):
-        return None
-    if objective.sparsity is not None and objective.sparsity not in ("l1", "kl"):
+    closed = getattr(objective, "closed_form", None)
+    closed = closed() if callable(closed) else None
+    if closed is None:  # some term has no declared closed form: autograd
         return None
     params = list(model.parameters())
     if not params or not all(p.requires_grad for p in params) or _has_hooks(model):
@@ -114,7 +110,7 @@ def for_training(model, objective, config, *, distributed: bool = False):
     linears = [*model.encoder.layers, *getattr(model.decoder, "layers", [])]
     if any(type(layer) is not nn.Linear or layer.bias is None for layer in linears):
         return None
-    return DenseStep(model, objective)
+    return DenseStep(model, closed)
 
 
 class _Layer:
@@ -145,14 +141,14 @@ class _Layer:
 class DenseStep:
     """One training step of a plain dense autoencoder: loss terms and gradients.
 
-    ``step(x, generator)`` corrupts ``x`` exactly as :class:`~aekit.losses.Objective` does
-    (same generator draws), runs forward, writes every parameter's gradient into ``p.grad``
-    and returns the loss terms as Python floats, in the order of :attr:`keys` (the
-    objective's own keys).
+    ``step(x, generator)`` corrupts ``x`` with the objective's own noise (same generator
+    draws), runs forward, writes every parameter's gradient into ``p.grad`` and returns the
+    loss terms as Python floats, in the order of :attr:`keys` (the objective's own keys).
+    ``closed``: the objective's :class:`~aekit.losses.objectives.ClosedForm`.
     """
 
-    def __init__(self, model, objective):
-        self.objective = objective
+    def __init__(self, model, closed):
+        self.closed = closed
         enc, dec = model.encoder, model.decoder
         self.layers = [_Layer(layer.weight, layer.bias, False) for layer in enc.layers]
         if isinstance(dec, TiedDenseDecoder):  # decoder layer j: encoder layer N-1-j, as W^T
@@ -166,10 +162,7 @@ class DenseStep:
         self.backward_acts = [ACTIVATION_GRADS[type(a)] for a in acts]
         self.code_index = len(enc.layers)  # the input of layer code_index is the code
         self.sigmoid_output = model.output_activation == "sigmoid"
-        self.sparsity = objective.sparsity if objective.sparsity_weight > 0 else None
-        self.denoising = objective.noise is not None and objective.noise_level > 0
-        self.keys = ["recon"] + ({"l1": ["l1"], "kl": ["sparsity_kl"]}.get(self.sparsity, [])) \
-            + ["mse", "loss"]
+        self.keys = list(closed.keys)
         # In the backward pass a tied weight is written by its decoder use first, then added
         # to by its encoder use.
         seen, self.accumulate = set(), {}
@@ -228,11 +221,11 @@ class DenseStep:
             return self._step(x, generator)
 
     def _step(self, x, generator):
-        obj, rows, layers = self.objective, x.shape[0], self.layers
+        closed, rows, layers = self.closed, x.shape[0], self.layers
         if any(p.grad is not g for p, g in zip(self.params, self.grads)):
             self._attach_grad_buffers()  # something (zero_grad, a reset) dropped them
         ws = self._workspace(rows)
-        x_in = obj.corrupt(x, generator) if self.denoising else x
+        x_in = closed.corrupt(x, generator) if closed.corrupt is not None else x
         # Forward: keep every layer's input (its activation output) for the backward pass.
         inputs = [x_in]
         a = x_in
@@ -240,34 +233,16 @@ class DenseStep:
             a = act(layer.forward(a, out))
             inputs.append(a)
         logits = layers[-1].forward(a, ws["act"][-1])
-        recon = torch.sigmoid(logits, out=ws["recon"]) if self.sigmoid_output else logits
-        n = x.numel()
-        diff = torch.sub(recon, x, out=ws["diff"])
-        flat = diff.view(-1)
-        mse = torch.dot(flat, flat) / n
         # d(loss)/d(logits) = scale * g: the constant factor rides along in the matrix
         # products (their alpha) instead of costing a pass over the batch.
-        if obj.reconstruction == "mse":
-            recon_term, scale = mse, 2.0 / n
-            g = _sigmoid_grad(diff, recon) if self.sigmoid_output else diff
-        else:  # BCE with logits: d/dz = sigmoid(z) - x, over n
-            recon_term, scale = F.binary_cross_entropy_with_logits(logits, x), 1.0 / n
-            g = diff if self.sigmoid_output else torch.sub(
-                torch.sigmoid(logits, out=ws["tmp"]), x, out=ws["diff"])
+        recon_term, mse, g, scale = closed.output(logits, x, self.sigmoid_output, ws)
         terms = [recon_term]
         loss = recon_term
         code_grad = None
-        if self.sparsity is not None:
-            code = inputs[self.code_index]
-            w = obj.sparsity_weight
-            if self.sparsity == "l1":
-                term = code.abs().sum() / rows
-                code_grad = torch.sign(code).mul_(w / rows)
-            else:
-                term, code_grad = _sparsity_kl_and_grad(code, obj.sparsity_target)
-                code_grad = code_grad.mul_(w / rows)  # (1, k), broadcast over the rows
+        if closed.code is not None:  # a penalty on the code: its weighted gradient joins g
+            term, code_grad = closed.code(inputs[self.code_index], closed.code_weight)
             terms.append(term)
-            loss = loss + w * term
+            loss = loss + closed.code_weight * term
         # Backward: W.grad from g and the layer's input, b.grad = sum(g), then into the input.
         back = ws["back"]
         for i in range(len(layers) - 1, -1, -1):
@@ -284,15 +259,3 @@ class DenseStep:
                 g.add_(code_grad)
             g = self.backward_acts[i - 1](g, a_in)
         return [t.item() for t in terms] + [mse.item(), float(loss)]
-
-
-def _sparsity_kl_and_grad(code, target: float, eps: float = 1e-6):
-    """sum_j KL(rho || rho_hat_j) (as :func:`aekit.losses.objectives.sparsity_kl`) and its
-    gradient with respect to rho_hat (zero where the clamp is active), shape (1, k)."""
-    mean = code.mean(dim=0)
-    rho_hat = mean.clamp(eps, 1 - eps)
-    rho = target
-    term = (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
-    grad = (1 - rho) / (1 - rho_hat) - rho / rho_hat
-    grad = grad.mul_((mean >= eps) & (mean <= 1 - eps))
-    return term, grad.unsqueeze(0)

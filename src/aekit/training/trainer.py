@@ -19,11 +19,12 @@ from pathlib import Path
 
 import torch
 import torch.optim.optimizer as torch_optimizer
-from tqdm.auto import tqdm
 
 from aekit.errors import ConfigError, TrainingError
 from aekit.io.rows import make_source
-from aekit.training import dense_step, distributed
+from aekit.training import callbacks as cb
+from aekit.training import distributed, steps
+from aekit.training.evaluate import evaluate
 from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -173,36 +174,6 @@ def make_scheduler(optimizer, config: TrainConfig):
     return None
 
 
-def clone_state(model) -> dict:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-@torch.inference_mode()
-def evaluate(model, objective, X, *, batch_size: int = 1024, seed: int = 0, epoch: int = 0,
-             device=None) -> dict:
-    """Mean loss terms over X without corruption or gradients (``eval()`` mode).
-
-    VAE sampling uses its own generator seeded with ``seed``, so evaluation never advances
-    the training RNG and gives the same number every time.
-    """
-    p = next(model.parameters())
-    source = make_source(X, device=device or p.device)
-    g = torch.Generator(device=p.device).manual_seed(seed)
-    was_training = model.training
-    model.eval()
-    try:
-        sums: dict = {}
-        for start in range(0, source.n, batch_size):
-            idx = torch.arange(start, min(start + batch_size, source.n), device=p.device)
-            xb = source.batch(idx)
-            terms = objective(model, xb, generator=g, epoch=epoch, train=False)
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
-        return {k: v / source.n for k, v in sums.items()}
-    finally:
-        model.train(was_training)
-
-
 class _Subset:
     """Rows ``indices`` of another batch source (for a held-out validation split)."""
 
@@ -249,17 +220,9 @@ def train(model, objective, X, *, X_val=None, config: TrainConfig | None = None,
     Convolutional models train in channels-last memory format on CPU (oneDNN's fast
     layout); the parameters are back in the standard layout when ``train`` returns.
     """
-    channels_last = _use_channels_last(model, config)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    try:
-        with flush_denormals():
-            return _train(model, objective, X, X_val=X_val, config=config,
-                          checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks,
-                          signature=signature)
-    finally:
-        if channels_last:
-            model.to(memory_format=torch.contiguous_format)
+    trainer = Trainer(model, objective, config, callbacks=callbacks)
+    return trainer.fit(X, X_val=X_val, checkpoint_dir=checkpoint_dir, resume=resume,
+                       signature=signature)
 
 
 @contextlib.contextmanager
@@ -294,36 +257,163 @@ def _use_channels_last(model, config) -> bool:
         isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in model.modules())
 
 
-def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callbacks,
-           signature) -> TrainResult:
-    config = config or TrainConfig()
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if signature is not None:  # compare in JSON form: tuples and lists must match
-        signature = json.loads(json.dumps(signature))
-    distributed.maybe_init_distributed(config.device)
-    ddp = distributed.is_distributed()
-    rank, world = distributed.rank(), distributed.world_size()
-    device = distributed.local_device(config.device)
-    model.to(device)
-    source = make_source(X, device=device)
-    val_source = make_source(X_val, device=device) if X_val is not None else None
-    if val_source is None and config.validation_fraction > 0:
-        source, val_source = _split(source, config.validation_fraction, config.seed)
+class Trainer:
+    """One model, one objective, one config: the optimizer, scheduler, RNG and best-weight
+    tracking live here across :meth:`fit` calls, so training can continue where it stopped
+    (warm start: N one-epoch calls equal one N-epoch call; ``partial_fit`` uses this).
 
-    g = torch.Generator(device=device).manual_seed(config.seed)
-    optimizer = make_optimizer(model.parameters(), config)
-    scheduler = make_scheduler(optimizer, config)
-    result = TrainResult()
-    best_score, best_state = math.inf, None
-    start_epoch, bad_epochs = 0, 0
+    The loop only runs a step (:mod:`aekit.training.steps`: autograd, closed-form dense, DDP)
+    over shuffled batches, clips, steps the optimizer and averages the loss terms; warm-up,
+    validation, the divergence guard, best weights, early stopping, the schedule,
+    checkpoints, the progress bar and logging are callbacks
+    (:mod:`aekit.training.callbacks`), plus any the caller adds.
+    """
 
-    if resume and checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT_NAME).exists():
+    def __init__(self, model, objective, config: TrainConfig | None = None, *,
+                 callbacks=()):
+        self.model, self.objective = model, objective
+        self.config = config = config or TrainConfig()
+        distributed.maybe_init_distributed(config.device)
+        self.ddp = distributed.is_distributed()
+        self.device = distributed.local_device(config.device)
+        model.to(self.device)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.optimizer = make_optimizer(model.parameters(), config)
+        self.scheduler = make_scheduler(self.optimizer, config)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.step = steps.choose_step(model, objective, config, self.device, ddp=self.ddp)
+        self.best = cb.BestWeights(config.restore_best)
+        self.extra_callbacks = [c if isinstance(c, cb.Callback) else cb.EpochFunction(c)
+                                for c in callbacks]
+        self.epoch = 0  # epochs done, over every fit() call
+        self.result = TrainResult()
+        self.stop = False
+
+    def _callbacks(self, val_source, checkpoint_dir, signature) -> list:
+        c = self.config
+        # A per-step finite check syncs a GPU, and under DDP a rank that stopped alone would
+        # leave the others waiting in the all-reduce: there only the (all-reduced) epoch
+        # loss is checked, which every rank sees alike.
+        check_every = None if self.ddp else (1 if self.device.type == "cpu" else 50)
+        out = [cb.WarmUp(c.warmup_epochs)] if c.warmup_epochs > 0 else []
+        out.append(cb.DivergenceGuard(self.best, check_every))
+        if val_source is not None:
+            out.append(cb.Validation(val_source))
+        out.append(self.best)
+        if c.early_stopping is not None:
+            out.append(cb.EarlyStopping(c.early_stopping, self.best))
+        out.append(cb.LRSchedule())
+        if checkpoint_dir is not None:
+            out.append(cb.Checkpoint(checkpoint_dir, signature))
+        if c.progress:
+            out.append(cb.ProgressBar())
+        out.append(cb.LogEpochs())
+        return out + self.extra_callbacks
+
+    def fit(self, X, *, X_val=None, until: int | None = None, checkpoint_dir=None,
+            resume: bool = False, signature: dict | None = None) -> TrainResult:
+        """Train on rows of X until ``until`` epochs are done in all (default
+        ``config.epochs``); see :func:`train` for the other arguments. Returns the
+        result so far (its history covers every call)."""
+        channels_last = _use_channels_last(self.model, self.config)
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        try:
+            with flush_denormals():
+                return self._fit(X, X_val, until, checkpoint_dir, resume, signature)
+        finally:
+            if channels_last:
+                self.model.to(memory_format=torch.contiguous_format)
+
+    def _fit(self, X, X_val, until, checkpoint_dir, resume, signature) -> TrainResult:
+        config = self.config
+        until = config.epochs if until is None else until
+        checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        if signature is not None:  # compare in JSON form: tuples and lists must match
+            signature = json.loads(json.dumps(signature))
+        source = make_source(X, device=self.device)
+        val_source = make_source(X_val, device=self.device) if X_val is not None else None
+        if val_source is None and config.validation_fraction > 0:
+            source, val_source = _split(source, config.validation_fraction, config.seed)
+        self.steps_per_epoch = math.ceil(source.n / config.batch_size)
+        callbacks = self._callbacks(val_source, checkpoint_dir, signature)
+        if resume and checkpoint_dir is not None and \
+                (checkpoint_dir / CHECKPOINT_NAME).exists():
+            self._resume(checkpoint_dir, signature)
+        if self.stop:  # a resumed run that had ended stays ended
+            until = self.epoch
+        self.start_epoch = self.epoch
+        # Per-step events reach only the callbacks that define them (the step is hot).
+        step_begin = [c for c in callbacks if hasattr(c, "on_step_begin")]
+        step_end = [c for c in callbacks if hasattr(c, "on_step_end")]
+        for c in callbacks:
+            c.on_train_begin(self)
+        self.model.train()
+        step_optimizer = _FusedAdamStep(self.optimizer)
+        host = self.step.host
+        while self.epoch < until and not self.stop:
+            epoch, t0 = self.epoch, time.perf_counter()
+            for c in callbacks:
+                c.on_epoch_begin(self, epoch)
+            perm = torch.randperm(source.n, generator=self.generator, device=self.device)
+            # One process: one generator for shuffling and noise (exact resume). DDP: the
+            # shared generator only shuffles (the same permutation on every rank); noise and
+            # sampling use a per-rank generator re-derived from (seed, rank, epoch).
+            g_step = self.generator if not self.ddp else torch.Generator(
+                device=self.device).manual_seed(
+                (config.seed * 1_000_003 + distributed.rank()) * 10_007 + epoch)
+            keys, acc = None, None
+            for step, start in enumerate(range(0, source.n, config.batch_size)):
+                for c in step_begin:
+                    c.on_step_begin(self, epoch, step)
+                keys, values, b = self.step(source, perm[start:start + config.batch_size],
+                                            g_step, epoch)
+                if acc is None:
+                    loss_at = keys.index("loss")
+                    acc = [0.0] * len(keys) if host else torch.zeros(
+                        len(keys), dtype=torch.float64, device=self.device)
+                for c in step_end:
+                    c.on_step_end(self, epoch, step, values[loss_at])
+                if config.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
+                step_optimizer()
+                if host:
+                    for i, v in enumerate(values):
+                        acc[i] += v * b
+                else:
+                    with torch.no_grad():
+                        acc.add_(torch.stack(values).double(), alpha=b)
+            if self.ddp:
+                distributed.all_reduce_sum(acc)
+            record = {"epoch": epoch + 1}
+            for c in callbacks:  # warm-up gives the schedule's lr back first
+                if isinstance(c, cb.WarmUp):
+                    c.on_epoch_end(self, record)
+            record["lr"] = self.optimizer.param_groups[0]["lr"]
+            if keys is not None:
+                sums = acc if host else acc.tolist()
+                record.update({k: v / source.n for k, v in zip(keys, sums)})
+            for c in callbacks:
+                if not isinstance(c, cb.WarmUp):
+                    c.on_epoch_end(self, record)
+            record["seconds"] = time.perf_counter() - t0
+            self.result.history.append(record)
+            self.epoch = epoch + 1
+            for c in callbacks:
+                c.on_epoch_recorded(self, record)
+        self.result.stopped_early = self.stop
+        self.result.best_epoch = self.best.epoch
+        for c in callbacks:
+            c.on_train_end(self)
+        return self.result
+
+    def _resume(self, checkpoint_dir: Path, signature) -> None:
         ckpt = load_checkpoint(checkpoint_dir)
         if signature is not None and ckpt["extra"].get("signature") not in (None, signature):
             raise ConfigError(f"{checkpoint_dir}: the checkpoint belongs to a different run "
-                              "(model or objective settings differ); remove it or drop --resume")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+                              "(model or objective settings differ); remove it or drop "
+                              "--resume")
+        scheduler = self.scheduler
         if scheduler is not None and ckpt["scheduler"] is not None:
             planned = ckpt["scheduler"].get("T_max")
             if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and \
@@ -332,174 +422,20 @@ def _train(model, objective, X, *, X_val, config, checkpoint_dir, resume, callba
                 # no continuation with another length is the run it claims to be.
                 raise ConfigError(
                     f"{checkpoint_dir}: the checkpoint's cosine learning-rate schedule runs "
-                    f"over {planned} epochs, not {config.epochs}; resume with epochs="
-                    f"{planned}, or train the saved model further with its partial_fit method")
+                    f"over {planned} epochs, not {self.config.epochs}; resume with epochs="
+                    f"{planned}, or train the saved model further with its partial_fit "
+                    "method")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None and ckpt["scheduler"] is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
-        g.set_state(ckpt["rng"])
-        result.history = ckpt["history"]
-        best_score, best_state = ckpt["best_score"], ckpt["best"]
-        result.best_epoch = ckpt["extra"].get("best_epoch", 0)
-        bad_epochs = ckpt["extra"].get("bad_epochs", 0)
-        start_epoch = ckpt["epoch"]
-        if ckpt["extra"].get("stopped_early"):  # the run had ended: it stays ended
-            result.stopped_early = True
-            start_epoch = config.epochs
-        log.info("resumed from %s after epoch %d", checkpoint_dir, start_epoch)
-
-    # A per-step finite check syncs a GPU, and under DDP a rank that stopped alone would
-    # leave the others waiting in the all-reduce: there the (all-reduced) epoch loss is
-    # checked instead, which every rank sees alike.
-    check_every = None if ddp else (1 if device.type == "cpu" else 50)
-    # On one CPU process a scalar read costs no sync: the per-epoch sums of the loss terms
-    # are kept as Python floats (float64, as the tensor sums are) from one .item() per term.
-    host_sums = device.type == "cpu" and not ddp
-    fwd = distributed.wrap(model, device) if ddp else model
-    params = [p for p in model.parameters() if p.requires_grad]
-    step_optimizer = _FusedAdamStep(optimizer)
-    # Plain dense autoencoders: closed-form gradients, no autograd graph (dense_step).
-    closed_form = dense_step.for_training(model, objective, config, distributed=ddp) \
-        if host_sums else None
-    steps_per_epoch = math.ceil(source.n / config.batch_size)
-    warmup_steps = math.ceil(config.warmup_epochs * steps_per_epoch)
-    model.train()
-    bar = tqdm(range(start_epoch, config.epochs), unit="epoch", desc="training",
-               disable=not config.progress or rank != 0,
-               initial=start_epoch, total=config.epochs, leave=False)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        last_good = clone_state(model)
-        perm = torch.randperm(source.n, generator=g, device=device)
-        # Single process: one generator for shuffling and noise (exact resume). DDP: the
-        # shared ``g`` only shuffles (same permutation on every rank); noise and sampling
-        # use a per-rank generator re-derived from (seed, rank, epoch) every epoch.
-        g_step = g if not ddp else torch.Generator(device=device).manual_seed(
-            (config.seed * 1_000_003 + rank) * 10_007 + epoch)
-        keys, acc = None, None  # running sum of sample-weighted terms, one tensor
-        epoch_lrs = [grp["lr"] for grp in optimizer.param_groups]  # the schedule's lr
-        if closed_form is not None:
-            keys, loss_at = closed_form.keys, closed_form.keys.index("loss")
-            acc = [0.0] * len(keys)
-        for step, start in enumerate(range(0, source.n, config.batch_size)):
-            idx = perm[start:start + config.batch_size]
-            b, scale = len(idx), 1.0
-            if warmup_steps and epoch * steps_per_epoch + step < warmup_steps:
-                # A function of (epoch, step) only: nothing to checkpoint, resume is exact.
-                factor = (epoch * steps_per_epoch + step + 1) / warmup_steps
-                for grp, lr in zip(optimizer.param_groups, epoch_lrs):
-                    grp["lr"] = lr * factor
-            if closed_form is not None:  # gradients land in p.grad; terms come as floats
-                terms = None
-                values = closed_form.step(source.batch(idx, out=closed_form.input_buffer(b)),
-                                          generator=g_step)
-                loss = values[loss_at]
-            else:
-                if ddp:  # this rank's slice of the global batch
-                    lo, hi = distributed.rank_slice(len(idx), rank, world)
-                    b = hi - lo
-                    # DDP averages gradients over ranks; weighting by the slice size makes
-                    # the update the global batch mean even when slices differ in size.
-                    scale = world * b / len(idx)
-                    idx = idx[lo:hi] if b > 0 else idx[:1]  # an empty slice still joins in
-                xb = source.batch(idx)
-                terms = objective(fwd, xb, generator=g_step, epoch=epoch)
-                loss = terms["loss"]
-                if keys is None:
-                    keys = list(terms)
-                    loss_at = keys.index("loss")
-                    acc = [0.0] * len(keys) if host_sums else torch.zeros(
-                        len(keys), dtype=torch.float64, device=device)
-                if host_sums:  # one scalar read per term; it doubles as the finite check
-                    values = [v.item() for v in terms.values()]
-            if host_sums:
-                if not math.isfinite(values[loss_at]):
-                    _diverged(model, epoch, step, loss, best_state, last_good, result, config)
-            elif check_every and step % check_every == 0 and not torch.isfinite(loss):
-                _diverged(model, epoch, step, loss, best_state, last_good, result, config)
-            if terms is not None:
-                for p in params:  # zero_grad(set_to_none=True) without the bookkeeping
-                    p.grad = None
-                (loss if scale == 1.0 else loss * scale).backward()
-            if config.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-            step_optimizer()
-            if host_sums:
-                for i, v in enumerate(values):
-                    acc[i] += v * b
-            else:
-                with torch.no_grad():
-                    acc.add_(torch.stack([terms[k].detach() for k in keys]).double(), alpha=b)
-        if ddp:
-            distributed.all_reduce_sum(acc)
-        for grp, lr in zip(optimizer.param_groups, epoch_lrs):  # the scheduler's own lr back
-            grp["lr"] = lr
-        record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
-        if keys is not None:
-            sums = acc if host_sums else acc.tolist()
-            record.update({k: v / source.n for k, v in zip(keys, sums)})
-        if not math.isfinite(record["loss"]):
-            _diverged(model, epoch, None, record["loss"], best_state, last_good, result, config)
-        # The last step's update is not in any loss yet: check the weights themselves, so a
-        # non-finite model is never kept as "best" (one sync per epoch).
-        if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
-            _diverged(model, epoch, None, float("nan"), best_state, last_good, result, config,
-                      what="weights")
-        if val_source is not None:
-            val = evaluate(model, objective, val_source, batch_size=config.eval_batch_size,
-                           seed=config.seed, epoch=epoch, device=device)
-            record.update({f"val_{k}": v for k, v in val.items()})
-        record["seconds"] = time.perf_counter() - t0
-        result.history.append(record)
-
-        score = record.get("val_loss", record["loss"])
-        if score < best_score:
-            best_score, best_state, bad_epochs = score, clone_state(model), 0
-            result.best_epoch = epoch + 1
-        else:
-            bad_epochs += 1
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(score)
-        elif scheduler is not None:
-            scheduler.step()
-        stop = config.early_stopping is not None and bad_epochs >= config.early_stopping
-        if checkpoint_dir is not None:
-            if rank == 0:
-                save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer,
-                                scheduler=scheduler, generator=g, epoch=epoch + 1,
-                                history=result.history, best_state=best_state,
-                                best_score=best_score,
-                                extra={"signature": signature, "best_epoch": result.best_epoch,
-                                       "bad_epochs": bad_epochs, "stopped_early": stop})
-            distributed.barrier()
-        bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if "loss" in k})
-        log.info("epoch %d: %s", epoch + 1,
-                 ", ".join(f"{k}={v:.5g}" for k, v in record.items() if k != "epoch"))
-        for cb in callbacks:
-            cb(record, model)
-        if stop:
-            result.stopped_early = True
-            break
-    bar.close()
-    if config.restore_best and best_state is not None:
-        model.load_state_dict(best_state)
-    return result
-
-
-def _diverged(model, epoch, step, loss, best_state, last_good, result, config, what="loss"):
-    """Restore the best (else the last good) weights and raise a TrainingError."""
-    if best_state is not None:
-        model.load_state_dict(best_state)
-        kept = f"the weights of epoch {result.best_epoch} (the best so far) were restored"
-    else:
-        model.load_state_dict(last_good)
-        kept = "the weights from before this epoch were restored"
-    where = f"epoch {epoch + 1}" + (f", step {step + 1}" if step is not None else "")
-    got = "the weights became NaN/Inf" if what == "weights" else \
-        f"the loss became {float(torch.as_tensor(loss).detach())}"
-    err = TrainingError(
-        f"training diverged: {got} in {where}; {kept}. "
-        f"Lower the learning rate (lr={config.lr:g}) or set grad_clip.")
-    err.epoch, err.history = epoch + 1, result.history
-    raise err
+        self.generator.set_state(ckpt["rng"])
+        self.result.history = ckpt["history"]
+        self.best.state = ckpt["best"]
+        self.best.load_state_dict({**ckpt["extra"], "best_score": ckpt["best_score"]})
+        self.epoch = ckpt["epoch"]
+        self.stop = bool(ckpt["extra"].get("stopped_early"))
+        log.info("resumed from %s after epoch %d", checkpoint_dir, self.epoch)
 
 
 def copy_model(model):
