@@ -156,3 +156,26 @@ def test_load_accepts_a_run_folder(tmp_path):
     est.save(tmp_path / "run" / "model")
     back = aekit.load(tmp_path / "run")
     np.testing.assert_array_equal(back.transform(X), est.transform(X))
+
+
+def test_dataset_head_reads_a_lazy_dataset_into_memory(tmp_path):
+    from aekit.datasets import load
+
+    raw = (RNG.random((30, 9)) * 255).astype(np.uint8)
+    np.save(tmp_path / "x.npy", raw)
+    lazy = load(tmp_path / "x.npy", mmap=True, split="all")
+    eager = load(tmp_path / "x.npy", split="all")
+    assert lazy.lazy
+    part = lazy.head(5, in_memory=True)
+    assert not part.lazy and part.X.shape == (5, 9)
+    np.testing.assert_array_equal(part.X, eager.X[:5])
+    assert lazy.head(5).lazy and lazy.head(5).X.shape == (5, 9)
+
+
+def test_validate_params_is_public_and_names_the_option():
+    from aekit.errors import ConfigError
+
+    est = StackedAutoencoder(learning_rate=-1.0)
+    with pytest.raises(ConfigError, match="learning_rate"):
+        est.validate_params()
+    assert StackedAutoencoder().validate_params().learning_rate == 5e-3

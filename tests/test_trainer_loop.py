@@ -150,3 +150,17 @@ def test_an_objective_option_without_a_declared_closed_form_falls_back_to_autogr
     # a field the declaration table does not know is refused even in the base class
     assert "contractive" in Base.CLOSED_FORM_FIELDS
     assert Base(contractive=0.1).closed_form() is None
+
+
+def test_classifier_phases_take_validation_early_stopping_and_clipping():
+    from aekit.estimators import AutoencoderClassifier
+
+    y = np.arange(len(X)) % 3
+    clf = AutoencoderClassifier(3, hidden_layer_sizes=(8,), pretrain_epochs=2, head_epochs=30,
+                                finetune_epochs=30, validation_fraction=0.25,
+                                early_stopping=2, grad_clip=1.0, learning_rate=0.05,
+                                random_state=0).fit(X, y)
+    head = [r for r in clf.supervised_history_ if r["phase"] == "head"]
+    assert "val_loss" in head[0] and "val_accuracy" in head[0]
+    assert len(head) < 30  # early stopping ended the phase (labels here are noise)
+    assert all("val_loss" in r for r in clf.history_)  # pretraining monitored too

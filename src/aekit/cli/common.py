@@ -225,7 +225,7 @@ def resolve_train_config(args) -> dict:
 def build_estimator(resolved: dict):
     """The estimator of a resolved config, its parameters validated up front."""
     est = estimator_class(resolved["model"])(**resolved["params"])
-    est._check_params()  # every option checked before data is loaded
+    est.validate_params()  # every option checked before data is loaded
     return est
 
 
@@ -261,13 +261,7 @@ def load_data(source: str, split: str, max_rows: int | None = None):
 
     if max_rows is not None and max_rows < 1:
         raise ConfigError(f"--max-rows must be >= 1, got {max_rows}")
-    ds = load(source, split=split, progress=False)
-    if ds.lazy:
-        ds.X = ds.batch(np.arange(len(ds.X)))
-        ds.lazy, ds.offset, ds.scale = False, 0.0, 1.0
-    if max_rows is not None and max_rows < len(ds.X):
-        ds.X = np.asarray(ds.X[:max_rows])
-        ds.y = None if ds.y is None else ds.y[:max_rows]
+    ds = load(source, split=split, progress=False).head(max_rows, in_memory=True)
     if len(ds.X) == 0:
         raise DataError(f"--data {source} --split {split}: no rows")
     return ds
@@ -352,16 +346,37 @@ def load_model(path):
 
 
 # --- outputs ---------------------------------------------------------------------------
-def check_output_file(path, option: str = "--out", suffixes=None) -> Path:
+def add_force_arg(parser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="replace output files that already exist (never an input of "
+                             "the same command)")
+
+
+def check_output_file(path, option: str = "--out", suffixes=None, *, force: bool = False,
+                      inputs=()) -> Path:
     """A file to be written: not a folder, suffix allowed, parent exists or can be made and
-    is writable. Checked before any work so mistakes fail fast."""
+    is writable; not one of ``inputs`` (the files this command reads), and not an existing
+    file unless ``force``. Checked before any work so mistakes fail fast and nothing a user
+    did not ask to replace is written over."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{option} {path}: is a folder; give a file name")
     if suffixes and path.suffix.lower() not in suffixes:
         raise ConfigError(f"{option} {path}: expected a file ending in {' or '.join(suffixes)}")
+    for given in inputs:
+        if given is not None and _same_file(path, Path(given)):
+            raise ConfigError(f"{option} {path}: is an input of this command; write the "
+                              "output to another file")
+    if path.exists() and not force:
+        raise ConfigError(f"{option} {path}: exists; pass --force to replace it")
     check_writable_parent(path, option)
     return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
 
 
 def check_output_dir(path, option: str = "--out", *, allow_nonempty: bool = False) -> Path:

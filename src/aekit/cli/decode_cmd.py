@@ -19,6 +19,7 @@ def register(sub) -> None:
                    help="rows.npy or rows.csv")
     p.add_argument("--png", type=Path, default=None, metavar="FILE",
                    help="also draw the decoded rows as images")
+    common.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -26,9 +27,11 @@ def run(args) -> int:
     from aekit.errors import DataError
     from aekit.loading import as_fitted
 
-    common.check_output_file(args.out, suffixes=(".npy", ".csv"))
+    common.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
+                             inputs=(args.codes,))
     if args.png is not None:
-        common.check_output_file(args.png, "--png", suffixes=(".png",))
+        common.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
+                                 inputs=(args.codes, args.out))
     model, folder, run_cfg = common.load_model(args.model_dir)
     fitted = as_fitted(model)
     Z = common.read_array(args.codes, "--codes")

@@ -19,6 +19,7 @@ def register(sub) -> None:
                    help="rows as a .npy or .csv array, used as they are (instead of --data)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="codes.npy or codes.csv, one row per input row")
+    common.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -41,7 +42,8 @@ def input_rows(args, model):
 def run(args) -> int:
     from aekit.applications import encode
 
-    common.check_output_file(args.out, suffixes=(".npy", ".csv"))
+    common.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
+                             inputs=(args.input, args.data))
     model, folder, _ = common.load_model(args.model_dir)
     Z = encode(model, input_rows(args, model))
     common.write_array(args.out, Z)

@@ -25,6 +25,7 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="FILE.json",
                    help="also write the metrics as JSON")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    common.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -33,7 +34,8 @@ def run(args) -> int:
     from aekit.errors import ConfigError
 
     if args.out is not None:
-        common.check_output_file(args.out, suffixes=(".json",))
+        common.check_output_file(args.out, suffixes=(".json",), force=args.force,
+                                 inputs=(args.data,))
     if args.fit_rows < 1 or args.iw_samples < 1:
         raise ConfigError("--fit-rows and --iw-samples must be >= 1")
     model, folder, _ = common.load_model(args.model_dir)

@@ -21,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("--png", type=Path, default=None, metavar="FILE",
                    help="also draw the samples as an image grid")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    common.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -31,9 +32,10 @@ def run(args) -> int:
 
     if args.n_samples < 1:
         raise ConfigError(f"-n must be >= 1, got {args.n_samples}")
-    common.check_output_file(args.out, suffixes=(".npy", ".csv"))
+    common.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force)
     if args.png is not None:
-        common.check_output_file(args.png, "--png", suffixes=(".png",))
+        common.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
+                                 inputs=(args.out,))
     model, folder, run_cfg = common.load_model(args.model_dir)
     fitted = as_fitted(model)
     if fitted.density is None:

@@ -22,6 +22,7 @@ def register(sub) -> None:
     p.add_argument("--method", choices=("linear", "slerp"), default=None,
                    help="path in code space (default: slerp for VAEs, linear otherwise)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.png")
+    common.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -29,7 +30,8 @@ def run(args) -> int:
     from aekit.errors import ConfigError
     from aekit.plotting import plot_interpolations
 
-    common.check_output_file(args.out, suffixes=(".png",))
+    common.check_output_file(args.out, suffixes=(".png",), force=args.force,
+                             inputs=(args.data,))
     if args.steps < 2:
         raise ConfigError(f"--steps must be >= 2, got {args.steps}")
     model, folder, _ = common.load_model(args.model_dir)

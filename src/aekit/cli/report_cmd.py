@@ -23,6 +23,7 @@ def register(sub) -> None:
                    help="write one HTML file with inlined images instead (--out FILE.html)")
     p.add_argument("--fit-rows", type=int, default=5000, metavar="N")
     p.add_argument("--eval-rows", type=int, default=2000, metavar="N")
+    common.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -31,7 +32,8 @@ def run(args) -> int:
     from aekit.report import build_report
 
     if args.self_contained:
-        common.check_output_file(args.out, suffixes=(".html",))
+        common.check_output_file(args.out, suffixes=(".html",), force=args.force,
+                                 inputs=(args.data,))
     else:
         common.check_output_dir(args.out, allow_nonempty=(Path(args.out) / ".aekit-report")
                                 .exists())

@@ -16,6 +16,7 @@ Two kinds exist:
 from __future__ import annotations
 
 import logging
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,16 @@ class Dataset:
     def to_array(self) -> np.ndarray:
         """All of X as float32 in [0, 1], in memory (reads a lazy dataset whole)."""
         return self.batch(slice(None))
+
+    def head(self, n: int | None = None, *, in_memory: bool = False) -> "Dataset":
+        """The first ``n`` rows (all when None) as a new Dataset; ``in_memory`` reads a lazy
+        one into memory (scaled, so offset 0 and scale 1)."""
+        rows = slice(None) if n is None else slice(0, n)
+        y = None if self.y is None else self.y[rows]
+        if in_memory or not self.lazy:
+            return dataclasses.replace(self, X=self.batch(rows), y=y, offset=0.0, scale=1.0,
+                                       lazy=False)
+        return dataclasses.replace(self, X=self.X[rows], y=y)
 
 
 def _row_numbers(index, n: int):

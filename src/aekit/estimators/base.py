@@ -58,6 +58,13 @@ class AutoencoderMixin:
         kw["progress"] = bool(kw.get("progress", False))
         return TrainConfig(epochs=int(epochs), seed=int(seed), **kw)
 
+    def validate_params(self):
+        """Check every option now, before any data is touched (``fit`` does the same
+        first); a refused value raises :class:`~aekit.ConfigError` naming the option.
+        Returns self."""
+        self._check_params()
+        return self
+
     def _check_params(self) -> None:
         """Validate every option before any work: each keyword against the parameter
         table (scikit-learn's constraints; errors name the keyword), then the combinations

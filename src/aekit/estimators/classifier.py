@@ -114,6 +114,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                  batch_size=256, supervised_batch_size=32, standardize_codes=True,
                  optimizer="adam",
                  learning_rate=1e-3, finetune_learning_rate=None, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=None, grad_clip=None,
                  engine="auto", device="cpu", random_state=None, verbose=False):
         store_params(self, locals())
 

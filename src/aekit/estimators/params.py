@@ -418,14 +418,18 @@ PARAMS = (
        {"linear": 0.0, "stacked": 1.0, "conv": 0.0, "vae": 0.0}, "train:warmup_epochs"),
     _p("validation_fraction", "float", [fraction("left")],
        "Fraction of X held out to monitor (and early-stop on) the validation loss.",
-       _same(AUTOENCODERS, 0.0), "train:validation_fraction"),
+       _same(ALL, 0.0), "train:validation_fraction",
+       variants=_tidy({"classifier": {"note": """Every phase: of all rows while
+       pretraining, of the labelled rows (cross-entropy) in the supervised phases."""}})),
     _p("early_stopping", "int", [count(1), None],
        """Stop when the (validation) loss has not improved for this many epochs, keeping
        the best weights; None trains every epoch.""",
-       _same(AUTOENCODERS, None), "train:early_stopping"),
+       _same(ALL, None), "train:early_stopping",
+       variants=_tidy({"classifier": {"note": "Used by every phase."}})),
     _p("grad_clip", "float", [positive(), None],
        "Clip the global gradient norm to this value; None does not clip.",
-       _same(AUTOENCODERS, None), "train:grad_clip"),
+       _same(ALL, None), "train:grad_clip",
+       variants=_tidy({"classifier": {"note": "Used by every phase."}})),
     _p("engine", "str", [Choices(ENGINES)],
        """How gradients are computed: 'auto' uses closed-form gradients for plain dense
        autoencoders where they apply (same maths, faster) and autograd otherwise;
