@@ -2,8 +2,10 @@
 
 Each subcommand lives in its own module that exposes ``register(subparsers)``; the parser it
 adds sets ``func`` to a ``run(args) -> int``. ``main`` turns every deliberate aekit error (and
-the common OS errors a user can cause) into one line on stderr and a non-zero exit code:
-no traceback for user mistakes. Nothing runs at import time.
+the common OS errors a user can cause, a full disk included) into one line on stderr and a
+non-zero exit code: no traceback for user mistakes. While a command runs, SIGTERM is raised
+in it as :class:`Terminated` (exit 143), as Ctrl-C raises KeyboardInterrupt (exit 130), so
+its cleanup runs; the previous handler is restored on return. Nothing runs at import time.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 from aekit.errors import AekitError
@@ -32,6 +35,38 @@ SUBCOMMANDS = (
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, the shell's status for a SIGTERM'd process
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (``docker stop``, SLURM, systemd, ``kill``). ``main`` raises it in
+    the running command, like Ctrl-C's KeyboardInterrupt, so ``finally`` blocks remove
+    staging folders and release locks; not an ``Exception``, so nothing swallows it."""
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup
+    raise Terminated()
+
+
+def _install_sigterm_handler():
+    """Turn SIGTERM into :class:`Terminated`; returns the handler to restore (or None where
+    handlers cannot be set: not the main thread)."""
+    try:
+        return (signal.signal(signal.SIGTERM, _on_sigterm),)
+    except (ValueError, OSError):
+        return None
+
+
+def _write_fault_text(exc: BaseException) -> str | None:
+    """The message of a write fault that reached ``main`` unconverted (safetensors' own
+    ``SafetensorError`` for a full disk), else None."""
+    from aekit.io.atomic import fault_reason, is_write_fault
+
+    if not is_write_fault(exc):
+        return None
+    code, reason = fault_reason(exc)
+    return f"[Errno {code}] {reason} ({exc})" if str(exc) != reason else reason
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aekit",
         description="Train, evaluate and explore autoencoders; write HTML reports.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"aekit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -62,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for subparser in sub.choices.values():
+        # No prefix matching: `--lr 0.1` must not become `--lr-schedule 0.1`.
+        subparser.allow_abbrev = False
     return parser
 
 
@@ -72,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    previous = _install_sigterm_handler()
     try:
         return int(args.func(args) or 0)
     except AekitError as exc:
@@ -83,6 +123,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"aekit {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print(f"aekit {args.command}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    except Exception as exc:  # safetensors' SafetensorError (full disk) not converted
+        text = _write_fault_text(exc)
+        if text is None:
+            raise
+        print(f"aekit {args.command}: error: {text}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous[0] if previous[0] is not None
+                          else signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover

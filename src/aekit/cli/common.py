@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -87,10 +86,15 @@ def coerce(name: str, value, kind: str, *, from_text: bool):
             text = value.strip()
             if text.lower() in ("none", "null"):
                 return None
-            if text in ("", "()"):
+            inner = text.strip("()[]").strip()
+            if inner == "":
                 return ()
+            items = [v.strip() for v in inner.split(",")]
+            if "" in items:
+                raise ConfigError(f"{name}: empty item {items.index('') + 1} in {value!r}; "
+                                  "expected comma-separated integers like '128,64'")
             try:
-                return tuple(int(v) for v in text.strip("()[]").split(",") if v.strip())
+                return tuple(int(v) for v in items)
             except ValueError:
                 raise ConfigError(f"{name}: expected comma-separated integers like "
                                   f"'128,64', got {value!r}") from None
@@ -108,6 +112,46 @@ def coerce(name: str, value, kind: str, *, from_text: bool):
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+class IntArg:
+    """An argparse ``type``: an integer in ``[low, high]`` (None: unbounded). Other text, or
+    a number out of range, is a usage error naming the flag (one line, exit 2) before any
+    work. The bounds are attributes, so tests probe every such flag from the parsers."""
+
+    def __init__(self, low: int | None = None, high: int | None = None):
+        self.low, self.high = low, high
+        self.__name__ = "integer"  # argparse's name for the type in its own messages
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"an integer in [{self.low}, {self.high}]"
+        if self.low is not None:
+            return f"an integer >= {self.low}"
+        if self.high is not None:
+            return f"an integer <= {self.high}"
+        return "an integer"
+
+    def __call__(self, text):
+        try:
+            value = int(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {self.describe()}, got {text!r}") \
+                from None
+        if (self.low is not None and value < self.low) or \
+                (self.high is not None and value > self.high):
+            raise argparse.ArgumentTypeError(f"expected {self.describe()}, got {value}")
+        return value
+
+    def __repr__(self):
+        return f"IntArg({self.low}, {self.high})"
+
+
+SEED_MAX = 2**32 - 1  # numpy's seeds; the estimators' random_state has the same range
+
+
+def seed_arg() -> IntArg:
+    return IntArg(0, SEED_MAX)
 
 
 ESTIMATOR_FLAGS_TEXT = """\
@@ -163,7 +207,7 @@ def read_config_file(path) -> dict:
             raise ConfigError(f"--config {path}: YAML config files need PyYAML "
                               "(pip install 'aekit[yaml]'), or use a .toml file") from None
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_yaml_loader())  # a SafeLoader: data only
         except yaml.YAMLError as exc:
             msg = str(exc).replace("\n", " ")
             raise ConfigError(f"--config {path}: not valid YAML ({msg})") from None
@@ -182,6 +226,38 @@ def read_config_file(path) -> dict:
     return out
 
 
+def _yaml_loader():
+    """PyYAML's SafeLoader, except that numbers without a dot such as ``1e-3`` are floats
+    (YAML 1.2, and TOML): YAML 1.1 reads them as the string '1e-3'."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"))
+    return Loader
+
+
+def _check_run_value(key: str, value, where: str) -> None:
+    """A run key (model, data, split, max_rows, n_labelled) from a config file, checked
+    for its type and range like the flag it stands for."""
+    problem = None
+    if key in ("model", "data", "split") and not isinstance(value, str):
+        problem = f"must be a string, got {value!r}"
+    elif key == "split" and value not in ("train", "test", "all"):
+        problem = f"{value!r} is not one of 'train', 'test', 'all'"
+    elif key in ("max_rows", "n_labelled") and value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        problem = f"must be an integer >= 1, got {value!r}"
+    if problem:
+        raise ConfigError(f"{where}: {key} {problem}")
+
+
 def resolve_train_config(args) -> dict:
     """Flags + optional config file -> the resolved run config (JSON-able).
 
@@ -192,6 +268,8 @@ def resolve_train_config(args) -> dict:
     file = read_config_file(args.config) if getattr(args, "config", None) else {}
     where = f"--config {args.config}" if file else "flags"
     run = {k: file.pop(k) for k in RUN_KEYS if k in file}
+    for key, value in run.items():
+        _check_run_value(key, value, where)
     for key in RUN_KEYS:  # flags beat the file
         value = getattr(args, key, None)
         if value is not None:
@@ -224,8 +302,13 @@ def resolve_train_config(args) -> dict:
 
 def build_estimator(resolved: dict):
     """The estimator of a resolved config, its parameters validated up front."""
+    from aekit.estimators.params import device_problem
+
     est = estimator_class(resolved["model"])(**resolved["params"])
     est.validate_params()  # every option checked before data is loaded
+    problem = device_problem(est.device, available=True)  # is it in this torch build?
+    if problem:
+        raise ConfigError(problem)
     return est
 
 
@@ -251,7 +334,7 @@ def add_data_args(parser, *, required: bool = True, split: str = "train",
                         ".npy/.npz/.csv/IDX file or image folder")
     parser.add_argument("--split", default=split, choices=("train", "test", "all"),
                         help="which part of the data")
-    parser.add_argument("--max-rows", type=int, default=None, metavar="N",
+    parser.add_argument("--max-rows", type=IntArg(1), default=None, metavar="N",
                         help="use only the first N rows (quick runs)")
 
 
@@ -259,12 +342,65 @@ def load_data(source: str, split: str, max_rows: int | None = None):
     """``aekit.datasets.load`` + optional row cap; a Dataset in memory."""
     from aekit.datasets import load
 
-    if max_rows is not None and max_rows < 1:
-        raise ConfigError(f"--max-rows must be >= 1, got {max_rows}")
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int)
+                                 or max_rows < 1):
+        raise ConfigError(f"--max-rows must be an integer >= 1, got {max_rows!r}")
     ds = load(source, split=split, progress=False).head(max_rows, in_memory=True)
     if len(ds.X) == 0:
-        raise DataError(f"--data {source} --split {split}: no rows")
+        hint = (": a file's test split is every 5th row, so it needs 5 rows or more; pass "
+                "--split all to use every row" if split == "test" else "")
+        raise DataError(f"--data {source} --split {split}: no rows{hint}")
     return ds
+
+
+def enough_labels(y_fit, y_eval) -> tuple:
+    """(y_fit, y_eval) when the probes (logistic regression, k-NN on the codes) can use
+    them: both given and at least two classes to tell apart; else (None, None), and the
+    metrics leave the probes out."""
+    if y_fit is None or y_eval is None or len(np.unique(y_fit)) < 2:
+        return None, None
+    return y_fit, y_eval
+
+
+def check_rows_before_training(resolved: dict, n_train: int, *, eval_rows: int,
+                               report: bool) -> None:
+    """Everything after training needs rows too: check them before training starts, so a
+    run never trains and then fails. Training rows: at least two (PCA, the metrics'
+    baseline, and the probes fit on them) and some left by validation_fraction; the test
+    split (when training on 'train') must hold rows to evaluate on; the report needs a
+    few evaluation rows (pairs to interpolate, neighbours for the 2-D map). One line
+    naming the option (or the data) to change."""
+    from aekit.report.build import MIN_TEST_ROWS, MIN_TRAIN_ROWS
+
+    data, split, max_rows = resolved["data"], resolved["split"], resolved["max_rows"]
+    given = f"--data {data}" + ("" if split == "train" else f" --split {split}")
+    if n_train < MIN_TRAIN_ROWS:
+        fix = (f"raise --max-rows (now {max_rows})" if max_rows is not None and max_rows <
+               MIN_TRAIN_ROWS else "give more rows")
+        raise DataError(f"{given}: {n_train} training row(s); aekit train needs at least "
+                        f"{MIN_TRAIN_ROWS} (PCA, the metrics' baseline, is fitted on them): "
+                        f"{fix}")
+    fraction = resolved["params"].get("validation_fraction") or 0.0
+    if round(n_train * fraction) >= n_train:
+        raise ConfigError(f"validation_fraction {fraction:g} leaves none of the {n_train} "
+                          "training rows to train on")
+    if split == "train":
+        from aekit.datasets import load
+
+        n_test = len(load(data, split="test", progress=False))
+        if n_test == 0:
+            raise DataError(f"--data {data}: no test rows for the metrics: a file's test "
+                            f"split is every 5th row, so it needs 5 rows or more ({n_train} "
+                            "train here); pass --split all to train and evaluate on every row")
+        what = "test row(s)"
+    else:
+        n_test, what = n_train, "row(s)"
+    n_eval = min(eval_rows, n_test)
+    if report and n_eval < MIN_TEST_ROWS:
+        which = (f"--eval-rows {eval_rows}" if eval_rows < MIN_TEST_ROWS else
+                 f"{given}: {n_test} {what}")
+        raise DataError(f"{which}: the report needs at least {MIN_TEST_ROWS} evaluation "
+                        "rows; give more, or pass --no-report")
 
 
 def test_split_of(source: str, split: str, max_rows: int | None = None):
@@ -283,26 +419,43 @@ def check_features(model, X, source: str) -> None:
 
 
 def read_array(path, name: str) -> np.ndarray:
-    """A 2-D float32 array from .npy or .csv (numbers only) for --input/--codes."""
+    """A 2-D float32 array from .npy or .csv (numbers only) for --input/--codes: at least
+    one row of at least one value, finite. Anything else is one DataError naming ``name``
+    and the file."""
+    import warnings
+
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{name} {path}: no such file")
     suffix = path.suffix.lower()
+    if suffix not in (".npy", ".csv"):
+        raise DataError(f"{name} {path}: expected a .npy or .csv file")
     try:
-        if suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        elif suffix == ".csv":
-            arr = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-        else:
-            raise DataError(f"{name} {path}: expected a .npy or .csv file")
-    except ValueError as exc:
-        raise DataError(f"{name} {path}: could not be read ({exc})") from None
-    arr = np.atleast_2d(np.asarray(arr, dtype=np.float32))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns about an empty CSV: refused below
+            if suffix == ".npy":
+                arr = np.load(path, allow_pickle=False)
+            else:
+                arr = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    except (ValueError, EOFError, OSError, UnicodeDecodeError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise DataError(f"{name} {path}: could not be read ({reason})") from None
+    if not isinstance(arr, np.ndarray):  # an .npz archive under a .npy name
+        raise DataError(f"{name} {path}: not a single array ({type(arr).__name__})")
+    if arr.dtype.kind not in "biuf":
+        what = {"U": "text", "S": "bytes", "O": "Python objects", "c": "complex numbers",
+                "V": "records", "M": "dates", "m": "time spans"}.get(arr.dtype.kind, "values")
+        raise DataError(f"{name} {path}: holds {what} (dtype {arr.dtype}), not numbers")
+    arr = np.atleast_2d(arr)
     if arr.ndim != 2:
         raise DataError(f"{name} {path}: expected a 2-D array (rows x values), got shape "
                         f"{arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise DataError(f"{name} {path}: no data (array shape {arr.shape})")
+    with np.errstate(over="ignore"):
+        arr = arr.astype(np.float32)
     if not np.isfinite(arr).all():
-        raise DataError(f"{name} {path}: holds NaN or Inf")
+        raise DataError(f"{name} {path}: holds NaN or Inf (or values beyond float32's range)")
     return arr
 
 
@@ -406,9 +559,15 @@ def check_writable_parent(path: Path, option: str) -> None:
 @contextlib.contextmanager
 def staging_dir(final: Path):
     """A temporary folder beside ``final``; on success the caller moves results in, on any
-    failure it is removed so no partial output stays behind."""
+    failure it is removed so no partial output stays behind. That includes Ctrl-C and
+    SIGTERM, which :func:`aekit.cli.main` turns into exceptions."""
+    from aekit.io.atomic import make_temp_dir, write_failed
+
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        tmp = make_temp_dir(final.parent, prefix=f".{final.name}.tmp-", suffix="")
+    except OSError as exc:
+        raise write_failed(final, exc) from None
     try:
         yield tmp
     finally:
@@ -416,9 +575,14 @@ def staging_dir(final: Path):
 
 
 def move_into(src_dir: Path, dest: Path) -> None:
-    """Move every entry of ``src_dir`` into folder ``dest`` (replacing same-named ones)."""
+    """Move every entry of ``src_dir`` into folder ``dest`` (replacing same-named ones).
+    What is moved gets the modes a plain ``mkdir``/``open`` gives under the umask, whatever
+    modes the code that wrote it into the staging folder chose."""
+    from aekit.io.atomic import apply_default_modes
+
     dest.mkdir(parents=True, exist_ok=True)
     for item in sorted(src_dir.iterdir()):
+        apply_default_modes(item)
         target = dest / item.name
         if target.is_dir() and not target.is_symlink():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
@@ -427,6 +591,85 @@ def move_into(src_dir: Path, dest: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(item, target)
+
+
+LOCK_SUFFIX = ".aekit-lock"
+
+
+def lock_file_of(folder) -> Path:
+    """The lock file of an output folder: ``.NAME.aekit-lock`` beside it (not inside, so a
+    folder that is replaced whole, like a report, keeps one lock, and a fresh folder stays
+    empty for the checks)."""
+    folder = Path(os.path.abspath(folder))
+    return folder.parent / f".{folder.name or 'root'}{LOCK_SUFFIX}"
+
+
+@contextlib.contextmanager
+def output_folder_lock(folder, option: str = "--out"):
+    """Hold an exclusive lock on output folder ``folder`` for the whole run: one writer per
+    folder. A second aekit run on the same folder fails at once with a ConfigError naming
+    it. The lock is ``fcntl.flock`` on :func:`lock_file_of`: the kernel releases it when the
+    process ends, however it ends, so a killed run leaves no stale lock (at most the empty
+    file, which the next run reuses). The file is removed when the lock is released.
+
+    Under torchrun only rank 0 writes, so only rank 0 locks. Folders created for the lock
+    file are removed again if they are still empty at the end (a failed fresh run leaves
+    nothing)."""
+    import fcntl
+
+    from aekit.io.atomic import write_failed
+
+    if os.environ.get("RANK", "0") not in ("", "0"):
+        yield None
+        return
+    folder = Path(folder)
+    check_writable_parent(folder, option)
+    lock = lock_file_of(folder)
+    created = []
+    for parent in reversed([lock.parent, *lock.parent.parents]):
+        if not parent.exists():
+            try:
+                parent.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise write_failed(folder, exc) from None
+            created.append(parent)
+    fd = None
+    try:
+        while fd is None:
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            except OSError as exc:
+                raise write_failed(folder, exc) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                fd = None
+                raise ConfigError(
+                    f"{option} {folder}: another aekit run is writing this folder (it holds "
+                    f"the lock {lock}); wait until it ends, or choose another {option}") from None
+            # The run before us may have removed the file between our open and our lock:
+            # then we locked an orphan, and must lock the file that is there now.
+            try:
+                current = os.stat(lock)
+            except FileNotFoundError:
+                current = None
+            if current is None or not os.path.samestat(os.fstat(fd), current):
+                os.close(fd)
+                fd = None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield lock
+    finally:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(lock)  # before the release: a run that waits re-checks the file
+            os.close(fd)
+        for parent in reversed(created):
+            with contextlib.suppress(OSError):
+                parent.rmdir()
 
 
 def save_png(fig, path: Path) -> Path:

@@ -25,7 +25,16 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from aekit.datasets import available
+    from aekit.errors import ConfigError
+
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise ConfigError(f"--data-dir {args.data_dir}: no such folder")
+    if args.cache_dir is not None and Path(args.cache_dir).exists() \
+            and not Path(args.cache_dir).is_dir():
+        raise ConfigError(f"--cache-dir {args.cache_dir}: exists and is not a folder")
 
     records = available(data_dir=args.data_dir, cache_dir=args.cache_dir)
     if args.json:

@@ -18,9 +18,9 @@ def register(sub) -> None:
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR",
                    help="a model folder, or a `aekit train` folder holding model/")
     common.add_data_args(p, split="test")
-    p.add_argument("--fit-rows", type=int, default=5000, metavar="N",
+    p.add_argument("--fit-rows", type=common.IntArg(2), default=5000, metavar="N",
                    help="training rows used to fit PCA and the linear/kNN probes")
-    p.add_argument("--iw-samples", type=int, default=100, metavar="K",
+    p.add_argument("--iw-samples", type=common.IntArg(1, 100000), default=100, metavar="K",
                    help="VAE: importance samples for log p(x)")
     p.add_argument("--out", type=Path, default=None, metavar="FILE.json",
                    help="also write the metrics as JSON")
@@ -31,21 +31,24 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from aekit import evaluation as ev
-    from aekit.errors import ConfigError
+    from aekit.errors import ConfigError, DataError
 
     if args.out is not None:
         common.check_output_file(args.out, suffixes=(".json",), force=args.force,
                                  inputs=(args.data,))
-    if args.fit_rows < 1 or args.iw_samples < 1:
-        raise ConfigError("--fit-rows and --iw-samples must be >= 1")
+    if args.fit_rows < 2 or args.iw_samples < 1:
+        raise ConfigError("--fit-rows must be >= 2 and --iw-samples >= 1")
     model, folder, _ = common.load_model(args.model_dir)
     ds = common.load_data(args.data, args.split, args.max_rows)
     common.check_features(model, ds.X, f"--data {args.data}")
     fit = common.load_data(args.data, "train", None) if args.split == "test" else ds
+    if len(fit.X) < 2:
+        raise DataError(f"--data {args.data}: {len(fit.X)} training row(s); PCA, fitted "
+                        "beside the model, needs at least 2")
     rng = np.random.default_rng(0)
     idx = np.sort(rng.permutation(len(fit.X))[:args.fit_rows])
     X_fit, y_fit = fit.X[idx], None if fit.y is None else fit.y[idx]
-    labelled = y_fit is not None and ds.y is not None
+    labelled = common.enough_labels(y_fit, ds.y)[0] is not None  # probes: two classes
     metrics = ev.evaluate_model(model, ds.X, X_train=X_fit if labelled else None,
                                 y_train=y_fit, y_test=ds.y if labelled else None,
                                 iw_samples=args.iw_samples)

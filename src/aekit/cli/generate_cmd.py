@@ -14,13 +14,14 @@ def register(sub) -> None:
     p = sub.add_parser("generate", help="sample new rows from a model", description=__doc__,
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
-    p.add_argument("-n", "--n-samples", type=int, default=16, metavar="N",
+    p.add_argument("-n", "--n-samples", type=common.IntArg(1, 1_000_000), default=16,
+                   metavar="N",
                    help="how many rows")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="samples.npy or samples.csv")
     p.add_argument("--png", type=Path, default=None, metavar="FILE",
                    help="also draw the samples as an image grid")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=common.seed_arg(), default=0, help="random seed")
     common.add_force_arg(p)
     p.set_defaults(func=run)
 

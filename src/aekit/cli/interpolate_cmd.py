@@ -16,9 +16,10 @@ def register(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
     common.add_data_args(p, split="test")
-    p.add_argument("--pair", type=int, nargs=2, required=True, metavar=("I", "J"),
+    p.add_argument("--pair", type=common.IntArg(), nargs=2, required=True, metavar=("I", "J"),
                    help="row indices of the two end points")
-    p.add_argument("--steps", type=int, default=10, metavar="K", help="images along the path")
+    p.add_argument("--steps", type=common.IntArg(2, 1000), default=10, metavar="K",
+                   help="images along the path")
     p.add_argument("--method", choices=("linear", "slerp"), default=None,
                    help="path in code space (default: slerp for VAEs, linear otherwise)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.png")

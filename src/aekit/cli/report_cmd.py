@@ -21,13 +21,23 @@ def register(sub) -> None:
                    help="report folder (index.html + figures/)")
     p.add_argument("--self-contained", action="store_true",
                    help="write one HTML file with inlined images instead (--out FILE.html)")
-    p.add_argument("--fit-rows", type=int, default=5000, metavar="N")
-    p.add_argument("--eval-rows", type=int, default=2000, metavar="N")
+    p.add_argument("--fit-rows", type=common.IntArg(2), default=5000, metavar="N",
+                   help="training rows used to fit PCA and the probes")
+    p.add_argument("--eval-rows", type=common.IntArg(3), default=2000, metavar="N",
+                   help="evaluation rows shown and scored in the report")
     common.add_force_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    """Folder mode holds the report folder's lock for the whole run (one writer)."""
+    if args.self_contained:
+        return _run(args)
+    with common.output_folder_lock(args.out):
+        return _run(args)
+
+
+def _run(args) -> int:
     from aekit.fitted.files import read_history
     from aekit.report import build_report
 
@@ -41,6 +51,7 @@ def run(args) -> int:
     ds = common.load_data(args.data, args.split, args.max_rows)
     common.check_features(model, ds.X, f"--data {args.data}")
     fit = common.load_data(args.data, "train", None) if args.split == "test" else ds
+    _check_rows(args, len(fit.X), min(len(ds.X), args.eval_rows))
     idx = np.sort(np.random.default_rng(0).permutation(len(fit.X))[:args.fit_rows])
     X_test, y_test = ds.X[:args.eval_rows], None if ds.y is None else ds.y[:args.eval_rows]
     y_fit = None if fit.y is None or y_test is None else fit.y[idx]
@@ -52,3 +63,17 @@ def run(args) -> int:
     page = report.save(args.out, self_contained=args.self_contained)
     print(f"wrote {page}")
     return 0
+
+
+def _check_rows(args, n_fit: int, n_eval: int) -> None:
+    """The report's row needs, checked before any figure is made (one line naming the
+    option or the data)."""
+    from aekit.errors import DataError
+    from aekit.report.build import MIN_TEST_ROWS, MIN_TRAIN_ROWS
+
+    if n_fit < MIN_TRAIN_ROWS:
+        raise DataError(f"--data {args.data}: {n_fit} training row(s); the report fits PCA "
+                        f"beside the model on them and needs at least {MIN_TRAIN_ROWS}")
+    if n_eval < MIN_TEST_ROWS:
+        raise DataError(f"--data {args.data} --split {args.split}: {n_eval} evaluation "
+                        f"row(s); the report needs at least {MIN_TEST_ROWS}")

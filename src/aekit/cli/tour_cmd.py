@@ -26,14 +26,21 @@ def register(sub) -> None:
                    help="tiny budgets (seconds per section) to check that everything runs")
     p.add_argument("--only", nargs="+", metavar="WORD", default=None,
                    help="run only the sections whose title contains one of these words")
-    p.add_argument("--seed", type=int, default=0, help="random seed of every experiment")
-    p.add_argument("--threads", type=int, default=1, metavar="N",
+    p.add_argument("--seed", type=common.seed_arg(), default=0,
+                   help="random seed of every experiment")
+    p.add_argument("--threads", type=common.IntArg(0, 1024), default=1, metavar="N",
                    help="torch CPU threads (the tour's networks are small: one thread "
                    "avoids oversubscription on a busy machine; 0 keeps torch's default)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    """One writer per report folder: the run holds the folder's lock throughout."""
+    with common.output_folder_lock(args.out):
+        return _run(args)
+
+
+def _run(args) -> int:
     import torch
 
     from aekit.errors import ConfigError
@@ -44,6 +51,14 @@ def run(args) -> int:
         raise ConfigError(f"--data {args.data}: the tour runs on {', '.join(TOUR_DATASETS)}")
     if args.threads < 0:
         raise ConfigError(f"--threads must be >= 0, got {args.threads}")
+    if args.only:
+        from aekit.tour import experiments
+
+        titles = [title for title, _ in experiments()]
+        unmatched = [w for w in args.only if not any(w.lower() in t.lower() for t in titles)]
+        if unmatched:
+            raise ConfigError(f"--only {' '.join(unmatched)}: no section title contains it; "
+                              f"the sections are: {'; '.join(titles)}")
     out = Path(args.out)
     common.check_output_dir(out, allow_nonempty=(out / MARKER).exists())
     if args.threads:
@@ -56,9 +71,10 @@ def run(args) -> int:
     report = run_tour(args.data, quick=args.quick, seed=args.seed, only=args.only,
                       progress=progress)
     page = report.save(out)
-    from aekit.io.atomic import write_text_atomic
+    from aekit.io.atomic import apply_default_modes, write_text_atomic
 
     write_text_atomic(out / "results.json", common.to_json(report.results))
+    apply_default_modes(out)  # the modes a plain mkdir/open gives under the umask
     total = report.results["timings"]["total"]
     print(f"tour on {args.data}: {len(report.sections) - 2} experiments in {total:.1f} s; "
           f"wrote {page} and {out / 'results.json'}")

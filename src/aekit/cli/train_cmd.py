@@ -43,12 +43,12 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in DIR from its last checkpoint")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
-    p.add_argument("--n-labelled", type=int, default=None, metavar="N",
+    p.add_argument("--n-labelled", type=common.IntArg(1), default=None, metavar="N",
                    help="classifier: keep the labels of N training rows (the rest are "
                    "unlabelled, -1); default all")
-    p.add_argument("--eval-rows", type=int, default=2000, metavar="N",
+    p.add_argument("--eval-rows", type=common.IntArg(1), default=2000, metavar="N",
                    help="test rows used for metrics and the report")
-    p.add_argument("--threads", type=int, default=0, metavar="N",
+    p.add_argument("--threads", type=common.IntArg(0, 1024), default=0, metavar="N",
                    help="torch CPU threads (0: torch's default; 1 is often fastest for "
                    "small dense models on a busy machine)")
     common.add_estimator_flags(p)
@@ -56,7 +56,16 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    """One writer per run folder: the whole run, ``--resume`` too, holds the folder's lock
+    (a second run on it fails at once; a killed run leaves no stale lock)."""
+    with common.output_folder_lock(args.out):
+        return _run(args)
+
+
+def _run(args) -> int:
+    from aekit.cli import Terminated
     from aekit.errors import ConfigError, DataError, TrainingError
+    from aekit.io.atomic import is_write_fault, write_failed
     from aekit.training import distributed
 
     resolved = common.resolve_train_config(args)
@@ -79,6 +88,10 @@ def run(args) -> int:
     ds = common.load_data(resolved["data"], resolved["split"], resolved["max_rows"])
     X, y = ds.X, ds.y
     _give_image_shape(est, resolved, ds)
+    common.check_rows_before_training(resolved, len(X), eval_rows=args.eval_rows,
+                                      report=not args.no_report)
+    if args.resume and (out / common.RESOLVED_CONFIG).is_file():
+        _check_same_run(out, resolved)
     fit_args = ()
     if resolved["model"] == "classifier":
         if y is None:
@@ -96,11 +109,8 @@ def run(args) -> int:
     t0 = time.perf_counter()
     try:
         est.fit(X, *fit_args, checkpoint_dir=ckpt, resume=args.resume)
-    except KeyboardInterrupt:
-        done = _checkpoint_epoch(ckpt)
-        print(f"aekit train: interrupted after {done}; the checkpoint is in {ckpt}: "
-              "rerun the same command with --resume to continue", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except (KeyboardInterrupt, Terminated) as exc:  # Ctrl-C, SIGTERM (see aekit.cli.main)
+        return _stopped_in_training(exc, ckpt, out, fresh=main and not existed)
     except TrainingError as exc:  # diverged: train() restored the best weights so far
         if main and getattr(exc, "history", None) and _save_best(est, out / common.MODEL_SUBDIR):
             raise TrainingError(f"{exc} The best weights so far are saved in "
@@ -146,12 +156,47 @@ def run(args) -> int:
                            evaluated_on=evaluated_on, eval_rows=len(X_eval))
             (tmp / "metrics.json").write_text(common.to_json(metrics))
             common.move_into(tmp, out)
-    except KeyboardInterrupt:
-        print(f"aekit train: interrupted while writing outputs; training finished and the "
+    except (KeyboardInterrupt, Terminated) as exc:  # staging_dir removed what it held
+        what, code = _stop_kind(exc)
+        print(f"aekit train: {what} while writing outputs; training finished and the "
               f"checkpoint is in {ckpt}: rerun with --resume to write them", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return code
+    except Exception as exc:  # a full disk: OSError, or safetensors' SafetensorError
+        if not is_write_fault(exc):
+            raise
+        raise write_failed(out, exc, f"; training finished and the checkpoint is in {ckpt}: "
+                           "rerun with --resume to write the outputs") from None
     _print_summary(resolved, metrics, seconds, out, report=not args.no_report)
     return 0
+
+
+# Options a resumed run may change: they do not alter what is computed (``epochs`` may
+# grow unless a cosine schedule was planned over it, which the trainer refuses itself).
+RESUME_NEUTRAL = ("verbose", "epochs")
+
+
+def _check_same_run(out: Path, resolved: dict) -> None:
+    """``--resume`` continues the run recorded in OUT only with the same options and data
+    selection; any difference is refused, each one named, before any training."""
+    import json
+
+    from aekit.errors import ConfigError
+    from aekit.training.trainer import differences
+
+    try:
+        before = json.loads((out / common.RESOLVED_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--out {out}: {common.RESOLVED_CONFIG} is unreadable ({exc}); "
+                          "cannot tell which run to resume") from None
+    now = json.loads(common.to_json(resolved))  # the same JSON form as the file
+    for d in (before, now):
+        for key in RESUME_NEUTRAL:
+            (d.get("params") or {}).pop(key, None)
+    changed = differences(before, now)
+    if changed:
+        raise ConfigError(f"--resume: the run in {out} was made with other settings ("
+                          + "; ".join(c.removeprefix("params.") for c in changed)
+                          + "); resume with the original ones, or train into another --out")
 
 
 def _give_image_shape(est, resolved: dict, ds) -> None:
@@ -197,7 +242,8 @@ def _keep_labels(y, n_labelled, params) -> np.ndarray:
 def _metrics(est, X_fit, y_fit, X_eval, y_eval) -> dict:
     from aekit import evaluation as ev
 
-    labelled = y_fit is not None and y_eval is not None
+    y_fit, y_eval = common.enough_labels(y_fit, y_eval)  # probes need two classes
+    labelled = y_fit is not None
     kw = dict(X_train=X_fit, y_train=y_fit, y_test=y_eval) if labelled else {}
     model = ev.evaluate_model(est, X_eval, **kw)
     pca = ev.pca_baseline(X_fit, X_eval, model["code_size"], *((y_fit, y_eval) if labelled
@@ -216,9 +262,36 @@ def _classifier_section(est, report, X_eval, y_eval) -> None:
         measured=f"Test accuracy {acc:.3f} with {est.n_labelled_} labelled training rows.")
 
 
-def _checkpoint_epoch(ckpt: Path) -> str:
+def _stop_kind(exc: BaseException) -> tuple[str, int]:
+    """("interrupted", 130) for Ctrl-C, ("terminated", 143) for SIGTERM."""
+    from aekit.cli import EXIT_TERMINATED, Terminated
+
+    if isinstance(exc, Terminated):
+        return "terminated", EXIT_TERMINATED
+    return "interrupted", EXIT_INTERRUPTED
+
+
+def _stopped_in_training(exc: BaseException, ckpt: Path, out: Path, *, fresh: bool) -> int:
+    """Ctrl-C or SIGTERM during training: one line saying which epoch the checkpoint holds,
+    or, before the first checkpoint, that there is none (a fresh run then leaves no
+    folder, so the same command starts again)."""
+    what, code = _stop_kind(exc)
+    done = _checkpoint_epoch(ckpt)
+    if done is None:
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)
+        print(f"aekit train: {what} before the first checkpoint was written, so there is "
+              "nothing to resume: rerun the same command to start again", file=sys.stderr)
+    else:
+        print(f"aekit train: {what} after {done}; the checkpoint is in {ckpt}: "
+              "rerun the same command with --resume to continue", file=sys.stderr)
+    return code
+
+
+def _checkpoint_epoch(ckpt: Path) -> str | None:
     """How far the checkpoints got: "epoch N", or "epoch N of phase P" for a schedule
-    (greedy pretraining checkpoints each phase in a sub-folder)."""
+    (greedy pretraining checkpoints each phase in a sub-folder); None when there is no
+    checkpoint file yet."""
     from aekit.training import load_checkpoint
     from aekit.training.checkpoint import CHECKPOINT_NAME
 
@@ -228,12 +301,12 @@ def _checkpoint_epoch(ckpt: Path) -> str:
                   if (d / CHECKPOINT_NAME).is_file()]
     found = [(f, phase) for f, phase in found if f.is_file()]
     if not found:
-        return "epoch 0"
+        return None
     latest, phase = max(found, key=lambda fp: fp[0].stat().st_mtime_ns)
     try:
         return f"epoch {int(load_checkpoint(latest)['epoch'])}{phase}"
-    except Exception:  # noqa: BLE001 - only for the message; any failure means "none"
-        return "epoch 0"
+    except Exception:  # noqa: BLE001 - only for the message: a file is there, keep it
+        return f"the last finished epoch{phase}"
 
 
 def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:

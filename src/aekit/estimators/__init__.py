@@ -6,7 +6,7 @@ and only a class in this dict can be built from it (never an import by name).
 
 from __future__ import annotations
 
-from aekit.errors import AekitError, ModelFileError
+from aekit.errors import ModelFileError
 from aekit.estimators.base import BaseAutoencoder
 from aekit.estimators.classifier import AutoencoderClassifier
 from aekit.estimators.conv import ConvAutoencoder
@@ -14,6 +14,7 @@ from aekit.estimators.linear import LinearAutoencoder
 from aekit.estimators.params import TUPLE_PARAMS
 from aekit.estimators.stacked import StackedAutoencoder
 from aekit.estimators.variational import VariationalAutoencoder
+from aekit.fitted.files import DAMAGE_ERRORS, WEIGHTS_NAME, describe
 
 ESTIMATORS = {
     "LinearAutoencoder": LinearAutoencoder,
@@ -37,9 +38,13 @@ def estimator_from_model_file(path, fitted, config: dict, extra: dict):
     if not isinstance(est, dict) or not isinstance(est.get("params"), dict) \
             or not isinstance(est.get("state"), dict):
         raise ModelFileError(f"{where}: 'estimator' must hold 'class', 'params' and 'state'")
-    cls = ESTIMATORS.get(est.get("class"))
+    name = est.get("class")
+    if not isinstance(name, str):
+        raise ModelFileError(f"{where}: the estimator class must be a name (a string), got "
+                             f"{type(name).__name__}; aekit knows {sorted(ESTIMATORS)}")
+    cls = ESTIMATORS.get(name)
     if cls is None:
-        raise ModelFileError(f"{where}: unknown estimator class {est.get('class')!r}; "
+        raise ModelFileError(f"{where}: unknown estimator class {name!r}; "
                              f"aekit knows {sorted(ESTIMATORS)}")
     params = dict(est["params"])
     unknown = set(params) - set(cls._get_param_names())
@@ -53,13 +58,19 @@ def estimator_from_model_file(path, fitted, config: dict, extra: dict):
         estimator._check_params()
         estimator._restore(fitted, est["state"], extra)
         expected = estimator._model_config(fitted.layout).to_dict()
-    except ModelFileError:
-        raise
-    except (AekitError, KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{where}: invalid estimator: {exc}") from None
+    except ModelFileError as exc:  # e.g. the classifier's head tensors: name the folder
+        raise ModelFileError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
+    except DAMAGE_ERRORS as exc:
+        raise ModelFileError(f"{where}: invalid estimator: {describe(exc)}") from None
     if expected != fitted.module.config.to_dict():
         raise ModelFileError(f"{where}: the saved network does not match the estimator's "
                              "parameters")
+    if isinstance(estimator, BaseAutoencoder) and not fitted.variational \
+            and fitted.density is None:
+        raise ModelFileError(
+            f"{path}/{WEIGHTS_NAME}: no code density (tensors 'extra/sampler/...'), but "
+            f"{cls.__name__} generates from one (sampler={params.get('sampler')!r}): the "
+            "folder is incomplete; save the model again")
     return estimator
 
 

@@ -11,6 +11,7 @@ entry point uses. Each estimator module only says which network and objective it
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -20,10 +21,12 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from aekit.errors import ConfigError, DataError, TrainingError
+from aekit.errors import AekitError, ConfigError, DataError, TrainingError
 # Keyword -> TrainConfig / Objective field (one mapping serves fit, partial_fit and saving)
 # and the checks of every keyword: all from the parameter table.
-from aekit.estimators.params import OBJECTIVE_PARAMS, TRAIN_PARAMS, check_params, internal
+from aekit.estimators.params import (
+    OBJECTIVE_PARAMS, TRAIN_PARAMS, check_params, device_problem, internal,
+)
 from aekit.fitted import FittedAutoencoder, InputLayout
 from aekit.losses import Objective
 from aekit.models import build_model
@@ -63,6 +66,9 @@ class AutoencoderMixin:
         first); a refused value raises :class:`~aekit.ConfigError` naming the option.
         Returns self."""
         self._check_params()
+        problem = device_problem(self.device, available=True)  # training needs it here
+        if problem:
+            raise ConfigError(problem)
         return self
 
     def _check_params(self) -> None:
@@ -80,11 +86,9 @@ class AutoencoderMixin:
         if noise in ("mask", "salt_pepper") and not self.noise_level < 1:
             raise ConfigError(f"noise_level must be below 1 with noise={noise!r} (it is the "
                               f"probability that a value is corrupted), got {self.noise_level!r}")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError, ValueError):
-            raise ConfigError(f"device {self.device!r} is not a torch device (e.g. 'cpu', "
-                              "'cuda', 'cuda:1')") from None
+        problem = device_problem(self.device)  # whether it is there: aekit train checks
+        if problem:
+            raise ConfigError(problem)
 
     def _new_seed(self) -> int:
         """``random_state`` -> one integer that seeds weights, shuffling and noise."""
@@ -221,7 +225,19 @@ class AutoencoderMixin:
                  "n_components_": int(self.n_components_), "n_iter_": int(self.n_iter_)}
         if hasattr(self, "feature_names_in_"):
             state["feature_names_in_"] = [str(s) for s in self.feature_names_in_]
+        if isinstance(self.random_state, np.random.RandomState):
+            state["random_state_note"] = ("random_state was a numpy RandomState, which has no "
+                                          "JSON form: saved as None; seed_ is the seed it gave")
         return state
+
+    def _json_params(self) -> dict:
+        """``get_params()`` as config.json holds them: a numpy RandomState given as
+        random_state is saved as None (the seed it gave this fit is ``seed_``, which the
+        loaded model keeps; the state says so)."""
+        params = self.get_params(deep=False)
+        if isinstance(params.get("random_state"), np.random.RandomState):
+            params["random_state"] = None
+        return params
 
     def _extra_tensors(self) -> dict:
         return {}
@@ -235,7 +251,7 @@ class AutoencoderMixin:
         but a pickle can execute arbitrary code when loaded: only unpickle your own files.
         """
         check_is_fitted(self)
-        est = {"class": type(self).__name__, "params": self.get_params(deep=False),
+        est = {"class": type(self).__name__, "params": self._json_params(),
                "state": self._json_state()}
         extra = {"estimator": est,
                  "training": self._train_config(self._train_epochs(), self.seed_).to_dict()}
@@ -258,6 +274,24 @@ class AutoencoderMixin:
                               f"estimator state says {self.n_features_in_}")
 
 
+def _pca_errors(X: np.ndarray, k: int, shuffles: int = 5) -> tuple[float, float]:
+    """Per-value MSE of reconstructing X (n, D) from its top k principal components, and
+    the mean of the same over ``shuffles`` copies of X with each column shuffled on its own
+    (same marginals, no structure across columns; seeded, so the result is fixed)."""
+    X = np.asarray(X, dtype=np.float64)
+    scale = max(float(np.abs(X).max()), 1e-150)  # computed on X / scale: no overflow
+
+    def error(A):
+        A = (A - A.mean(axis=0)) / scale
+        s = np.linalg.svd(A, compute_uv=False)
+        return float((s[k:] ** 2).sum() / A.size) * scale ** 2
+
+    rng = np.random.default_rng(0)
+    null = np.mean([error(np.column_stack([rng.permutation(c) for c in X.T]))
+                    for _ in range(shuffles)])
+    return error(X), float(null)
+
+
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, AutoencoderMixin,
                       BaseEstimator):
     """Transformer API shared by every autoencoder estimator.
@@ -277,7 +311,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         ``resume=True`` continues from it (same data and parameters) instead of starting
         over (used by ``aekit train --resume``).
         """
-        self._check_params()
+        self.validate_params()
         X, seen = self._validate_X(X, reset=True)
         self._check_range(X)
         layout = self._layout(X.shape[1], seen)
@@ -285,9 +319,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         greedy = None
         if getattr(self, "pretraining", None) == "greedy":
             greedy = self.pretrain_epochs or self.epochs
-        self._train(module, layout, X, self.epochs, self.seed_, greedy_epochs=greedy,
-                    checkpoint_dir=checkpoint_dir, resume=resume)
+        before = self._state(self._fitted(module, layout), X)  # the untrained network
+        try:
+            self._train(module, layout, X, self.epochs, self.seed_, greedy_epochs=greedy,
+                        checkpoint_dir=checkpoint_dir, resume=resume)
+        except TrainingError:
+            self._keep_after_divergence(module, layout, X)
+            raise
         self.fitted_ = self._fitted(module, layout)
+        self._check_not_collapsed(X, before)
         self._fit_sampler(X)
         return self
 
@@ -303,7 +343,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         """
         first = not hasattr(self, "fitted_")
         if first:
-            self._check_params()
+            self.validate_params()
             X, seen = self._validate_X(X, reset=True)
             self._check_range(X)
             layout = self._layout(X.shape[1], seen)
@@ -318,14 +358,117 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
                                          restore_best=False)
             trainer = Trainer(module, self._objective(), config)
         trainer.best.restore = False  # partial_fit keeps the last epoch's weights
-        self._train(module, layout, X, 1, self.seed_, trainer=trainer, continuing=True)
+        before = self._state(self._fitted(module, layout), X)  # before this epoch
+        try:
+            self._train(module, layout, X, 1, self.seed_, trainer=trainer, continuing=True)
+        except TrainingError:
+            self._keep_after_divergence(module, layout, X)
+            raise
         if first:
             self.fitted_ = self._fitted(module, layout)
+        self._check_not_collapsed(X, before)
         self._fit_sampler(X)
         return self
 
     def _fit_sampler(self, X: np.ndarray) -> None:
         self.fitted_.fit_density(X, self.sampler, self.sampler_components)
+
+    def _keep_after_divergence(self, module, layout, X) -> None:
+        """After a divergence the module holds the last good weights: make ``fitted_`` that
+        model, with its code density, so it can be saved and loaded as a complete model
+        (``aekit train`` saves it). The divergence error is the one to report."""
+        if getattr(self, "fitted_", None) is None or self.fitted_.module is not module:
+            self.fitted_ = self._fitted(module, layout)
+        with contextlib.suppress(AekitError):
+            self._fit_sampler(X)
+
+    # --- a collapsed model is an error, not a result ------------------------------------------
+    _CHECK_ROWS = 2048  # training rows the check reconstructs (evenly spaced)
+    _MOVED = 1.0  # the weights moved farther than this times their norm before training
+    _FLAT = 1e-6  # outputs varying less than this fraction of the data's variance: constant
+    _SHRUNK = 1e-3  # ... and less than this fraction of the untrained network's: collapsed
+    _MEAN_WORSE = 1.5  # a constant output this many times worse than the mean: collapsed
+    _STRUCTURE = 0.8  # PCA error below this fraction of its error on shuffled columns
+
+    def _state(self, fitted: FittedAutoencoder, X: np.ndarray, weights: bool = True) -> dict:
+        """What the collapse check compares: the reconstruction error (MSE) and the
+        outputs' variance across rows (summed over features) of ``fitted`` on up to
+        _CHECK_ROWS rows of X, in float64; with ``weights``, a copy of the weights."""
+        if len(X) > self._CHECK_ROWS:
+            X = X[np.linspace(0, len(X) - 1, self._CHECK_ROWS).astype(np.int64)]
+        R = fitted.reconstruct(X).astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            state = {"mse": float(np.mean((R - X) ** 2)), "spread": float(R.var(axis=0).sum()),
+                     "data": float(X.astype(np.float64).var(axis=0).sum()), "rows": X}
+        if weights:
+            state["weights"] = [p.detach().to("cpu", torch.float64, copy=True)
+                                for p in fitted.module.parameters()]
+        return state
+
+    def _moved(self, before: dict) -> float:
+        """How far training moved the weights, relative to their norm before training."""
+        now = [p.detach().to("cpu", torch.float64) for p in self.fitted_.module.parameters()]
+        if len(now) != len(before["weights"]):
+            return 0.0
+        step = sum(float(((a - b) ** 2).sum()) for a, b in zip(now, before["weights"]))
+        size = sum(float((b ** 2).sum()) for b in before["weights"])
+        return float(np.sqrt(step / size)) if size > 0 else float("inf")
+
+    def _check_not_collapsed(self, X: np.ndarray, before: dict) -> None:
+        """Raise a :class:`TrainingError` when training left a model that is of no use
+        although the loss stayed finite (so the divergence guard never fired). Both cases
+        require that training moved the weights farther than _MOVED times their norm before
+        training: the mark of steps far too large (a tiny network whose ReLUs die at a
+        normal learning rate moves its weights by a few percent, and is left alone):
+
+        - collapsed: the network gives (nearly) the same output for every training row
+          (its outputs vary by less than _FLAT of the data's variance, and _SHRUNK of what
+          they did before training), and that output is either more than _MEAN_WORSE times
+          worse than predicting each feature's mean, or the data has structure a model with
+          this code size learns (PCA with as many components as the code reconstructs it
+          with under _STRUCTURE of its error on the same columns shuffled; on random data a
+          constant output is about the best there is); or
+        - no progress: its reconstruction error on the training rows is no better than
+          before training, and worse than predicting each feature's mean.
+
+        Both come from a learning rate far too large (dead ReLUs, saturated sigmoids,
+        weights grown without bound). The error carries no history, so ``aekit train``
+        keeps no model folder, and the code density is not fitted."""
+        after = self._state(self.fitted_, X, weights=False)
+        lr = getattr(self, "learning_rate", None)
+        fix = (f"The learning rate is probably too large (learning_rate={lr:g}): lower it "
+               "(e.g. to 1e-3) or set grad_clip." if isinstance(lr, (int, float)) else
+               "Lower the learning rate or set grad_clip.")
+        if not np.isfinite([after["mse"], after["spread"]]).all() \
+                and np.isfinite([before["mse"], before["spread"]]).all():
+            raise TrainingError("training blew up: the network's outputs on the training rows "
+                                f"overflow float32, though every weight is finite. {fix}")
+        moved = self._moved(before)
+        if not moved > self._MOVED:
+            return
+        rows, data = after["rows"], after["data"]
+        mean_mse = data / rows.shape[1]  # predicting each feature's mean
+        if len(rows) > 1 and data > 0 and after["spread"] <= self._FLAT * data \
+                and after["spread"] <= self._SHRUNK * before["spread"]:
+            k = int(self.fitted_.code_size)
+            pca, null = _pca_errors(rows, k)
+            if after["mse"] > self._MEAN_WORSE * mean_mse or pca < self._STRUCTURE * null:
+                codes = self.fitted_.encode(rows).astype(np.float64)
+                raise TrainingError(
+                    "training collapsed: the network gives the same output for every "
+                    f"training row (variance of its outputs across rows {after['spread']:.3g},"
+                    f" of the data {data:.3g}, summed over features; largest standard "
+                    f"deviation of a code unit {float(codes.std(axis=0).max()):.3g}), so it "
+                    f"learned nothing from the data: reconstruction error MSE "
+                    f"{after['mse']:.4g}, against {mean_mse:.4g} for predicting each "
+                    f"feature's mean and {pca:.4g} for PCA with {k} components; training "
+                    f"moved the weights {moved:.3g} times their initial size. {fix}")
+        if after["mse"] >= before["mse"] and after["mse"] > mean_mse:
+            raise TrainingError(
+                "training made no progress: the reconstruction error on the training rows "
+                f"is MSE {after['mse']:.4g}, against {before['mse']:.4g} before training "
+                f"and {mean_mse:.4g} for predicting each feature's mean, although training "
+                f"moved the weights {moved:.3g} times their initial size. {fix}")
 
     @property
     def sampler_(self):

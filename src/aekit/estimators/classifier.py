@@ -140,7 +140,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         a copy of its network replaces the pretraining phase (``pretrain_epochs`` is then
         not used). ``checkpoint_dir``/``resume`` checkpoint the autoencoder phase (as in
         :meth:`BaseAutoencoder.fit`)."""
-        self._check_params()
+        self.validate_params()
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
         X = np.asarray(X, dtype=np.float32)
         unlabelled = unlabelled_mask(y)

@@ -536,6 +536,10 @@ def check_params(est) -> None:
     cls = type(est)
     for name, p in params_of(cls).items():
         value = getattr(est, name)
+        if isinstance(value, (bool, np.bool_)) and p.kind != "bool":
+            # True is an int to Python (and to scikit-learn's random_state check), never a
+            # seed, size or rate to a user
+            raise ConfigError(p.message(value))
         try:
             validate_parameter_constraints({name: list(p.constraints)}, {name: value},
                                            caller_name=cls.__name__)
@@ -551,6 +555,45 @@ def internal(est, mapping: dict) -> dict:
         if hasattr(est, name):
             out[fld] = TABLE[name].to_internal(getattr(est, name))
     return out
+
+
+# --- devices ---------------------------------------------------------------------------
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # what training runs on
+
+
+def device_problem(device, *, available: bool = False) -> str | None:
+    """Why ``device`` cannot be used, in one line, or None.
+
+    Always checked: it names a torch device of a type aekit trains on ('cpu', 'cuda',
+    'cuda:N', 'mps'). With ``available``: this torch build and machine also have it (a
+    CPU-only torch has no CUDA). The estimators check the first only, so a model trained
+    on a GPU still loads where there is none; ``aekit train`` checks both before it
+    loads any data."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        return f"device {device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1')"
+    if dev.type not in DEVICE_TYPES:
+        return (f"device {device!r}: aekit trains on {', '.join(DEVICE_TYPES)} devices, not "
+                f"{dev.type!r}")
+    if not available:
+        return None
+    if dev.type == "cuda":
+        if torch.version.cuda is None:
+            return (f"device {device!r}: CUDA is not available in this torch build (it is "
+                    "built for the CPU only); use device 'cpu'")
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            return (f"device {device!r}: CUDA is not available (this torch build has CUDA "
+                    "but sees no GPU); use device 'cpu'")
+        if dev.index is not None and dev.index >= n:
+            return (f"device {device!r}: this machine has {n} CUDA device(s), cuda:0 to "
+                    f"cuda:{n - 1}")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        return f"device {device!r}: MPS (Apple GPU) is not available here; use device 'cpu'"
+    return None
 
 
 # --- the command line ------------------------------------------------------------------

@@ -13,11 +13,14 @@ factors), so it is saved in ``model.safetensors`` and loaded without pickle:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from aekit.errors import ConfigError, ModelFileError
+from aekit.errors import ConfigError, DataError, ModelFileError
 
 SAMPLERS = ("gmm", "gaussian", "uniform")
 DENSITIES = ("prior", *SAMPLERS)  # "prior": N(0, I), a VAE's own
@@ -32,24 +35,44 @@ class CodeDensity:
 
     @classmethod
     def fit(cls, codes: np.ndarray, kind: str, n_components: int, seed: int) -> "CodeDensity":
+        """Fit ``kind`` on codes (n, k). Degenerate codes never make this fail: constant,
+        duplicated or too few rows, or magnitudes a mixture cannot be fitted to, give a
+        mixture with fewer components (at most one per distinct code) or one Gaussian with
+        a regularised covariance."""
         if kind not in SAMPLERS:
             raise ConfigError(f"sampler {kind!r} is not one of {list(SAMPLERS)}")
         codes = np.asarray(codes, dtype=np.float64)  # (n, k)
+        if codes.ndim != 2 or len(codes) < 1:
+            raise ConfigError(f"a {kind!r} density needs codes of shape (n, k), n >= 1, got "
+                              f"{codes.shape}")
+        if not np.isfinite(codes).all() or np.abs(codes).max() > np.finfo(np.float32).max:
+            raise DataError("the codes hold NaN, infinite or beyond-float32 values (the "
+                            "network's outputs overflow): no code density can be fitted")
         n, k = codes.shape
         if kind == "uniform":
             return cls(kind, {"low": codes.min(0), "high": codes.max(0)})
         reg = REG * max(float(codes.var(axis=0).mean()), 1e-12)
         if kind == "gmm" and min(n_components, n) > 1:
-            gm = GaussianMixture(min(n_components, n), covariance_type="full", reg_covar=reg,
-                                 random_state=seed).fit(codes)
-            weights, means, covs = gm.weights_, gm.means_, gm.covariances_
-        else:  # one Gaussian: sample mean and covariance (ML estimate)
-            weights, means = np.ones(1), codes.mean(0, keepdims=True)
-            centred = codes - means
-            covs = (centred.T @ centred / n + reg * np.eye(k))[None]
-        # Sampling needs L with L L^T = Sigma: x = mu + L eps, eps ~ N(0, I).
-        return cls("gmm", {"weights": weights, "means": means,
-                           "chol": np.linalg.cholesky(covs)})
+            m = min(n_components, len(np.unique(codes, axis=0)))  # a component per code
+            fitted = _mixture(codes, m, reg, seed) if m > 1 else None
+            if fitted is not None:
+                return fitted
+        return cls._gaussian(codes, reg)
+
+    @classmethod
+    def _gaussian(cls, codes: np.ndarray, reg: float) -> "CodeDensity":
+        """One Gaussian: the codes' mean and (ML) covariance plus ``reg`` on the diagonal;
+        a covariance that is not positive definite in floating point falls back to its
+        diagonal."""
+        n, k = codes.shape
+        means = codes.mean(0, keepdims=True)
+        centred = codes - means
+        cov = centred.T @ centred / n + reg * np.eye(k)
+        try:
+            chol = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            chol = np.diag(np.sqrt(np.diag(cov)))
+        return cls("gmm", {"weights": np.ones(1), "means": means, "chol": chol[None]})
 
     def sample(self, n: int, rng: np.random.RandomState) -> np.ndarray:
         """n codes (n, k), float32, drawn with ``rng``."""
@@ -58,8 +81,10 @@ class CodeDensity:
             return rng.uniform(p["low"], p["high"], size=(n, len(p["low"]))).astype(np.float32)
         comp = rng.choice(len(p["weights"]), size=n, p=p["weights"] / p["weights"].sum())
         eps = rng.standard_normal((n, p["means"].shape[1]))
-        z = p["means"][comp] + np.einsum("nij,nj->ni", p["chol"][comp], eps)
-        return z.astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = p["means"][comp] + np.einsum("nij,nj->ni", p["chol"][comp], eps)
+        big = float(np.finfo(np.float32).max)  # codes are float32: never round to Inf
+        return np.clip(np.nan_to_num(z, nan=0.0), -big, big).astype(np.float32)
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
         out = {f"sampler/{self.kind}/{k}": torch.from_numpy(np.ascontiguousarray(v))
@@ -87,6 +112,25 @@ class CodeDensity:
         return cls(kind, p)
 
 
+def _mixture(codes: np.ndarray, m: int, reg: float, seed: int) -> "CodeDensity | None":
+    """A full-covariance Gaussian mixture of m components, or None where scikit-learn's
+    fit fails or gives a covariance without a finite Cholesky factor (the caller falls
+    back to one Gaussian)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = GaussianMixture(m, covariance_type="full", reg_covar=reg,
+                                 random_state=seed).fit(codes)
+        weights, means, covs = gm.weights_, gm.means_, gm.covariances_
+        # Sampling needs L with L L^T = Sigma: x = mu + L eps, eps ~ N(0, I).
+        chol = np.linalg.cholesky(covs)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return None
+    if not all(np.isfinite(a).all() for a in (weights, means, chol)) or weights.sum() <= 0:
+        return None
+    return CodeDensity("gmm", {"weights": weights, "means": means, "chol": chol})
+
+
 class StandardNormal:
     """The VAE prior p(z) = N(0, I) over k dims (nothing fitted, nothing stored)."""
 
@@ -106,8 +150,4 @@ def fit_density(kind: str, codes, n_components: int = 10, seed: int = 0):
     """A density of ``kind`` (one of DENSITIES) over codes (n, k): 'prior' needs only k."""
     if kind == "prior":
         return StandardNormal(np.shape(codes)[1])
-    codes = np.asarray(codes)
-    if codes.ndim != 2 or len(codes) < 1:
-        raise ConfigError(f"a {kind!r} density needs codes of shape (n, k), n >= 1, got "
-                          f"{codes.shape}")
     return CodeDensity.fit(codes, kind, n_components, seed)

@@ -15,15 +15,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from aekit.errors import AekitError, ConfigError, ModelFileError
+from aekit.errors import AekitError, ModelFileError
+from aekit.io.atomic import (apply_default_modes, is_write_fault, make_temp_dir,
+                             write_failed)
 from aekit.io.json_values import json_default
 from aekit.models import ModelConfig, build_model
 
@@ -59,18 +61,24 @@ def save(path, model, *, extra_config: dict | None = None,
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
     tensors.update({f"extra/{k}": v for k, v in (extra_tensors or {}).items()})
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    try:  # mode 0o777 less the umask, like a plain mkdir (mkdtemp would give 0o700)
+        tmp = make_temp_dir(parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise write_failed(path, exc) from None
     try:
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, default=json_default))
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": FORMAT})
         if history is not None:
             (tmp / HISTORY_NAME).write_text(json.dumps(history, indent=1, default=json_default))
+        apply_default_modes(tmp)  # safetensors creates its file 0o600, whatever the umask
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         _swap_in(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, Exception) and is_write_fault(exc):  # full disk: OSError or
+            raise write_failed(path, exc) from None  # safetensors' SafetensorError
         raise
     return path
 
@@ -97,7 +105,7 @@ def _swap_in(new: Path, path: Path) -> None:
     only after the new one is in place, so some complete model always exists."""
     old = None
     if path.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        old = make_temp_dir(path.parent, prefix=f".{path.name}.", suffix=".old")
         os.rmdir(old)
         os.replace(path, old)
     try:
@@ -144,25 +152,56 @@ def read_config(path) -> dict:
         raise ModelFileError(f"{cfg_file}: larger than {MAX_CONFIG_BYTES} bytes; refused")
     try:
         config = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # deep nesting
+    except OSError as exc:
+        raise ModelFileError(f"{cfg_file}: could not be read ({exc})") from None
+    # ValueError: UnicodeDecodeError, JSONDecodeError, and integers past Python's 4300-digit
+    # limit; RecursionError: deep nesting
+    except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"{cfg_file}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if fmt != FORMAT:
+        version = _format_version(fmt)
+        if version is not None and version > _format_version(FORMAT):
+            raise ModelFileError(
+                f"{cfg_file}: made by a newer aekit (format {fmt!r}); this aekit reads "
+                f"{FORMAT!r}: upgrade aekit to load it")
         raise ModelFileError(f"{cfg_file}: not an aekit model config (format {FORMAT!r} expected)")
     return config
+
+
+def _format_version(fmt) -> int | None:
+    """N of a format name ``aekit-model-N``; None for anything else."""
+    match = re.fullmatch(r"aekit-model-([1-9][0-9]{0,8})", fmt) if isinstance(fmt, str) else None
+    return int(match.group(1)) if match else None
+
+
+# What validating JSON of any shape can raise (a list where a name belongs: TypeError; a
+# 5000-digit integer used as a float: OverflowError; an object missing a key: KeyError):
+# the readers turn these, and AekitError, into a ModelFileError naming the file.
+DAMAGE_ERRORS = (AekitError, ArithmeticError, AttributeError, LookupError, TypeError,
+                 ValueError, RecursionError)
+
+
+def describe(exc: BaseException) -> str:
+    """One of DAMAGE_ERRORS in words (a KeyError's text alone is just the key)."""
+    return f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
 
 
 def model_config(path, config: dict) -> ModelConfig:
     try:
         return ModelConfig.from_dict(config.get("model"))
-    except (ConfigError, TypeError, ValueError) as exc:
+    except DAMAGE_ERRORS as exc:
         raise ModelFileError(f"{Path(path) / CONFIG_NAME}: invalid model config: {exc}") from None
 
 
 def _check_header(weights: Path, expected: dict[str, torch.Size]) -> None:
     """Compare the safetensors header with the expected names and shapes, reading no data."""
-    size = weights.stat().st_size
-    with open(weights, "rb") as f:
-        head = f.read(8)
+    try:
+        size = weights.stat().st_size
+        with open(weights, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise ModelFileError(f"{weights}: could not be read ({exc})") from None
     if len(head) < 8:
         raise ModelFileError(f"{weights}: truncated (no safetensors header)")
     n = int.from_bytes(head, "little")
@@ -198,7 +237,7 @@ def load_module(path):
     try:
         with torch.device("meta"):  # shapes only: nothing allocated
             expected = {f"model/{k}": v.shape for k, v in build_model(mcfg).state_dict().items()}
-    except AekitError as exc:
+    except (*DAMAGE_ERRORS, RuntimeError) as exc:  # RuntimeError: torch refusing a size
         raise ModelFileError(f"{path / CONFIG_NAME}: {exc}") from None
     weights = path / WEIGHTS_NAME
     _check_header(weights, expected)
@@ -208,9 +247,9 @@ def load_module(path):
         raise ModelFileError(f"{weights}: could not be read ({exc})") from None
     model = build_model(mcfg)
     state = {k[len("model/"):]: v.float() for k, v in tensors.items() if k.startswith("model/")}
-    for k, v in state.items():
-        if not torch.isfinite(v).all():
-            raise ModelFileError(f"{weights}: tensor 'model/{k}' holds NaN or Inf")
+    for k, v in tensors.items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise ModelFileError(f"{weights}: tensor {k!r} holds NaN or Inf")
     model.load_state_dict(state)
     model.eval()
     extra = {k[len("extra/"):]: v for k, v in tensors.items() if k.startswith("extra/")}
@@ -218,10 +257,13 @@ def load_module(path):
 
 
 def read_history(path) -> list | None:
+    """The training history (a list of per-epoch records), or None when there is none or
+    it is unreadable: the history is optional, and a damaged one never stops a load."""
     f = Path(path) / HISTORY_NAME
-    if not f.is_file():
+    if not f.is_file() or f.stat().st_size > MAX_CONFIG_BYTES:
         return None
-    with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    # ValueError: JSONDecodeError, and integers past Python's 4300-digit limit
+    with contextlib.suppress(OSError, UnicodeDecodeError, ValueError, RecursionError):
         h = json.loads(f.read_text(encoding="utf-8"))
-        return h if isinstance(h, list) else None
+        return h if isinstance(h, list) and all(isinstance(r, dict) for r in h) else None
     return None

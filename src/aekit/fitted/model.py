@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,6 +39,40 @@ def default_objective(module) -> Objective:
     Gaussian for a linear one (the pairs aekit's estimators train)."""
     sigmoid = module.output_activation == "sigmoid"
     return Objective(likelihood="bernoulli" if sigmoid else "gaussian")
+
+
+def _saved_density(weights: Path, module, rec: dict, extra: dict):
+    """The code density saved beside a plain autoencoder (None for a VAE, whose density is
+    its prior, and for a bare module saved without one). A density the record names must
+    be in the weights, and the other way round: a folder that lost its sampler tensors is
+    refused here, not when ``sample`` is first called."""
+    found = any(k.startswith("sampler/") for k in extra)
+    kind = rec.get("density")
+    if kind is not None and kind not in ("prior", "gmm", "uniform"):
+        raise TypeError(f"'density' must be null, 'prior', 'gmm' or 'uniform', got {kind!r}")
+    if module.variational:
+        return None
+    if "density" in rec:  # folders of the first version have no record: the tensors decide
+        if kind == "prior":
+            raise TypeError("'density' is 'prior' but the model is not variational")
+        if kind is not None and not found:
+            raise ModelFileError(
+                f"{weights}: no code density: config.json records a {kind!r} density but "
+                f"the file holds no 'extra/sampler/{kind}/...' tensors, so the model could "
+                "not sample; save the model again")
+        if kind is None and found:
+            raise ModelFileError(f"{weights}: holds code-density tensors (extra/sampler/...) "
+                                 "but config.json records no density")
+    if not found:
+        return None
+    try:
+        density = CodeDensity.from_tensors(extra, int(module.code_size))
+    except ModelFileError as exc:
+        raise ModelFileError(f"{weights}: {exc}") from None
+    if kind is not None and density.kind != kind:
+        raise ModelFileError(f"{weights}: holds a {density.kind!r} code density but "
+                             f"config.json records {kind!r}")
+    return density
 
 
 class FittedAutoencoder:
@@ -384,15 +419,15 @@ class FittedAutoencoder:
                     isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
                 raise TypeError("'image_shape' must be null or three positive integers")
             layout = InputLayout(rec["n_features"], shape, rec["pad"])
-            density = None
-            if any(k.startswith("sampler/") for k in extra):
-                density = CodeDensity.from_tensors(extra, int(module.code_size))
+            density = _saved_density(Path(where).with_name(files.WEIGHTS_NAME), module, rec,
+                                     extra)
             return cls(module, objective=objective, layout=layout, density=density,
                        seed=rec["seed"], n_mc_samples=max(1, rec["n_mc_samples"]))
         except ModelFileError:
             raise
-        except (ConfigError, DataError, KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"{where}: invalid fitted-model record: {exc}") from None
+        except files.DAMAGE_ERRORS as exc:
+            raise ModelFileError(f"{where}: invalid fitted-model record: "
+                                 f"{files.describe(exc)}") from None
 
     @classmethod
     def load(cls, path) -> "FittedAutoencoder":

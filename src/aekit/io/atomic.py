@@ -1,34 +1,139 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Temporary files and folders are created with the modes a plain ``open()``/``mkdir()`` gives
+(0o666/0o777 less the umask), not the 0o600/0o700 of ``tempfile.mkstemp``/``mkdtemp``, so
+what aekit moves into place can be read by whoever the umask lets read it. A failed write
+(a full disk, safetensors' own ``SafetensorError``) is raised as an ``OSError`` that names
+the file asked for, never a temporary one.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import re
+import secrets
+import stat
+import sys
 from pathlib import Path
+
+_OS_ERROR = re.compile(r"os error (\d+)")
+
+
+def make_temp_file(directory, prefix: str = ".", suffix: str = ".tmp") -> Path:
+    """A new empty file in ``directory`` with a unique name, mode 0o666 less the umask."""
+    for _ in range(100):
+        path = Path(directory) / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return path
+    raise FileExistsError(errno.EEXIST, f"no free temporary name in {directory}")
+
+
+def make_temp_dir(directory, prefix: str = ".", suffix: str = ".tmp") -> Path:
+    """A new empty folder in ``directory`` with a unique name, mode 0o777 less the umask."""
+    for _ in range(100):
+        path = Path(directory) / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            os.mkdir(path, 0o777)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(errno.EEXIST, f"no free temporary name in {directory}")
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc``)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, and put it back at once
+    os.umask(mask)
+    return mask
+
+
+def apply_default_modes(path) -> None:
+    """Give ``path`` and everything below it the modes a plain ``mkdir()``/``open()`` gives
+    under the current umask (folders 0o777, files 0o666, less the umask). For trees aekit
+    built in a staging folder, where a library may have set its own modes."""
+    mask = current_umask()
+    path = Path(path)
+    todo = [path]
+    while todo:
+        p = todo.pop()
+        st = os.lstat(p)
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            os.chmod(p, 0o777 & ~mask)
+            todo.extend(p.iterdir())
+        else:
+            os.chmod(p, 0o666 & ~mask)
+
+
+def is_write_fault(exc: BaseException) -> bool:
+    """An ``OSError`` or safetensors' ``SafetensorError`` (its type for a full disk too)."""
+    if isinstance(exc, OSError):
+        return True
+    st = sys.modules.get("safetensors")  # not imported: it cannot have raised
+    cls = getattr(st, "SafetensorError", None)
+    return cls is not None and isinstance(exc, cls)
+
+
+def fault_reason(exc: BaseException) -> tuple[int, str]:
+    """(errno, reason) of a write fault: ``(28, 'No space left on device')``. A
+    SafetensorError carries the OS error as text ("... (os error 28)")."""
+    if isinstance(exc, OSError) and exc.errno:
+        return exc.errno, os.strerror(exc.errno)
+    found = _OS_ERROR.search(str(exc))
+    if found:
+        code = int(found.group(1))
+        return code, os.strerror(code)
+    return errno.EIO, str(exc) or type(exc).__name__
+
+
+def write_failed(path, exc: BaseException, hint: str = "") -> OSError:
+    """The error to raise for a failed write of ``path``: an ``OSError`` (the subclass its
+    errno maps to) whose message names ``path`` and the reason, plus ``hint``."""
+    code, reason = fault_reason(exc)
+    return OSError(code, f"cannot write {path}: {reason}{hint}")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
 
-    On any exception the temporary file is removed and ``path`` is left untouched. The file
-    is fsynced before the rename so a crash cannot leave a renamed but empty file.
+    On any exception the temporary file is removed and ``path`` is left untouched; a write
+    fault (``OSError``, ``SafetensorError``) is raised as an ``OSError`` naming ``path``. The
+    file is fsynced before the rename so a crash cannot leave a renamed but empty file. The
+    new file has the mode of the file it replaces, else 0o666 less the umask (what a plain
+    ``open()`` gives).
     """
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = make_temp_file(path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        mode = stat.S_IMODE(os.stat(tmp).st_mode)
     except OSError as exc:  # name the file the caller asked for, not the temporary one
-        raise type(exc)(exc.errno, f"cannot write {path}: {exc.strerror}") from None
-    os.close(fd)
+        raise write_failed(path, exc) from None
     try:
-        yield Path(tmp)
+        yield tmp
+        os.chmod(tmp, mode)  # a writer may have made the file anew with its own mode
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, Exception) and is_write_fault(exc):
+            raise write_failed(path, exc) from None
         raise
 
 

@@ -110,6 +110,19 @@ class LabelledSource:
         return self.source.batch(idx), self.labels[idx.to(self.labels.device)]
 
 
+def fingerprint(source, chunk: int = 4096) -> str:
+    """SHA-256 of a source's rows as float32 (with their labels, for a LabelledSource) and
+    its shape, read ``chunk`` rows at a time: which data a checkpoint was trained on."""
+    import hashlib
+
+    h = hashlib.sha256(f"{source.n}x{source.n_features}".encode())
+    for start in range(0, source.n, chunk):
+        rows = source.batch(torch.arange(start, min(start + chunk, source.n)))
+        for part in rows if isinstance(rows, tuple) else (rows,):
+            h.update(part.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def make_source(X, device="cpu", scale: float = 1.0):
     """A batch source for X: tensors and in-memory arrays become one float32 tensor on
     ``device``; memory-mapped arrays are streamed."""

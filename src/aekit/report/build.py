@@ -14,9 +14,32 @@ import numpy as np
 from aekit import applications as app
 from aekit import evaluation as ev
 from aekit import plotting as pl
+from aekit.errors import ConfigError, DataError
 from aekit.report.html import Report
 
 log = logging.getLogger(__name__)
+
+# Rows the report needs: PCA (the baseline beside the model) fits on the training rows;
+# the interpolation pairs and the neighbours of the 2-D map's trustworthiness need a few
+# test rows. Callers (aekit train, aekit report) check these before any work.
+MIN_TRAIN_ROWS = 2
+MIN_TEST_ROWS = 3
+
+
+def _display_shape(fitted, image_shape):
+    """(C, H, W) to draw rows as images, or None when the rows are not images: no image
+    shape given or known to the model, and a width that is not a perfect square (tabular
+    data, a CSV). An explicit ``image_shape`` that cannot be used is still an error."""
+    if image_shape is not None:
+        shape = app.image_shape_of(fitted, image_shape)
+        if int(np.prod(shape)) < fitted.n_features:
+            raise DataError(f"image_shape {tuple(image_shape)} holds {int(np.prod(shape))} "
+                            f"values, fewer than the {fitted.n_features} of each row")
+        return shape
+    try:
+        return app.image_shape_of(fitted)
+    except ConfigError:
+        return None
 
 
 def model_summary(model) -> dict:
@@ -57,7 +80,11 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                  random_state: int = 0) -> Report:
     """The standard report of one fitted model (module or estimator).
 
-    X_train (N, D) and X_test (n, D): flat inputs in [0, 1]; y_*: optional labels (n,).
+    X_train (N, D) and X_test (n, D): flat inputs in [0, 1], at least MIN_TRAIN_ROWS and
+    MIN_TEST_ROWS rows (a DataError otherwise, before any work); y_*: optional labels (n,),
+    used by the probes when y_train holds two classes or more. Rows that are not images
+    (no image_shape, and no image shape the model knows: tabular data) get every section
+    that does not need images; the image figures are left out and the report says so.
     history: ``TrainResult.history`` (per-epoch dicts) for training curves. config: the
     resolved run configuration (shown as a key-value table). objective: the training
     :class:`aekit.losses.Objective` (VAE likelihood, sparsity); default: the one the model
@@ -70,13 +97,24 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     obj = fitted.objective
     X_train = np.asarray(X_train, np.float32)
     X_test = np.asarray(X_test, np.float32)
+    if X_train.ndim != 2 or len(X_train) < MIN_TRAIN_ROWS:
+        raise DataError(f"the report needs at least {MIN_TRAIN_ROWS} training rows (PCA is "
+                        f"fitted on them), got X_train of shape {X_train.shape}")
+    if X_test.ndim != 2 or len(X_test) < MIN_TEST_ROWS:
+        raise DataError(f"the report needs at least {MIN_TEST_ROWS} test rows (interpolation "
+                        f"pairs, the 2-D map's neighbours), got X_test of shape {X_test.shape}")
     y_train = None if y_train is None else np.asarray(y_train)
     y_test = None if y_test is None else np.asarray(y_test)
+    if y_train is not None and len(np.unique(y_train)) < 2:
+        y_train = None  # one class: nothing for the probes to tell apart
     labelled = y_train is not None and y_test is not None
+    if not labelled:
+        y_train = None  # the probes use both or neither
     rng = np.random.default_rng(random_state)
     k = fitted.code_size
     vae = fitted.variational
-    shape = app.image_shape_of(fitted, image_shape)
+    shape = _display_shape(fitted, image_shape)
+    images = shape is not None
     report = Report(title, subtitle)
 
     # --- configuration ------------------------------------------------------------------
@@ -85,7 +123,11 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     if config:
         s.key_values(config, caption="run configuration")
     s.key_values({"train rows": len(X_train), "test rows": len(X_test),
-                  "image shape (C, H, W)": list(shape)}, caption="data")
+                  "image shape (C, H, W)": list(shape) if images else "none"}, caption="data")
+    if not images:
+        s.text(f"The rows ({X_test.shape[1]} values each) are not images, so the image "
+               "figures (reconstructions, samples, interpolations, denoising, inpainting) are "
+               "left out; every other section is here.")
 
     # --- metrics ------------------------------------------------------------------------
     metrics = ev.evaluate_model(fitted, X_test, X_train=X_train, y_train=y_train,
@@ -125,13 +167,14 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
 
     # --- reconstructions ----------------------------------------------------------------
     show = X_test[:n_show]
-    report.section(
+    s = report.section(
         "Reconstructions",
         claim="An undercomplete autoencoder keeps what matters to rebuild the input; detail "
               "beyond what the code can hold is lost (blur), as it is for PCA.",
-        measured=f"PSNR {metrics['psnr']:.2f} dB vs PCA {pca_metrics['psnr']:.2f} dB.",
-    ).figure(pl.plot_reconstructions(fitted, show, baseline=pca, image_shape=shape),
-             "test inputs (top), autoencoder, PCA with the same code size")
+        measured=f"PSNR {metrics['psnr']:.2f} dB vs PCA {pca_metrics['psnr']:.2f} dB.")
+    if images:
+        s.figure(pl.plot_reconstructions(fitted, show, baseline=pca, image_shape=shape),
+                 "test inputs (top), autoencoder, PCA with the same code size")
 
     # --- code map -------------------------------------------------------------------------
     if Y_map is not None:
@@ -149,6 +192,83 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                  f"{len(Y_map[0])} test codes ({Y_map[1]})")
 
     # --- generation, interpolation, averaging, grid, traversals -------------------------
+    if images:
+        _image_sections(report, fitted, obj, metrics, X_train, X_test, y_test, rng, k, vae,
+                        shape, n_show, random_state)
+
+    # --- denoising ----------------------------------------------------------------------
+    noisy = app.add_noise(X_test, noise, noise_level, random_state)
+    den = {"noisy": ev.reconstruction_metrics(X_test, noisy)["mse"],
+           "autoencoder": ev.reconstruction_metrics(X_test, app.denoise(fitted, noisy))["mse"],
+           "pca": ev.reconstruction_metrics(X_test, ev.pca_reconstruct(pca, noisy))["mse"]}
+    report.results["denoising"] = {"noise": noise, "level": noise_level, "mse": den}
+    denoising = obj.noise is not None and obj.noise_level > 0
+    s = report.section(
+        "Denoising",
+        claim="A denoising autoencoder, trained to map corrupted inputs to clean ones, removes "
+              "noise; any undercomplete model removes some just by projecting onto what it "
+              "can represent." + ("" if denoising else " (This model was trained without "
+                                  "input noise.)"),
+        measured=f"MSE to the clean {'images' if images else 'rows'}: noisy "
+                 f"{den['noisy']:.4g}, autoencoder {den['autoencoder']:.4g}, PCA "
+                 f"{den['pca']:.4g}.")
+    if images:
+        s.figure(pl.plot_denoising(fitted, show, noise=noise, level=noise_level,
+                                   random_state=random_state, baseline=pca, image_shape=shape),
+                 "clean / noisy / autoencoder output / PCA")
+
+        # --- inpainting -------------------------------------------------------------------
+        report.section(
+            "Inpainting",
+            claim="Iterating reconstruction while clamping the known pixels fills a missing "
+                  "region with content consistent with the rest of the input.",
+        ).figure(pl.plot_inpainting(fitted, show, kind="bottom", image_shape=shape),
+                 "bottom half missing; 20 iterations")
+
+    # --- anomaly scores ---------------------------------------------------------------------
+    metric = "elbo" if vae else "mse"
+    s_train = app.anomaly_scores(fitted, X_train, metric)
+    s_test = app.anomaly_scores(fitted, X_test, metric)
+    s_noisy = app.anomaly_scores(fitted, noisy, metric)
+    thr = app.threshold_by_contamination(s_train, contamination)
+    flagged = float((s_test > thr).mean())
+    auc = ev.auroc(np.concatenate([s_test, s_noisy]),
+                   np.r_[np.zeros(len(s_test)), np.ones(len(s_noisy))])
+    report.results["anomaly"] = {"metric": metric, "threshold": thr,
+                                 "contamination": contamination,
+                                 "test_flagged_fraction": flagged, "auroc_noisy_vs_clean": auc}
+    unit = "-ELBO (nats)" if vae else "reconstruction MSE per value"
+    report.section(
+        "Anomaly scores",
+        claim="Inputs unlike the training data are reconstructed badly, so the reconstruction "
+              "error (for a VAE, -ELBO) is an anomaly score.",
+        measured=f"Threshold at {contamination:.0%} contamination of the training scores: "
+                 f"{thr:.4g}; it flags {flagged:.1%} of the test set. AUROC of clean vs "
+                 f"noisy test inputs: {auc:.3f}.",
+    ).figure(pl.plot_anomaly_histogram({"train": s_train, "test": s_test,
+                                        f"test + {noise} noise {noise_level:g}": s_noisy},
+                                       threshold=thr, xlabel=unit, log_x=not vae),
+             f"score = {unit}")
+
+    # --- sparse codes ---------------------------------------------------------------------
+    if obj.sparsity is not None and obj.sparsity_weight > 0:
+        Z = app.encode(fitted, X_test)
+        near_zero = float((np.abs(Z) < 1e-2).mean())
+        report.section(
+            "Code activations",
+            claim="A sparsity penalty makes most code units inactive for any given input.",
+            measured=f"{near_zero:.1%} of test code values are within 0.01 of zero "
+                     f"({obj.sparsity} penalty, weight {obj.sparsity_weight:g}).",
+        ).figure(pl.plot_activation_histogram(fitted, X_test), "code values on the test set")
+    log.info("report %r assembled: %d sections, %d figures", title, len(report.sections),
+             len(report.figures()))
+    return report
+
+
+def _image_sections(report, fitted, obj, metrics, X_train, X_test, y_test, rng, k, vae,
+                    shape, n_show, random_state) -> None:
+    """The sections that are figures of images: generated samples, interpolation and
+    averaging, the latent grid (2-D codes) and latent traversals (VAEs)."""
     note = fitted.free_code_note  # how free codes are decoded, when it differs
     # The model's own density (a VAE's prior, the sampler a plain AE was fitted with);
     # a bare module has none: fit one here (a full-covariance mixture on a huge code,
@@ -199,69 +319,3 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                      "active. Rows ordered by KL, most informative first.",
         ).figure(pl.plot_latent_traversals(fitted, X_test[0], dims=dims, image_shape=shape),
                  "each row varies one dimension from -3 to 3 around a test code")
-
-    # --- denoising ----------------------------------------------------------------------
-    noisy = app.add_noise(X_test, noise, noise_level, random_state)
-    den = {"noisy": ev.reconstruction_metrics(X_test, noisy)["mse"],
-           "autoencoder": ev.reconstruction_metrics(X_test, app.denoise(fitted, noisy))["mse"],
-           "pca": ev.reconstruction_metrics(X_test, ev.pca_reconstruct(pca, noisy))["mse"]}
-    report.results["denoising"] = {"noise": noise, "level": noise_level, "mse": den}
-    denoising = obj.noise is not None and obj.noise_level > 0
-    report.section(
-        "Denoising",
-        claim="A denoising autoencoder, trained to map corrupted inputs to clean ones, removes "
-              "noise; any undercomplete model removes some just by projecting onto what it "
-              "can represent." + ("" if denoising else " (This model was trained without "
-                                  "input noise.)"),
-        measured=f"MSE to the clean images: noisy {den['noisy']:.4g}, autoencoder "
-                 f"{den['autoencoder']:.4g}, PCA {den['pca']:.4g}.",
-    ).figure(pl.plot_denoising(fitted, show, noise=noise, level=noise_level,
-                               random_state=random_state, baseline=pca, image_shape=shape),
-             "clean / noisy / autoencoder output / PCA")
-
-    # --- inpainting -----------------------------------------------------------------------
-    report.section(
-        "Inpainting",
-        claim="Iterating reconstruction while clamping the known pixels fills a missing "
-              "region with content consistent with the rest of the input.",
-    ).figure(pl.plot_inpainting(fitted, show, kind="bottom", image_shape=shape),
-             "bottom half missing; 20 iterations")
-
-    # --- anomaly scores ---------------------------------------------------------------------
-    metric = "elbo" if vae else "mse"
-    s_train = app.anomaly_scores(fitted, X_train, metric)
-    s_test = app.anomaly_scores(fitted, X_test, metric)
-    s_noisy = app.anomaly_scores(fitted, noisy, metric)
-    thr = app.threshold_by_contamination(s_train, contamination)
-    flagged = float((s_test > thr).mean())
-    auc = ev.auroc(np.concatenate([s_test, s_noisy]),
-                   np.r_[np.zeros(len(s_test)), np.ones(len(s_noisy))])
-    report.results["anomaly"] = {"metric": metric, "threshold": thr,
-                                 "contamination": contamination,
-                                 "test_flagged_fraction": flagged, "auroc_noisy_vs_clean": auc}
-    unit = "-ELBO (nats)" if vae else "reconstruction MSE per value"
-    report.section(
-        "Anomaly scores",
-        claim="Inputs unlike the training data are reconstructed badly, so the reconstruction "
-              "error (for a VAE, -ELBO) is an anomaly score.",
-        measured=f"Threshold at {contamination:.0%} contamination of the training scores: "
-                 f"{thr:.4g}; it flags {flagged:.1%} of the test set. AUROC of clean vs "
-                 f"noisy test inputs: {auc:.3f}.",
-    ).figure(pl.plot_anomaly_histogram({"train": s_train, "test": s_test,
-                                        f"test + {noise} noise {noise_level:g}": s_noisy},
-                                       threshold=thr, xlabel=unit, log_x=not vae),
-             f"score = {unit}")
-
-    # --- sparse codes ---------------------------------------------------------------------
-    if obj.sparsity is not None and obj.sparsity_weight > 0:
-        Z = app.encode(fitted, X_test)
-        near_zero = float((np.abs(Z) < 1e-2).mean())
-        report.section(
-            "Code activations",
-            claim="A sparsity penalty makes most code units inactive for any given input.",
-            measured=f"{near_zero:.1%} of test code values are within 0.01 of zero "
-                     f"({obj.sparsity} penalty, weight {obj.sparsity_weight:g}).",
-        ).figure(pl.plot_activation_histogram(fitted, X_test), "code values on the test set")
-    log.info("report %r assembled: %d sections, %d figures", title, len(report.sections),
-             len(report.figures()))
-    return report

@@ -30,7 +30,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from aekit.errors import ConfigError
-from aekit.io.atomic import write_text_atomic
+from aekit.io.atomic import apply_default_modes, write_text_atomic
 from aekit.plotting.base import DPI, figure_to_png
 
 MARKER = ".aekit-report"
@@ -222,8 +222,7 @@ class Report:
                 raise ConfigError(f"{path} is a folder; self-contained reports are one file "
                                   "(give a path like report.html)")
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, self.to_html(self_contained=True))
-            os.chmod(path, 0o644)
+            write_text_atomic(path, self.to_html(self_contained=True))  # umask modes
             return path
         return self._save_folder(path)
 
@@ -243,8 +242,7 @@ class Report:
                 (tmp / FIGURE_DIR / f"{item.name}.png").write_bytes(item.png)
             (tmp / "index.html").write_text(self.to_html(self_contained=False), encoding="utf-8")
             (tmp / MARKER).write_text("written by aekit.report\n", encoding="utf-8")
-            for p in [tmp, tmp / FIGURE_DIR]:
-                os.chmod(p, 0o755)
+            apply_default_modes(tmp)  # what mkdir/open give under the umask (mkdtemp: 0700)
             if path.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
                 os.rmdir(old)

@@ -11,6 +11,7 @@
 
 from aekit.training.callbacks import Callback
 from aekit.training.checkpoint import load_checkpoint, save_checkpoint
+from aekit.training.evaluate import evaluate
 from aekit.training.greedy import greedy_layerwise
 from aekit.training.trainer import (
     OPTIMIZERS,
@@ -18,7 +19,6 @@ from aekit.training.trainer import (
     TrainConfig,
     Trainer,
     TrainResult,
-    evaluate,
     train,
 )
 

@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from aekit.errors import ModelFileError
-from aekit.io.atomic import atomic_path
+from aekit.io.atomic import atomic_path, write_failed
 from aekit.io.json_values import json_default
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -52,9 +52,16 @@ def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
 def save_checkpoint(directory, *, model, optimizer, scheduler, generator, epoch: int,
                     history: list, best_state: dict | None, best_score: float,
                     extra: dict | None = None) -> Path:
-    """Write ``directory/checkpoint.safetensors`` atomically; returns its path."""
+    """Write ``directory/checkpoint.safetensors`` atomically; returns its path.
+
+    A write fault (full disk: ``OSError`` or safetensors' ``SafetensorError``) raises an
+    ``OSError`` naming the checkpoint file and leaves the previous checkpoint as it was.
+    Folder and file get the modes a plain ``mkdir``/``open`` gives under the umask."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failed(directory / CHECKPOINT_NAME, exc) from None
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
     if best_state is not None:
         tensors.update({f"best/{k}": v for k, v in best_state.items()})

@@ -14,8 +14,6 @@ when ``host``, else 0-d tensors) and the rows they average over (for the epoch's
 
 from __future__ import annotations
 
-import torch
-
 from aekit.training import dense_step, distributed
 
 

@@ -20,12 +20,11 @@ from pathlib import Path
 import torch
 import torch.optim.optimizer as torch_optimizer
 
-from aekit.errors import ConfigError, TrainingError
-from aekit.io.rows import make_source
+from aekit.errors import ConfigError
+from aekit.io.rows import fingerprint, make_source
 from aekit.training import callbacks as cb
 from aekit.training import distributed, steps
-from aekit.training.evaluate import evaluate
-from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -329,13 +328,19 @@ class Trainer:
         config = self.config
         until = config.epochs if until is None else until
         checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        if signature is not None:  # compare in JSON form: tuples and lists must match
-            signature = json.loads(json.dumps(signature))
         source = make_source(X, device=self.device)
         val_source = make_source(X_val, device=self.device) if X_val is not None else None
         if val_source is None and config.validation_fraction > 0:
             source, val_source = _split(source, config.validation_fraction, config.seed)
         self.steps_per_epoch = math.ceil(source.n / config.batch_size)
+        if checkpoint_dir is not None and signature is not None:
+            # What a checkpoint must match to be this run: the caller's description, every
+            # option that shapes the result, and the rows themselves.
+            signature = {**signature, "training": _result_options(config),
+                         "data": fingerprint(source),
+                         "validation": None if val_source is None else fingerprint(val_source)}
+        if signature is not None:  # compare in JSON form: tuples and lists must match
+            signature = json.loads(json.dumps(signature))
         callbacks = self._callbacks(val_source, checkpoint_dir, signature)
         if resume and checkpoint_dir is not None and \
                 (checkpoint_dir / CHECKPOINT_NAME).exists():
@@ -409,10 +414,11 @@ class Trainer:
 
     def _resume(self, checkpoint_dir: Path, signature) -> None:
         ckpt = load_checkpoint(checkpoint_dir)
-        if signature is not None and ckpt["extra"].get("signature") not in (None, signature):
-            raise ConfigError(f"{checkpoint_dir}: the checkpoint belongs to a different run "
-                              "(model or objective settings differ); remove it or drop "
-                              "--resume")
+        saved = ckpt["extra"].get("signature")
+        if signature is not None and saved is not None and saved != signature:
+            raise ConfigError(f"{checkpoint_dir}: the checkpoint belongs to a different run ("
+                              + "; ".join(differences(saved, signature)) + "); resume with "
+                              "the original settings and data, or start a new run")
         scheduler = self.scheduler
         if scheduler is not None and ckpt["scheduler"] is not None:
             planned = ckpt["scheduler"].get("T_max")
@@ -436,6 +442,29 @@ class Trainer:
         self.epoch = ckpt["epoch"]
         self.stop = bool(ckpt["extra"].get("stopped_early"))
         log.info("resumed from %s after epoch %d", checkpoint_dir, self.epoch)
+
+
+# Options that do not change what training computes (``epochs`` is checked on its own: a
+# cosine schedule is planned over it; otherwise a run may be continued to more epochs).
+_NEUTRAL_OPTIONS = ("progress", "epochs")
+
+
+def _result_options(config: TrainConfig) -> dict:
+    return {k: v for k, v in config.to_dict().items() if k not in _NEUTRAL_OPTIONS}
+
+
+def differences(old, new, where: str = "") -> list[str]:
+    """``"key: old -> new"`` for every leaf where two JSON-like values differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += differences(old.get(k), new.get(k), f"{where}.{k}" if where else str(k))
+        return out
+    if old == new:
+        return []
+    if where.endswith(("data", "validation")) and isinstance(old, str):
+        return [f"{where}: other rows than the checkpoint was trained on"]
+    return [f"{where}: {old!r} -> {new!r}"]
 
 
 def copy_model(model):

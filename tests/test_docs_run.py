@@ -1,0 +1,112 @@
+"""The docs run: every command session of docs/cli.md, the README's command-line block and its
+Python snippets are executed in order, so a walkthrough cannot break unnoticed.
+
+Each document runs in a fresh folder holding a copy of ``examples/`` (and ``vae.yaml``, which
+docs/cli.md ``cat``s). Only the budget is shrunk, the commands are the documents' own:
+``--epochs N`` becomes ``--epochs max(1, N // 20)`` (so 40 and 60 stay different, as a
+resume with a changed schedule must), a ``--config`` run without ``--epochs`` gets 5 epochs,
+``epochs=N`` in Python becomes 1, and ``aekit tour`` gets ``--quick``. Commands documented
+with "(exit code 2)" must exit 2 with the documented line (numbers aside); every other
+command must exit 0.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _shrink(cmd: str) -> str:
+    cmd = re.sub(r"--epochs (\d+)", lambda m: f"--epochs {max(1, int(m.group(1)) // 20)}", cmd)
+    if "--config" in cmd and "--epochs" not in cmd and " train " in f" {cmd} ":
+        cmd += " --epochs 5"
+    if re.match(r"aekit tour\b", cmd):
+        cmd += " --quick"
+    cmd = re.sub(r"^aekit ", f"{shlex.quote(sys.executable)} -m aekit ", cmd)
+    return re.sub(r"^python ", f"{shlex.quote(sys.executable)} ", cmd)
+
+
+def _sessions(text: str):
+    """(command, expected output lines) for every ``$ `` line in the fenced blocks."""
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
+        lines = block.splitlines()
+        for i, line in enumerate(lines):
+            if not line.startswith("$ "):
+                continue
+            out = []
+            for nxt in lines[i + 1:]:
+                if nxt.startswith("$ "):
+                    break
+                out.append(nxt)
+            yield re.sub(r"\s+# .*$", "", line[2:]).strip(), out
+
+
+def _readme_commands(text: str):
+    """The commands of the README's command-line block (continuation lines joined)."""
+    section = text[text.index("## The command line"):]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    joined = block.replace("\\\n", " ")
+    for line in joined.splitlines():
+        line = re.sub(r"\s+# .*$", "", line).strip()
+        if line and not line.startswith("source "):  # the venv is already this interpreter
+            yield line
+
+
+def _workdir(tmp_path) -> Path:
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    shutil.copy(ROOT / "examples" / "vae.yaml", tmp_path / "vae.yaml")
+    return tmp_path
+
+
+def _run(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(_shrink(cmd), shell=True, cwd=cwd, capture_output=True, text=True,
+                          timeout=900)
+
+
+def _numbers_aside(line: str) -> str:
+    return re.sub(r"\d+", "N", line.strip())
+
+
+def test_docs_cli_sessions_run_as_documented(tmp_path):
+    cwd = _workdir(tmp_path)
+    sessions = list(_sessions((ROOT / "docs" / "cli.md").read_text()))
+    assert len(sessions) > 15
+    for cmd, expected in sessions:
+        proc = _run(cmd, cwd)
+        if "(exit code 2)" in expected:
+            assert proc.returncode == 2, (cmd, proc.stdout, proc.stderr)
+            documented = [e for e in expected if e.startswith("aekit ")]
+            err = proc.stderr.strip().splitlines()
+            assert len(err) == 1, (cmd, err)
+            assert _numbers_aside(err[0]) == _numbers_aside(documented[0]), (cmd, err[0])
+        else:
+            assert proc.returncode == 0, (cmd, proc.stdout, proc.stderr)
+
+
+def test_readme_command_line_block_runs_in_order(tmp_path):
+    cwd = _workdir(tmp_path)
+    commands = list(_readme_commands((ROOT / "README.md").read_text()))
+    assert len(commands) >= 10
+    for cmd in commands:
+        proc = _run(cmd, cwd)
+        assert proc.returncode == 0, (cmd, proc.stdout, proc.stderr)
+
+
+def test_readme_python_snippets_run(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    snippets = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert snippets
+    for code in snippets:
+        code = re.sub(r"\bepochs=\d+", "epochs=1", code)
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=900)
+        assert proc.returncode == 0, (code, proc.stderr)
