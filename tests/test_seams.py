@@ -179,3 +179,23 @@ def test_validate_params_is_public_and_names_the_option():
     with pytest.raises(ConfigError, match="learning_rate"):
         est.validate_params()
     assert StackedAutoencoder().validate_params().learning_rate == 5e-3
+
+
+@pytest.mark.parametrize("kind", ["stacked", "conv-transpose", "vae-dense"])
+def test_values_beyond_float32_are_refused_at_every_entry_point_never_nan(kind, saved):
+    """float64 input beyond float32's range used to pass validation and become inf/NaN:
+    transform and score_samples returned NaN, so no anomaly threshold flagged those rows."""
+    from aekit.errors import DataError
+
+    est, X, flat, folder = saved(kind, "flat-square")
+    bad = flat.astype(np.float64)
+    bad[3, 5] = 1e39  # finite in float64, inf in float32
+    calls = {"fit": lambda: KINDS[kind]().fit(bad), "transform": lambda: est.transform(bad),
+             "reconstruct": lambda: est.reconstruct(bad),
+             "score_samples": lambda: est.score_samples(bad),
+             "applications.encode": lambda: app.encode(folder, bad),
+             "anomaly_scores": lambda: app.anomaly_scores(est, bad),
+             "evaluation": lambda: ev.evaluate_model(est, bad)}
+    for name, call in calls.items():
+        with pytest.raises(DataError, match="float32|NaN or infinite"):
+            call()
