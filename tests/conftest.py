@@ -216,3 +216,25 @@ def _open_page(driver, html_path: Path):
 @pytest.fixture(scope="session")
 def open_page():
     return _open_page
+
+
+# --- crash tests: the checkpoint handshake --------------------------------------------------
+def _wait_for_handshake(proc, flag, limit: float = 300.0) -> None:
+    """Until a child started with ``AEKIT_TEST_PAUSE_FILE=flag`` reports the handshake
+    (``flag.reached``: it is paused at a known point). Fails with the child's output if it
+    ends first; ``limit`` only bounds a broken run, the handshake decides."""
+    reached = Path(f"{flag}.reached")
+    deadline = time.monotonic() + limit
+    while not reached.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"the child ended before the handshake: {proc.communicate()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no handshake within {limit} s")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def wait_for_handshake():
+    """``wait_for_handshake(proc, flag)``: see :func:`_wait_for_handshake`."""
+    return _wait_for_handshake

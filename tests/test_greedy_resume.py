@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,17 +32,6 @@ def _weights(run: Path) -> dict:
     return load_file(str(run / "model" / "model.safetensors"))
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, limit: float = 300.0) -> None:
-    """Until the child's handshake file exists (or the child ended: then fail with its
-    output). ``limit`` only bounds a broken run; the handshake decides."""
-    deadline = time.monotonic() + limit
-    while not path.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"child ended before the handshake: {proc.communicate()}")
-        assert time.monotonic() < deadline, "no handshake from the child"
-        time.sleep(0.02)
-
-
 def test_greedy_trains_through_the_cli(tmp_path):
     """It used to fail always: the CLI checkpoints and greedy training could not."""
     assert main(["train", *GREEDY, "--out", str(tmp_path / "g")]) == 0
@@ -56,7 +44,7 @@ def test_greedy_trains_through_the_cli(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [1, 3, 5])  # in layer-1, in layer-2, in fine-tune
-def test_greedy_resume_after_sigkill_is_bit_identical(tmp_path, kill_after):
+def test_greedy_resume_after_sigkill_is_bit_identical(tmp_path, kill_after, wait_for_handshake):
     ref, run = tmp_path / "ref", tmp_path / "run"
     assert main(["train", *GREEDY, "--out", str(ref)]) == 0
     flag = tmp_path / "flag"
@@ -66,7 +54,7 @@ def test_greedy_resume_after_sigkill_is_bit_identical(tmp_path, kill_after):
                              str(run)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(Path(str(flag) + ".reached"), proc)
+        wait_for_handshake(proc, flag)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:

@@ -18,7 +18,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -61,19 +60,6 @@ def _checkpointed_epoch(out: Path) -> int:
     return load_checkpoint(path)["epoch"] if path.is_file() else 0
 
 
-def _wait_for_pause(proc: subprocess.Popen, out: Path, limit: float = 300) -> None:
-    """Until the child reports the handshake (``limit`` only bounds a broken run)."""
-    reached = out.with_name(out.name + ".flag.reached")
-    deadline = time.monotonic() + limit
-    while not reached.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"training ended before the handshake: {proc.communicate()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"no handshake within {limit} s")
-        time.sleep(0.02)
-
-
 def _weights(out: Path) -> dict[str, torch.Tensor]:
     return load_file(out / "model" / "model.safetensors")
 
@@ -86,13 +72,14 @@ def _assert_bit_identical(a: dict, b: dict) -> None:
 
 
 
-def test_sigkill_and_sigint_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
+def test_sigkill_and_sigint_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path,
+                                                                              wait_for_handshake):
     ref_out, kill_out, int_out = tmp_path / "ref", tmp_path / "killed", tmp_path / "interrupted"
     reference = _start(ref_out)
     killed, interrupted = _start(kill_out, pause_at=1), _start(int_out, pause_at=2)
     try:
         # SIGKILL once epoch 1's checkpoint is complete and epoch 2 is next.
-        _wait_for_pause(killed, kill_out)
+        wait_for_handshake(killed, kill_out.with_name(kill_out.name + ".flag"))
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=60)
         assert killed.returncode == -signal.SIGKILL
@@ -100,7 +87,7 @@ def test_sigkill_and_sigint_mid_epoch_then_resume_equals_an_uninterrupted_run(tm
         assert not (kill_out / "model").exists()
 
         # SIGINT (Ctrl-C) after epoch 2's checkpoint: a clean exit with one line.
-        _wait_for_pause(interrupted, int_out)
+        wait_for_handshake(interrupted, int_out.with_name(int_out.name + ".flag"))
         interrupted.send_signal(signal.SIGINT)
         _, err = interrupted.communicate(timeout=120)
         assert interrupted.returncode == 130, err

@@ -100,19 +100,6 @@ def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _wait_for_pause(proc: subprocess.Popen, flag: Path, limit: float = 300) -> None:
-    """Until the child reports the handshake (``limit`` only bounds a broken run)."""
-    reached = Path(f"{flag}.reached")
-    deadline = time.monotonic() + limit
-    while not reached.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"the child ended before the handshake: {proc.communicate()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"no handshake within {limit} s")
-        time.sleep(0.02)
-
-
 def _finish(proc: subprocess.Popen, limit: float = 300) -> tuple[int, list[str]]:
     try:
         _, err = proc.communicate(timeout=limit)
@@ -242,11 +229,11 @@ def test_the_lock_is_released_on_any_exit_and_a_leftover_file_is_no_lock(tmp_pat
 
 @pytest.mark.slow  # one child process: about 20 s on a loaded 2-core machine
 def test_a_second_run_is_refused_while_the_first_writes_and_a_killed_run_leaves_no_lock(
-        tmp_path, capsys):
+        tmp_path, capsys, wait_for_handshake):
     out, flag = tmp_path / "run", tmp_path / "flag"
     first = _start([*TRAIN, "--out", str(out)], flag=flag, pause_at=1)
     try:
-        _wait_for_pause(first, flag)  # the first run has written its first checkpoint
+        wait_for_handshake(first, flag)  # the first run has written its first checkpoint
         for name, argv in _folder_writers(out, out).items():
             assert main(argv) == 2, name
             err = _one_line(capsys)
@@ -352,12 +339,13 @@ def test_a_real_full_disk_at_the_first_checkpoint_of_aekit_train(small_disk, cap
 
 
 @pytest.mark.slow  # one child process
-def test_a_real_full_disk_while_aekit_train_writes_its_outputs(small_disk, tmp_path, capsys):
+def test_a_real_full_disk_while_aekit_train_writes_its_outputs(small_disk, tmp_path, capsys,
+                                                               wait_for_handshake):
     disk = small_disk("2m")
     out, flag = disk / "run", tmp_path / "flag"
     proc = _start([*TRAIN, "--out", str(out)], flag=flag, pause_at=EPOCHS)
     try:
-        _wait_for_pause(proc, flag)  # the last checkpoint is written; outputs come next
+        wait_for_handshake(proc, flag)  # the last checkpoint is written; outputs come next
         filler = _fill(disk)
         flag.touch()
         code, err = _finish(proc)
@@ -405,10 +393,10 @@ def test_sigterm_in_any_command_removes_its_staging_folder_and_lock(tmp_path, ca
 
 
 @pytest.mark.slow  # one child process
-def test_sigterm_during_training_says_where_the_checkpoint_is(tmp_path):
+def test_sigterm_during_training_says_where_the_checkpoint_is(tmp_path, wait_for_handshake):
     out, flag = tmp_path / "run", tmp_path / "flag"
     proc = _start([*TRAIN, "--out", str(out)], flag=flag, pause_at=1)
-    _wait_for_pause(proc, flag)
+    wait_for_handshake(proc, flag)
     proc.send_signal(signal.SIGTERM)
     code, err = _finish(proc)
     assert code == 143 and err == [
@@ -419,10 +407,10 @@ def test_sigterm_during_training_says_where_the_checkpoint_is(tmp_path):
 
 
 @pytest.mark.slow  # one child process
-def test_sigterm_while_writing_outputs_leaves_no_staging_folder(tmp_path):
+def test_sigterm_while_writing_outputs_leaves_no_staging_folder(tmp_path, wait_for_handshake):
     out, flag = tmp_path / "run", tmp_path / "flag"
     proc = _start([*TRAIN, "--out", str(out)], flag=flag, hook="aekit.cli.common:move_into")
-    _wait_for_pause(proc, flag)  # the outputs are complete in the staging folder
+    wait_for_handshake(proc, flag)  # the outputs are complete in the staging folder
     staging = [p for p in tmp_path.iterdir() if p.name.startswith(".run.tmp-")]
     assert len(staging) == 1 and (staging[0] / "model").is_dir()
     proc.send_signal(signal.SIGTERM)
@@ -436,11 +424,12 @@ def test_sigterm_while_writing_outputs_leaves_no_staging_folder(tmp_path):
 
 @pytest.mark.slow  # one child process
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_before_the_first_checkpoint_points_to_no_checkpoint(tmp_path, sig):
+def test_a_signal_before_the_first_checkpoint_points_to_no_checkpoint(tmp_path, sig,
+                                                                      wait_for_handshake):
     out, flag = tmp_path / "run", tmp_path / "flag"
     proc = _start([*TRAIN, "--out", str(out)], flag=flag,
                   hook="aekit.training.callbacks:save_checkpoint")
-    _wait_for_pause(proc, flag)  # epoch 1 is trained, its checkpoint not yet written
+    wait_for_handshake(proc, flag)  # epoch 1 is trained, its checkpoint not yet written
     proc.send_signal(sig)
     code, err = _finish(proc)
     what = "interrupted" if sig == signal.SIGINT else "terminated"
