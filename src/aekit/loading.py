@@ -14,7 +14,7 @@ import torch
 
 from aekit.errors import ConfigError
 from aekit.estimators import estimator_from_model_file
-from aekit.fitted import FittedAutoencoder, files
+from aekit.fitted import FittedAutoencoder
 
 
 def load(path):
@@ -25,10 +25,7 @@ def load(path):
     :class:`~aekit.fitted.FittedAutoencoder`. Loading never unpickles: see
     :mod:`aekit.fitted.files`.
     """
-    folder = files.resolve_folder(path)
-    module, config, extra = files.load_module(folder)
-    fitted = FittedAutoencoder.from_parts(folder / files.CONFIG_NAME, module, config, extra)
-    fitted.history = files.read_history(folder)
+    fitted, folder, config, extra = FittedAutoencoder.read(path)
     if config.get("estimator") is None:
         return fitted
     return estimator_from_model_file(folder, fitted, config, extra)

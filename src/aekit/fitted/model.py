@@ -432,11 +432,17 @@ class FittedAutoencoder:
     @classmethod
     def load(cls, path) -> "FittedAutoencoder":
         """The fitted model of a model folder or run folder (never unpickles)."""
+        return cls.read(path)[0]
+
+    @classmethod
+    def read(cls, path):
+        """(fitted model, its folder, config.json, extra tensors) of a model folder or run
+        folder: what :func:`aekit.load` also needs to rebuild an estimator."""
         folder = files.resolve_folder(path)
         module, config, extra = files.load_module(folder)
         fitted = cls.from_parts(folder / files.CONFIG_NAME, module, config, extra)
         fitted.history = files.read_history(folder)
-        return fitted
+        return fitted, folder, config, extra
 
     def __repr__(self) -> str:
         kind = "VAE" if self.variational else "autoencoder"
