@@ -33,6 +33,7 @@ LAYERS = {
     "estimators": 5,
     "loading": 6,       # aekit/loading.py: aekit.load, above the estimators
     "applications": 7,
+    "pretrained": 7,    # models shipped in the wheel: aekit.pretrained.load is aekit.load
     "evaluation": 7,    # evaluation may import applications, not the reverse
     "plotting": 8,
     "report": 9,
