@@ -80,7 +80,7 @@ def test_load_refuses_unknown_class_and_params(tmp_path):
 
 def test_sigmoid_output_refuses_data_outside_unit_range():
     with pytest.raises(DataError, match=r"X has values in \[-0.99.*MinMaxScaler"):
-        StackedAutoencoder(2, epochs=1).fit(X01 * 2 - 1)
+        StackedAutoencoder(2, epochs=1, output_activation="sigmoid").fit(X01 * 2 - 1)
     StackedAutoencoder(2, epochs=1, output_activation="linear").fit(X01 * 2 - 1)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from aekit.errors import AekitError, ConfigError, DataError, TrainingError
 from aekit.estimators.params import (
     OBJECTIVE_PARAMS, TRAIN_PARAMS, check_params, device_problem, internal,
 )
+from aekit.estimators.streamed import BLOCK_ROWS, StreamedRows, as_rows
 from aekit.fitted import FittedAutoencoder, InputLayout
 from aekit.losses import Objective
 from aekit.models import build_model
@@ -53,8 +55,39 @@ class AutoencoderMixin:
     _image_input = False  # True: accepts (n, H, W) / (n, C, H, W) arrays and image_shape
 
     # --- options -----------------------------------------------------------------------
+    # 'auto' options, resolved from the training data by ``_resolve_auto``: (the choice for
+    # data in [0, 1], the choice for any other real values).
+    _AUTO = {"output_activation": ("sigmoid", "linear"), "likelihood": ("bernoulli", "gaussian")}
+
+    def _resolved(self, name: str) -> str:
+        """The value option ``name`` trains with: itself, or for 'auto' the fitted choice
+        (``name + '_'``; before fit, the unit-range choice stands in for validation)."""
+        value = getattr(self, name)
+        if value != "auto":
+            return value
+        return getattr(self, name + "_", self._AUTO[name][0])
+
+    def _resolve_auto(self, X: np.ndarray) -> None:
+        """Record ``output_activation_`` / ``likelihood_``: an explicit value as given;
+        'auto' becomes the unit-range choice (sigmoid / Bernoulli, which model values in
+        [0, 1] as probabilities) when every value of X lies in [0, 1], else the real-valued
+        one (linear / Gaussian), so standardised data works as it does with PCA."""
+        unit = None
+        for name, (in_unit, real) in self._AUTO.items():
+            if not hasattr(self, name):
+                continue
+            value = getattr(self, name)
+            if value == "auto":
+                if unit is None:
+                    unit = bool(len(X)) and float(X.min()) >= 0 and float(X.max()) <= 1
+                value = in_unit if unit else real
+            setattr(self, name + "_", value)
+
     def _objective(self) -> Objective:
-        return Objective(**internal(self, OBJECTIVE_PARAMS))
+        kw = internal(self, OBJECTIVE_PARAMS)
+        if "likelihood" in kw:
+            kw["likelihood"] = self._resolved("likelihood")
+        return Objective(**kw)
 
     def _train_config(self, epochs: int, seed: int) -> TrainConfig:
         kw = internal(self, TRAIN_PARAMS)
@@ -98,7 +131,22 @@ class AutoencoderMixin:
     def _validate_X(self, X, reset: bool):
         """X -> finite float32 (n, n_features_in_) via scikit-learn's ``validate_data``
         (feature count and names). Image-shaped X (n, H, W) / (n, C, H, W) is flattened;
-        with ``reset`` its shape is returned for the layout, else checked against it."""
+        with ``reset`` its shape is returned for the layout, else checked against it.
+
+        A lazy Dataset or a memmap (:mod:`aekit.estimators.streamed`) is not copied when
+        fitting: it is checked a block at a time and returned as :class:`StreamedRows`, which
+        training streams; the other methods read it into memory (one value per row comes
+        back anyway). An in-memory Dataset is its array (with its image shape)."""
+        X = as_rows(X, images=self._image_input)
+        if isinstance(X, StreamedRows):
+            if reset:
+                # validate_data on the first rows: n_features_in_ and feature names by
+                # scikit-learn's rules; NaN/Inf and the range over every row, block by block.
+                validate_data(self, X[:min(len(X), BLOCK_ROWS)], reset=True,
+                              dtype=[np.float32, np.float64])
+                X.check()
+                return X, (X.image_shape if self._image_input else None)
+            X = X.to_array()
         seen = None
         if self._image_input and hasattr(X, "ndim") and X.ndim in (3, 4):
             seen = (1, *X.shape[1:]) if X.ndim == 3 else tuple(X.shape[1:])
@@ -144,14 +192,23 @@ class AutoencoderMixin:
             return
         lo, hi = float(X.min()), float(X.max())
         if lo < 0 or hi > 1:
+            if getattr(self, "loss", None) == "bce":
+                why, fix = "loss='bce'", "use loss='mse'"
+            elif hasattr(self, "likelihood"):
+                why, fix = "a Bernoulli likelihood", "use likelihood='gaussian'"
+            else:
+                why, fix = "a sigmoid output", "use output_activation='linear'"
+            chosen = [n for n in self._AUTO if getattr(self, n, None) == "auto"]
+            how = (f" ({chosen[0]}='auto' chose it from the data fitted first)" if chosen
+                   else "")
             raise DataError(
                 f"X has values in [{lo:.4g}, {hi:.4g}] but {type(self).__name__} reconstructs "
-                "values in [0, 1] (sigmoid output / Bernoulli likelihood / BCE loss). Scale X "
-                "first (e.g. sklearn.preprocessing.MinMaxScaler) or use "
-                "output_activation='linear' with loss='mse'.")
+                f"values in [0, 1] ({why}{how}). Scale X first (e.g. "
+                f"sklearn.preprocessing.MinMaxScaler) or {fix}.")
 
     def _needs_unit_range(self) -> bool:
-        return (getattr(self, "output_activation", "linear") == "sigmoid"
+        return ((hasattr(self, "output_activation")
+                 and self._resolved("output_activation") == "sigmoid")
                 or getattr(self, "loss", None) == "bce")
 
     # --- module ------------------------------------------------------------------------
@@ -179,7 +236,10 @@ class AutoencoderMixin:
         ``checkpoint_dir``/``resume``: see :func:`aekit.training.train` (the signature
         stored with each checkpoint is the network + objective config)."""
         config = self._train_config(epochs, seed)
-        Xt = layout.to_module(X)
+        if isinstance(X, StreamedRows) and greedy_epochs is None:
+            Xt = X.source(pad=layout.pad, device=config.device)  # read a batch at a time
+        else:  # (greedy layer-wise training holds its inputs and codes in memory)
+            Xt = layout.to_module(X)
         self._trainer = None
         signature = {"model": module.config.to_dict(), "objective": self._objective().to_dict()}
         try:
@@ -225,6 +285,9 @@ class AutoencoderMixin:
                  "n_components_": int(self.n_components_), "n_iter_": int(self.n_iter_)}
         if hasattr(self, "feature_names_in_"):
             state["feature_names_in_"] = [str(s) for s in self.feature_names_in_]
+        for name in self._AUTO:  # what 'auto' chose (or the explicit value)
+            if hasattr(self, name + "_"):
+                state[name + "_"] = str(getattr(self, name + "_"))
         if isinstance(self.random_state, np.random.RandomState):
             state["random_state_note"] = ("random_state was a numpy RandomState, which has no "
                                           "JSON form: saved as None; seed_ is the seed it gave")
@@ -237,6 +300,8 @@ class AutoencoderMixin:
         params = self.get_params(deep=False)
         if isinstance(params.get("random_state"), np.random.RandomState):
             params["random_state"] = None
+        if isinstance(params.get("log_dir"), os.PathLike):  # JSON holds the text of a path
+            params["log_dir"] = os.fspath(params["log_dir"])
         return params
 
     def _extra_tensors(self) -> dict:
@@ -258,8 +323,46 @@ class AutoencoderMixin:
         return self.fitted_.save(path, extra_config=extra, extra_tensors=self._extra_tensors(),
                                  history=self.history_)
 
+    def export_onnx(self, path, part: str = "autoencoder", *, threshold=None,
+                    score: str = "sse", force: bool = False) -> Path:
+        """Write ``part`` of the fitted model to the ONNX file ``path`` (dynamic batch axis),
+        checked against PyTorch in onnxruntime before it is written; needs
+        ``pip install 'aekit[onnx]'``.
+
+        part: 'autoencoder' (x -> reconstruction, score), 'encoder' (x -> code; a VAE gives
+        mu and logvar), 'decoder' (code -> reconstruction; not for decoder='unpool', whose
+        indices come from the encoder) or, for a classifier, 'classifier' (x -> logits,
+        probabilities). ``score`` ('sse', 'mse', 'bce') is the autoencoder graph's per-row
+        error and ``threshold`` an anomaly threshold on it; both go into the metadata with
+        the input layout and output activation (:func:`aekit.fitted.onnx.read_metadata`).
+        ``force`` replaces an existing file."""
+        check_is_fitted(self)
+        classes = getattr(self, "classes_", None)
+        return self.fitted_.export_onnx(
+            path, part, threshold=threshold, score=score, force=force,
+            head=getattr(self, "head_", None),
+            classes=None if classes is None else list(np.asarray(classes).tolist()))
+
     def _train_epochs(self) -> int:
         return self.epochs
+
+    def _restore_auto(self, fitted: FittedAutoencoder, state: dict) -> None:
+        """``output_activation_`` / ``likelihood_`` of a loaded model: the saved record, or
+        (folders written before 'auto' existed) what the saved network and objective use.
+        The caller then checks that the parameters build exactly the saved network."""
+        found = {"output_activation": fitted.module.output_activation,
+                 "likelihood": fitted.objective.likelihood}
+        for name, choices in self._AUTO.items():
+            if not hasattr(self, name):
+                continue
+            value = state.get(name + "_", found[name])
+            if value not in choices:
+                raise ConfigError(f"estimator state: {name}_ must be one of {list(choices)}, "
+                                  f"got {value!r}")
+            if value != found[name]:
+                raise ConfigError(f"estimator state: {name}_ is {value!r} but the saved model "
+                                  f"uses {found[name]!r}")
+            setattr(self, name + "_", value)
 
     def _restore(self, fitted: FittedAutoencoder, state: dict, extra: dict) -> None:
         """Inverse of ``_json_state`` / ``_extra_tensors`` (validated by the caller)."""
@@ -269,9 +372,13 @@ class AutoencoderMixin:
             setattr(self, key, int(state[key]))
         if "feature_names_in_" in state:
             self.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
+        self._restore_auto(fitted, state)
         if fitted.n_features != self.n_features_in_:
             raise ConfigError(f"the fitted model takes {fitted.n_features} features but the "
                               f"estimator state says {self.n_features_in_}")
+
+
+DENSITY_ROWS = 20_000  # rows of a streamed file whose codes fit the code density
 
 
 def _pca_errors(X: np.ndarray, k: int, shuffles: int = 5) -> tuple[float, float]:
@@ -296,11 +403,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
                       BaseEstimator):
     """Transformer API shared by every autoencoder estimator.
 
-    Data: rows of X are samples; values are modelled as float32. With the default sigmoid
-    output (or BCE loss / Bernoulli likelihood) X must lie in [0, 1]: ``fit`` raises a
-    :class:`~aekit.DataError` naming the range it found otherwise (scale with
-    ``MinMaxScaler``, or use ``output_activation='linear'`` with ``loss='mse'``).
-    Nothing is clipped silently.
+    Data: rows of X are samples; values are modelled as float32, any real values. The
+    default output_activation='auto' (likelihood='auto' for the VAE) picks a sigmoid output
+    (Bernoulli likelihood) when every training value lies in [0, 1] and a linear output
+    (Gaussian likelihood) otherwise. With an explicit sigmoid output (or BCE loss /
+    Bernoulli likelihood) X must lie in [0, 1]: ``fit`` raises a :class:`~aekit.DataError`
+    naming the range it found otherwise. Nothing is clipped silently.
     """
 
     # --- fitting -------------------------------------------------------------------------
@@ -313,6 +421,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         """
         self.validate_params()
         X, seen = self._validate_X(X, reset=True)
+        self._resolve_auto(X)
         self._check_range(X)
         layout = self._layout(X.shape[1], seen)
         module = self._build_module(layout)
@@ -345,6 +454,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         if first:
             self.validate_params()
             X, seen = self._validate_X(X, reset=True)
+            self._resolve_auto(X)  # from the first batch; later batches are held to it
             self._check_range(X)
             layout = self._layout(X.shape[1], seen)
             module = self._build_module(layout)
@@ -371,6 +481,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         return self
 
     def _fit_sampler(self, X: np.ndarray) -> None:
+        if isinstance(X, StreamedRows) and len(X) > DENSITY_ROWS:
+            # a streamed file: the codes of DENSITY_ROWS evenly spaced rows, not all of them
+            # (their codes and the mixture's responsibilities would grow with the file)
+            X = X[np.linspace(0, len(X) - 1, DENSITY_ROWS).astype(np.int64)]
         self.fitted_.fit_density(X, self.sampler, self.sampler_components)
 
     def _keep_after_divergence(self, module, layout, X) -> None:
@@ -394,8 +508,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         """What the collapse check compares: the reconstruction error (MSE) and the
         outputs' variance across rows (summed over features) of ``fitted`` on up to
         _CHECK_ROWS rows of X, in float64; with ``weights``, a copy of the weights."""
-        if len(X) > self._CHECK_ROWS:
-            X = X[np.linspace(0, len(X) - 1, self._CHECK_ROWS).astype(np.int64)]
+        if len(X) > self._CHECK_ROWS or isinstance(X, StreamedRows):  # (streamed: read them)
+            X = X[np.linspace(0, len(X) - 1, min(len(X), self._CHECK_ROWS)).astype(np.int64)]
         R = fitted.reconstruct(X).astype(np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             state = {"mse": float(np.mean((R - X) ** 2)), "spread": float(R.var(axis=0).sum()),

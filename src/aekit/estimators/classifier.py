@@ -109,13 +109,14 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
     """
 
     def __init__(self, n_components=30, *, hidden_layer_sizes=(100,), activation="relu",
-                 code_activation=None, output_activation="sigmoid", loss="mse", noise=None,
+                 code_activation=None, output_activation="auto", loss="mse", noise=None,
                  noise_level=0.0, pretrain_epochs=20, head_epochs=30, finetune_epochs=30,
                  batch_size=256, supervised_batch_size=32, standardize_codes=True,
                  optimizer="adam",
                  learning_rate=1e-3, finetune_learning_rate=None, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None,
-                 engine="auto", device="cpu", random_state=None, verbose=False):
+                 engine="auto", device="cpu", random_state=None, verbose=False,
+                 log_dir=None):
         store_params(self, locals())
 
     @property
@@ -129,7 +130,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         return ModelConfig(n_features=layout.module_features, hidden=tuple(self.hidden_layer_sizes),
                            code_size=self.n_components, activation=self.activation,
                            code_activation=self.code_activation,
-                           output_activation=self.output_activation)
+                           output_activation=self._resolved("output_activation"))
 
     # --- fitting -------------------------------------------------------------------------
     def fit(self, X, y, *, pretrained=None, checkpoint_dir=None, resume=False):
@@ -150,6 +151,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         check_classification_targets(y[~unlabelled])
         self.classes_, targets = np.unique(y[~unlabelled], return_inverse=True)
         self.n_labelled_ = int((~unlabelled).sum())
+        self._resolve_auto(X)
         self._check_range(X)
         if not np.isfinite(X).all():
             raise DataError("X has values beyond float32's range (about 3.4e38); aekit "
@@ -205,6 +207,8 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                                          lr=float(lr),
                                          batch_size=int(self.supervised_batch_size),
                                          engine="autograd")
+            if config.log_dir is not None:  # one TensorBoard run per phase: log_dir/<phase>
+                config = dataclasses.replace(config, log_dir=str(Path(config.log_dir) / phase))
             where = None if checkpoint_dir is None else Path(checkpoint_dir) / phase
             result = Trainer(model, CrossEntropy(), config).fit(
                 LabelledSource(make_source(inputs, device), yt), checkpoint_dir=where,

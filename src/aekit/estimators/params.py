@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import textwrap
 from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
@@ -49,6 +50,7 @@ MODELS = {
     "conv": "ConvAutoencoder",
     "vae": "VariationalAutoencoder",
     "classifier": "AutoencoderClassifier",
+    "segmenter": "ConvSegmenter",
 }
 ALL = tuple(MODELS)
 DEEP = ("stacked", "conv", "vae", "classifier")  # every model with hidden layers
@@ -309,10 +311,12 @@ PARAMS = (
        {"stacked": "linear", "conv": None, "classifier": None}, "model",
        variants=_tidy({"stacked": {"note": """'linear' by default: a relu code of a few units
        tends to lose units for good (dead units), a linear code, like PCA's, keeps them."""}})),
-    _p("output_activation", "str", [Choices(OUTPUT_ACTIVATIONS)],
-       """Activation of the reconstruction. 'sigmoid' needs X in [0, 1] (fit checks it);
-       'linear' takes any real values.""",
-       _same(("stacked", "conv", "classifier"), "sigmoid"), "model"),
+    _p("output_activation", "str", [Choices(("auto", *OUTPUT_ACTIVATIONS))],
+       """Activation of the reconstruction. 'auto' chooses from the training data: 'sigmoid'
+       when every value lies in [0, 1] (pixel intensities), else 'linear' (standardised or
+       any real-valued data); the choice is output_activation_. 'sigmoid' needs X in
+       [0, 1] (fit checks it); 'linear' takes any real values.""",
+       _same(("stacked", "conv", "classifier"), "auto"), "model"),
     _p("tied", "bool", ["boolean"],
        """Tie the decoder weights to the encoder's (W_dec = W_enc^T per layer): half the
        weights.""",
@@ -344,13 +348,22 @@ PARAMS = (
        "Weight of the contractive penalty, the squared Frobenius norm of the encoder's "
        "Jacobian.",
        _same(REGULARISED, 0.0), "objective:contractive"),
+    _p("rate_weight", "float", [nonnegative()],
+       """Rate-aware training for compression (Balle et al. 2017): the decoder sees the
+       code plus uniform noise U(-1/2, 1/2), the quantiser's error at step 1, and
+       rate_weight times the code's bits per input value (under a Gaussian fitted to each
+       code dimension over the batch) is added to the loss. Larger values give fewer bits
+       per image and lower quality (see aekit.applications.compress); 0 turns it off.""",
+       _same(REGULARISED, 0.0), "objective:rate_weight"),
     _p("beta", "float", [nonnegative()],
        "Weight of the KL term (a beta-VAE when not 1).",
        {"vae": 1.0}, "objective:beta"),
-    _p("likelihood", "str", [Choices(sorted(LIKELIHOODS))],
+    _p("likelihood", "str", [Choices(("auto", *sorted(LIKELIHOODS)))],
        """Decoder distribution p(x|z): 'bernoulli' (sigmoid output, needs X in [0, 1]) or
-       'gaussian' (linear output, fixed standard deviation likelihood_scale).""",
-       {"vae": "bernoulli"}, "objective:likelihood"),
+       'gaussian' (linear output, fixed standard deviation likelihood_scale). 'auto'
+       chooses 'bernoulli' when every training value lies in [0, 1], else 'gaussian'; the
+       choice is likelihood_.""",
+       {"vae": "auto"}, "objective:likelihood"),
     _p("likelihood_scale", "float", [positive()],
        "Standard deviation of the Gaussian likelihood.",
        {"vae": 0.1}, "objective:likelihood_scale"),
@@ -457,8 +470,49 @@ PARAMS = (
        _same(ALL, None)),
     _p("verbose", "bool", ["verbose"], "Show a progress bar while training.",
        _same(ALL, False), "train:progress"),
+    _p("log_dir", "str", [str, os.PathLike, None],
+       """Folder for TensorBoard logs (tensorboard --logdir DIR): each loss term, the
+       learning rate, the validation terms and a grid of reconstructions per epoch; needs
+       pip install 'aekit[tensorboard]'. Training gives the same result with or without
+       it. None writes no log.""",
+       _same(("linear", "stacked", "conv", "vae", "classifier"), None), "train:log_dir",
+       type="str, path or None",
+       variants=_tidy({"classifier": {"note": """The supervised phases log to the
+       sub-folders head and finetune."""}, "stacked": {"note": """Greedy pretraining logs
+       each phase to a sub-folder (layer-1, ..., fine-tune)."""}})),
 )
 
+# The segmenter (ConvSegmenter, SegNet) shares these keywords with the models above, with
+# its own defaults (and doc notes), and has two of its own: n_classes and class_weight.
+SEGMENTER_DEFAULTS = {
+    "image_shape": None, "channels": (32, 64, 64), "decoder": "unpool", "activation": "relu",
+    "epochs": 12, "batch_size": 32, "optimizer": "adam", "learning_rate": 2e-3,
+    "weight_decay": 0.0, "lr_schedule": "cosine", "warmup_epochs": 0.0,
+    "validation_fraction": 0.0, "early_stopping": None, "grad_clip": None, "device": "cpu",
+    "random_state": None, "verbose": False,
+}
+SEGMENTER_NOTES = _tidy({
+    "decoder": {"note": "The segmenter's 'unpool' is SegNet's decoder."},
+    "batch_size": {"note": "The segmenter counts images."},
+    "validation_fraction": {"note": "The segmenter holds out images (per-pixel "
+                            "cross-entropy)."},
+})
+PARAMS = tuple(
+    replace(p, defaults={**p.defaults, "segmenter": SEGMENTER_DEFAULTS[p.name]},
+            variants={**p.variants, **({"segmenter": SEGMENTER_NOTES[p.name]}
+                                       if p.name in SEGMENTER_NOTES else {})})
+    if p.name in SEGMENTER_DEFAULTS else p for p in PARAMS) + (
+    _p("n_classes", "int", [count(2, MAX_LAYER_WIDTH), None],
+       """Classes of the masks, background included (labels 0 .. n_classes - 1); None
+       infers it from the training masks (largest label + 1).""",
+       {"segmenter": None}, "model"),
+    _p("class_weight", "str", [Choices(("median_frequency",)), None],
+       """Weight each class's pixels in the cross-entropy: 'median_frequency' is SegNet's
+       median-frequency balancing, weight_c = median_freq / freq_c, where freq_c is the
+       pixels of class c over the pixels of the training images holding c (so a dominant
+       background weighs less); None weighs every pixel alike.""",
+       {"segmenter": None}),
+)
 TABLE = {p.name: p for p in PARAMS}
 # Keyword -> TrainConfig / Objective field: one mapping serves fit, partial_fit and saving.
 TRAIN_PARAMS = {p.name: p.goes_to.split(":", 1)[1] for p in PARAMS

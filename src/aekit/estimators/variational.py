@@ -24,15 +24,15 @@ class VariationalAutoencoder(BaseAutoencoder):
 
     def __init__(self, n_components=2, *, architecture="dense", hidden_layer_sizes=(256,),
                  image_shape=None, channels=(32, 64), decoder="transpose", activation="relu",
-                 beta=1.0, likelihood="bernoulli", likelihood_scale=0.1, kl_warmup_epochs=0,
+                 beta=1.0, likelihood="auto", likelihood_scale=0.1, kl_warmup_epochs=0,
                  n_mc_samples=8, epochs=20, batch_size=256, optimizer="adam",
                  learning_rate=1e-3, weight_decay=0.0, lr_schedule=None, warmup_epochs=0.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None, engine="auto",
-                 device="cpu", random_state=None, verbose=False):
+                 device="cpu", random_state=None, verbose=False, log_dir=None):
         store_params(self, locals())
 
     def _needs_unit_range(self):
-        return self.likelihood == "bernoulli"
+        return self._resolved("likelihood") == "bernoulli"
 
     def _model_config(self, layout):
         conv = self.architecture == "conv"
@@ -40,7 +40,7 @@ class VariationalAutoencoder(BaseAutoencoder):
             n_features=layout.module_features, architecture=self.architecture,
             hidden=tuple(self.channels if conv else self.hidden_layer_sizes),
             code_size=self.n_components, activation=self.activation,
-            output_activation="sigmoid" if self.likelihood == "bernoulli" else "linear",
+            output_activation="sigmoid" if self._resolved("likelihood") == "bernoulli" else "linear",
             image_shape=layout.image_shape if conv else None,
             decoder=self.decoder, variational=True)
 

@@ -1,0 +1,117 @@
+"""output_activation='auto' / likelihood='auto' (the defaults): the output distribution is
+chosen from the training data, recorded as a fitted attribute and in the model file, and
+used the same way by every entry point; explicit values keep their behaviour."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import aekit
+from aekit.errors import DataError, ModelFileError
+from aekit.estimators import (
+    AutoencoderClassifier, ConvAutoencoder, StackedAutoencoder, VariationalAutoencoder,
+)
+
+RNG = np.random.default_rng(0)
+UNIT = RNG.random((48, 16), dtype=np.float32)  # in [0, 1]
+REAL = (UNIT - 0.5) * 4  # in [-2, 2], like standardised data
+LABELS = np.arange(48) % 3
+
+TINY = {
+    "stacked": lambda **kw: StackedAutoencoder(2, hidden_layer_sizes=(8,), epochs=2,
+                                               random_state=0, **kw),
+    "conv": lambda **kw: ConvAutoencoder(channels=(4,), n_components=3, epochs=2,
+                                         random_state=0, **kw),
+    "vae": lambda **kw: VariationalAutoencoder(2, hidden_layer_sizes=(8,), epochs=2,
+                                               random_state=0, **kw),
+    "conv-vae": lambda **kw: VariationalAutoencoder(2, architecture="conv", channels=(4,),
+                                                    epochs=2, random_state=0, **kw),
+    "classifier": lambda **kw: AutoencoderClassifier(2, hidden_layer_sizes=(8,),
+                                                     pretrain_epochs=2, head_epochs=1,
+                                                     finetune_epochs=1, random_state=0, **kw),
+}
+OPTION = {"stacked": "output_activation", "conv": "output_activation", "vae": "likelihood",
+          "conv-vae": "likelihood", "classifier": "output_activation"}
+CHOICE = {"output_activation": {"unit": "sigmoid", "real": "linear"},
+          "likelihood": {"unit": "bernoulli", "real": "gaussian"}}
+
+
+def _fit(kind, X, **kw):
+    est = TINY[kind](**kw)
+    return est.fit(X, LABELS) if kind == "classifier" else est.fit(X)
+
+
+@pytest.mark.parametrize("kind", TINY)
+@pytest.mark.parametrize("data", ["unit", "real"])
+def test_auto_chooses_from_the_data_and_records_it(kind, data, tmp_path):
+    X = UNIT if data == "unit" else REAL
+    option = OPTION[kind]
+    est = _fit(kind, X)
+    assert getattr(est, option) == "auto"  # the parameter stays as given (scikit-learn)
+    chosen = CHOICE[option][data]
+    assert getattr(est, option + "_") == chosen
+    module = est.fitted_.module
+    assert module.output_activation == ("sigmoid" if data == "unit" else "linear")
+    if option == "likelihood":
+        assert est.fitted_.objective.likelihood == chosen
+    # the same model through a saved folder: the choice is in the file and the outputs agree
+    est.save(tmp_path / "m")
+    state = json.loads((tmp_path / "m" / "config.json").read_text())["estimator"]["state"]
+    assert state[option + "_"] == chosen
+    loaded = aekit.load(tmp_path / "m")
+    assert getattr(loaded, option + "_") == chosen
+    if kind == "classifier":
+        np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    else:
+        np.testing.assert_array_equal(loaded.reconstruct(X), est.reconstruct(X))
+        np.testing.assert_array_equal(loaded.score_samples(X), est.score_samples(X))
+
+
+@pytest.mark.parametrize("kind", TINY)
+def test_explicit_unit_range_choice_still_refuses_data_outside_it(kind):
+    option = OPTION[kind]
+    with pytest.raises(DataError, match=r"X has values in \[-1.99.*reconstructs values in \[0, 1\]"):
+        _fit(kind, REAL, **{option: CHOICE[option]["unit"]})
+
+
+@pytest.mark.parametrize("kind", TINY)
+def test_explicit_real_choice_is_kept_on_unit_data(kind):
+    option = OPTION[kind]
+    est = _fit(kind, UNIT, **{option: CHOICE[option]["real"]})
+    assert getattr(est, option + "_") == CHOICE[option]["real"]
+    assert est.fitted_.module.output_activation == "linear"
+
+
+def test_partial_fit_decides_on_the_first_batch_and_says_so_later():
+    est = StackedAutoencoder(2, hidden_layer_sizes=(8,), random_state=0)
+    est.partial_fit(UNIT)
+    assert est.output_activation_ == "sigmoid"
+    with pytest.raises(DataError, match="output_activation='auto' chose it from the data"):
+        est.partial_fit(REAL)
+
+
+@pytest.mark.parametrize("layout", ["flat", "nhw", "nchw"])
+def test_conv_defaults_take_every_image_layout(layout):
+    """ConvAutoencoder() and the conv VAE with image_shape=None on flat rows, (n, H, W) and
+    (n, C, H, W), real-valued or in [0, 1]."""
+    X = RNG.standard_normal((24, 64)).astype(np.float32)
+    data = {"flat": X, "nhw": X.reshape(-1, 8, 8), "nchw": X.reshape(-1, 1, 8, 8)}[layout]
+    for est in (ConvAutoencoder(epochs=1, random_state=0),
+                VariationalAutoencoder(architecture="conv", epochs=1, random_state=0)):
+        est.fit(data)
+        assert est.image_shape_ == (1, 8, 8)
+        assert est.reconstruct(data).shape == (24, 64)
+        assert est.transform(data).shape == (24, est.n_components_)
+
+
+def test_a_state_that_contradicts_the_saved_network_is_refused(tmp_path):
+    est = _fit("stacked", REAL).save(tmp_path / "m")
+    cfg_file = tmp_path / "m" / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["estimator"]["state"]["output_activation_"] = "sigmoid"  # the network is linear
+    cfg_file.write_text(json.dumps(cfg))
+    with pytest.raises(ModelFileError, match="output_activation_"):
+        aekit.load(tmp_path / "m")
