@@ -171,8 +171,9 @@ def _run(args) -> int:
 
 
 # Options a resumed run may change: they do not alter what is computed (``epochs`` may
-# grow unless a cosine schedule was planned over it, which the trainer refuses itself).
-RESUME_NEUTRAL = ("verbose", "epochs")
+# grow unless a cosine schedule was planned over it, which the trainer refuses itself;
+# ``log_dir`` only says where the TensorBoard events go).
+RESUME_NEUTRAL = ("verbose", "epochs", "log_dir")
 
 
 def _check_same_run(out: Path, resolved: dict) -> None:

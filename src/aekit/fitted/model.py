@@ -444,6 +444,17 @@ class FittedAutoencoder:
         fitted.history = files.read_history(folder)
         return fitted, folder, config, extra
 
+    def export_onnx(self, path, part: str = "autoencoder", *, threshold=None,
+                    score: str = "sse", force: bool = False, head=None, classes=None):
+        """Write ``part`` ('autoencoder', 'encoder', 'decoder', 'classifier') as an ONNX
+        file with a dynamic batch axis, the input layout, output activation, score and
+        ``threshold`` in its metadata, after checking it against PyTorch in onnxruntime;
+        see :func:`aekit.fitted.onnx.export_onnx` (needs ``pip install 'aekit[onnx]'``)."""
+        from aekit.fitted.onnx import export_onnx
+
+        return export_onnx(self, path, part, threshold=threshold, score=score, force=force,
+                           head=head, classes=classes)
+
     def __repr__(self) -> str:
         kind = "VAE" if self.variational else "autoencoder"
         return (f"FittedAutoencoder({kind}, {self.module.config.architecture}, "

@@ -82,6 +82,8 @@ def greedy_layerwise(model, objective: Objective, X, *, config: TrainConfig,
         where = None if checkpoint_dir is None else Path(checkpoint_dir) / names[phase]
         sig = None if signature is None else {**signature, "greedy_phase": names[phase],
                                               "pretrain_epochs": pre.epochs}
+        if cfg.log_dir is not None:  # one TensorBoard run per phase: log_dir/<phase>
+            cfg = dataclasses.replace(cfg, log_dir=str(Path(cfg.log_dir) / names[phase]))
         return train(module, obj, data, config=cfg, checkpoint_dir=where, resume=resume,
                      signature=sig, **kw)
 

@@ -23,7 +23,7 @@ import torch.optim.optimizer as torch_optimizer
 from aekit.errors import ConfigError
 from aekit.io.rows import fingerprint, make_source
 from aekit.training import callbacks as cb
-from aekit.training import distributed, steps
+from aekit.training import distributed, steps, tensorboard
 from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ class TrainConfig:
     # "auto": closed-form gradients for plain dense autoencoders (aekit.training.dense_step,
     # same maths, tested against autograd), autograd for everything else; "autograd": always.
     engine: str = "auto"
+    # TensorBoard event files (aekit.training.tensorboard): loss terms, learning rate,
+    # validation terms and a reconstruction grid per epoch. Changes nothing computed.
+    log_dir: str | None = None
 
     def __post_init__(self):
         def fail(msg):
@@ -85,6 +88,8 @@ class TrainConfig:
             fail(f"grad_clip must be > 0, got {self.grad_clip}")
         if self.engine not in ENGINES:
             fail(f"engine {self.engine!r} is not one of {list(ENGINES)}")
+        if self.log_dir is not None:  # tensorboard must be installed: checked before training
+            self.log_dir = tensorboard.check_log_dir(self.log_dir)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -288,7 +293,7 @@ class Trainer:
         self.result = TrainResult()
         self.stop = False
 
-    def _callbacks(self, val_source, checkpoint_dir, signature) -> list:
+    def _callbacks(self, source, val_source, checkpoint_dir, signature) -> list:
         c = self.config
         # A per-step finite check syncs a GPU, and under DDP a rank that stopped alone would
         # leave the others waiting in the all-reduce: there only the (all-reduced) epoch
@@ -307,6 +312,9 @@ class Trainer:
         if c.progress:
             out.append(cb.ProgressBar())
         out.append(cb.LogEpochs())
+        if c.log_dir is not None:  # the grid shows held-out rows when there are some
+            out.append(tensorboard.TensorBoard(
+                c.log_dir, val_source if val_source is not None else source))
         return out + self.extra_callbacks
 
     def fit(self, X, *, X_val=None, until: int | None = None, checkpoint_dir=None,
@@ -341,7 +349,7 @@ class Trainer:
                          "validation": None if val_source is None else fingerprint(val_source)}
         if signature is not None:  # compare in JSON form: tuples and lists must match
             signature = json.loads(json.dumps(signature))
-        callbacks = self._callbacks(val_source, checkpoint_dir, signature)
+        callbacks = self._callbacks(source, val_source, checkpoint_dir, signature)
         if resume and checkpoint_dir is not None and \
                 (checkpoint_dir / CHECKPOINT_NAME).exists():
             self._resume(checkpoint_dir, signature)
@@ -445,8 +453,9 @@ class Trainer:
 
 
 # Options that do not change what training computes (``epochs`` is checked on its own: a
-# cosine schedule is planned over it; otherwise a run may be continued to more epochs).
-_NEUTRAL_OPTIONS = ("progress", "epochs")
+# cosine schedule is planned over it; otherwise a run may be continued to more epochs;
+# ``log_dir`` only says where the TensorBoard events go).
+_NEUTRAL_OPTIONS = ("progress", "epochs", "log_dir")
 
 
 def _result_options(config: TrainConfig) -> dict:
