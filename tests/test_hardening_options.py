@@ -53,6 +53,11 @@ FREE_TEXT = {
     ("tour", "data"): "word", ("tour", "out"): "out", ("tour", "only"): "word",
     ("datasets", "data_dir"): "in", ("datasets", "cache_dir"): "out",
     ("demo", "out"): "out",
+    ("compress", "model_dir"): "in", ("compress", "data"): "in", ("compress", "input"): "in",
+    ("compress", "out"): "out", ("compress", "fit_data"): "in",
+    ("decompress", "model_dir"): "in", ("decompress", "stream"): "in",
+    ("decompress", "out"): "out", ("decompress", "png"): "out", ("decompress", "data"): "in",
+    ("decompress", "input"): "in", ("decompress", "fit_data"): "in",
 }
 
 # A command that would run (quickly) as it is; each case adds one bad option to it. "{t}"
@@ -72,9 +77,12 @@ BASE = {
                              "--out": ["{t}/rep"]}),
     "tour": ([], {"--out": ["{t}/tour"], "--quick": [], "--only": ["PCA vs a linear"]}),
     "datasets": ([], {}),
+    "compress": (["{model}"], {"--input": ["{t}/ok.npy"], "--out": ["{t}/s.aekz"]}),
+    "decompress": (["{model}", "{t}/ok.aekz"], {"--out": ["{t}/rows.npy"]}),
     "": ([], {}),  # the top-level parser's own options (then `datasets`)
 }
-CONFLICTS = {("encode", "data"): ["--input"]}  # exactly one of --data and --input
+CONFLICTS = {("encode", "data"): ["--input"],  # exactly one of --data and --input
+             ("compress", "data"): ["--input"]}
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +94,9 @@ def folder(tmp_path_factory) -> Path:
     np.save(t / "codes.npy", RNG.random((4, 2)).astype(np.float32))
     StackedAutoencoder(2, hidden_layer_sizes=(8,), epochs=1, random_state=0).fit(X).save(
         t / "model")
+    from aekit.applications import compress
+
+    (t / "ok.aekz").write_bytes(compress(t / "model", X))
     return t
 
 
@@ -244,7 +255,9 @@ def _argv(sub: str, action, folder: Path, value=None) -> list:
             if model not in TABLE[flag[2:].replace("-", "_")].defaults:
                 options.pop(flag, None)
     if value is not None and action is not None and not action.option_strings:
-        positionals = [value]  # a positional under test
+        names = [a.dest for a in _subparsers()[sub]._actions if not a.option_strings
+                 and not isinstance(a, argparse._SubParsersAction)]
+        positionals[names.index(dest)] = value  # the positional under test
     argv = ([sub] if sub else []) + positionals
     for flag, vals in options.items():
         argv += [flag, *vals]

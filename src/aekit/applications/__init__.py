@@ -12,6 +12,8 @@ on. Codes are (n, k). The numbers come from the fitted model's own methods.
 - generation: :func:`generate`
 - anomalies: :func:`anomaly_scores`, :func:`negative_elbo`, :func:`threshold_by_contamination`,
   :func:`threshold_by_quantile`, :class:`AnomalyDetector`
+- compression: :func:`compress`, :func:`decompress` (real bitstreams), :func:`quantise`,
+  :func:`stream_info`, :func:`bits_per_pixel`, :func:`psnr`
 """
 
 from aekit.applications.adapter import as_fitted, as_module, image_shape_of
@@ -20,6 +22,9 @@ from aekit.applications.anomaly import (
     threshold_by_quantile,
 )
 from aekit.applications.codes import average, decode, encode, mix_codes, reconstruct
+from aekit.applications.compression import (
+    bits_per_pixel, compress, decompress, psnr, quantise, stream_info,
+)
 from aekit.applications.generation import GENERATION_METHODS, generate
 from aekit.applications.interpolation import (
     GRID_METHODS, INTERPOLATIONS, grid_axis, interpolate, interpolate_codes, latent_grid,
@@ -30,6 +35,7 @@ from aekit.applications.restoration import MASK_KINDS, add_noise, denoise, inpai
 __all__ = [
     "GENERATION_METHODS", "GRID_METHODS", "INTERPOLATIONS", "MASK_KINDS", "SCORE_METRICS",
     "AnomalyDetector", "add_noise", "anomaly_scores", "as_fitted", "as_module", "average",
+    "bits_per_pixel", "compress", "decompress", "psnr", "quantise", "stream_info",
     "decode", "denoise", "encode", "generate", "grid_axis", "image_shape_of",
     "inpaint", "interpolate", "interpolate_codes", "latent_grid",
     "latent_grid_codes", "latent_traversal", "make_mask", "mix_codes", "negative_elbo",

@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 from aekit.errors import ConfigError, DataError, ModelFileError
 from aekit.fitted import files
 from aekit.fitted.density import CodeDensity, StandardNormal, fit_density
+from aekit.fitted.entropy import EntropyModel
 from aekit.fitted.layout import InputLayout
 from aekit.losses import Objective, kl_to_standard_normal, negative_log_likelihood
 
@@ -75,6 +76,26 @@ def _saved_density(weights: Path, module, rec: dict, extra: dict):
     return density
 
 
+def _saved_entropy(weights: Path, module, rec: dict, extra: dict):
+    """The entropy model saved with the model (None in folders written before compression
+    existed, which record nothing). A record that names one needs its tensors, and the
+    other way round."""
+    said = rec.get("entropy_model")
+    if said is not None and not isinstance(said, bool):
+        raise TypeError(f"'entropy_model' must be true or false, got {said!r}")
+    try:
+        entropy = EntropyModel.from_tensors(extra, int(module.code_size))
+    except ModelFileError as exc:
+        raise ModelFileError(f"{weights}: {exc}") from None
+    if said and entropy is None:
+        raise ModelFileError(f"{weights}: config.json records an entropy model but the file "
+                             "holds no 'extra/entropy/...' tensors; save the model again")
+    if said is False and entropy is not None:
+        raise ModelFileError(f"{weights}: holds entropy-model tensors (extra/entropy/...) but "
+                             "config.json records none")
+    return entropy
+
+
 class FittedAutoencoder:
     """A trained autoencoder with its objective, input layout and code density.
 
@@ -83,12 +104,15 @@ class FittedAutoencoder:
     :class:`InputLayout` (default: the module's own width and image shape). density: a
     :class:`CodeDensity` for a plain AE (None: none fitted yet), ignored for a VAE, whose
     density is its prior. seed: default seed of the Monte Carlo draws in scores.
-    n_mc_samples: default draws of z per row in :meth:`elbo`.
+    n_mc_samples: default draws of z per row in :meth:`elbo`. entropy: the
+    :class:`~aekit.fitted.entropy.EntropyModel` of the training codes (compression; None:
+    none fitted yet).
     """
 
     def __init__(self, module, *, objective: Objective | None = None,
                  layout: InputLayout | None = None, density=None, seed: int = 0,
-                 n_mc_samples: int = 8, history: list | None = None):
+                 n_mc_samples: int = 8, history: list | None = None,
+                 entropy: EntropyModel | None = None):
         if not (isinstance(module, torch.nn.Module) and hasattr(module, "config")
                 and hasattr(module, "encode")):
             raise ConfigError(f"expected an aekit autoencoder module, got "
@@ -103,6 +127,7 @@ class FittedAutoencoder:
         self.seed = int(seed)
         self.n_mc_samples = int(n_mc_samples)
         self.history = history
+        self.entropy = entropy
 
     # --- what the model is -------------------------------------------------------------
     @property
@@ -341,10 +366,27 @@ class FittedAutoencoder:
     # --- generating ----------------------------------------------------------------------
     def fit_density(self, X, kind: str = "gmm", n_components: int = 10) -> "FittedAutoencoder":
         """Fit the code density ``kind`` ('gmm', 'gaussian', 'uniform') on the codes of X
-        (a VAE keeps its prior)."""
+        (a VAE keeps its prior), and the entropy model used to compress codes
+        (:meth:`fit_entropy`) on the same codes."""
+        codes = self.encode(X)
         if not self.variational:
-            self.density = fit_density(kind, self.encode(X), n_components, self.seed)
+            self.density = fit_density(kind, codes, n_components, self.seed)
+        self.entropy = EntropyModel.fit(self, codes)
         return self
+
+    def fit_entropy(self, X) -> "FittedAutoencoder":
+        """Fit the entropy model of the codes of X (training rows): per-dimension code
+        quantiles, medians and decoder gains (:mod:`aekit.fitted.entropy`); saved with
+        the model, it is all :mod:`aekit.applications.compression` needs."""
+        self.entropy = EntropyModel.fit(self, self.encode(X))
+        return self
+
+    def entropy_model(self) -> EntropyModel | None:
+        """The entropy model compression uses: the fitted one; for a VAE without one, one
+        derived from its prior (fixed-seed draws); else None."""
+        if self.entropy is None and self.variational:
+            self.entropy = EntropyModel.from_prior(self)
+        return self.entropy
 
     def density_like(self, kind: str, X=None, n_components: int = 10):
         """A density of ``kind`` over this model's codes: 'prior' is N(0, I); the others
@@ -377,12 +419,15 @@ class FittedAutoencoder:
         return {"n_features": self.layout.n_features,
                 "image_shape": list(self.layout.image_shape) if self.layout.image_shape else None,
                 "pad": self.layout.pad, "seed": self.seed, "n_mc_samples": self.n_mc_samples,
-                "density": None if self.density is None else self.density.kind}
+                "density": None if self.density is None else self.density.kind,
+                "entropy_model": self.entropy is not None}
 
     def save(self, path, *, extra_config: dict | None = None,
              extra_tensors: dict | None = None, history: list | None = None):
         """Write the model folder ``path`` (config.json + model.safetensors) atomically."""
         tensors = dict(self.density.to_tensors()) if self.density is not None else {}
+        if self.entropy is not None:
+            tensors.update(self.entropy.to_tensors())
         tensors.update(extra_tensors or {})
         config = {"objective": self.objective.to_dict(), "fitted": self.record(),
                   **(extra_config or {})}
@@ -421,8 +466,11 @@ class FittedAutoencoder:
             layout = InputLayout(rec["n_features"], shape, rec["pad"])
             density = _saved_density(Path(where).with_name(files.WEIGHTS_NAME), module, rec,
                                      extra)
+            entropy = _saved_entropy(Path(where).with_name(files.WEIGHTS_NAME), module, rec,
+                                     extra)
             return cls(module, objective=objective, layout=layout, density=density,
-                       seed=rec["seed"], n_mc_samples=max(1, rec["n_mc_samples"]))
+                       seed=rec["seed"], n_mc_samples=max(1, rec["n_mc_samples"]),
+                       entropy=entropy)
         except ModelFileError:
             raise
         except files.DAMAGE_ERRORS as exc:

@@ -1,7 +1,8 @@
 """Loss terms and the composable training objective.
 
 An :class:`Objective` combines a reconstruction loss with any of: input corruption
-(denoising), L1 or KL sparsity on the code, a contractive penalty, and - for variational
+(denoising), L1 or KL sparsity on the code, a contractive penalty, a rate term (the bits
+of the quantised code, for compression), and - for variational
 models - the closed-form KL to the prior with a ``beta`` weight (beta-VAE) and optional
 warm-up. It works with every architecture because models share one output dict.
 
@@ -89,6 +90,22 @@ def sparsity_kl(code: torch.Tensor, target: float, eps: float = 1e-6) -> torch.T
     rho = target
     return (rho * torch.log(rho / rho_hat)
             + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+
+
+def code_rate_bits(z_noisy: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Bits per row of codes quantised with step 1, (B,): -sum_j log2 p(z~_j) under a
+    Gaussian fitted to the batch's codes per dimension (mean mu_j, std s_j of z),
+    convolved with the uniform quantisation noise (Balle, Laparra & Simoncelli 2017,
+    "End-to-end optimized image compression", eq. 4 and sec. 2.2):
+    p(z~) = Phi((z~ - mu + 1/2) / s) - Phi((z~ - mu - 1/2) / s). Both tails are computed
+    on the side where Phi is small (their appendix trick), so no probability rounds to 0.
+    """
+    mu = z.mean(dim=0, keepdim=True)
+    s = (z.var(dim=0, unbiased=False, keepdim=True) + 1e-8).sqrt()
+    upper, lower = (z_noisy - mu + 0.5) / s, (z_noisy - mu - 0.5) / s
+    sign = -torch.sign(upper + lower).detach()
+    p = (torch.special.ndtr(sign * upper) - torch.special.ndtr(sign * lower)).abs()
+    return -torch.log2(p.clamp_min(1e-9)).sum(dim=1)
 
 
 def contractive_penalty(model, x: torch.Tensor, generator=None, n_projections: int = 1):
@@ -186,6 +203,10 @@ class Objective:
     sparsity_weight: float = 0.0
     sparsity_target: float = 0.05
     contractive: float = 0.0  # weight of the contractive penalty
+    # Rate-aware training (plain autoencoders): the decoder sees z + U(-1/2, 1/2) instead of
+    # z (the quantiser's noise at step 1) and ``rate_weight`` * bits per input value of
+    # the quantised code (code_rate_bits) is added: L = distortion + lambda * rate.
+    rate_weight: float = 0.0
     # Variational models only:
     beta: float = 1.0  # weight of the KL term (beta-VAE when != 1)
     likelihood: str = "bernoulli"
@@ -209,7 +230,7 @@ class Objective:
             fail(f"sparsity {self.sparsity!r} is not one of {list(SPARSITY_KINDS)}")
         if not 0 < self.sparsity_target < 1:
             fail(f"sparsity_target must be in (0, 1), got {self.sparsity_target}")
-        for name in ("sparsity_weight", "contractive", "beta"):
+        for name in ("sparsity_weight", "contractive", "beta", "rate_weight"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 fail(f"{name} must be a finite number >= 0, got {value}")
@@ -235,7 +256,7 @@ class Objective:
     CLOSED_FORM_FIELDS = {
         "reconstruction": ("mse", "bce"), "noise": ANY, "noise_level": ANY,
         "sparsity": (None, "l1", "kl"), "sparsity_weight": ANY, "sparsity_target": ANY,
-        "contractive": (0, 0.0),
+        "contractive": (0, 0.0), "rate_weight": (0, 0.0),
         # variational fields: a plain autoencoder's loss has no term for them
         "beta": ANY, "likelihood": ANY, "likelihood_scale": ANY, "kl_warmup_epochs": ANY,
     }
@@ -274,7 +295,23 @@ class Objective:
         (which needs input gradients) is included; evaluation passes ``train=False``.
         """
         x_in = self.corrupt(x, generator) if train else x
-        out = model(x_in, generator=generator)
+        rate = None
+        if self.rate_weight > 0:
+            if model.variational:
+                raise ConfigError("rate_weight applies to plain autoencoders (a VAE's KL "
+                                  "term is its rate)")
+            z, context = model._encode(x_in)  # (B, k)
+            if train:  # additive uniform noise stands in for rounding (Balle et al. 2017)
+                z_noisy = z + torch.rand(z.shape, generator=generator, device=z.device,
+                                         dtype=z.dtype) - 0.5
+            else:
+                z_noisy = torch.round(z)
+            logits = model.decode_logits(z_noisy, context)
+            out = {"code": z, "logits": logits, "recon": torch.sigmoid(logits)
+                   if model.output_activation == "sigmoid" else logits}
+            rate = code_rate_bits(z_noisy, z).mean() / x.shape[1]  # bits per input value
+        else:
+            out = model(x_in, generator=generator)
         terms = {}
         if model.variational:
             recon = negative_log_likelihood(out, x, self.likelihood, self.likelihood_scale).mean()
@@ -292,6 +329,9 @@ class Objective:
         if self.contractive > 0 and train:
             terms["contractive"] = contractive_penalty(model, x_in, generator)
             loss = loss + self.contractive * terms["contractive"]
+        if rate is not None:
+            terms["rate"] = rate
+            loss = loss + self.rate_weight * rate
         # Per-pixel MSE, comparable to PCA. For a plain MSE autoencoder it is the
         # reconstruction term itself (same inputs, same formula): reuse it, no second pass.
         if self.reconstruction == "mse" and not model.variational:
