@@ -37,7 +37,7 @@ X = RNG.random((40, 16)).astype(np.float32)
 # Flags that take free text (paths, names): how a garbage value is refused. "in": a path
 # read by the command (a missing one is an error naming it); "out": a path written (any
 # name is valid: the output checks are tested in test_no_overwrite / test_hardening_cli);
-# "word": a name checked against a list.
+# "word": a name checked against a list; "number": a finite number (argparse type).
 FREE_TEXT = {
     ("train", "model"): "word", ("train", "data"): "in", ("train", "out"): "out",
     ("train", "config"): "in",
@@ -58,6 +58,7 @@ FREE_TEXT = {
     ("decompress", "model_dir"): "in", ("decompress", "stream"): "in",
     ("decompress", "out"): "out", ("decompress", "png"): "out", ("decompress", "data"): "in",
     ("decompress", "input"): "in", ("decompress", "fit_data"): "in",
+    ("export", "model_dir"): "in", ("export", "out"): "out", ("export", "threshold"): "number",
 }
 
 # A command that would run (quickly) as it is; each case adds one bad option to it. "{t}"
@@ -79,6 +80,7 @@ BASE = {
     "datasets": ([], {}),
     "compress": (["{model}"], {"--input": ["{t}/ok.npy"], "--out": ["{t}/s.aekz"]}),
     "decompress": (["{model}", "{t}/ok.aekz"], {"--out": ["{t}/rows.npy"]}),
+    "export": (["{model}"], {"--out": ["{t}/model.onnx"]}),
     "": ([], {}),  # the top-level parser's own options (then `datasets`)
 }
 CONFLICTS = {("encode", "data"): ["--input"],  # exactly one of --data and --input
@@ -133,6 +135,8 @@ def _bad_param_values(name: str) -> list:
     p = TABLE[name].for_model(_model_for(name))
     if p.kind == "bool":
         return []  # a switch: --tied=zzz, tested with the other switches
+    if os.PathLike in p.constraints:  # a folder path (log_dir): any name is one
+        return ["", "7", "1.5", "true", "{t}/ok.npy"]  # not text, or an existing file
     bad = ["zzz"] if p.kind == "ints" else ["zzz", "", "[1]"]
     for c in p.constraints:
         if c == "random_state":
@@ -183,7 +187,8 @@ def _bad_values(sub: str, action) -> list:
     kind = FREE_TEXT.get((sub, action.dest))
     if kind is None:
         return None  # unknown: test_every_flag_is_validated says what to do
-    return {"in": ["{t}/does-not-exist/x.npy"], "word": ["zzz"], "out": []}[kind]
+    return {"in": ["{t}/does-not-exist/x.npy"], "word": ["zzz"], "out": [],
+            "number": ["zzz", "", "nan", "inf", "1e400"]}[kind]
 
 
 CASES = []
