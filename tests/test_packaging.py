@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -32,3 +34,29 @@ def test_the_torch_range_admits_only_the_tested_minor_version():
     import torch as installed
 
     assert Version(installed.__version__.split("+")[0]) in torch.specifier
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_pretrained_models_and_the_latent_map_script(tmp_path):
+    """Package data reaches the wheel: every pretrained model folder's files and the
+    report's JavaScript (built from a copy, so the working tree gets no build/ folder)."""
+    import subprocess
+    import zipfile
+
+    src = tmp_path / "src-copy"
+    shutil.copytree(ROOT / "src", src / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps",
+                    "--no-build-isolation", "-q", "-w", str(tmp_path / "dist")], check=True,
+                   capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("aekit-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    models = ROOT / "src" / "aekit" / "pretrained" / "models"
+    expected = {f"aekit/pretrained/models/{p.parent.name}/{p.name}"
+                for p in models.glob("*/*") if p.suffix in (".json", ".safetensors")
+                and not p.parent.name.startswith(".")}
+    assert expected and any(n.endswith("/provenance.json") for n in expected)
+    assert expected <= names, sorted(expected - names)
+    assert "aekit/report/latent_map.js" in names

@@ -16,6 +16,7 @@ from aekit import evaluation as ev
 from aekit import plotting as pl
 from aekit.errors import ConfigError, DataError
 from aekit.report.html import Report
+from aekit.report.latent_map import add_latent_map
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,11 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
             measured="; ".join(parts) + ".",
         ).figure(pl.plot_code_map(embedding=Y_map, y=None if y_test is None else y_test),
                  f"{len(Y_map[0])} test codes ({Y_map[1]})")
+
+    # --- interactive code map: the page decodes any point of it -------------------------
+    if images and k >= 2:
+        add_latent_map(report, fitted, X_test, y_test, image_shape=shape,
+                       max_points=max_map_points, random_state=random_state)
 
     # --- generation, interpolation, averaging, grid, traversals -------------------------
     if images:

@@ -4,8 +4,9 @@ Format. :meth:`Report.save` writes a **folder** by default: ``index.html`` plus
 ``figures/*.png`` linked by relative paths. A folder diffs well in git, its PNGs can be
 linked from a README, and the page stays small. ``self_contained=True`` writes **one HTML
 file** with every PNG inlined as base64 (``data:`` URLs) instead: the friendliest form to
-e-mail or attach. Both open from disk (``file://``) in any browser, with no server, no
-script and no network access.
+e-mail or attach. Both open from disk (``file://``) in any browser, with no server and no
+network access; the only scripts are those of interactive figures (the latent map), written
+into the folder beside the page (inlined in a self-contained page).
 
 Safety. Every piece of text goes through ``html.escape``. Saving is atomic: the folder is
 built under a temporary name beside the target and swapped in only when complete (the HTML
@@ -77,6 +78,18 @@ class TextItem:
 
 
 @dataclass
+class HtmlItem:
+    """Markup made by aekit code (which escaped every piece of text in it) and the files it
+    needs: ``files`` {relative path: bytes} go into the report folder; ``scripts`` (paths
+    among ``files``) load after the markup, by <script src> in a folder and inlined in a
+    self-contained page. For interactive figures; nothing is fetched from the network."""
+
+    html: str
+    files: dict = field(default_factory=dict)
+    scripts: list = field(default_factory=list)
+
+
+@dataclass
 class Section:
     """One titled part of a report. ``claim``: what the lecture says should happen;
     ``measured``: what this run found. Add content with the chainable methods below."""
@@ -101,6 +114,20 @@ class Section:
         n = self._report._next_figure() if self._report is not None else 1
         name = f"fig{n:02d}-{_slug(self.title)}"
         self.items.append(FigureItem(bytes(png), caption, alt or caption or self.title, name))
+        return self
+
+    def html(self, markup: str, files: dict | None = None, scripts=()) -> "Section":
+        """Trusted markup with its files and scripts (see :class:`HtmlItem`)."""
+        files = dict(files or {})
+        for name in [*files, *scripts]:
+            parts = Path(name).parts
+            if Path(name).is_absolute() or ".." in parts or not parts or parts[0] == FIGURE_DIR:
+                raise ConfigError(f"section {self.title!r}: file name {name!r} must be a "
+                                  f"relative path inside the report folder")
+        missing = [s for s in scripts if s not in files]
+        if missing:
+            raise ConfigError(f"section {self.title!r}: scripts {missing} are not among its files")
+        self.items.append(HtmlItem(str(markup), files, list(scripts)))
         return self
 
     def table(self, header, rows, caption: str | None = None) -> "Section":
@@ -185,6 +212,15 @@ class Report:
         e = html.escape
         if isinstance(item, TextItem):
             return "".join(f"<p>{e(p.strip())}</p>" for p in item.text.split("\n\n") if p.strip())
+        if isinstance(item, HtmlItem):
+            out = [item.html]
+            for name in item.scripts:
+                if self_contained:  # "</" would end the inline script early
+                    code = item.files[name].decode("utf-8").replace("</", "<\\/")
+                    out.append(f"<script>{code}</script>")
+                else:
+                    out.append(f'<script src="{e(name)}"></script>')
+            return "".join(out)
         if isinstance(item, FigureItem):
             if self_contained:
                 src = "data:image/png;base64," + base64.b64encode(item.png).decode("ascii")
@@ -206,6 +242,11 @@ class Report:
 
     def figures(self) -> list[FigureItem]:
         return [it for s in self.sections for it in s.items if isinstance(it, FigureItem)]
+
+    def files(self) -> dict:
+        """{relative path: bytes} of the interactive figures' files (folder reports)."""
+        return {name: data for s in self.sections for it in s.items
+                if isinstance(it, HtmlItem) for name, data in it.files.items()}
 
     # --- saving ---------------------------------------------------------------------------
     def save(self, path, *, self_contained: bool = False) -> Path:
@@ -240,6 +281,9 @@ class Report:
             (tmp / FIGURE_DIR).mkdir()
             for item in self.figures():
                 (tmp / FIGURE_DIR / f"{item.name}.png").write_bytes(item.png)
+            for name, data in self.files().items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_bytes(data)
             (tmp / "index.html").write_text(self.to_html(self_contained=False), encoding="utf-8")
             (tmp / MARKER).write_text("written by aekit.report\n", encoding="utf-8")
             apply_default_modes(tmp)  # what mkdir/open give under the umask (mkdtemp: 0700)
