@@ -109,6 +109,17 @@ def test_map_plane_is_the_codes_for_2d_and_pca_otherwise():
     np.testing.assert_allclose((on_plane - origin) @ axes.T, P, atol=1e-9)
 
 
+def test_map_data_names_the_classes_and_subsamples(make_model):
+    fitted = _fitted(make_model, "dense")
+    X, y = _rows(12, n=50), np.arange(50) % 3
+    data = map_data(fitted, X, y, image_shape=DENSE_SHAPE, max_points=20,
+                    class_names=["shoe", "bag", "coat"])
+    assert data["points"]["label_names"] == ["shoe", "bag", "coat"]
+    assert data["n_points"] == 20 and len(data["points"]["labels"]) == 20
+    assert map_data(fitted, X, y, image_shape=DENSE_SHAPE)["points"]["label_names"] == \
+        ["0", "1", "2"]
+
+
 def test_map_data_refuses_a_one_value_code(make_model, model_kinds):
     from aekit.errors import ConfigError
 

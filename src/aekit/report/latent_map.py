@@ -159,9 +159,10 @@ def map_plane(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
 
 
 def map_data(model, X, y=None, *, image_shape=None, max_points: int = 2000,
-             random_state=0) -> dict:
+             random_state=0, class_names=None) -> dict:
     """The JSON payload of one interactive map of the codes of X (n, D) (at most
-    ``max_points`` rows, labels y (n,) optional) for ``latent_map.js``."""
+    ``max_points`` rows, labels y (n,) optional, named by ``class_names`` in label order
+    when given) for ``latent_map.js``."""
     fitted = app.as_fitted(model)
     if fitted.code_size < 2:
         raise ConfigError("the interactive map needs a code of at least 2 values, got "
@@ -179,7 +180,8 @@ def map_data(model, X, y=None, *, image_shape=None, max_points: int = 2000,
     labels = names = None
     if y is not None:
         classes, inverse = np.unique(np.asarray(y)[index], return_inverse=True)
-        labels, names = inverse.astype(int).tolist(), [str(c) for c in classes]
+        labels, names = inverse.astype(int).tolist(), [_label_name(c, class_names)
+                                                       for c in classes]
     axis_names = (["z0", "z1"] if method == "codes" else ["principal axis 1 of the codes",
                                                             "principal axis 2 of the codes"])
     return {
@@ -194,6 +196,14 @@ def map_data(model, X, y=None, *, image_shape=None, max_points: int = 2000,
         "decoder": {"ops": ops, "arrays": {n: {"shape": list(a.shape), "data": _b64(a)}
                                            for n, a in arrays.items()}},
     }
+
+
+def _label_name(c, class_names=None) -> str:
+    """``class_names[c]`` for an integer label in range, else the label itself."""
+    if class_names is not None and isinstance(c, (int, np.integer)) \
+            and 0 <= int(c) < len(class_names):
+        return str(class_names[int(c)])
+    return str(c)
 
 
 def decoder_values(fitted) -> int:
@@ -215,10 +225,11 @@ def script_text() -> str:
 
 
 def add_latent_map(report, model, X, y=None, *, image_shape=None, max_points: int = 2000,
-                   random_state=0, title: str = "Interactive code map"):
-    """Append the interactive map section to ``report`` (an :class:`aekit.report.Report`);
-    returns the section, or None when the decoder is too large to carry into the page
-    (a section then says so)."""
+                   random_state=0, class_names=None, title: str = "Interactive code map"):
+    """Append the interactive map section to ``report`` (an :class:`aekit.report.Report`)
+    and return it. X (n, D): the rows to map; y (n,): their labels (colours; named by
+    ``class_names`` in label order, default the labels themselves). A decoder too large to
+    carry into the page (over MAX_DECODER_VALUES weights) gets a section saying so."""
     fitted = app.as_fitted(model)
     k = fitted.code_size
     plane = ("each position is the 2-D code itself" if k == 2 else
@@ -232,7 +243,7 @@ def add_latent_map(report, model, X, y=None, *, image_shape=None, max_points: in
             f"Left out: the decoder has {n_values:,} weights, more than the "
             f"{MAX_DECODER_VALUES:,} the page carries.")
     data = map_data(fitted, X, y, image_shape=image_shape, max_points=max_points,
-                    random_state=random_state)
+                    random_state=random_state, class_names=class_names)
     map_id = f"map{len(report.sections) + 1}"  # unique in the page, stable across runs
     note = fitted.free_code_note
     conv = fitted.module.config.architecture == "conv"
