@@ -59,6 +59,7 @@ FREE_TEXT = {
     ("decompress", "out"): "out", ("decompress", "png"): "out", ("decompress", "data"): "in",
     ("decompress", "input"): "in", ("decompress", "fit_data"): "in",
     ("export", "model_dir"): "in", ("export", "out"): "out", ("export", "threshold"): "number",
+    ("pretrained", "name"): "word", ("pretrained", "out"): "out",
 }
 
 # A command that would run (quickly) as it is; each case adds one bad option to it. "{t}"
@@ -81,6 +82,7 @@ BASE = {
     "compress": (["{model}"], {"--input": ["{t}/ok.npy"], "--out": ["{t}/s.aekz"]}),
     "decompress": (["{model}", "{t}/ok.aekz"], {"--out": ["{t}/rows.npy"]}),
     "export": (["{model}"], {"--out": ["{t}/model.onnx"]}),
+    "pretrained": (["digits-stacked-8"], {}),
     "": ([], {}),  # the top-level parser's own options (then `datasets`)
 }
 CONFLICTS = {("encode", "data"): ["--input"],  # exactly one of --data and --input
