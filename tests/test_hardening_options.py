@@ -591,10 +591,13 @@ def test_random_state_instance_fits_saves_and_loads(tmp_path, model):
     from aekit import load
 
     kw = {"classifier": dict(pretrain_epochs=1, head_epochs=1, finetune_epochs=1),
-          "conv": dict(channels=(4,), epochs=1)}.get(model, dict(epochs=1))
+          "conv": dict(channels=(4,), epochs=1),
+          "segmenter": dict(channels=(4,), epochs=1, image_shape=(1, 4, 4))
+          }.get(model, dict(epochs=1))
     est = common.estimator_class(model)(random_state=np.random.RandomState(0), **kw)
-    y = np.arange(len(X)) % 2
-    (est.fit(X, y) if model == "classifier" else est.fit(X)).save(tmp_path / "m")
+    y = {"classifier": np.arange(len(X)) % 2,  # labels; a segmenter's: a mask per image
+         "segmenter": (X.reshape(-1, 4, 4) > 0.5).astype(np.int64)}.get(model)
+    (est.fit(X) if y is None else est.fit(X, y)).save(tmp_path / "m")
     loaded = load(tmp_path / "m")
     assert loaded.get_params()["random_state"] is None and loaded.seed_ == est.seed_
     state = json.loads((tmp_path / "m" / "config.json").read_text())["estimator"]["state"]

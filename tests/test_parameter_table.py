@@ -96,7 +96,8 @@ def test_train_help_has_every_keyword_and_no_markup(monkeypatch, capsys):
         "linear").doc
     # each flag says what it takes and each model's default
     assert "--channels N,N Channels of the conv layers; each is followed by a 2x2 max-pool. " \
-           "(integers, comma-separated; defaults: conv=16,32,64, vae=32,64) [conv, vae]" in flat
+           "(integers, comma-separated; defaults: conv=16,32,64, vae=32,64, " \
+           "segmenter=16,32,64) [conv, vae, segmenter]" in flat
     assert "--engine V" in flat and "(one of: auto, autograd; default: auto)" in flat
 
 

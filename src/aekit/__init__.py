@@ -20,6 +20,7 @@ __all__ = [
     "TrainingError",
     "AutoencoderClassifier",
     "ConvAutoencoder",
+    "ConvSegmenter",
     "LinearAutoencoder",
     "StackedAutoencoder",
     "VariationalAutoencoder",
@@ -41,8 +42,8 @@ def load(path):
     return _load(path)
 
 
-_ESTIMATOR_NAMES = ("AutoencoderClassifier", "ConvAutoencoder", "LinearAutoencoder",
-                    "StackedAutoencoder", "VariationalAutoencoder")
+_ESTIMATOR_NAMES = ("AutoencoderClassifier", "ConvAutoencoder", "ConvSegmenter",
+                    "LinearAutoencoder", "StackedAutoencoder", "VariationalAutoencoder")
 
 
 _SUBPACKAGES = ("applications", "cli", "datasets", "estimators", "evaluation", "fitted", "io",

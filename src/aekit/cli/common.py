@@ -32,6 +32,7 @@ MODEL_CLASSES = {
     "conv": "ConvAutoencoder",
     "vae": "VariationalAutoencoder",
     "classifier": "AutoencoderClassifier",
+    "segmenter": "ConvSegmenter",
 }
 # Keys a config file may hold besides estimator parameters (the `train` flags of the run).
 RUN_KEYS = ("model", "data", "split", "max_rows", "n_labelled")

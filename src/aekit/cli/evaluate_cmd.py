@@ -32,6 +32,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from aekit import evaluation as ev
     from aekit.errors import ConfigError, DataError
+    from aekit.loading import as_fitted
 
     if args.out is not None:
         common.check_output_file(args.out, suffixes=(".json",), force=args.force,
@@ -41,6 +42,8 @@ def run(args) -> int:
     model, folder, _ = common.load_model(args.model_dir)
     ds = common.load_data(args.data, args.split, args.max_rows)
     common.check_features(model, ds.X, f"--data {args.data}")
+    if as_fitted(model).segmenter:
+        return _segmenter(args, model, folder, ds)
     fit = common.load_data(args.data, "train", None) if args.split == "test" else ds
     if len(fit.X) < 2:
         raise DataError(f"--data {args.data}: {len(fit.X)} training row(s); PCA, fitted "
@@ -66,6 +69,33 @@ def run(args) -> int:
         print(common.format_table(header, rows))
         if "accuracy" in out:
             print(f"classification accuracy: {out['accuracy']:.4f}")
+    if args.out is not None:
+        from aekit.io.atomic import write_text_atomic
+
+        write_text_atomic(args.out, common.to_json(out))
+    return 0
+
+
+def _segmenter(args, model, folder, ds) -> int:
+    """A segmentation model: SegNet's metrics against the data's masks (no PCA)."""
+    from aekit import evaluation as ev
+    from aekit.errors import DataError
+
+    if ds.y is None or np.ndim(ds.y) != 3:
+        raise DataError(f"--data {args.data}: a segmentation model is evaluated against "
+                        "masks: use scenes:NAME or a folder holding images/ and masks/")
+    metrics = ev.evaluate_segmenter(model, ds.X, ds.y, ds.classes)
+    out = {"model_dir": str(folder), "data": args.data, "split": args.split,
+           "rows": len(ds.X), "model": metrics}
+    if args.json:
+        print(common.to_json(out))
+    else:
+        print(f"{folder} on {args.data} ({args.split}, {len(ds.X)} images)")
+        print(common.format_table(["metric", "value"], [
+            [label, f"{metrics[k]:.4f}"] for k, label in ev.SEGMENTATION_LABELS.items()]))
+        names = metrics.get("class_names") or [f"class {i}" for i in range(len(metrics["iou"]))]
+        print(common.format_table(["class", "IoU"], [
+            [n, "-" if v is None else f"{v:.4f}"] for n, v in zip(names, metrics["iou"])]))
     if args.out is not None:
         from aekit.io.atomic import write_text_atomic
 

@@ -97,6 +97,9 @@ def _run(args) -> int:
         if y is None:
             raise DataError(f"--data {resolved['data']}: the classifier needs labels")
         fit_args = (_keep_labels(y, resolved["n_labelled"], resolved["params"]),)
+    segmenter = resolved["model"] == "segmenter"
+    if segmenter:
+        fit_args = (_masks_of(ds, resolved["data"]),)
     ckpt = out / "checkpoints"
     if args.resume and not ckpt.is_dir():
         print(f"aekit train: no checkpoint in {ckpt}; starting from scratch", file=sys.stderr)
@@ -138,7 +141,10 @@ def _run(args) -> int:
         with common.staging_dir(out) as tmp:
             est.save(tmp / common.MODEL_SUBDIR)
             (tmp / "history.json").write_text(common.to_json(est.history_))
-            if args.no_report:
+            if segmenter:
+                metrics = _segmenter_outputs(est, tmp, X_eval, y_eval, ds, resolved,
+                                             report=not args.no_report)
+            elif args.no_report:
                 metrics = _metrics(est, X_fit, y_fit, X_eval, y_eval)
             else:
                 from aekit.report import build_report
@@ -150,7 +156,7 @@ def _run(args) -> int:
                 metrics = {"model": report.results["model"], "pca": report.results["pca"]}
                 _classifier_section(est, report, X_eval, y_eval)
                 report.save(tmp / "report")
-            if hasattr(est, "predict") and y_eval is not None:
+            if hasattr(est, "predict") and y_eval is not None and not segmenter:
                 metrics["accuracy"] = float(np.mean(est.predict(X_eval) == y_eval))
             metrics.update(train_seconds=seconds, epochs_trained=len(est.history_),
                            evaluated_on=evaluated_on, eval_rows=len(X_eval))
@@ -310,9 +316,50 @@ def _checkpoint_epoch(ckpt: Path) -> str | None:
         return f"the last finished epoch{phase}"
 
 
-def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:
-    from aekit.evaluation import comparison_rows
+def _masks_of(ds, data: str) -> np.ndarray:
+    """The training masks of a segmentation dataset (its y, (n, H, W))."""
+    from aekit.errors import DataError
 
+    if ds.y is None or np.ndim(ds.y) != 3:
+        raise DataError(f"--data {data}: the segmenter needs per-pixel labels (masks): use "
+                        "scenes:NAME (e.g. scenes:digits) or a folder holding images/ and "
+                        "masks/ (PNG masks with the images' names)")
+    return ds.y
+
+
+def _segmenter_outputs(est, tmp, X_eval, y_eval, ds, resolved, *, report: bool) -> dict:
+    """A segmenter's metrics (SegNet's, on the evaluation rows) and its report."""
+    from aekit.evaluation import evaluate_segmenter
+
+    if y_eval is None or np.ndim(y_eval) != 3:
+        from aekit.errors import DataError
+
+        raise DataError(f"--data {resolved['data']}: the evaluation rows have no masks")
+    if not report:
+        return {"model": evaluate_segmenter(est, X_eval, y_eval, ds.classes)}
+    from aekit.report import build_report
+
+    rep = build_report(est, X_eval, X_eval, y_test=y_eval, history=est.history_,
+                       config=resolved, class_names=ds.classes,
+                       title=f"aekit train: {resolved['model']} on {resolved['data']}")
+    rep.save(tmp / "report")
+    return {"model": rep.results["model"]}
+
+
+def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:
+    from aekit.evaluation import SEGMENTATION_LABELS, comparison_rows
+
+    if "pca" not in metrics:  # a segmenter: SegNet's metrics, no PCA beside
+        m = metrics["model"]
+        print(f"{resolved['model']} on {resolved['data']}: {metrics['epochs_trained']} epochs "
+              f"in {seconds:.1f} s; metrics on the {metrics['evaluated_on']} "
+              f"({metrics['eval_rows']} images)")
+        print(common.format_table(["metric", "value"], [[label, f"{m[k]:.4f}"] for k, label
+                                                        in SEGMENTATION_LABELS.items()]))
+        written = ["model/", "config.resolved.json", "history.json", "metrics.json",
+                   *(["report/index.html"] if report else [])]
+        print(f"wrote {out}/: " + ", ".join(written))
+        return
     header, rows = comparison_rows(metrics["model"], metrics["pca"],
                                    keys=[k for k in ("code_size", "mse", "psnr", "knn", "elbo")
                                          if k in metrics["model"]])

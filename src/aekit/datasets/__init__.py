@@ -17,13 +17,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from aekit.datasets import arrays, images, registry
+from aekit.datasets import arrays, images, registry, scenes
 from aekit.datasets.dataset import Dataset, ScaleOption, select_split
 from aekit.datasets.idx import read_idx, write_idx
 from aekit.datasets.registry import DatasetInfo, Sources
+from aekit.datasets.scenes import load_masked_folder, make_scenes
 from aekit.errors import ConfigError, DataError
 
-__all__ = ["Dataset", "DatasetInfo", "available", "load", "names", "read_idx", "write_idx"]
+__all__ = ["Dataset", "DatasetInfo", "available", "load", "load_masked_folder", "make_scenes",
+           "names", "read_idx", "write_idx"]
 
 # Options that only make sense for one kind of input, with their "not given" value.
 _KIND_OPTIONS = {
@@ -53,8 +55,11 @@ def load(
     """Load a named dataset or a file/folder as a :class:`Dataset`.
 
     source: a name from ``names()`` ("digits", "fashion-mnist", "mnist"; case and "_"
-        ignored), or a path to a ``.npy``, ``.npz``, ``.csv``, IDX file
-        (``*-idx*-ubyte[.gz]``, ``*.idx[.gz]``) or a folder of PNG/JPEG images. A name
+        ignored); "scenes:NAME[:options]", scenes composed from a named dataset with
+        per-pixel labels (y holds the masks, see :mod:`aekit.datasets.scenes`); or a path
+        to a ``.npy``, ``.npz``, ``.csv``, IDX file
+        (``*-idx*-ubyte[.gz]``, ``*.idx[.gz]``) or a folder of PNG/JPEG images (a folder
+        holding ``images/`` and ``masks/`` is a segmentation set: y holds the masks). A name
         wins over a same-named folder: write "./mnist" for the folder.
     split: "train", "test", "all" or None (= "all"). "auto" means "train" for a named
         dataset and "all" for a file. MNIST/Fashion-MNIST use their published splits;
@@ -78,6 +83,10 @@ def load(
     if split not in ("auto", None, *registry.SPLITS):
         raise ConfigError(f"split={split!r} is not one of 'train', 'test', 'all', None")
     options = dict(label_column=label_column, header=header, mode=mode, scale=scale, mmap=mmap)
+    if scenes.is_scenes_source(source):
+        _reject_options(options, "scenes", source)
+        sources = Sources(data_dir, cache_dir, _as_tuple(base_url), download, progress)
+        return scenes.load_scenes(source, "train" if split == "auto" else split, sources)
     name = registry.canonical_name(str(source)) if isinstance(source, str) else None
     if name is not None:  # a registered name wins over a same-named folder ("./mnist")
         _reject_options(options, "named dataset", name)
@@ -85,6 +94,9 @@ def load(
         return registry.load_named(name, "train" if split == "auto" else split, sources)
     path = _existing_path(source)
     kind = _kind(path)
+    if kind == "folder" and scenes.is_masked_folder(path):
+        _reject_options({**options, "mode": "auto"}, kind, path)
+        return scenes.load_masked_folder(path, "all" if split == "auto" else split, mode)
     _reject_options(options, kind, path)
     ds = _load_file(path, kind, options)
     return select_split(ds, "all" if split == "auto" else split)

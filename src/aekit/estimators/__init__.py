@@ -12,6 +12,7 @@ from aekit.estimators.classifier import AutoencoderClassifier
 from aekit.estimators.conv import ConvAutoencoder
 from aekit.estimators.linear import LinearAutoencoder
 from aekit.estimators.params import TUPLE_PARAMS
+from aekit.estimators.segmenter import ConvSegmenter
 from aekit.estimators.stacked import StackedAutoencoder
 from aekit.estimators.variational import VariationalAutoencoder
 from aekit.fitted.files import DAMAGE_ERRORS, WEIGHTS_NAME, describe
@@ -22,6 +23,7 @@ ESTIMATORS = {
     "ConvAutoencoder": ConvAutoencoder,
     "VariationalAutoencoder": VariationalAutoencoder,
     "AutoencoderClassifier": AutoencoderClassifier,
+    "ConvSegmenter": ConvSegmenter,
 }
 
 
@@ -79,6 +81,7 @@ __all__ = [
     "AutoencoderClassifier",
     "BaseAutoencoder",
     "ConvAutoencoder",
+    "ConvSegmenter",
     "LinearAutoencoder",
     "StackedAutoencoder",
     "VariationalAutoencoder",

@@ -485,11 +485,11 @@ PARAMS = (
 # The segmenter (ConvSegmenter, SegNet) shares these keywords with the models above, with
 # its own defaults (and doc notes), and has two of its own: n_classes and class_weight.
 SEGMENTER_DEFAULTS = {
-    "image_shape": None, "channels": (32, 64, 64), "decoder": "unpool", "activation": "relu",
-    "epochs": 12, "batch_size": 32, "optimizer": "adam", "learning_rate": 2e-3,
+    "image_shape": None, "channels": (16, 32, 64), "decoder": "unpool", "activation": "relu",
+    "epochs": 8, "batch_size": 16, "optimizer": "adam", "learning_rate": 3e-3,
     "weight_decay": 0.0, "lr_schedule": "cosine", "warmup_epochs": 0.0,
-    "validation_fraction": 0.0, "early_stopping": None, "grad_clip": None, "device": "cpu",
-    "random_state": None, "verbose": False,
+    "validation_fraction": 0.0, "early_stopping": None, "grad_clip": None, "engine": "auto",
+    "device": "cpu", "random_state": None, "verbose": False,
 }
 SEGMENTER_NOTES = _tidy({
     "decoder": {"note": "The segmenter's 'unpool' is SegNet's decoder."},
@@ -497,11 +497,18 @@ SEGMENTER_NOTES = _tidy({
     "validation_fraction": {"note": "The segmenter holds out images (per-pixel "
                             "cross-entropy)."},
 })
-PARAMS = tuple(
-    replace(p, defaults={**p.defaults, "segmenter": SEGMENTER_DEFAULTS[p.name]},
-            variants={**p.variants, **({"segmenter": SEGMENTER_NOTES[p.name]}
-                                       if p.name in SEGMENTER_NOTES else {})})
-    if p.name in SEGMENTER_DEFAULTS else p for p in PARAMS) + (
+def _with_segmenter(p: Param) -> Param:
+    """``p`` with the segmenter's default when it has the keyword, else without the
+    segmenter (``_same(ALL, ...)`` above includes every model, the segmenter too)."""
+    defaults = {m: v for m, v in p.defaults.items() if m != "segmenter"}
+    if p.name not in SEGMENTER_DEFAULTS:
+        return replace(p, defaults=defaults)
+    return replace(p, defaults={**defaults, "segmenter": SEGMENTER_DEFAULTS[p.name]},
+                   variants={**p.variants, **({"segmenter": SEGMENTER_NOTES[p.name]}
+                                              if p.name in SEGMENTER_NOTES else {})})
+
+
+PARAMS = tuple(_with_segmenter(p) for p in PARAMS) + (
     _p("n_classes", "int", [count(2, MAX_LAYER_WIDTH), None],
        """Classes of the masks, background included (labels 0 .. n_classes - 1); None
        infers it from the training masks (largest label + 1).""",

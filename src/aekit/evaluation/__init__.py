@@ -7,6 +7,8 @@
 - codes: :func:`linear_probe_accuracy`, :func:`knn_accuracy`, :func:`probe_metrics`,
   :func:`code_metrics`, :func:`embed_2d`, :func:`map_trustworthiness`
 - anomalies: :func:`auroc`, :func:`one_class_auroc`
+- segmentation: :func:`segmentation_metrics` (SegNet's global / class-average accuracy,
+  mean IoU, boundary F1), :func:`evaluate_segmenter`
 - information: :func:`entropy`, :func:`kl_divergence`, :func:`cross_entropy` (bits or nats)
 - one call for a report or CLI: :func:`evaluate_model`, :func:`comparison_rows`
 """
@@ -25,6 +27,9 @@ from aekit.evaluation.codes import (
 from aekit.evaluation.reconstruction import (
     evaluate_reconstruction, fit_pca, pca_baseline, pca_reconstruct, psnr,
     reconstruction_metrics,
+)
+from aekit.evaluation.segmentation import (
+    SEGMENTATION_LABELS, evaluate_segmenter, segmentation_metrics,
 )
 from aekit.evaluation.vae import (
     active_units, elbo, importance_sampled_log_likelihood, kl_per_dimension, unit_activity,
@@ -104,11 +109,12 @@ def comparison_rows(model_metrics: dict, baseline_metrics: dict | None = None,
 
 
 __all__ = [
-    "METRIC_LABELS", "active_units", "auroc", "code_metrics", "comparison_rows",
+    "METRIC_LABELS", "SEGMENTATION_LABELS", "active_units", "auroc", "code_metrics", "comparison_rows",
     "cross_entropy", "elbo", "entropy", "kl_divergence",
-    "embed_2d", "evaluate_model", "evaluate_reconstruction", "fit_pca",
+    "embed_2d", "evaluate_model", "evaluate_segmenter", "evaluate_reconstruction", "fit_pca",
     "importance_sampled_log_likelihood", "kl_per_dimension", "knn_accuracy",
     "linear_probe_accuracy", "map_trustworthiness", "one_class_auroc", "pca_baseline",
-    "pca_reconstruct", "probe_metrics", "psnr", "reconstruction_metrics", "subsample",
+    "pca_reconstruct", "probe_metrics", "psnr", "reconstruction_metrics",
+    "segmentation_metrics", "subsample",
     "unit_activity", "vae_metrics",
 ]

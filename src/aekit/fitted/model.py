@@ -159,6 +159,33 @@ class FittedAutoencoder:
                     "pooling indices (inputs use their own)")
         return None
 
+    @property
+    def segmenter(self) -> bool:
+        """True for a segmentation network (``ModelConfig.n_classes``): it predicts a class
+        per pixel (:meth:`segment`) and has no reconstruction."""
+        return getattr(self.module.config, "n_classes", None) is not None
+
+    def _reconstructs(self, what: str) -> None:
+        if self.segmenter:
+            raise ConfigError(f"{what}: this is a segmentation model; it predicts a class per "
+                              "pixel (predict / aekit segment) and does not reconstruct")
+
+    def segment(self, X, proba: bool = False) -> np.ndarray:
+        """A segmentation network's per-pixel classes (n, H, W) int64 (the argmax of the
+        logits), or with ``proba`` the softmax probabilities (n, n_classes, H, W) float32."""
+        if not self.segmenter:
+            raise ConfigError("segment: this model is an autoencoder, not a segmentation "
+                              "model (ConvSegmenter)")
+        T = self.layout.to_module(self.check_input(X))
+        m = self.module
+        fn = (lambda x: torch.softmax(m.class_logits(x), dim=1)) if proba else \
+            (lambda x: m.class_logits(x).argmax(dim=1))
+        out = self.run(fn, T)
+        shape = (len(T), *(self.layout.image_shape[1:]))
+        if proba:
+            return out.numpy().reshape(len(T), -1, *shape[1:]).astype(np.float32, copy=False)
+        return out.numpy().reshape(shape).astype(np.int64, copy=False)
+
     def with_objective(self, objective: Objective | None) -> "FittedAutoencoder":
         """This model scored under another likelihood (a shallow copy); None: self."""
         if objective is None:
@@ -224,6 +251,7 @@ class FittedAutoencoder:
     def decode(self, Z) -> np.ndarray:
         """Outputs (n, D) float32 of codes (n, k), after the output activation (see
         ``free_code_note`` for an unpooling decoder)."""
+        self._reconstructs("decode")
         Z = torch.from_numpy(self.check_codes(Z))
         out = self.run(self.module.decode, Z)
         return self.layout.crop(out.reshape(len(Z), -1)).numpy()
@@ -241,6 +269,7 @@ class FittedAutoencoder:
     def reconstruct(self, X) -> np.ndarray:
         """decode(encode(X)) in one pass, (n, D) float32 (a VAE's decoder mean at z = mu;
         an unpooling decoder uses the input's own pooling indices)."""
+        self._reconstructs("reconstruct")
         T = self.layout.to_module(self.check_input(X))
         out = self.run(lambda x: self._output(self.module, self._logits(self.module, x)), T)
         return self.layout.crop(out.reshape(len(T), -1)).numpy()
@@ -250,6 +279,7 @@ class FittedAutoencoder:
         """Per-row error of the deterministic reconstruction, (n,) float64: "sse" sum of
         squared errors over features (units of X squared), "mse" their mean, "bce" mean
         binary cross-entropy per value in nats (inputs in [0, 1])."""
+        self._reconstructs("reconstruction error")
         if metric not in ERROR_METRICS:
             raise ConfigError(f"metric {metric!r} is not one of {list(ERROR_METRICS)}")
         X = self.check_input(X)

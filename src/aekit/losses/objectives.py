@@ -343,14 +343,25 @@ class Objective:
 
 
 class CrossEntropy:
-    """The supervised objective (a classifier head, fine-tuning): softmax cross-entropy of
-    the model's logits (B, n_classes) against integer labels, in nats per row. Batches are
-    ``(x, y)`` pairs (:class:`aekit.io.rows.LabelledSource`); ``accuracy`` is reported
-    beside the loss."""
+    """The supervised objective (a classifier head, fine-tuning, a segmenter): softmax
+    cross-entropy of the model's logits (B, n_classes) against integer labels (B,), in
+    nats per row - or per pixel, for logits (B, n_classes, H, W) against masks (B, H, W).
+    Batches are ``(x, y)`` pairs (:class:`aekit.io.rows.LabelledSource`); the model returns
+    the logits, or the output dict holding them; ``accuracy`` (of rows, or of pixels) is
+    reported beside the loss.
+
+    ``weight``: one weight per class (e.g. SegNet's median-frequency balancing), giving
+    the weighted mean sum_i w_{y_i} l_i / sum_i w_{y_i} (torch's ``cross_entropy``)."""
+
+    def __init__(self, weight=None):
+        self.weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float32)
 
     def __call__(self, model, batch, *, generator=None, epoch: int = 0,
                  train: bool = True) -> dict:
         x, y = batch
         logits = model(x)
+        if isinstance(logits, dict):
+            logits = logits["logits"]
+        weight = None if self.weight is None else self.weight.to(logits.device)
         return {"accuracy": (logits.detach().argmax(dim=1) == y).double().mean(),
-                "loss": F.cross_entropy(logits, y)}
+                "loss": F.cross_entropy(logits, y, weight=weight)}

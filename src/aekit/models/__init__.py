@@ -3,6 +3,7 @@
 from aekit.models.autoencoder import (
     Autoencoder,
     ModelConfig,
+    SegmentationNetwork,
     VariationalAutoencoder,
     build_model,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "DenseDecoder",
     "DenseEncoder",
     "ModelConfig",
+    "SegmentationNetwork",
     "TiedDenseDecoder",
     "VariationalAutoencoder",
     "build_model",

@@ -44,6 +44,9 @@ class ModelConfig:
     decoder: str = "transpose"  # conv only: one of DECODER_KINDS
     variational: bool = False
     extra: dict = field(default_factory=dict)  # free-form, ignored by the builder
+    # Segmentation (conv, no dense code): per-pixel logits over n_classes instead of a
+    # reconstruction (SegmentationNetwork). None for every autoencoder.
+    n_classes: int | None = None
 
     def __post_init__(self):
         # Types are checked before any conversion: a config read from a file must not be
@@ -61,9 +64,9 @@ class ModelConfig:
 
         self.hidden = integers("hidden", self.hidden)
         self.image_shape = integers("image_shape", self.image_shape, allow_none=True)
-        for name in ("n_features", "code_size"):
+        for name in ("n_features", "code_size", "n_classes"):
             value = getattr(self, name)
-            if not (_is_int(value) or (value is None and name == "code_size")):
+            if not (_is_int(value) or (value is None and name != "n_features")):
                 raise ConfigError(f"model config: {name} must be an integer, got {value!r}")
             if value is not None:
                 setattr(self, name, int(value))
@@ -122,6 +125,12 @@ class ModelConfig:
                 fail("a convolutional autoencoder needs at least one conv layer (hidden)")
             if self.decoder not in DECODER_KINDS:
                 fail(f"decoder {self.decoder!r} is not one of {list(DECODER_KINDS)}")
+        if self.n_classes is not None:
+            if not 2 <= self.n_classes <= MAX_LAYER_WIDTH:
+                fail(f"n_classes must be in 2..{MAX_LAYER_WIDTH}, got {self.n_classes!r}")
+            if self.architecture != "conv" or self.code_size is not None or self.variational:
+                fail("a segmentation network (n_classes) is convolutional, with no dense "
+                     "code (code_size null) and not variational")
         n = self.parameter_count()
         if n > MAX_PARAMETERS:
             fail(f"{n:.3g} parameters is more than the limit {MAX_PARAMETERS:.0e}")
@@ -142,8 +151,13 @@ class ModelConfig:
         dims = [c, *self.hidden]
         enc = sum(9 * a * b + b for a, b in zip(dims[:-1], dims[1:]))
         k = 16 if self.decoder == "transpose" else 9  # 4x4 transposed vs 3x3 convs
-        dec = sum(k * a * b for a, b in zip(dims[:-1], dims[1:])) + sum(dims[:-1])
+        # A segmentation decoder ends in hidden[0] feature maps, then a 1x1 class head.
+        out = c if self.n_classes is None else self.hidden[0]
+        dec_dims = [out, *self.hidden]
+        dec = sum(k * a * b for a, b in zip(dec_dims[:-1], dec_dims[1:])) + sum(dec_dims[:-1])
         total = enc + dec
+        if self.n_classes is not None:
+            total += (self.hidden[0] + 1) * self.n_classes
         if self.code_size is not None:
             h, w = self.image_shape[1:]
             for _ in self.hidden:
@@ -156,6 +170,8 @@ class ModelConfig:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         d["image_shape"] = list(self.image_shape) if self.image_shape else None
+        if d["n_classes"] is None:  # autoencoders' configs stay as they always were
+            del d["n_classes"]
         return d
 
     @classmethod
@@ -335,6 +351,47 @@ class VariationalAutoencoder(Autoencoder):
         return self.decode(z)
 
 
+class SegmentationNetwork(Autoencoder):
+    """SegNet (Badrinarayanan et al., arXiv:1511.00561): the conv encoder and one of the
+    three decoders of :mod:`aekit.models.conv` (``'unpool'``: max-unpooling with the
+    encoder's pooling indices), the decoder ending in ``hidden[0]`` full-resolution
+    feature maps, then a per-pixel class head (a 1x1 conv; softmax in the loss).
+
+    ``forward(x)`` takes flat rows (B, D) like every aekit model and returns ``code``
+    (B, k: the last feature map, flat) and ``logits`` (B, n_classes, H, W). It predicts
+    classes; it does not reconstruct (``decode`` gives per-pixel logits, flat).
+    """
+
+    def __init__(self, config: ModelConfig):
+        nn.Module.__init__(self)
+        self.config = config
+        self.output_activation = "linear"  # logits
+        c, act = config, config.activation
+        feature_shape = (c.hidden[0], *c.image_shape[1:])  # (F, H, W) before the head
+        self.encoder = ConvEncoder(c.image_shape, c.hidden, act,
+                                   return_indices=c.decoder == "unpool")
+        self.decoder = ConvDecoder(feature_shape, c.hidden, act, c.decoder, act)
+        self.decoder_act = activation(act)
+        self.head = nn.Conv2d(c.hidden[0], c.n_classes, kernel_size=1)  # per-pixel classes
+        self.to_code = self.from_code = None
+
+    def class_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, D) -> per-pixel class logits (B, n_classes, H, W)."""
+        z, context = self._encode(x)
+        return self._head(z, context)
+
+    def _head(self, z, context):
+        h = self.decoder(z.view(-1, *self.encoder.out_shape), context)  # (B, F, H, W)
+        return self.head(self.decoder_act(h))  # (B, n_classes, H, W)
+
+    def decode_logits(self, z: torch.Tensor, context=None) -> torch.Tensor:
+        return self._head(z, context).flatten(1)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        z, context = self._encode(x)
+        return {"code": z, "logits": self._head(z, context)}
+
+
 def build_model(config: ModelConfig | dict, seed: int | None = None) -> Autoencoder:
     """The one constructor: a config (or its dict) -> a fresh, initialised module.
 
@@ -343,7 +400,8 @@ def build_model(config: ModelConfig | dict, seed: int | None = None) -> Autoenco
     """
     if isinstance(config, dict):
         config = ModelConfig.from_dict(config)
-    cls = VariationalAutoencoder if config.variational else Autoencoder
+    cls = (VariationalAutoencoder if config.variational else
+           SegmentationNetwork if config.n_classes is not None else Autoencoder)
     if seed is None:
         return cls(config)
     with torch.random.fork_rng(devices=[]):

@@ -10,6 +10,7 @@ from aekit.plotting.base import (
 )
 from aekit.plotting.codes import code_map, plot_activation_histogram, plot_code_map
 from aekit.plotting.curves import loss_terms, plot_training_curves
+from aekit.plotting.segmentation import class_colours, overlay, plot_segmentation
 from aekit.plotting.images import (
     plot_average, plot_denoising, plot_generated, plot_inpainting, plot_interpolations,
     plot_latent_grid, plot_latent_traversals, plot_reconstructions,
@@ -20,5 +21,6 @@ __all__ = [
     "new_figure", "plot_activation_histogram", "plot_anomaly_histogram", "plot_average",
     "plot_code_map", "plot_denoising", "plot_generated", "plot_inpainting",
     "plot_interpolations", "plot_latent_grid", "plot_latent_traversals",
-    "plot_reconstructions", "plot_training_curves", "save_figure",
+    "plot_reconstructions", "plot_segmentation", "plot_training_curves", "save_figure",
+    "class_colours", "overlay",
 ]

@@ -16,6 +16,7 @@ from aekit import evaluation as ev
 from aekit import plotting as pl
 from aekit.errors import ConfigError, DataError
 from aekit.report.html import Report
+from aekit.report.segmentation import segmentation_report
 from aekit.report.latent_map import add_latent_map
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                  subtitle: str | None = None, image_shape=None, noise: str = "gaussian",
                  noise_level: float = 0.3, contamination: float = 0.05,
                  iw_samples: int = 100, n_show: int = 10, max_map_points: int = 2000,
-                 random_state: int = 0) -> Report:
+                 random_state: int = 0, class_names=None) -> Report:
     """The standard report of one fitted model (module or estimator).
 
     X_train (N, D) and X_test (n, D): flat inputs in [0, 1], at least MIN_TRAIN_ROWS and
@@ -93,7 +94,14 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     PCA with the model's code size sits beside the model in the metrics table and in the
     reconstruction and denoising figures. ``report.results`` holds the numbers:
     {"model": metrics, "pca": metrics, "denoising": ..., "anomaly": ...}.
+
+    A segmentation model (ConvSegmenter) gets its own report instead
+    (:func:`aekit.report.segmentation.segmentation_report`): y_test holds the test masks,
+    ``class_names`` names the mask labels.
     """
+    if app.as_fitted(model).segmenter:
+        return segmentation_report(model, X_test, y_test, history=history, config=config,
+                                   title=title, subtitle=subtitle, class_names=class_names)
     fitted = app.as_fitted(model, objective)
     obj = fitted.objective
     X_train = np.asarray(X_train, np.float32)

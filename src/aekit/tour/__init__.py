@@ -16,6 +16,8 @@ One module per group of experiments; each experiment is a function
 - :mod:`aekit.tour.variants`: tied vs untied, greedy layer-wise vs end to end,
   convolutional decoders, denoising AEs, sparse AEs
 - :mod:`aekit.tour.uses`: pretraining with few labels, anomaly detection
+- :mod:`aekit.tour.segmentation`: SegNet's unpooling decoder against the other two on
+  scenes composed from the tour's images (per-pixel labels)
 - :mod:`aekit.tour.compression`: real bitstreams against JPEG, in and out of domain
 
 Budgets (rows, epochs) are scaled by dataset in :data:`BUDGETS` so that digits runs in
@@ -130,7 +132,9 @@ class TourContext:
 
 def experiments() -> list:
     """(title, function) of every section, in report order."""
-    from aekit.tour import compression, information, linear, questions, uses, variants
+    from aekit.tour import (
+        compression, information, linear, questions, segmentation, uses, variants,
+    )
 
     return [
         ("PCA vs a linear autoencoder on 3-D data", linear.pca_vs_linear_3d),
@@ -150,6 +154,7 @@ def experiments() -> list:
         ("Sparse autoencoder: code activations", variants.sparse),
         ("Pretraining with few labels", uses.pretraining),
         ("Anomaly detection", uses.anomaly),
+        ("Segmentation: SegNet's unpooling decoder", segmentation.segnet_decoders),
         ("Compression: real bitstreams against JPEG", compression.compression),
         ("KL divergence between discrete distributions", information.kl_section),
     ]

@@ -441,6 +441,14 @@ class Trainer:
                     "method")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        # Checkpoints hold contiguous tensors, but a conv model trains channels-last: lay
+        # each optimizer state tensor out like its parameter again (the fused Adam kernel
+        # pairs them element by element in memory order; a resumed conv run diverged).
+        for p, state in self.optimizer.state.items():
+            for k, v in state.items():
+                if isinstance(v, torch.Tensor) and v.shape == p.shape and \
+                        v.stride() != p.stride():
+                    state[k] = torch.empty_like(p).copy_(v)
         if scheduler is not None and ckpt["scheduler"] is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
         self.generator.set_state(ckpt["rng"])
