@@ -2,6 +2,19 @@
 
     python benchmarks/speed.py            # full run (~10 min on 2 cores), writes results/
     python benchmarks/speed.py --quick    # smoke mode: tiny data, one repeat, seconds
+    python benchmarks/speed.py --part fit          # whole calls: fit(), aekit train, aekit tour
+    python benchmarks/speed.py --part load         # default training beside a busy process
+    python benchmarks/speed.py --part deep-select  # deep-model recipes on a validation split
+    python benchmarks/speed.py --part deep         # the deep model, chosen recipe, test set
+(each part also takes --quick; its results go to results/speed-<part>.{json,md}).
+
+Issue 18 parts: ``fit`` times the user-facing calls in fresh processes and the share of
+each outside its training epochs, and compares sample() from the code density fitted on a
+bounded subsample with the old all-codes fit (nearest-training-row distance); ``load``
+starts ``yes > /dev/null`` itself and measures default training against fixed thread
+counts beside it; ``deep``/``deep-select``: 784-1000-500-250-30 with a linear code against
+PCA(30) within a 10-minute training budget. The conv workload has a Keras reference
+(Keras 3 runs on its PyTorch backend when TensorFlow is absent: ``pip install keras``).
 
 Workloads (real Fashion-MNIST, 60k train / 10k test, pixels in [0, 1]):
 - dense: the lecture's stacked AE 784-100-30-100-784 (relu, sigmoid output), MSE, Adam 1e-3,
@@ -513,8 +526,8 @@ def threads_under_load(args) -> int:
     quick = args.quick
     t_start, load_at_start = time.perf_counter(), os.getloadavg()
     rounds = 1 if quick else 2
-    cases = [("dense", False, n, e) for n, e in (((3000, 2),) if quick else ((None, 3),))]
-    cases += [("conv", True, 300 if quick else 6000, 2)]
+    cases = [("dense", False, 1000 if quick else None, 2 if quick else 3),
+             ("conv", True, 64 if quick else 6000, 2)]
     raw = {}
     for r in range(rounds):
         for name, conv, n_train, epochs in cases:
@@ -586,16 +599,33 @@ def load_markdown(r):
 
 # ------------------------------------------------- deep dense model (issue 18, item 3)
 DEEP_HIDDEN = (1000, 500, 250)  # Hinton & Salakhutdinov (2006): 784-1000-500-250-30
-# The documented recipe for deep dense models (README "Deep models"), chosen on a
-# validation split (--part deep-select; results/speed-deep-select.md).
+# The documented recipe for deep dense models (README "Deep dense models"). Seed 0 on a
+# 50k/10k validation split of the training rows (a loaded machine, 2026-11-30): validation
+# MSE 0.0098 after 8 epochs, 0.0079 after 24 of 30 (train loss 0.0065). --part deep-select
+# compares it with the candidates below; --part deep runs the one with the lowest
+# validation MSE whose training fits the 10-minute budget (results/speed-deep-select.json).
 DEEP_RECIPE = {"epochs": 30, "batch_size": 256, "learning_rate": 2e-3,
                "lr_schedule": "cosine", "warmup_epochs": 1.0}
 DEEP_CANDIDATES = [
     DEEP_RECIPE,
-    {**DEEP_RECIPE, "learning_rate": 1e-3},
-    {**DEEP_RECIPE, "loss": "bce"},
-    {**DEEP_RECIPE, "activation": "elu"},
+    {**DEEP_RECIPE, "epochs": 45},  # longer, if the machine affords it
+    {**DEEP_RECIPE, "loss": "bce"},  # cross-entropy on [0, 1] pixels
+    {**DEEP_RECIPE, "activation": "elu"},  # no dead units
 ]
+DEEP_BUDGET_S = 600
+
+
+def chosen_deep_recipe(out: Path) -> tuple[dict, str]:
+    """The recipe --part deep runs: the best candidate of a full --part deep-select run
+    whose training time, scaled from 50k to 60k rows, fits the budget; else DEEP_RECIPE."""
+    path = out / "speed-deep-select.json"
+    if path.exists():
+        rows = [r for r in json.loads(path.read_text()).get("rows", [])
+                if "mse" in r and r["train_s"] * 6 / 5 <= DEEP_BUDGET_S]
+        if rows and not json.loads(path.read_text()).get("quick"):
+            best = min(rows, key=lambda r: r["mse"])
+            return best["recipe"], f"lowest validation MSE in {path.name}"
+    return dict(DEEP_RECIPE), "DEEP_RECIPE (no full selection run found)"
 
 
 def work_deep(spec):
@@ -624,7 +654,9 @@ def work_deep(spec):
     return {"fit_wall_s": wall, "train_s": sum(h["seconds"] for h in est.history_),
             "epoch_seconds": [h["seconds"] for h in est.history_],
             "mse": mse, "pca_mse": pca_mse, "ratio": mse / pca_mse,
-            "params": sum(p.numel() for p in est.fitted_.module.parameters())}
+            "params": sum(p.numel() for p in est.fitted_.module.parameters()),
+            "layers": [784, *est.hidden_layer_sizes, 30], "n_train": len(Xtr),
+            "n_scored": len(Xte)}
 
 
 def deep_model(args, select: bool) -> int:
@@ -634,31 +666,38 @@ def deep_model(args, select: bool) -> int:
     if quick:
         base.update(n_train=2000, n_test=500, hidden=(64, 32, 16))
     rows = []
-    for recipe in (DEEP_CANDIDATES if select else [DEEP_RECIPE]):
+    recipe, why = chosen_deep_recipe(args.out) if not select else (None, "")
+    for recipe in (DEEP_CANDIDATES if select else [recipe]):
         recipe = dict(recipe, epochs=2) if quick else recipe
         out = launch({**base, "recipe_kw": recipe, "validation": select})
         rows.append({"recipe": recipe, **out})
     name = "speed-deep-select" if select else "speed-deep"
     result = {"machine": dict(machine_info(), load_avg_at_start=load_at_start), "quick": quick,
-              "select": select, "rows": rows, "budget_s": 600, "bound": 0.45,
+              "select": select, "rows": rows, "budget_s": DEEP_BUDGET_S, "bound": 0.45,
+              "recipe_source": why,
               "benchmark_wall_s": time.perf_counter() - t_start}
     if not select and "mse" in rows[0]:
         result["floor"] = {"ratio": rows[0]["ratio"], "train_s": rows[0]["train_s"],
-                           "holds": rows[0]["ratio"] <= 0.45 and rows[0]["train_s"] <= 600}
+                           "holds": rows[0]["ratio"] <= 0.45
+                           and rows[0]["train_s"] <= DEEP_BUDGET_S}
     return write_part(args, name, result, deep_markdown)
 
 
 def deep_markdown(r):
     m = r["machine"]
-    what = ("validation MSE (trained on 50k of the training rows, scored on the other 10k)"
-            if r["select"] else "test MSE (trained on the 60k training rows)")
-    lines = [f"# Deep dense autoencoder 784-1000-500-250-30, linear code "
+    first = next((row for row in r["rows"] if "layers" in row), {})
+    n, k = first.get("n_train", "?"), first.get("n_scored", "?")
+    what = (f"validation MSE (trained on {n} of the training rows, scored on the other {k})"
+            if r["select"] else f"test MSE (trained on {n} training rows, {k} test rows)")
+    layers = "-".join(str(w) for w in first.get("layers", [])) or "784-1000-500-250-30"
+    lines = [f"# Deep dense autoencoder {layers}, linear code "
              f"({'recipe selection, ' if r['select'] else ''}"
              f"{'quick smoke run' if r['quick'] else 'full run'})", "",
              f"Machine: {m['platform']}, {m['cpu_count']} CPUs, torch {m['torch']}; aekit's "
              f"default thread policy. Load average at start {_fmt_load(m.get('load_avg_at_start'))}, "
              f"at end {_fmt_load(m.get('load_avg_at_end'))}. MSE: {what}, per value; PCA(30) "
-             "fitted on the same training rows. Training s: the epochs' seconds.", "",
+             "fitted on the same training rows. Training s: the epochs' seconds."
+             + (f" Recipe: {r['recipe_source']}." if r.get("recipe_source") else ""), "",
              "| recipe | training s | s/epoch | fit wall s | MSE | PCA(30) MSE | vs PCA |",
              "|---|---|---|---|---|---|---|"]
     for row in r["rows"]:

@@ -28,6 +28,7 @@ from aekit.fitted import files
 from aekit.fitted.density import CodeDensity, StandardNormal, fit_density
 from aekit.fitted.entropy import EntropyModel
 from aekit.fitted.layout import InputLayout
+from aekit.training import threads
 from aekit.losses import Objective, kl_to_standard_normal, negative_log_likelihood
 
 INFER_ROWS = 64
@@ -226,14 +227,17 @@ class FittedAutoencoder:
         module.eval()
         dev = next(module.parameters()).device
         outs = []
+        # As many threads as idle cores (aekit.training.threads): 64-row chunks make many
+        # short OpenMP regions, each waiting for a thread that shares a busy core.
         try:
-            for i in range(0, len(T), INFER_ROWS):
-                chunk = T[i:i + INFER_ROWS]
-                rows = len(chunk)
-                if rows < INFER_ROWS:
-                    pad = chunk.new_zeros((INFER_ROWS - rows, *chunk.shape[1:]))
-                    chunk = torch.cat([chunk, pad])
-                outs.append(fn(chunk.to(dev))[:rows].cpu())
+            with threads.inference_threads(len(T)):
+                for i in range(0, len(T), INFER_ROWS):
+                    chunk = T[i:i + INFER_ROWS]
+                    rows = len(chunk)
+                    if rows < INFER_ROWS:
+                        pad = chunk.new_zeros((INFER_ROWS - rows, *chunk.shape[1:]))
+                        chunk = torch.cat([chunk, pad])
+                    outs.append(fn(chunk.to(dev))[:rows].cpu())
         finally:
             module.train(was_training)
         return torch.cat(outs) if outs else torch.empty(0)

@@ -23,7 +23,7 @@ import torch.optim.optimizer as torch_optimizer
 from aekit.errors import ConfigError
 from aekit.io.rows import fingerprint, make_source
 from aekit.training import callbacks as cb
-from aekit.training import distributed, steps, tensorboard
+from aekit.training import distributed, steps, tensorboard, threads
 from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ class TrainConfig:
     # "auto": closed-form gradients for plain dense autoencoders (aekit.training.dense_step,
     # same maths, tested against autograd), autograd for everything else; "autograd": always.
     engine: str = "auto"
+    # CPU threads: None chooses per epoch as many as there are idle cores (or
+    # $AEKIT_NUM_THREADS); N fixes N. See aekit.training.threads for why.
+    threads: int | None = None
     # TensorBoard event files (aekit.training.tensorboard): loss terms, learning rate,
     # validation terms and a reconstruction grid per epoch. Changes nothing computed.
     log_dir: str | None = None
@@ -88,6 +91,9 @@ class TrainConfig:
             fail(f"grad_clip must be > 0, got {self.grad_clip}")
         if self.engine not in ENGINES:
             fail(f"engine {self.engine!r} is not one of {list(ENGINES)}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(
+                self.threads, int) or self.threads < 1):
+            fail(f"threads must be an integer >= 1 or None, got {self.threads!r}")
         if self.log_dir is not None:  # tensorboard must be installed: checked before training
             self.log_dir = tensorboard.check_log_dir(self.log_dir)
 
@@ -292,6 +298,7 @@ class Trainer:
         self.epoch = 0  # epochs done, over every fit() call
         self.result = TrainResult()
         self.stop = False
+        self._threads = None  # the thread policy's callback while fit() runs
 
     def _callbacks(self, source, val_source, checkpoint_dir, signature) -> list:
         c = self.config
@@ -299,7 +306,8 @@ class Trainer:
         # leave the others waiting in the all-reduce: there only the (all-reduced) epoch
         # loss is checked, which every rank sees alike.
         check_every = None if self.ddp else (1 if self.device.type == "cpu" else 50)
-        out = [cb.WarmUp(c.warmup_epochs)] if c.warmup_epochs > 0 else []
+        out = [self._threads] if self._threads is not None else []
+        out += [cb.WarmUp(c.warmup_epochs)] if c.warmup_epochs > 0 else []
         out.append(cb.DivergenceGuard(self.best, check_every))
         if val_source is not None:
             out.append(cb.Validation(val_source))
@@ -326,9 +334,13 @@ class Trainer:
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
         try:
-            with flush_denormals():
+            # The thread count follows the machine's load (aekit.training.threads).
+            with flush_denormals(), threads.training_threads(
+                    self.config.threads, getattr(self.step, "thread_invariant", False)) as policy:
+                self._threads = policy
                 return self._fit(X, X_val, until, checkpoint_dir, resume, signature)
         finally:
+            self._threads = None
             if channels_last:
                 self.model.to(memory_format=torch.contiguous_format)
 
@@ -460,10 +472,11 @@ class Trainer:
         log.info("resumed from %s after epoch %d", checkpoint_dir, self.epoch)
 
 
-# Options that do not change what training computes (``epochs`` is checked on its own: a
-# cosine schedule is planned over it; otherwise a run may be continued to more epochs;
-# ``log_dir`` only says where the TensorBoard events go).
-_NEUTRAL_OPTIONS = ("progress", "epochs", "log_dir")
+# Options that do not change what training computes (``threads`` changes only the float
+# rounding of reductions; ``epochs`` is checked on its own: a cosine schedule is planned
+# over it; otherwise a run may be continued to more epochs; ``log_dir`` only says where
+# the TensorBoard events go).
+_NEUTRAL_OPTIONS = ("progress", "epochs", "threads", "log_dir")
 
 
 def _result_options(config: TrainConfig) -> dict:
