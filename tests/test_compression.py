@@ -386,3 +386,24 @@ def test_rate_weight_is_an_estimator_keyword_saved_and_loaded(tmp_path):
         StackedAutoencoder(rate_weight=-0.1).fit(X_TRAIN[:10])
     for cls in (StackedAutoencoder, ConvAutoencoder):
         assert "rate_weight" in cls.__doc__
+
+
+# --- the tour section ------------------------------------------------------------------------
+@pytest.mark.slow
+def test_tour_section_measures_real_bytes_in_and_out_of_domain():
+    from aekit.tour import run_tour
+    from aekit.tour.compression import image_codec, jpeg_payload
+
+    report = run_tour("digits", quick=True, only=["Compression"])
+    res = report.results["compression"]
+    bpp = [p["bpp"] for p in res["aekit"]]
+    assert bpp == sorted(bpp) and len(set(bpp)) == len(bpp)
+    assert set(res["out_of_domain"]) == {"test images (in domain)",
+                                         "inverted test images (1 - x)", "uniform noise"}
+    section = next(s for s in report.sections if s.title.startswith("Compression"))
+    assert "not as good as JPEG" in section.claim and "Out of domain" in section.measured
+    # JPEG bytes are real files: a 1-image "file" is bigger than its payload
+    one = image_codec(X_TEST[:1], (1, 8, 8), "JPEG", quality=50)
+    assert one["bpp"] > one["payload_bpp"] > 0
+    with pytest.raises(ConfigError):
+        jpeg_payload(b"\xff\xd8\xff\xd9")
