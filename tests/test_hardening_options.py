@@ -60,6 +60,8 @@ FREE_TEXT = {
     ("decompress", "input"): "in", ("decompress", "fit_data"): "in",
     ("export", "model_dir"): "in", ("export", "out"): "out", ("export", "threshold"): "number",
     ("pretrained", "name"): "word", ("pretrained", "out"): "out",
+    ("segment", "model_dir"): "in", ("segment", "data"): "in", ("segment", "out"): "out",
+    ("segment", "png"): "out",
 }
 
 # A command that would run (quickly) as it is; each case adds one bad option to it. "{t}"
@@ -83,6 +85,8 @@ BASE = {
     "decompress": (["{model}", "{t}/ok.aekz"], {"--out": ["{t}/rows.npy"]}),
     "export": (["{model}"], {"--out": ["{t}/model.onnx"]}),
     "pretrained": (["digits-stacked-8"], {}),
+    "segment": (["{model}"], {"--data": ["{t}/ok.npy"], "--split": ["all"],
+                              "--out": ["{t}/masks.npy"]}),
     "": ([], {}),  # the top-level parser's own options (then `datasets`)
 }
 CONFLICTS = {("encode", "data"): ["--input"],  # exactly one of --data and --input
@@ -557,19 +561,25 @@ def test_numpy_scalars_are_accepted_and_saved(tmp_path, name, model):
     p = TABLE[name].for_model(model)
     value = _numpy_value(p, p.defaults[model])
     kw = {"classifier": dict(pretrain_epochs=1, head_epochs=1, finetune_epochs=1),
-          "conv": dict(channels=(4,), epochs=1)}.get(model, dict(epochs=1))
+          "conv": dict(channels=(4,), epochs=1),
+          "segmenter": dict(channels=(4,), epochs=1, image_shape=(1, 8, 8))
+          }.get(model, dict(epochs=1))
     if model in ("vae", "stacked", "classifier"):
         kw["hidden_layer_sizes"] = (8,)
     kw[name] = value
     est = common.estimator_class(model)(**kw)
-    y = np.arange(len(X)) % 2
-    (est.fit(X, y) if model == "classifier" else est.fit(X)).save(tmp_path / "m")
+    # a segmenter: 8x8 images (the default channels pool 3 times) with a mask each
+    data = np.tile(X, (1, 4)) if model == "segmenter" else X
+    y = {"classifier": np.arange(len(X)) % 2,
+         "segmenter": (data.reshape(-1, 8, 8) > 0.5).astype(np.int64)}.get(model)
+    (est.fit(data) if y is None else est.fit(data, y)).save(tmp_path / "m")
     loaded = load(tmp_path / "m")
     assert loaded.get_params()[name] == value
-    np.testing.assert_allclose(loaded.transform(X[:4]) if model != "classifier" else
-                               loaded.predict_proba(X[:4]),
-                               est.transform(X[:4]) if model != "classifier" else
-                               est.predict_proba(X[:4]), rtol=1e-5, atol=1e-6)
+    supervised = model in ("classifier", "segmenter")
+    np.testing.assert_allclose(loaded.transform(data[:4]) if not supervised else
+                               loaded.predict_proba(data[:4]),
+                               est.transform(data[:4]) if not supervised else
+                               est.predict_proba(data[:4]), rtol=1e-5, atol=1e-6)
 
 
 def test_grid_search_over_numpy_grids():

@@ -199,3 +199,139 @@ def test_lazy_dataset_batch_reads_the_same_rows_for_every_kind_of_index(tmp_path
     for index in (slice(None), slice(3, 40, 7), np.array([9, 2, 2, 49, 0]),
                   raw[:, 0] > 128, 7):
         np.testing.assert_allclose(ds.batch(index), expected[index], rtol=0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------
+# Estimator.fit(ds) and aekit train --mmap stream a memory-mapped Dataset (issue 13)
+
+
+def _estimator(kind: str):
+    from aekit import ConvAutoencoder, StackedAutoencoder
+
+    if kind == "conv":
+        return ConvAutoencoder(channels=(4,), n_components=6, epochs=2, batch_size=40,
+                               random_state=0)
+    return StackedAutoencoder(hidden_layer_sizes=(16,), n_components=4, epochs=2,
+                              batch_size=40, random_state=0)
+
+
+def _same_weights(a, b):
+    for (k, p), q in zip(a.module_.state_dict().items(), b.module_.state_dict().values()):
+        assert torch.equal(p, q), k
+
+
+@pytest.mark.parametrize("kind", ["stacked", "conv"])
+@pytest.mark.parametrize("layout", ["lazy", "lazy-split", "memmap", "memmap-images"])
+def test_fit_streams_a_mapped_input_to_the_weights_of_the_same_rows_in_memory(
+        tmp_path, kind, layout, one_thread):
+    from aekit.datasets import load
+
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, size=(200, 6, 6), dtype=np.uint8)
+    np.save(tmp_path / "img.npy", raw)
+    np.save(tmp_path / "unit.npy", (raw / 255).astype(np.float32))
+    if layout.startswith("lazy"):
+        split = "train" if layout == "lazy-split" else "all"
+        X = load(tmp_path / "img.npy", mmap=True, split=split)
+        rows = load(tmp_path / "img.npy", split=split).X.reshape(-1, 1, 6, 6)  # (n, C, H, W)
+    elif layout == "memmap":
+        X = np.load(tmp_path / "unit.npy", mmap_mode="r").reshape(200, 36)
+        rows = np.array(X).reshape(-1, 1, 6, 6)
+    else:
+        X = np.load(tmp_path / "unit.npy", mmap_mode="r")  # (n, H, W)
+        rows = np.array(X)
+    if kind != "conv":
+        rows = rows.reshape(len(rows), -1)
+    streamed = _estimator(kind).fit(X)
+    in_memory = _estimator(kind).fit(rows)
+    _same_weights(streamed, in_memory)
+    assert streamed.n_features_in_ == 36
+    assert [r["loss"] for r in streamed.history_] == [r["loss"] for r in in_memory.history_]
+    assert streamed.output_activation_ == in_memory.output_activation_ == "sigmoid"
+    np.testing.assert_array_equal(streamed.transform(X), in_memory.transform(rows))
+    if kind == "conv":
+        assert streamed.image_shape_ == (1, 6, 6)
+
+
+def test_fit_never_reads_the_whole_file(tmp_path, monkeypatch, one_thread):
+    """Every read of a streamed fit is at most a batch or a block (the checks' scan, the
+    collapse check's sample, the code density's sample): never the file."""
+    from aekit.datasets import load
+    from aekit.estimators import base, streamed
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).integers(0, 256, (3000, 16),
+                                                                  dtype=np.uint8))
+    monkeypatch.setattr(streamed, "BLOCK_ROWS", 500)
+    monkeypatch.setattr(base, "BLOCK_ROWS", 500)
+    monkeypatch.setattr(base, "DENSITY_ROWS", 400)
+    monkeypatch.setattr(base.BaseAutoencoder, "_CHECK_ROWS", 300)
+    reads = []
+    batch = ArraySource.batch
+    monkeypatch.setattr(ArraySource, "batch",
+                        lambda self, idx, out=None: reads.append(len(idx)) or batch(self, idx, out))
+    monkeypatch.setattr(streamed.StreamedRows, "to_array",
+                        lambda self: pytest.fail("fit read the whole file"))
+    from aekit import StackedAutoencoder
+
+    est = StackedAutoencoder(hidden_layer_sizes=(8,), n_components=3, epochs=1,
+                             batch_size=100, random_state=0)
+    est.fit(load(tmp_path / "x.npy", mmap=True))
+    assert reads and max(reads) <= 500 and sum(reads) >= 3000
+    assert est.sampler_ is not None
+
+
+def test_streamed_fit_names_the_bad_row(tmp_path):
+    from aekit import StackedAutoencoder
+    from aekit.errors import DataError
+
+    values = np.zeros((50, 4), np.float64)
+    values[37, 2] = 1e39  # finite in float64, infinite in float32
+    np.save(tmp_path / "x.npy", values)
+    with pytest.raises(DataError, match=r"row 37 \(0-based\), column 3"):
+        StackedAutoencoder(epochs=1).fit(np.load(tmp_path / "x.npy", mmap_mode="r"))
+
+
+def test_standardised_lazy_dataset_gets_a_linear_output(tmp_path, one_thread):
+    from aekit import StackedAutoencoder
+    from aekit.datasets import load
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(5, 3, (120, 5)))
+    ds = load(tmp_path / "x.npy", mmap=True, scale="standard")
+    est = StackedAutoencoder(hidden_layer_sizes=(8,), n_components=2, epochs=1).fit(ds)
+    assert est.output_activation_ == "linear"
+
+
+@pytest.mark.slow
+def test_aekit_train_mmap_gives_the_run_of_the_file_in_memory(tmp_path, capsys, one_thread):
+    """aekit train --mmap streams the file (the estimator gets the lazy Dataset), and its
+    run folder holds the model, metrics and scaling of the same run made in memory."""
+    import json
+
+    from aekit import StackedAutoencoder, load
+    from aekit.cli import main
+    from aekit.datasets import Dataset
+
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "x.npy", rng.normal(10, 4, (600, 12)))
+    seen = []
+    fit = StackedAutoencoder.fit
+    common = ["train", "--model", "stacked", "--data", str(tmp_path / "x.npy"), "--scale",
+              "standard", "--hidden-layer-sizes", "16", "--n-components", "3", "--epochs",
+              "2", "--random-state", "0", "--no-report"]
+    try:
+        StackedAutoencoder.fit = lambda self, X, *a, **k: seen.append(X) or fit(self, X, *a, **k)
+        assert main([*common, "--mmap", "--out", str(tmp_path / "mapped")]) == 0
+        assert main([*common, "--out", str(tmp_path / "loaded")]) == 0
+    finally:
+        StackedAutoencoder.fit = fit
+    assert isinstance(seen[0], Dataset) and seen[0].lazy and len(seen[0]) == 480
+    assert isinstance(seen[1], np.ndarray)
+    a, b = load(tmp_path / "mapped" / "model"), load(tmp_path / "loaded" / "model")
+    _same_weights(a, b)
+    for name in ("metrics.json", "scaling.json"):
+        ma = json.loads((tmp_path / "mapped" / name).read_text())
+        mb = json.loads((tmp_path / "loaded" / name).read_text())
+        if name == "metrics.json":
+            ma.pop("train_seconds"), mb.pop("train_seconds")
+        assert ma == mb, name
+    assert "all 120 rows" in capsys.readouterr().out

@@ -3,6 +3,7 @@ folders, their scaling rule, the lazy memmap contract, and every bad-data messag
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -49,7 +50,9 @@ def test_float_outside_unit_range_needs_a_scale_option(tmp_path):
         DataError, match=_named(path, r"values in \[-1, 3\] are outside \[0, 1\].*minmax")
     ):
         load(path)
-    np.testing.assert_allclose(load(path, scale="minmax").X, [[0, 0.375], [1, 0.5]])
+    # per feature: each column on its own range; minmax-global: one range for all values
+    np.testing.assert_allclose(load(path, scale="minmax").X, [[0, 0], [1, 1]])
+    np.testing.assert_allclose(load(path, scale="minmax-global").X, [[0, 0.375], [1, 0.5]])
 
 
 def test_numeric_scale_divides(tmp_path):
@@ -259,7 +262,7 @@ def test_bad_csv(tmp_path, text, problem):
 def test_csv_label_problems(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("a,label\n0,1\n1,2.5\n")
-    with pytest.raises(DataError, match=_named(path, "no column named 'lbl'")):
+    with pytest.raises(DataError, match=_named(path, "label_column='lbl': no column of that name")):
         load(path, label_column="lbl")
     with pytest.raises(
         DataError, match=_named(path, "row 3, column 2: label '2.5' is not a class")
@@ -392,14 +395,190 @@ def test_mmap_minmax_and_problems(tmp_path, monkeypatch):
     np.save(tmp_path / "f.npy", np.linspace(-2, 2, 20).reshape(10, 2))
     lazy = load(tmp_path / "f.npy", mmap=True, scale="minmax")
     assert lazy.batch(slice(None)).min() == 0 and lazy.batch(slice(None)).max() == 1
+    train = load(tmp_path / "f.npy", mmap=True, scale="minmax", split="train")
+    assert len(train) == 8 and train.rows.tolist() == [0, 1, 2, 3, 5, 6, 7, 8]
+    np.testing.assert_array_equal(train.to_array(),
+                                  load(tmp_path / "f.npy", scale="minmax", split="train").X)
 
     values = np.zeros((10, 2))
     values[7, 0] = np.nan
     np.save(tmp_path / "nan.npy", values)
     with pytest.raises(DataError, match=_named(tmp_path / "nan.npy", r"row 7 \(0-based\)")):
         load(tmp_path / "nan.npy", mmap=True)
-    with pytest.raises(ConfigError, match="split='all' with mmap=True"):
-        load(tmp_path / "f.npy", mmap=True, scale="minmax", split="train")
     np.save(tmp_path / "hwc.npy", np.zeros((2, 4, 4, 3), np.uint8))
     with pytest.raises(DataError, match="channels-first"):
         load(tmp_path / "hwc.npy", mmap=True)
+
+
+# ----------------------------------------------------------------------------------------
+# Scaling per feature (issue 13): minmax / standard per column, fitted on the training rows
+# and recorded, so other data of the same run is scaled the same way.
+
+
+def _wine_csv(path, name="wine"):
+    """scikit-learn's wine (or breast-cancer) set as a CSV with a header and a text label."""
+    from sklearn.datasets import load_breast_cancer, load_wine
+
+    bunch = load_wine() if name == "wine" else load_breast_cancer()
+    names = [n.replace(",", " ") for n in bunch.feature_names]
+    lines = [",".join([*names, "kind"])]
+    lines += [",".join([*(f"{v:.6g}" for v in row), f"c{c}"])
+              for row, c in zip(bunch.data, bunch.target)]
+    path.write_text("\n".join(lines) + "\n")
+    values = np.array([[float(f"{v:.6g}") for v in row] for row in bunch.data])
+    return values, bunch.target
+
+
+def test_minmax_is_per_feature_where_one_global_range_squeezes_the_columns(tmp_path):
+    values, _ = _wine_csv(tmp_path / "wine.csv")
+    glob = load(tmp_path / "wine.csv", label_column="kind", scale="minmax-global")
+    per = load(tmp_path / "wine.csv", label_column="kind", scale="minmax")
+    # the issue's observation: one range for the whole array (proline reaches 1680)
+    # leaves 12 of the 13 columns inside [0, 0.1]
+    assert int((glob.X.max(axis=0) <= 0.1).sum()) == 12
+    np.testing.assert_allclose(per.X.min(axis=0), 0)
+    np.testing.assert_allclose(per.X.max(axis=0), 1)
+    assert per.scaler.rule == "minmax" and per.scaler.per_feature
+    assert per.classes == ["c0", "c1", "c2"]
+
+
+@pytest.mark.parametrize("rule", ["minmax", "standard"])
+def test_per_feature_rules_match_scikit_learn_fitted_on_the_train_rows(tmp_path, rule):
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    from aekit.datasets.dataset import holdout_mask
+
+    values, target = _wine_csv(tmp_path / "wine.csv")
+    train = load(tmp_path / "wine.csv", label_column="kind", scale=rule, split="train")
+    test = load(tmp_path / "wine.csv", label_column="kind", scale=rule, split="test")
+    held = holdout_mask(len(values), target)
+    ref = (MinMaxScaler() if rule == "minmax" else StandardScaler()).fit(values[~held])
+    np.testing.assert_allclose(train.X, ref.transform(values[~held]), rtol=1e-5, atol=1e-6)
+    # the test split gets the train rows' parameters, unclipped
+    np.testing.assert_allclose(test.X, ref.transform(values[held]), rtol=1e-5, atol=1e-6)
+    assert train.scaler.fitted_rows == int((~held).sum())
+    # a fitted scaler applied to other data gives the same numbers as the split
+    again = load(tmp_path / "wine.csv", label_column="kind", scale=train.scaler, split="test")
+    np.testing.assert_array_equal(again.X, test.X)
+
+
+def test_scaler_record_round_trips_and_malformed_records_are_refused(tmp_path):
+    from aekit.datasets import Scaler
+
+    _wine_csv(tmp_path / "wine.csv")
+    ds = load(tmp_path / "wine.csv", label_column="kind", scale="standard")
+    back = Scaler.from_dict(json.loads(json.dumps(ds.scaler.to_dict())))
+    np.testing.assert_array_equal(back.apply(np.ones((2, 13))), ds.scaler.apply(np.ones((2, 13))))
+    with pytest.raises(DataError, match="scaling.json: not a valid scaling record"):
+        Scaler.from_dict({"rule": "standard", "offset": [0, 1], "factor": [1]}, "scaling.json")
+    np.save(tmp_path / "x.npy", np.ones((4, 3)))
+    with pytest.raises(DataError, match=r"3 features, but the scaling .* has 13"):
+        load(tmp_path / "x.npy", scale=ds.scaler)
+
+
+@pytest.mark.parametrize("rule", ["minmax", "standard", "minmax-global", 800])
+@pytest.mark.parametrize("split", ["all", "train", "test"])
+def test_memory_mapped_files_are_scaled_like_loaded_ones(tmp_path, monkeypatch, rule, split):
+    monkeypatch.setattr(arrays, "MMAP_BLOCK_BYTES", 64)  # many blocks in the scan
+    values = np.random.default_rng(0).integers(0, 9, (23, 4)) * [1, 10, 100, 1]
+    np.save(tmp_path / "v.npy", values.astype(np.int16))
+    lazy = load(tmp_path / "v.npy", mmap=True, scale=rule, split=split)
+    eager = load(tmp_path / "v.npy", scale=rule, split=split)
+    assert lazy.lazy and len(lazy) == len(eager)
+    np.testing.assert_array_equal(lazy.to_array(), eager.X)  # bit for bit
+    np.testing.assert_array_equal(lazy.batch([2, 0]), eager.X[[2, 0]])
+
+
+def test_unknown_scale_rules_are_config_errors(tmp_path):
+    np.save(tmp_path / "x.npy", np.ones((4, 3)))
+    with pytest.raises(ConfigError, match="scale='zscore' is not one of .*standard"):
+        load(tmp_path / "x.npy", scale="zscore")
+
+
+# ----------------------------------------------------------------------------------------
+# The command line: --scale and --label-column, checked before any work, in the flags' words
+
+
+def _cli(capsys, *argv):
+    from aekit.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--scale", "zscore"], "argument --scale: 'zscore' is not one of"),
+    (["--scale", "-2"], "argument --scale: .*must be a positive number"),
+    (["--label-column", "kinds"], "--label-column 'kinds': no column of that name"),
+    (["--label-column", "40"], "--label-column 40 is out of range"),
+    (["--label-column", "kind"],
+     r"outside \[0, 1\]; rescale with --scale 'minmax' or --scale 'standard'"),
+])
+def test_cli_data_options_are_validated_before_training_and_named(tmp_path, capsys, argv,
+                                                                   message):
+    _wine_csv(tmp_path / "wine.csv")
+    code, out, err = _cli(capsys, "train", "--model", "linear", "--data",
+                          str(tmp_path / "wine.csv"), "--out", str(tmp_path / "run"), *argv)
+    assert code == 2 and re.search(message, err), err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_cli_scale_and_label_column_refused_where_they_do_not_apply(tmp_path, capsys):
+    code, _, err = _cli(capsys, "train", "--model", "linear", "--data", "digits",
+                        "--scale", "standard", "--out", str(tmp_path / "run"))
+    assert code == 2 and "--scale 'standard' does not apply to digits" in err
+    np.save(tmp_path / "x.npy", np.ones((10, 3)))
+    code, _, err = _cli(capsys, "train", "--model", "linear", "--data",
+                        str(tmp_path / "x.npy"), "--label-column", "0",
+                        "--out", str(tmp_path / "run"))
+    assert code == 2 and "--label-column 0 does not apply" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["wine", "breast-cancer"])
+def test_tabular_csv_trains_evaluates_and_reports_with_the_defaults(tmp_path, capsys, name,
+                                                                    one_thread):
+    """A standardised CSV end to end through aekit train with the estimator's defaults
+    (only epochs shortened): the CLI's model equals the estimator fitted in Python on the
+    same rows, the saved folder reproduces it, aekit evaluate on the run prints the same
+    test MSE as the train summary, and the report keeps every section but the image ones."""
+    import aekit
+    from aekit import StackedAutoencoder
+
+    _wine_csv(tmp_path / "t.csv", name)
+    run = tmp_path / "run"
+    code, out, err = _cli(capsys, "train", "--model", "stacked", "--data",
+                          str(tmp_path / "t.csv"), "--label-column", "kind", "--scale",
+                          "standard", "--epochs", "15", "--random-state", "0", "--out",
+                          str(run))
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    scaling = json.loads((run / "scaling.json").read_text())
+    assert scaling["rule"] == "standard"
+
+    # estimator entry point: same rows, same defaults -> the same model and numbers
+    train = load(tmp_path / "t.csv", label_column="kind", scale="standard", split="train")
+    test = load(tmp_path / "t.csv", label_column="kind", scale="standard", split="test")
+    assert len(scaling["offset"]) == len(scaling["factor"]) == train.n_features
+    est = StackedAutoencoder(epochs=15, random_state=0).fit(train.X)
+    assert est.output_activation_ == "linear"  # standardised data leaves [0, 1]
+    mse = float(np.mean((est.reconstruct(test.X).astype(np.float64) - test.X) ** 2))
+    assert metrics["model"]["mse"] == pytest.approx(mse, rel=1e-6)
+    assert metrics["eval_rows"] == len(test)
+    # saved folder entry point
+    saved = aekit.load(run / "model")
+    np.testing.assert_array_equal(saved.transform(test.X), est.transform(test.X))
+    # evaluate on the run: the run's fitted scaling and label column are applied
+    code, out, err = _cli(capsys, "evaluate", str(run), "--data", str(tmp_path / "t.csv"),
+                          "--json")
+    assert code == 0, err
+    assert json.loads(out)["model"]["mse"] == metrics["model"]["mse"]
+    # report: the image figures are left out, the rest is there, no raw None in tables
+    html = (run / "report" / "index.html").read_text()
+    assert "Reconstructions" in html and "Anomaly scores" in html
+    assert "fig" in html and "reconstructions.png" not in html
+    assert ">None<" not in html

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"aekit {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in SUBCOMMANDS:
@@ -106,14 +106,28 @@ def build_parser() -> argparse.ArgumentParser:
     for subparser in sub.choices.values():
         # No prefix matching: `--lr 0.1` must not become `--lr-schedule 0.1`.
         subparser.allow_abbrev = False
+        # -v after the subcommand means what it means before it (SUPPRESS: absent unless
+        # given, so `aekit -v train` keeps the top-level value).
+        subparser.add_argument("-v", dest="verbose", action="store_true",
+                               default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
+
+
+VERBOSE_HELP = ("log progress details (and show the training progress bar); the same before "
+                "or after the subcommand")
+
+
+def is_verbose(args) -> bool:
+    """-v before or after the subcommand, or train's --verbose (the estimator's progress
+    bar): all mean "tell me more"."""
+    return bool(getattr(args, "verbose", False)) or getattr(args, "param_verbose", None) is True
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if is_verbose(args) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     previous = _install_sigterm_handler()

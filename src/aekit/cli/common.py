@@ -35,7 +35,9 @@ MODEL_CLASSES = {
     "segmenter": "ConvSegmenter",
 }
 # Keys a config file may hold besides estimator parameters (the `train` flags of the run).
-RUN_KEYS = ("model", "data", "split", "max_rows", "n_labelled")
+RUN_KEYS = ("model", "data", "split", "max_rows", "n_labelled", "scale", "label_column",
+            "mmap")
+SCALING_FILE = "scaling.json"  # beside config.resolved.json: the fitted scaling of the run
 RESOLVED_CONFIG = "config.resolved.json"
 MODEL_SUBDIR = "model"
 
@@ -255,12 +257,25 @@ def _check_run_value(key: str, value, where: str) -> None:
     elif key in ("max_rows", "n_labelled") and value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 1):
         problem = f"must be an integer >= 1, got {value!r}"
+    elif key == "scale":
+        try:
+            ScaleArg()(value if isinstance(value, str) else repr(value))
+        except argparse.ArgumentTypeError as exc:
+            problem = str(exc)
+    elif key == "label_column" and (isinstance(value, (bool, float)) or
+                                    not isinstance(value, (int, str))):
+        problem = f"must be a column name or a 0-based index, got {value!r}"
+    elif key == "mmap" and not isinstance(value, bool):
+        problem = f"must be true or false, got {value!r}"
     if problem:
         raise ConfigError(f"{where}: {key} {problem}")
 
 
-def resolve_train_config(args) -> dict:
+def resolve_train_config(args, progress_default: bool | None = None) -> dict:
     """Flags + optional config file -> the resolved run config (JSON-able).
+
+    progress_default: the estimator's ``verbose`` (progress bar) when neither a flag nor the
+    file sets it (``aekit train``: on when stderr is a terminal or -v was given).
 
     {"model", "estimator", "data", "split", "max_rows", "n_labelled", "params": every
     keyword of the estimator}. Unknown keys and keys of another model are errors that name
@@ -295,10 +310,21 @@ def resolve_train_config(args) -> dict:
                                   f"{hint}; valid keys for {model}: {valid}")
             kind = table[key]["kind"]
             params[key] = coerce(key, value, kind, from_text=from_text and kind != "bool")
+    if progress_default is not None and "verbose" in defaults and "verbose" not in file \
+            and "verbose" not in flag_params(args):
+        params["verbose"] = bool(progress_default)
     split = run.get("split") or "train"
+    scale = run.get("scale")
+    scale = "auto" if scale is None else ScaleArg()(str(scale))
+    label_column = run.get("label_column")
+    if isinstance(label_column, str):
+        label_column = LabelColumnArg()(label_column)
+    check_data_options(str(run["data"]), scale=scale, label_column=label_column,
+                       mmap=bool(run.get("mmap")))
     return {"model": model, "estimator": MODEL_CLASSES[model], "data": str(run["data"]),
             "split": split, "max_rows": run.get("max_rows"),
-            "n_labelled": run.get("n_labelled"), "params": params}
+            "n_labelled": run.get("n_labelled"), "scale": scale,
+            "label_column": label_column, "mmap": bool(run.get("mmap")), "params": params}
 
 
 def build_estimator(resolved: dict):
@@ -328,6 +354,49 @@ def to_json(obj) -> str:
 
 
 # --- data ------------------------------------------------------------------------------
+class ScaleArg:
+    """An argparse ``type`` for ``--scale``: a rule of :mod:`aekit.datasets.scaling` or a
+    positive number (returned as a float); anything else is a usage error naming the flag."""
+
+    __name__ = "scale rule"
+
+    def __call__(self, text):
+        from aekit.datasets.scaling import RULES, check_rule
+
+        text = str(text).strip()
+        if text in RULES:
+            return text
+        try:
+            check_rule(text, "--scale")
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).replace("--scale=", "")) from None
+        return float(text)
+
+
+class LabelColumnArg:
+    """An argparse ``type`` for ``--label-column``: an integer is a 0-based column index
+    (negative counts from the end), other text a header name."""
+
+    __name__ = "column"
+
+    def __call__(self, text):
+        text = str(text).strip()
+        if not text:
+            raise argparse.ArgumentTypeError("expected a column name or a 0-based index, "
+                                             "got an empty value")
+        try:
+            return int(text)
+        except ValueError:
+            return text
+
+
+SCALE_HELP = ("how a file's values become features: auto (8-bit /255, [0, 1] kept), none, "
+              "minmax or standard (per feature, fitted on the training rows; evaluate/"
+              "encode/report on the run apply the same fitted scaling), minmax-global (one "
+              "range for all values, e.g. images), or a divisor; default: auto, or for a "
+              "saved run the scaling it recorded")
+
+
 def add_data_args(parser, *, required: bool = True, split: str = "train",
                   help_text: str | None = None) -> None:
     parser.add_argument("--data", required=required, metavar="NAME|PATH",
@@ -337,17 +406,94 @@ def add_data_args(parser, *, required: bool = True, split: str = "train",
                         help="which part of the data")
     parser.add_argument("--max-rows", type=IntArg(1), default=None, metavar="N",
                         help="use only the first N rows (quick runs)")
+    parser.add_argument("--scale", type=ScaleArg(), default=None, metavar="RULE",
+                        help=SCALE_HELP)
+    parser.add_argument("--label-column", type=LabelColumnArg(), default=None,
+                        metavar="NAME|INDEX",
+                        help="CSV: the column holding class labels (header name or 0-based "
+                        "index; default: none, or for a saved run the one it used)")
 
 
-def load_data(source: str, split: str, max_rows: int | None = None):
-    """``aekit.datasets.load`` + optional row cap; a Dataset in memory."""
+# The library's keyword names in messages -> the flags that set them.
+_FLAG_WORDS = (("label_column=", "--label-column "), ("scale=", "--scale "),
+               ("mmap=True", "--mmap"))
+
+
+def cli_words(text: str) -> str:
+    """A data-loading message in the command line's words (``scale='minmax'`` ->
+    ``--scale 'minmax'``): the CLI's user sets flags, not keywords."""
+    import re
+
+    for word, flag in _FLAG_WORDS:
+        text = re.sub(r"(?<![\w_])" + re.escape(word), flag, text)
+    return text
+
+
+def check_data_options(source: str, *, scale="auto", label_column=None,
+                       mmap: bool = False) -> None:
+    """--scale / --label-column / --mmap apply to --data: checked before any work, in the
+    flags' names (a named dataset is already scaled; label columns are CSV's)."""
+    from aekit.datasets import check_options
+    from aekit.errors import AekitError
+
+    if isinstance(scale, str) and scale == "auto" and label_column is None and not mmap:
+        return  # nothing to check (a missing --data is reported where it is loaded)
+    try:
+        check_options(source, scale=scale, label_column=label_column, mmap=mmap)
+    except AekitError as exc:
+        raise type(exc)(f"--data {source}: {cli_words(str(exc))}") from None
+
+
+def data_options(args, run: dict | None = None) -> dict:
+    """load options for a command that uses a saved run: the flags, else what the run
+    recorded (its fitted scaling from scaling.json, its label column) when they apply to
+    --data; a --scale that contradicts the run's fitted scaling is refused."""
+    from aekit.datasets.scaling import Scaler
+
+    run = run or {}
+    scale, label_column = getattr(args, "scale", None), getattr(args, "label_column", None)
+    recorded = run.get("scaling")
+    if scale is not None and recorded and recorded.get("rule") in ("minmax", "standard",
+                                                                    "minmax-global"):
+        raise ConfigError(f"--scale {scale}: the model was trained on data scaled by "
+                          f"{recorded['rule']} fitted on its training rows, and that fitted "
+                          f"scaling is applied to --data; leave --scale out")
+    if scale is None:
+        scale = "auto"
+        if recorded and recorded.get("rule") in ("minmax", "standard", "minmax-global"):
+            scale = Scaler.from_dict(recorded, f"{SCALING_FILE} of the run")
+        elif run.get("scale") not in (None, "auto"):
+            scale = run["scale"]
+    is_csv = str(getattr(args, "data", "") or "").lower().endswith(".csv")
+    if label_column is None and is_csv:
+        label_column = run.get("label_column")
+    if getattr(args, "data", None) is not None:
+        check_data_options(args.data, scale=scale, label_column=label_column)
+    return {"scale": scale, "label_column": label_column}
+
+
+def load_data(source: str, split: str, max_rows: int | None = None, *, scale="auto",
+              label_column=None, mmap: bool = False):
+    """``aekit.datasets.load`` + optional row cap; a Dataset in memory (lazy with
+    ``mmap``: the memmap stays, rows are read as they are used). Loading errors speak of
+    the flags (--scale, --label-column)."""
     from aekit.datasets import load
+    from aekit.errors import AekitError
 
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int)
                                  or max_rows < 1):
         raise ConfigError(f"--max-rows must be an integer >= 1, got {max_rows!r}")
-    ds = load(source, split=split, progress=False).head(max_rows, in_memory=True)
-    if len(ds.X) == 0:
+    kw = {} if mmap is False else {"mmap": True}
+    if label_column is not None:
+        kw["label_column"] = label_column
+    if not (isinstance(scale, str) and scale == "auto"):
+        kw["scale"] = scale
+    try:
+        ds = load(source, split=split, progress=False, **kw)
+    except AekitError as exc:
+        raise type(exc)(cli_words(str(exc))) from None
+    ds = ds.head(max_rows, in_memory=not mmap)
+    if len(ds) == 0:
         hint = (": a file's test split is every 5th row, so it needs 5 rows or more; pass "
                 "--split all to use every row" if split == "test" else "")
         raise DataError(f"--data {source} --split {split}: no rows{hint}")
@@ -386,9 +532,7 @@ def check_rows_before_training(resolved: dict, n_train: int, *, eval_rows: int,
         raise ConfigError(f"validation_fraction {fraction:g} leaves none of the {n_train} "
                           "training rows to train on")
     if split == "train":
-        from aekit.datasets import load
-
-        n_test = len(load(data, split="test", progress=False))
+        n_test = _test_rows(data, resolved)
         if n_test == 0:
             raise DataError(f"--data {data}: no test rows for the metrics: a file's test "
                             f"split is every 5th row, so it needs 5 rows or more ({n_train} "
@@ -404,11 +548,32 @@ def check_rows_before_training(resolved: dict, n_train: int, *, eval_rows: int,
                         "rows; give more, or pass --no-report")
 
 
-def test_split_of(source: str, split: str, max_rows: int | None = None):
-    """Held-out rows for metrics: the 'test' split when training used 'train', else None."""
+def test_split_of(source: str, split: str, max_rows: int | None = None, **options):
+    """Held-out rows for metrics: the 'test' split when training used 'train', else None.
+    ``options``: load options (the training data's scale - its fitted Scaler -, label
+    column, mmap)."""
     if split != "train":
         return None
-    return load_data(source, "test", max_rows)
+    return load_data(source, "test", max_rows, **options)
+
+
+def _test_rows(data, resolved: dict) -> int:
+    """Rows of --data's test split (a labelled file's split depends on its labels); with
+    --mmap the file is mapped, not read."""
+    from aekit.datasets import load
+    from aekit.errors import AekitError
+
+    kw = {"scale": resolved.get("scale") or "auto"}
+    if resolved.get("label_column") is not None:
+        kw["label_column"] = resolved["label_column"]
+    if resolved.get("mmap"):
+        kw["mmap"] = True
+    if kw["scale"] == "auto":
+        del kw["scale"]
+    try:
+        return len(load(data, split="test", progress=False, **kw))
+    except AekitError as exc:
+        raise type(exc)(cli_words(str(exc))) from None
 
 
 def check_features(model, X, source: str) -> None:
@@ -496,6 +661,13 @@ def load_model(path):
     if resolved.is_file():
         with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
             run = json.loads(resolved.read_text(encoding="utf-8"))
+    scaling = folder.parent / SCALING_FILE
+    if isinstance(run, dict) and scaling.is_file():  # how the run scaled its data
+        try:
+            run["scaling"] = json.loads(scaling.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise DataError(f"{scaling}: unreadable; it records how the run scaled its "
+                            "data") from None
     return model, folder, run
 
 

@@ -18,7 +18,8 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="rows.npy or rows.csv")
     p.add_argument("--png", type=Path, default=None, metavar="FILE",
-                   help="also draw the decoded rows as images")
+                   help=f"also draw the decoded rows as images (the first {GRID_MAX}, "
+                   "10 per line, so the tiles stay readable)")
     common.add_force_arg(p)
     p.set_defaults(func=run)
 
@@ -40,23 +41,34 @@ def run(args) -> int:
                         f"size is {fitted.code_size}")
     X = fitted.decode(Z)
     common.write_array(args.out, X)
+    shown = ""
     if args.png is not None:
-        save_grid(model, X, args.png, run_cfg, "Decoded codes")
-    print(f"wrote {args.out}: {X.shape[0]} rows of {X.shape[1]} values"
-          + (f"; {args.png}" if args.png else ""))
+        n = save_grid(model, X, args.png, run_cfg, "Decoded codes")
+        shown = (f"; {args.png} shows " + (f"all {n}" if n == len(X) else
+                                           f"the first {n} of {len(X)}"))
+    print(f"wrote {args.out}: {X.shape[0]} rows of {X.shape[1]} values{shown}")
     return 0
 
 
-def save_grid(model, X, path, run_cfg, title, per_row: int = 10):
-    """Rows drawn as images, ``per_row`` per line (shape from the run's data if known)."""
+GRID_MAX = 100  # images drawn by --png: 10 lines of 10; more would shrink tiles to dots
+
+
+def save_grid(model, X, path, run_cfg, title, per_row: int = 10, limit: int = GRID_MAX) -> int:
+    """The first ``limit`` rows drawn as images, ``per_row`` per line (shape from the run's
+    data if known); the title says when rows were left out. Returns how many are drawn."""
     from aekit.plotting import mosaic_figure
 
     ds = None
     if run_cfg.get("data"):
         try:
-            ds = common.load_data(run_cfg["data"], "test", 1)
+            ds = common.load_data(run_cfg["data"], "test", 1,
+                                  label_column=run_cfg.get("label_column"))
         except Exception:  # noqa: BLE001 - the run's data may be gone; fall back to the model
             ds = None
     shape = common.image_shape_for(model, ds)
-    rows = [X[i:i + per_row] for i in range(0, len(X), per_row)]
+    n = min(len(X), limit)
+    if n < len(X):
+        title = f"{title}: the first {n:,} of {len(X):,}"
+    rows = [X[i:i + per_row] for i in range(0, n, per_row)]
     common.save_png(mosaic_figure(rows, shape, title=title), Path(path))
+    return n

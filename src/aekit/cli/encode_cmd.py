@@ -23,8 +23,9 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def input_rows(args, model):
-    """Rows from --data or --input (exactly one), checked against the model."""
+def input_rows(args, model, run: dict | None = None):
+    """Rows from --data or --input (exactly one), checked against the model. --data is
+    scaled as the run scaled its training data (``run``: its recorded config)."""
     from aekit.errors import ConfigError
 
     if (args.data is None) == (args.input is None):
@@ -33,7 +34,8 @@ def input_rows(args, model):
         X = common.read_array(args.input, "--input")
         where = f"--input {args.input}"
     else:
-        X = common.load_data(args.data, args.split, args.max_rows).X
+        X = common.load_data(args.data, args.split, args.max_rows,
+                             **common.data_options(args, run)).X
         where = f"--data {args.data}"
     common.check_features(model, X, where)
     return X
@@ -44,8 +46,8 @@ def run(args) -> int:
 
     common.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
                              inputs=(args.input, args.data))
-    model, folder, _ = common.load_model(args.model_dir)
-    Z = encode(model, input_rows(args, model))
+    model, folder, run = common.load_model(args.model_dir)
+    Z = encode(model, input_rows(args, model, run))
     common.write_array(args.out, Z)
     print(f"wrote {args.out}: {Z.shape[0]} codes of size {Z.shape[1]}")
     return 0

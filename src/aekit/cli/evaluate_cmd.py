@@ -39,12 +39,13 @@ def run(args) -> int:
                                  inputs=(args.data,))
     if args.fit_rows < 2 or args.iw_samples < 1:
         raise ConfigError("--fit-rows must be >= 2 and --iw-samples >= 1")
-    model, folder, _ = common.load_model(args.model_dir)
-    ds = common.load_data(args.data, args.split, args.max_rows)
+    model, folder, run = common.load_model(args.model_dir)
+    options = common.data_options(args, run)  # the run's fitted scaling, label column
+    ds = common.load_data(args.data, args.split, args.max_rows, **options)
     common.check_features(model, ds.X, f"--data {args.data}")
     if as_fitted(model).segmenter:
         return _segmenter(args, model, folder, ds)
-    fit = common.load_data(args.data, "train", None) if args.split == "test" else ds
+    fit = common.load_data(args.data, "train", None, **options) if args.split == "test" else ds
     if len(fit.X) < 2:
         raise DataError(f"--data {args.data}: {len(fit.X)} training row(s); PCA, fitted "
                         "beside the model, needs at least 2")

@@ -44,7 +44,10 @@ def run(args) -> int:
                           "(only VAEs and autoencoder estimators generate)")
     X = fitted.sample(args.n_samples, random_state=args.seed)  # = the estimator's sample()
     common.write_array(args.out, X)
+    shown = ""
     if args.png is not None:
-        save_grid(model, X, args.png, run_cfg, "Generated samples")
-    print(f"wrote {args.out}: {X.shape[0]} samples" + (f"; {args.png}" if args.png else ""))
+        n = save_grid(model, X, args.png, run_cfg, "Generated samples")
+        shown = (f"; {args.png} shows " + (f"all {n}" if n == len(X) else
+                                           f"the first {n} of {len(X)}"))
+    print(f"wrote {args.out}: {X.shape[0]} samples{shown}")
     return 0

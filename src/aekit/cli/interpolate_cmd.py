@@ -35,8 +35,9 @@ def run(args) -> int:
                              inputs=(args.data,))
     if args.steps < 2:
         raise ConfigError(f"--steps must be >= 2, got {args.steps}")
-    model, folder, _ = common.load_model(args.model_dir)
-    ds = common.load_data(args.data, args.split, args.max_rows)
+    model, folder, run = common.load_model(args.model_dir)
+    ds = common.load_data(args.data, args.split, args.max_rows,
+                          **common.data_options(args, run))
     common.check_features(model, ds.X, f"--data {args.data}")
     n = len(ds.X)
     for i in args.pair:

@@ -48,9 +48,10 @@ def _run(args) -> int:
         common.check_output_dir(args.out, allow_nonempty=(Path(args.out) / ".aekit-report")
                                 .exists())
     model, folder, run_cfg = common.load_model(args.model_dir)
-    ds = common.load_data(args.data, args.split, args.max_rows)
+    options = common.data_options(args, run_cfg)  # the run's fitted scaling, label column
+    ds = common.load_data(args.data, args.split, args.max_rows, **options)
     common.check_features(model, ds.X, f"--data {args.data}")
-    fit = common.load_data(args.data, "train", None) if args.split == "test" else ds
+    fit = common.load_data(args.data, "train", None, **options) if args.split == "test" else ds
     _check_rows(args, len(fit.X), min(len(ds.X), args.eval_rows))
     idx = np.sort(np.random.default_rng(0).permutation(len(fit.X))[:args.fit_rows])
     X_test, y_test = ds.X[:args.eval_rows], None if ds.y is None else ds.y[:args.eval_rows]
@@ -58,7 +59,7 @@ def _run(args) -> int:
     report = build_report(model, fit.X[idx], X_test, y_train=y_fit,
                           y_test=y_test if y_fit is not None else None,
                           history=read_history(folder), config=run_cfg or None,
-                          image_shape=ds.image_shape,
+                          image_shape=ds.image_shape, class_names=ds.classes,
                           title=f"aekit report: {folder}", subtitle=f"data: {args.data}")
     page = report.save(args.out, self_contained=args.self_contained)
     print(f"wrote {page}")

@@ -43,12 +43,12 @@ def run(args) -> int:
     if args.png is not None:
         common.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
                                  inputs=(args.data, args.out))
+    ds = common.load_data(args.data, args.split, args.max_rows)  # every input checked first
     model, folder, _ = common.load_model(args.model_dir)
     fitted = as_fitted(model)
     if not fitted.segmenter:
         raise ConfigError(f"{folder}: not a segmentation model (train one with aekit train "
                           "--model segmenter)")
-    ds = common.load_data(args.data, args.split, args.max_rows)
     common.check_features(model, ds.X, f"--data {args.data}")
     pred = fitted.segment(ds.X)
     common.write_array(args.out, pred)

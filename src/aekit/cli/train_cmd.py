@@ -27,6 +27,7 @@ import numpy as np
 from aekit.cli import common
 
 EXIT_INTERRUPTED = 130
+MMAP_EVAL_ROWS = 10_000  # a streamed file's test rows read into memory for the metrics
 REPORT_TRAIN_ROWS = 5000  # training rows used for probes/PCA in the report and metrics
 
 
@@ -46,11 +47,20 @@ def register(sub) -> None:
     p.add_argument("--n-labelled", type=common.IntArg(1), default=None, metavar="N",
                    help="classifier: keep the labels of N training rows (the rest are "
                    "unlabelled, -1); default all")
-    p.add_argument("--eval-rows", type=common.IntArg(1), default=2000, metavar="N",
-                   help="test rows used for metrics and the report")
+    p.add_argument("--progress", dest="param_verbose", action=argparse.BooleanOptionalAction,
+                   default=argparse.SUPPRESS,
+                   help="show a progress bar while training (the estimator's verbose); "
+                   "default: on when stderr is a terminal or with -v, off otherwise")
+    p.add_argument("--mmap", action="store_true", default=None,
+                   help="stream a .npy --data from disk (memory-mapped, read a batch at a "
+                   "time) instead of loading it: peak memory stays flat as the file grows")
+    p.add_argument("--eval-rows", type=common.IntArg(1), default=None, metavar="N",
+                   help="test rows used for the metrics and the report (default: every "
+                   f"test row, at most {MMAP_EVAL_ROWS} with --mmap), so 'test MSE' is the "
+                   "number aekit evaluate prints for the same run and data")
     p.add_argument("--threads", type=common.IntArg(0, 1024), default=0, metavar="N",
-                   help="torch CPU threads (0: torch's default; 1 is often fastest for "
-                   "small dense models on a busy machine)")
+                   help="CPU threads for training (0: aekit's policy, as many as there "
+                   "are idle cores; N: exactly N, like AEKIT_NUM_THREADS=N)")
     common.add_estimator_flags(p)
     p.set_defaults(func=run)
 
@@ -68,14 +78,21 @@ def _run(args) -> int:
     from aekit.io.atomic import is_write_fault, write_failed
     from aekit.training import distributed
 
-    resolved = common.resolve_train_config(args)
-    est = common.build_estimator(resolved)
-    if args.eval_rows < 1 or args.threads < 0:
-        raise ConfigError("--eval-rows must be >= 1 and --threads >= 0")
-    if args.threads:
-        import torch
+    from aekit.cli import is_verbose
 
-        torch.set_num_threads(args.threads)
+    # A progress bar when someone watches (stderr is a terminal) or asked for it (-v,
+    # --verbose / --progress); --no-progress / --no-verbose turn it off.
+    resolved = common.resolve_train_config(
+        args, progress_default=is_verbose(args) or sys.stderr.isatty())
+    est = common.build_estimator(resolved)
+    if (args.eval_rows is not None and args.eval_rows < 1) or args.threads < 0:
+        raise ConfigError("--eval-rows must be >= 1 and --threads >= 0")
+    if args.threads:  # the training loop reads the override from the environment
+        import os
+
+        from aekit.training.threads import ENV
+
+        os.environ[ENV] = str(args.threads)
     out = Path(args.out)
     existed = out.exists()
     common.check_output_dir(out, allow_nonempty=args.resume)
@@ -85,10 +102,18 @@ def _run(args) -> int:
 
     distributed.maybe_init_distributed(resolved["params"].get("device", "cpu"))
     main = distributed.is_main_process()
-    ds = common.load_data(resolved["data"], resolved["split"], resolved["max_rows"])
-    X, y = ds.X, ds.y
+    mmap = resolved.get("mmap", False)
+    if mmap and resolved["model"] in ("classifier", "segmenter"):
+        raise ConfigError(f"--mmap: the {resolved['model']} trains on labelled rows in "
+                          "memory; leave --mmap out")
+    ds = common.load_data(resolved["data"], resolved["split"], resolved["max_rows"],
+                          scale=resolved.get("scale", "auto"),
+                          label_column=resolved.get("label_column"), mmap=mmap)
+    # X: what the estimator fits; a streamed Dataset with --mmap (never read whole)
+    X, y = (ds if mmap else ds.X), ds.y
+    eval_rows = args.eval_rows or (MMAP_EVAL_ROWS if mmap else None)
     _give_image_shape(est, resolved, ds)
-    common.check_rows_before_training(resolved, len(X), eval_rows=args.eval_rows,
+    common.check_rows_before_training(resolved, len(X), eval_rows=eval_rows or sys.maxsize,
                                       report=not args.no_report)
     if args.resume and (out / common.RESOLVED_CONFIG).is_file():
         _check_same_run(out, resolved)
@@ -129,18 +154,24 @@ def _run(args) -> int:
     if not main:
         return 0
 
-    test = common.test_split_of(resolved["data"], resolved["split"])
-    X_eval = (test.X if test is not None else X)[:args.eval_rows]
-    y_eval = (test.y if test is not None else y)
-    y_eval = None if y_eval is None else y_eval[:args.eval_rows]
+    # The test split scaled by the training rows' fitted scaling (ds.scaler), as aekit
+    # evaluate/encode/report apply it later from scaling.json.
+    test = common.test_split_of(resolved["data"], resolved["split"],
+                                scale=ds.scaler or "auto",
+                                label_column=resolved.get("label_column"), mmap=mmap)
+    held = (test if test is not None else ds).head(eval_rows, in_memory=True)
+    X_eval, y_eval = held.X, held.y
+    n_held = len(test if test is not None else ds)
     rng = np.random.default_rng(0)
     sub = np.sort(rng.permutation(len(X))[:REPORT_TRAIN_ROWS])
-    X_fit, y_fit = X[sub], (None if y is None else y[sub])
+    X_fit, y_fit = ds.batch(sub), (None if y is None else y[sub])
     evaluated_on = "test split" if test is not None else "training rows (no test split)"
     try:
         with common.staging_dir(out) as tmp:
             est.save(tmp / common.MODEL_SUBDIR)
             (tmp / "history.json").write_text(common.to_json(est.history_))
+            if ds.scaler is not None:
+                (tmp / common.SCALING_FILE).write_text(common.to_json(ds.scaler.to_dict()))
             if segmenter:
                 metrics = _segmenter_outputs(est, tmp, X_eval, y_eval, ds, resolved,
                                              report=not args.no_report)
@@ -151,7 +182,7 @@ def _run(args) -> int:
 
                 report = build_report(
                     est, X_fit, X_eval, y_train=y_fit, y_test=y_eval, history=est.history_,
-                    config=resolved, image_shape=ds.image_shape,
+                    config=resolved, image_shape=ds.image_shape, class_names=ds.classes,
                     title=f"aekit train: {resolved['model']} on {resolved['data']}")
                 metrics = {"model": report.results["model"], "pca": report.results["pca"]}
                 _classifier_section(est, report, X_eval, y_eval)
@@ -159,7 +190,8 @@ def _run(args) -> int:
             if hasattr(est, "predict") and y_eval is not None and not segmenter:
                 metrics["accuracy"] = float(np.mean(est.predict(X_eval) == y_eval))
             metrics.update(train_seconds=seconds, epochs_trained=len(est.history_),
-                           evaluated_on=evaluated_on, eval_rows=len(X_eval))
+                           evaluated_on=evaluated_on, eval_rows=len(X_eval),
+                           eval_rows_available=n_held)
             (tmp / "metrics.json").write_text(common.to_json(metrics))
             common.move_into(tmp, out)
     except (KeyboardInterrupt, Terminated) as exc:  # staging_dir removed what it held
@@ -363,13 +395,16 @@ def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:
     header, rows = comparison_rows(metrics["model"], metrics["pca"],
                                    keys=[k for k in ("code_size", "mse", "psnr", "knn", "elbo")
                                          if k in metrics["model"]])
+    n, of = metrics["eval_rows"], metrics.get("eval_rows_available", metrics["eval_rows"])
     print(f"{resolved['model']} on {resolved['data']}: {metrics['epochs_trained']} epochs in "
           f"{seconds:.1f} s; metrics on the {metrics['evaluated_on']} "
-          f"({metrics['eval_rows']} rows)")
+          f"({f'all {n}' if n == of else f'{n} of {of}'} rows)")
     print(common.format_table([header[0], *header[2:]], [[r[0], *r[2:]] for r in rows]))
     if "accuracy" in metrics:
         print(f"classification accuracy: {metrics['accuracy']:.3f}")
     written = ["model/", "config.resolved.json", "history.json", "metrics.json"]
+    if (Path(out) / common.SCALING_FILE).is_file():
+        written.append(common.SCALING_FILE)
     if report:
         written.append("report/index.html")
     print(f"wrote {out}/: " + ", ".join(written))

@@ -22,10 +22,11 @@ from aekit.datasets.dataset import Dataset, ScaleOption, select_split
 from aekit.datasets.idx import read_idx, write_idx
 from aekit.datasets.registry import DatasetInfo, Sources
 from aekit.datasets.scenes import load_masked_folder, make_scenes
+from aekit.datasets.scaling import Scaler
 from aekit.errors import ConfigError, DataError
 
-__all__ = ["Dataset", "DatasetInfo", "available", "load", "load_masked_folder", "make_scenes",
-           "names", "read_idx", "write_idx"]
+__all__ = ["Dataset", "DatasetInfo", "Scaler", "available", "load", "load_masked_folder",
+           "make_scenes", "names", "read_idx", "write_idx"]
 
 # Options that only make sense for one kind of input, with their "not given" value.
 _KIND_OPTIONS = {
@@ -69,9 +70,15 @@ def load(
     File options (an option that does not apply to the input is a ConfigError):
         label_column, header: CSV only (see :func:`aekit.datasets.arrays.load_csv`).
         mode: image folders only; "auto", "L" or "RGB".
-        scale: how values map to [0, 1] ("auto", "minmax", "none" or a divisor; see
-            :func:`aekit.datasets.dataset.value_transform`). 8-bit images are always /255.
-        mmap: ``.npy`` only; X stays a read-only memmap and ``Dataset.batch`` scales rows.
+        scale: how values become features: "auto", "none", "minmax" / "standard" (per
+            feature, like scikit-learn's MinMaxScaler / StandardScaler), "minmax-global"
+            (one range for all values), a divisor, or a fitted ``Dataset.scaler`` to apply
+            to other data; see :mod:`aekit.datasets.scaling`. Fitted rules learn from the
+            "train" split's rows (every row for split "all"). The result is
+            ``Dataset.scaler``. 8-bit images are always /255.
+        mmap: ``.npy`` only; X stays a read-only memmap and ``Dataset.batch`` scales rows
+            (a split keeps the memmap and lists its rows); ``Estimator.fit(ds)`` and
+            ``aekit train --mmap`` stream it batch by batch.
 
     Named-dataset options: data_dir (instead of $AEKIT_DATA), cache_dir (instead of
     $AEKIT_CACHE), base_url (mirror(s) instead of $AEKIT_MIRROR / the built-in ones),
@@ -98,8 +105,31 @@ def load(
         _reject_options({**options, "mode": "auto"}, kind, path)
         return scenes.load_masked_folder(path, "all" if split == "auto" else split, mode)
     _reject_options(options, kind, path)
-    ds = _load_file(path, kind, options)
-    return select_split(ds, "all" if split == "auto" else split)
+    split = "all" if split == "auto" else split
+    # A fitted scale rule learns from the training rows: the "train" split's for both
+    # splits (so they are scaled alike and test rows never shape the scaling), all for "all".
+    fit_split = "all" if split in (None, "all") else "train"
+    ds = _load_file(path, kind, options, fit_split)
+    return select_split(ds, split)
+
+
+def check_options(source: str | os.PathLike, **options) -> str:
+    """The kind of input ``source`` is ("named", "scenes", "npy", "csv", ...) after checking
+    that every file option given (label_column, header, mode, scale, mmap) applies to it,
+    with the ConfigError ``load`` would raise; nothing is read. For callers that validate
+    options before any work (the CLI)."""
+    given = {k: options.get(k, default) for k, (default, _) in _KIND_OPTIONS.items()}
+    if scenes.is_scenes_source(source):
+        _reject_options(given, "scenes", source)
+        return "scenes"
+    name = registry.canonical_name(str(source)) if isinstance(source, str) else None
+    if name is not None:
+        _reject_options(given, "named dataset", name)
+        return "named"
+    path = _existing_path(source)
+    kind = _kind(path)
+    _reject_options(given, kind, path)
+    return kind
 
 
 def available(
@@ -158,14 +188,15 @@ def _reject_options(options: dict, kind: str, where) -> None:
             )
 
 
-def _load_file(path: Path, kind: str, options: dict) -> Dataset:
+def _load_file(path: Path, kind: str, options: dict, fit_split: str) -> Dataset:
     scale = options["scale"]
     if kind == "folder":
         return images.load_image_folder(path, options["mode"])
     if kind == "npy":
-        return arrays.load_npy(path, scale, options["mmap"])
+        return arrays.load_npy(path, scale, options["mmap"], fit_split)
     if kind == "npz":
-        return arrays.load_npz(path, scale)
+        return arrays.load_npz(path, scale, fit_split)
     if kind == "csv":
-        return arrays.load_csv(path, options["label_column"], options["header"], scale)
-    return arrays.load_idx_file(path, scale)
+        return arrays.load_csv(path, options["label_column"], options["header"], scale,
+                               fit_split)
+    return arrays.load_idx_file(path, scale, fit_split)

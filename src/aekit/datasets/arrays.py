@@ -2,7 +2,9 @@
 
 Array shapes (first axis = samples): (n, d) is tabular; (n, H, W) is grayscale images;
 (n, C, H, W) or (n, H, W, C) with C in {1, 3} is images (stored channels-first, C, H, W).
-Values go through :func:`aekit.datasets.dataset.value_transform` (the ``scale=`` rule).
+Values go through the ``scale=`` rule (:mod:`aekit.datasets.scaling`); fitted rules learn
+from the training rows (``fit_split``: "train" = rows outside the every-5th-per-class
+hold-out, "all" = every row).
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from aekit.datasets.dataset import (
+    HOLDOUT_EVERY,
     Dataset,
     ScaleOption,
     as_labels,
     check_finite,
+    holdout_mask,
     is_integral,
-    to_unit_float32,
-    value_transform,
+    scale_values,
 )
+from aekit.datasets.scaling import FITTED_RULES, Scaler, Stats, check_rule, fit_rule, rule_scaler
 from aekit.datasets.idx import read_idx
 from aekit.errors import ConfigError, DataError
 from aekit.io import mapped_pages
@@ -42,17 +46,21 @@ def from_array(
     scale: ScaleOption = "auto",
     classes: list[str] | None = None,
     row_label=None,
+    fit_split: str = "all",
 ) -> Dataset:
     """A Dataset from an in-memory array (n, ...) read from ``path``.
 
     row_label(i) -> str names data row i in error messages (e.g. a CSV line number).
+    fit_split: the rows a fitted scale rule learns from ("train" or "all").
     """
     values, image_shape = _as_samples(np.asarray(values), path)
     check_finite(values, str(path), row_label)
-    X = to_unit_float32(values.reshape(len(values), -1), scale, str(path))
     if y is not None:
-        y = as_labels(y, len(X), str(path))
-    return Dataset(X, y, image_shape, path.name, str(path), classes)
+        y = as_labels(y, len(values), str(path))
+    flat = values.reshape(len(values), -1)
+    fit_rows = ~holdout_mask(len(flat), y) if fit_split == "train" else None
+    X, scaler = scale_values(flat, scale, str(path), fit_rows, image=image_shape is not None)
+    return Dataset(X, y, image_shape, path.name, str(path), classes, scaler=scaler)
 
 
 def _as_samples(values: np.ndarray, path: Path) -> tuple[np.ndarray, tuple | None]:
@@ -82,14 +90,15 @@ def _as_samples(values: np.ndarray, path: Path) -> tuple[np.ndarray, tuple | Non
 # .npy / .npz
 
 
-def load_npy(path: Path, scale: ScaleOption = "auto", mmap: bool = False) -> Dataset:
+def load_npy(path: Path, scale: ScaleOption = "auto", mmap: bool = False,
+             fit_split: str = "all") -> Dataset:
     """A ``.npy`` array; with ``mmap`` a lazy Dataset over the file (see ``load_npy_lazy``)."""
     if mmap:
-        return load_npy_lazy(path, scale)
-    return from_array(_np_load(path), None, path, scale)
+        return load_npy_lazy(path, scale, fit_split)
+    return from_array(_np_load(path), None, path, scale, fit_split=fit_split)
 
 
-def load_npz(path: Path, scale: ScaleOption = "auto") -> Dataset:
+def load_npz(path: Path, scale: ScaleOption = "auto", fit_split: str = "all") -> Dataset:
     """A ``.npz`` archive: data under X/x/data (or its only array), labels under y/labels."""
     with _np_load(path) as archive:
         keys = list(archive.keys())
@@ -104,7 +113,7 @@ def load_npz(path: Path, scale: ScaleOption = "auto") -> Dataset:
         label_key = next((k for k in NPZ_LABEL_KEYS if k in keys), None)
         values = _npz_member(archive, data_key, path)
         labels = None if label_key is None else _npz_member(archive, label_key, path)
-    return from_array(values, labels, path, scale)
+    return from_array(values, labels, path, scale, fit_split=fit_split)
 
 
 # What numpy/zipfile raise for damaged files: zipfile raises NotImplementedError (a
@@ -138,13 +147,15 @@ def _npz_member(archive, key: str, path: Path) -> np.ndarray:
                         "(corrupt header?)") from None
 
 
-def load_npy_lazy(path: Path, scale: ScaleOption = "auto") -> Dataset:
+def load_npy_lazy(path: Path, scale: ScaleOption = "auto", fit_split: str = "all") -> Dataset:
     """A lazy Dataset: ``X`` is the ``.npy`` file's memmap reshaped to (n, d), unread.
 
     One pass over the file in 16 MiB blocks (memory stays bounded) rejects NaN/Inf and
-    finds the value range, from which ``offset``/``scale`` follow by the ``scale=`` rule;
-    ``Dataset.batch`` applies them per batch. Channels-last and Fortran-order arrays
-    cannot be viewed as rows without a copy, so they are refused.
+    finds the value range (per feature, with means and variances, for the per-feature
+    rules; a fitted rule only counts the rows of ``fit_split``), from which
+    ``offset``/``scale`` follow by the ``scale=`` rule; ``Dataset.batch`` applies them per
+    batch. Channels-last and Fortran-order arrays cannot be viewed as rows without a copy,
+    so they are refused.
     """
     raw = _np_load(path, mmap_mode="r")
     if raw.ndim == 4 and raw.shape[1] not in (1, 3):
@@ -153,16 +164,29 @@ def load_npy_lazy(path: Path, scale: ScaleOption = "auto") -> Dataset:
         raise DataError(f"{path}: mmap=True needs a C-ordered array (this one is Fortran-order)")
     _, image_shape = _as_samples(raw, path)
     X = raw.reshape(len(raw), -1)  # a view: still a memmap, nothing read
-    lo, hi, integral = _scan_blocks(X, path)
-    offset, factor = value_transform(lo, hi, integral, scale, str(path))
-    logger.info("%s: memory-mapped %s of %s, scale %g", path, X.shape, X.dtype, factor)
-    return Dataset(X, None, image_shape, path.name, str(path), None, offset, factor, lazy=True)
+    if isinstance(scale, Scaler):
+        scale.check_features(X.shape[1], str(path))
+        _scan_blocks(X, path)  # NaN/Inf are refused all the same
+        scaler = scale
+    else:
+        check_rule(scale)
+        fitted = scale in FITTED_RULES
+        lo, hi, integral, stats = _scan_blocks(X, path, fitted, fit_split == "train")
+        scaler = (fit_rule(scale, stats, str(path)) if fitted else
+                  rule_scaler(lo, hi, integral, scale, str(path), image_shape is not None))
+    logger.info("%s: memory-mapped %s of %s, scaling %s", path, X.shape, X.dtype,
+                scaler.describe())
+    return Dataset(X, None, image_shape, path.name, str(path), None, scaler.offset,
+                   scaler.factor, lazy=True, scaler=scaler)
 
 
-def _scan_blocks(X: np.ndarray, path: Path) -> tuple[float, float, bool]:
-    """(min, max, all whole numbers) of a memmap (n, d), reading a block of rows at a time."""
+def _scan_blocks(X: np.ndarray, path: Path, stats: bool = False, train_only: bool = False):
+    """(min, max, all whole numbers, per-feature Stats or None) of a memmap (n, d), reading
+    a block of rows at a time; ``train_only``: the Stats count only the rows of split
+    "train" (unlabelled: every row but each 5th, as :func:`holdout_mask`)."""
     rows = max(1, MMAP_BLOCK_BYTES // max(1, X.shape[1] * X.itemsize))
     lo, hi, integral = np.inf, -np.inf, True
+    found = Stats(X.shape[1]) if stats else None
     # Read with pread where possible: RSS holds one block (see aekit.io.mapped_pages).
     reader = mapped_pages.RowReader.for_array(X)
     mapping = None if reader is not None else mapped_pages.find_mapping(X)
@@ -172,16 +196,21 @@ def _scan_blocks(X: np.ndarray, path: Path) -> tuple[float, float, bool]:
         check_finite(block, str(path), lambda i, s=start: f"row {s + i} (0-based)")
         lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
         integral = integral and is_integral(block)
+        if found is not None:
+            # holdout_mask without labels: every HOLDOUT_EVERY-th row is a test row
+            keep = (np.arange(start, stop) % HOLDOUT_EVERY != HOLDOUT_EVERY - 1
+                    if train_only else slice(None))
+            found.add(block[keep])
         mapped_pages.release(mapping)  # keep RSS at one block, not the whole file
         del block  # before the next block is read, not after
     if reader is not None:
         reader.close()
-    return lo, hi, integral
+    return lo, hi, integral, found
 
 
-def load_idx_file(path: Path, scale: ScaleOption = "auto") -> Dataset:
+def load_idx_file(path: Path, scale: ScaleOption = "auto", fit_split: str = "all") -> Dataset:
     """A single IDX file (e.g. ``train-images-idx3-ubyte.gz``) as unlabelled data."""
-    return from_array(read_idx(path), None, path, scale)
+    return from_array(read_idx(path), None, path, scale, fit_split=fit_split)
 
 
 # ----------------------------------------------------------------------------------------
@@ -193,6 +222,7 @@ def load_csv(
     label_column: int | str | None = None,
     header: bool | None = None,
     scale: ScaleOption = "auto",
+    fit_split: str = "all",
 ) -> Dataset:
     """A numeric CSV file, one sample per row.
 
@@ -226,7 +256,7 @@ def load_csv(
     y, classes = (None, None)
     if label_index is not None:
         y, classes = _parse_labels(lines, delimiter, label_index, line_numbers, path)
-    return from_array(values, y, path, scale, classes, row_label)
+    return from_array(values, y, path, scale, classes, row_label, fit_split)
 
 
 def _nonblank_lines(path: Path) -> tuple[list[int], list[str]]:
@@ -262,7 +292,8 @@ def _label_index(label_column, header_cells, n_cols: int, path: Path) -> int | N
             raise ConfigError(f"label_column={label_column!r} needs a header row in {path}")
         names = [c.strip() for c in header_cells]
         if label_column not in names:
-            raise DataError(f"{path}: no column named {label_column!r}; columns: {names}")
+            raise DataError(f"{path}: label_column={label_column!r}: no column of that name; "
+                            f"columns: {names}")
         return names.index(label_column)
     if not -n_cols <= label_column < n_cols:
         raise ConfigError(

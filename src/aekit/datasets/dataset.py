@@ -5,12 +5,18 @@ A ``Dataset`` holds ``X`` as (n_samples, n_features): images are flattened row-m
 
 Two kinds exist:
 
-* **in memory** (the usual case): ``X`` is a float32 array with values in [0, 1];
-  ``offset == 0`` and ``scale == 1``.
+* **in memory** (the usual case): ``X`` is a float32 array of features, already scaled by
+  the ``scale=`` rule (:mod:`aekit.datasets.scaling`; in [0, 1] except for
+  ``scale='standard'`` and rows a fitted scaler was not fitted on).
 * **lazy** (``load(..., mmap=True)`` on a ``.npy`` file): ``X`` is the file's raw
   ``numpy.memmap`` (its own dtype, e.g. uint8), nothing is read into memory, and
-  ``(X - offset) * scale`` maps it to [0, 1]. Use :meth:`Dataset.batch` to get scaled
-  float32 rows; it works the same on both kinds, so training code need not care.
+  ``(X - offset) * scale`` (per feature for per-feature rules) gives the features. A split
+  of a lazy dataset keeps the memmap and lists its row numbers in ``rows``. Use
+  :meth:`Dataset.batch` to get scaled float32 rows; it works the same on both kinds, so
+  training code need not care (``Estimator.fit(ds)`` and ``aekit train --mmap`` stream it).
+
+``scaler`` records how the values were scaled (a fitted one can be applied to other data:
+``load(other, scale=ds.scaler)``).
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aekit.errors import ConfigError, DataError
+from aekit.datasets.scaling import (
+    CHUNK_ROWS, FITTED_RULES, RULES, Scaler, Stats, check_rule, fit_rule, rule_scaler,
+)
+from aekit.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-# What ``scale=`` accepts: a rule name, or a positive number to divide by.
-ScaleOption = str | float | None
-SCALE_RULES = ("auto", "minmax", "none")
+# What ``scale=`` accepts: a rule name, a positive number to divide by, or a fitted Scaler.
+ScaleOption = "str | float | Scaler | None"
+SCALE_RULES = RULES
 
 # Every 5th sample of each class is held out: a 20 % test split that is stratified,
 # deterministic and needs no random generator (so it cannot change between numpy versions).
@@ -46,8 +55,12 @@ class Dataset:
     name: the dataset name (``"fashion-mnist"``) or the file/folder name.
     source: where the data was read from (folder, file, or ``"scikit-learn"``).
     classes: class names in label order (``classes[y[i]]``), or None.
-    offset, scale: float32 features = (X - offset) * scale; 0 and 1 unless lazy.
+    offset, scale: float32 features = (X - offset) * scale; 0 and 1 unless lazy (floats,
+        or (n_features,) arrays for per-feature rules).
     lazy: True when X is a raw memmap that ``batch`` scales on the fly.
+    scaler: the :class:`~aekit.datasets.scaling.Scaler` the values went through (None for
+        named datasets and image folders, which have their own fixed scaling).
+    rows: lazy only: the file's row numbers this dataset holds (a split), or None for all.
     """
 
     X: np.ndarray
@@ -56,12 +69,14 @@ class Dataset:
     name: str
     source: str
     classes: list[str] | None = None
-    offset: float = 0.0
-    scale: float = 1.0
+    offset: float | np.ndarray = 0.0
+    scale: float | np.ndarray = 1.0
     lazy: bool = False
+    scaler: Scaler | None = None
+    rows: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return int(self.X.shape[0])
+        return int(self.X.shape[0] if self.rows is None else len(self.rows))
 
     @property
     def n_features(self) -> int:
@@ -86,10 +101,16 @@ class Dataset:
         source = self.__dict__.get("_source")
         if source is None:
             source = self.__dict__["_source"] = ArraySource(
-                self.X, scale=self.scale, offset=self.offset, clip=True)
-        rows = _row_numbers(index, len(self.X))
+                self.X, scale=self.scale, offset=self.offset, clip=self.clip, rows=self.rows)
+        rows = _row_numbers(index, len(self))
         out = source.batch(torch.from_numpy(np.atleast_1d(rows))).numpy()
         return out[0] if np.ndim(rows) == 0 else out
+
+    @property
+    def clip(self) -> bool:
+        """Whether lazy rows are clipped to [0, 1] after scaling (rules that map into it in
+        float32 arithmetic; never per-feature rules, which compute in float64)."""
+        return True if self.scaler is None else self.scaler.clip
 
     def to_array(self) -> np.ndarray:
         """All of X as float32 in [0, 1], in memory (reads a lazy dataset whole)."""
@@ -102,7 +123,9 @@ class Dataset:
         y = None if self.y is None else self.y[rows]
         if in_memory or not self.lazy:
             return dataclasses.replace(self, X=self.batch(rows), y=y, offset=0.0, scale=1.0,
-                                       lazy=False)
+                                       lazy=False, rows=None)
+        if self.rows is not None:
+            return dataclasses.replace(self, rows=self.rows[rows], y=y)
         return dataclasses.replace(self, X=self.X[rows], y=y)
 
 
@@ -118,61 +141,47 @@ def _row_numbers(index, n: int):
 
 # ----------------------------------------------------------------------------------------
 # Scaling: one rule for every source, so a .npy, a .csv and an image folder holding the
-# same numbers give the same X.
+# same numbers give the same X (the rules: :mod:`aekit.datasets.scaling`).
 
 
-def value_transform(
-    lo: float, hi: float, integral: bool, scale: ScaleOption, where: str
-) -> tuple[float, float]:
-    """(offset, factor) mapping values in [lo, hi] into [0, 1] as ``(v - offset) * factor``.
+def scale_values(values: np.ndarray, scale, where: str, fit_rows=None,
+                 image: bool = False) -> tuple[np.ndarray, Scaler]:
+    """Finite numeric ``values`` (n, d) -> (float32 features, the Scaler used).
 
-    scale="auto": integer data 0..1 is kept (binary), 0..255 is divided by 255;
-        float data must already lie in [0, 1].
-    scale="minmax": (v - min) / (max - min) over the whole array (one range for all
-        features, so images keep their relative brightness); constant data gives zeros.
-    scale="none" or None: values must already lie in [0, 1].
-    scale=<number d > 0>: v / d, which must land in [0, 1] (e.g. 16 for 4-bit data).
-
-    where: the file name, for error messages. Raises DataError when the data does not fit.
+    scale: a rule of :mod:`aekit.datasets.scaling`, a divisor, or a fitted :class:`Scaler`
+        (applied as it is). fit_rows: boolean (n,) mask of the rows a fitted rule learns
+        from (None: all). image: the data are images (for the hint in errors).
     """
-    hint = "pass scale='minmax' to rescale by the data's range, or scale=<divisor>"
-    if isinstance(scale, str) and scale not in SCALE_RULES:
-        raise ConfigError(f"scale={scale!r} is not one of {SCALE_RULES} or a positive number")
-    if scale == "minmax":
-        span = hi - lo
-        if span == 0:
-            logger.warning("%s: all values equal %g; min-max scaling gives zeros", where, lo)
-            return lo, 1.0
-        return lo, 1.0 / span
-    if scale == "auto" and integral:
-        if lo < 0:
-            raise DataError(f"{where}: integer values go down to {lo:g} (negative); {hint}")
-        if hi <= 1:
-            return 0.0, 1.0
-        if hi <= 255:
-            return 0.0, 1.0 / 255.0
-        raise DataError(f"{where}: integer values go up to {hi:g}, above 255; {hint}")
-    if scale not in ("auto", "none", None):
-        divisor = _divisor(scale)
-        if lo < 0 or hi / divisor > 1:
-            raise DataError(
-                f"{where}: values in [{lo:g}, {hi:g}] divided by {divisor:g} leave [0, 1]; "
-                "pass scale='minmax'"
-            )
-        return 0.0, 1.0 / divisor
-    if lo < 0 or hi > 1:
-        raise DataError(f"{where}: values in [{lo:g}, {hi:g}] are outside [0, 1]; {hint}")
-    return 0.0, 1.0
+    if values.size == 0:
+        raise DataError(f"{where}: no data (empty array)")
+    if isinstance(scale, Scaler):
+        scale.check_features(values.shape[1], where)
+        return scale.apply(values), scale
+    check_rule(scale)
+    if scale in FITTED_RULES:
+        stats = Stats(values.shape[1])
+        rows = values if fit_rows is None else values[fit_rows]
+        for i in range(0, len(rows), CHUNK_ROWS):
+            stats.add(rows[i:i + CHUNK_ROWS])
+        scaler = fit_rule(scale, stats, where)
+    else:
+        scaler = rule_scaler(float(values.min()), float(values.max()), is_integral(values),
+                             scale, where, image)
+    return scaler.apply(values), scaler
 
 
-def _divisor(scale) -> float:
-    try:
-        divisor = float(scale)
-    except (TypeError, ValueError):
-        raise ConfigError(f"scale={scale!r} is not one of {SCALE_RULES} or a number") from None
-    if not np.isfinite(divisor) or divisor <= 0:
-        raise ConfigError(f"scale={scale!r} must be a positive number")
-    return divisor
+def value_transform(lo: float, hi: float, integral: bool, scale: ScaleOption,
+                    where: str) -> tuple[float, float]:
+    """(offset, factor) of a rule that fits nothing ("auto", "none", a divisor) or of
+    "minmax-global", for values in [lo, hi] (see :mod:`aekit.datasets.scaling`)."""
+    check_rule(scale)
+    if scale == "minmax-global":
+        stats = Stats(1)
+        stats.add(np.array([[lo], [hi]]))
+        scaler = fit_rule(scale, stats, where)
+    else:
+        scaler = rule_scaler(lo, hi, integral, scale, where)
+    return float(scaler.offset), float(scaler.factor)
 
 
 def check_finite(values: np.ndarray, where: str, row_label=None) -> None:
@@ -198,21 +207,6 @@ def is_integral(values: np.ndarray) -> bool:
     if values.dtype.kind in "biu":
         return True
     return bool(np.all(np.floor(values) == values))
-
-
-def to_unit_float32(values: np.ndarray, scale: ScaleOption, where: str) -> np.ndarray:
-    """Finite numeric ``values`` (n, ...) as float32 in [0, 1] by the ``scale`` rule."""
-    if values.size == 0:
-        raise DataError(f"{where}: no data (empty array)")
-    offset, factor = value_transform(
-        float(values.min()), float(values.max()), is_integral(values), scale, where
-    )
-    out = values.astype(np.float32)
-    if offset != 0.0 or factor != 1.0:
-        out -= np.float32(offset)
-        out *= np.float32(factor)
-        np.clip(out, 0.0, 1.0, out=out)
-    return out
 
 
 def as_labels(labels: np.ndarray, n: int, where: str) -> np.ndarray:
@@ -249,11 +243,10 @@ def select_split(ds: Dataset, split: str | None) -> Dataset:
     """``ds`` restricted to ``split`` ("train", "test", "all"/None) by ``holdout_mask``."""
     if split in (None, "all"):
         return ds
-    if ds.lazy:
-        raise ConfigError(
-            f"split={split!r} needs the data in memory; use split='all' with mmap=True"
-        )
     test = holdout_mask(len(ds), ds.y)
     keep = test if split == "test" else ~test
     y = None if ds.y is None else ds.y[keep]
-    return Dataset(ds.X[keep], y, ds.image_shape, ds.name, ds.source, ds.classes)
+    if ds.lazy:  # the memmap stays; the split lists its row numbers (8 bytes a row)
+        rows = np.flatnonzero(keep) if ds.rows is None else ds.rows[keep]
+        return dataclasses.replace(ds, y=y, rows=rows)
+    return dataclasses.replace(ds, X=ds.X[keep], y=y)

@@ -378,7 +378,7 @@ class AutoencoderMixin:
                               f"estimator state says {self.n_features_in_}")
 
 
-DENSITY_ROWS = 20_000  # rows of a streamed file whose codes fit the code density
+DENSITY_ROWS = 10_000  # rows of a streamed file whose codes fit the code density
 
 
 def _pca_errors(X: np.ndarray, k: int, shuffles: int = 5) -> tuple[float, float]:

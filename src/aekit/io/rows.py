@@ -39,13 +39,23 @@ class TensorSource:
 
 class ArraySource:
     """Rows of a numpy array that may be a memory map, as float32 ``(X - offset) * scale``
-    (clipped to [0, 1] when ``clip``), converted one batch at a time."""
+    (clipped to [0, 1] when ``clip``), converted one batch at a time. ``offset``/``scale``
+    may be (n_features,) arrays (per-feature scaling, computed in float64 and rounded once,
+    as :class:`aekit.datasets.scaling.Scaler` does in memory). ``rows``: the row numbers of
+    X this source holds (a split of a file), or None for all; ``pad``: zeros appended to
+    each row (a conv network's padded grid)."""
 
-    def __init__(self, X: np.ndarray, scale: float = 1.0, device="cpu", offset: float = 0.0,
-                 clip: bool = False):
+    def __init__(self, X: np.ndarray, scale=1.0, device="cpu", offset=0.0,
+                 clip: bool = False, rows: np.ndarray | None = None, pad: int = 0):
         self.X = X
-        self.n = X.shape[0]
-        self.n_features = int(np.prod(X.shape[1:]))
+        self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        self.n = X.shape[0] if rows is None else len(self.rows)
+        self.pad = int(pad)
+        self.n_features = int(np.prod(X.shape[1:])) + self.pad
+        self.per_feature = np.ndim(offset) > 0 or np.ndim(scale) > 0
+        if self.per_feature:
+            offset = np.asarray(offset, dtype=np.float64)
+            scale = np.asarray(scale, dtype=np.float64)
         self.scale, self.offset, self.clip = scale, offset, clip
         self.device = torch.device(device)
         # Rows are read with pread from the memmap's file (RSS stays at a batch, see
@@ -58,18 +68,24 @@ class ArraySource:
         if out is not None:
             return out.copy_(self.batch(idx))
         idx = idx.cpu().numpy()
+        if self.rows is not None:
+            idx = self.rows[idx]
         order = np.argsort(idx, kind="stable")
         rows = idx[order]  # ascending: sequential reads from the memory map
         raw = self._reader.take(rows) if self._reader is not None else self.X[rows]
-        chunk = np.asarray(raw, dtype=np.float32).reshape(len(rows), -1)
-        if self.offset != 0.0:
-            chunk -= np.float32(self.offset)
-        if self.scale != 1.0:
-            chunk *= np.float32(self.scale)
+        if self.per_feature:  # float64, one rounding: the in-memory numbers exactly
+            chunk = ((np.asarray(raw, dtype=np.float64).reshape(len(rows), -1) - self.offset)
+                     * self.scale).astype(np.float32)
+        else:
+            chunk = np.asarray(raw, dtype=np.float32).reshape(len(rows), -1)
+            if self.offset != 0.0:
+                chunk -= np.float32(self.offset)
+            if self.scale != 1.0:
+                chunk *= np.float32(self.scale)
         if self.clip:
             np.clip(chunk, 0.0, 1.0, out=chunk)
-        out = np.empty_like(chunk)
-        out[order] = chunk  # back to the permutation's order, so batches stay random
+        out = np.zeros((len(rows), chunk.shape[1] + self.pad), dtype=np.float32)
+        out[order, :chunk.shape[1]] = chunk  # back to the permutation's order (random batches)
         if self._mapping is not None:
             # A page fault maps pages around each row read (read-around), so scattered
             # rows touch far more of the mapping than their own bytes.
@@ -130,7 +146,8 @@ def make_source(X, device="cpu", scale: float = 1.0):
         return X
     if hasattr(X, "lazy") and hasattr(X, "X") and hasattr(X, "batch"):  # aekit Dataset
         if X.lazy:  # streamed: rows scaled per batch exactly as Dataset.batch does
-            return ArraySource(X.X, scale=X.scale, offset=X.offset, clip=True, device=device)
+            return ArraySource(X.X, scale=X.scale, offset=X.offset, clip=X.clip,
+                               rows=X.rows, device=device)
         X = X.X
     if is_memmap(X):
         if X.ndim < 2 or X.shape[0] == 0:

@@ -8,7 +8,9 @@ from aekit.plotting.anomaly import plot_anomaly_histogram
 from aekit.plotting.base import (
     DPI, close_figure, figure_to_png, mosaic_figure, new_figure, save_figure,
 )
-from aekit.plotting.codes import code_map, plot_activation_histogram, plot_code_map
+from aekit.plotting.codes import (
+    code_map, code_map_caption, label_name, plot_activation_histogram, plot_code_map,
+)
 from aekit.plotting.curves import loss_terms, plot_training_curves
 from aekit.plotting.segmentation import class_colours, overlay, plot_segmentation
 from aekit.plotting.images import (
@@ -17,7 +19,8 @@ from aekit.plotting.images import (
 )
 
 __all__ = [
-    "DPI", "close_figure", "code_map", "figure_to_png", "loss_terms", "mosaic_figure",
+    "DPI", "close_figure", "code_map", "code_map_caption", "figure_to_png", "label_name",
+    "loss_terms", "mosaic_figure",
     "new_figure", "plot_activation_histogram", "plot_anomaly_histogram", "plot_average",
     "plot_code_map", "plot_denoising", "plot_generated", "plot_inpainting",
     "plot_interpolations", "plot_latent_grid", "plot_latent_traversals",

@@ -13,7 +13,7 @@ def plot_anomaly_histogram(groups: dict, *, threshold: float | None = None, bins
                            title: str | None = "Anomaly scores") -> Figure:
     """Overlaid density histograms of score groups, e.g. {"test, normal": s0, "other
     classes": s1}; each value an (n_i,) array. ``threshold`` draws a vertical line."""
-    fig = new_figure(6, 3.5)
+    fig = new_figure(7.5, 3.5)
     ax = fig.add_subplot()
     arrays = [np.asarray(v, np.float64).ravel() for v in groups.values()]
     finite = np.concatenate([a[np.isfinite(a)] for a in arrays]) if arrays else np.zeros(0)
@@ -31,7 +31,8 @@ def plot_anomaly_histogram(groups: dict, *, threshold: float | None = None, bins
         ax.axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.4g}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
-    ax.legend(fontsize=7)
+    # beside the axes: inside, it hides the tails where the threshold sits
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
     return fig

@@ -11,17 +11,23 @@ from aekit.plotting.base import new_figure
 
 
 def plot_code_map(model=None, X=None, y=None, *, embedding=None, max_points: int = 2000,
-                  random_state=0, title: str | None = None) -> Figure:
+                  random_state=0, title: str | None = None, class_names=None,
+                  n_total: int | None = None) -> Figure:
     """Codes of X (n, D) in 2-D, coloured by label y (n,).
 
     A 2-D code is drawn as is; a larger code is mapped with t-SNE (fixed random_state) on
     at most ``max_points`` rows. Pass ``embedding=(Y, method, index)`` (as returned by
-    :func:`code_map`) to reuse a map that was already computed.
+    :func:`code_map`) to reuse a map that was already computed; ``n_total``: the rows it
+    was drawn from (default len(X)), so the title can say when it shows a subsample.
+    class_names: names of the labels in label order (a Dataset's ``classes``, e.g.
+    Fashion-MNIST's "T-shirt/top", "Trouser", ...) for the legend; default the numbers.
+    The legend sits beside the axes, where it hides no points.
     """
     if embedding is None:
         embedding = code_map(model, X, max_points=max_points, random_state=random_state)
+        n_total = len(X) if n_total is None else n_total
     Y, method, index = embedding
-    fig = new_figure(5.5, 4.5)
+    fig = new_figure(6.8 if y is not None else 5.5, 4.5)
     ax = fig.add_subplot()
     if y is None:
         ax.scatter(Y[:, 0], Y[:, 1], s=6, alpha=0.7)
@@ -29,14 +35,33 @@ def plot_code_map(model=None, X=None, y=None, *, embedding=None, max_points: int
         labels = np.asarray(y)[index]
         for c in np.unique(labels):
             sel = labels == c
-            ax.scatter(Y[sel, 0], Y[sel, 1], s=6, alpha=0.7, label=str(c))
-        ax.legend(markerscale=2.5, fontsize=7, loc="best",
-                  ncols=2 if len(np.unique(labels)) > 6 else 1)
+            ax.scatter(Y[sel, 0], Y[sel, 1], s=6, alpha=0.7, label=label_name(c, class_names))
+        ax.legend(markerscale=2.5, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5),
+                  frameon=False, title="class", title_fontsize=8)
     names = ("z0", "z1") if method == "codes" else (f"{method} 1", f"{method} 2")
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
-    ax.set_title(title if title is not None else f"Codes ({method}, {len(Y)} points)", fontsize=10)
+    ax.set_title(title if title is not None else
+                 "Codes: " + code_map_caption(embedding, n_total), fontsize=10)
     return fig
+
+
+def label_name(c, class_names=None) -> str:
+    """The name of label ``c``: ``class_names[c]`` when given and in range, else ``c``."""
+    if class_names is not None and 0 <= int(c) < len(class_names):
+        return str(class_names[int(c)])
+    return str(c)
+
+
+def code_map_caption(embedding, n_total: int | None = None) -> str:
+    """What a code map shows, naming a subsample as one: "t-SNE of 2,000 of 10,000 test
+    rows" (or "2-D codes of all 360 test rows")."""
+    Y, method, _ = embedding
+    what = "2-D codes" if method == "codes" else method
+    m = len(Y)
+    n = m if n_total is None else int(n_total)
+    return (f"{what} of all {m:,} test rows" if m >= n else
+            f"{what} of {m:,} of {n:,} test rows (a random subsample)")
 
 
 def code_map(model, X, *, max_points: int = 2000, random_state=0):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from aekit.errors import DataError
 from aekit.plotting.base import new_figure
@@ -43,6 +44,7 @@ def plot_training_curves(history, *, title: str | None = "Training curves") -> F
                 ax.plot(*zip(*pts), style, marker="." if len(pts) < 30 else None, label=label)
         ax.set_title(term, fontsize=9)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.5" ticks
         ax.legend(fontsize=7)
     for ax in axes[len(terms):]:
         ax.set_visible(False)

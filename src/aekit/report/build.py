@@ -62,6 +62,22 @@ def model_summary(model) -> dict:
     }
 
 
+def _config_tables(config: dict) -> tuple[dict, dict]:
+    """(run settings, estimator parameters) of a resolved run config as readable rows: the
+    parameters get one row each instead of one JSON blob, and an unset value (None) reads
+    "none" rather than Python's None."""
+    def readable(v):
+        if v is None:
+            return "none"
+        if isinstance(v, (list, tuple)):
+            return ", ".join(str(readable(x)) for x in v) or "()"
+        return v
+
+    params = config.get("params") if isinstance(config.get("params"), dict) else {}
+    run = {k: readable(v) for k, v in config.items() if not (k == "params" and params)}
+    return run, {k: readable(v) for k, v in params.items()}
+
+
 def _pairs(X, y, n: int, rng):
     """n pairs of rows, from different classes when labels are known."""
     n = min(n, len(X) // 2)
@@ -97,7 +113,8 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
 
     A segmentation model (ConvSegmenter) gets its own report instead
     (:func:`aekit.report.segmentation.segmentation_report`): y_test holds the test masks,
-    ``class_names`` names the mask labels.
+    ``class_names`` names the mask labels. Otherwise ``class_names`` (the dataset's
+    ``classes``, label order) names the classes in the code map's legend.
     """
     if app.as_fitted(model).segmenter:
         return segmentation_report(model, X_test, y_test, history=history, config=config,
@@ -130,7 +147,10 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     s = report.section("Configuration")
     s.key_values(model_summary(model), caption="model")
     if config:
-        s.key_values(config, caption="run configuration")
+        run, params = _config_tables(config)
+        s.key_values(run, caption="run configuration")
+        if params:
+            s.key_values(params, caption="estimator parameters")
     s.key_values({"train rows": len(X_train), "test rows": len(X_test),
                   "image shape (C, H, W)": list(shape) if images else "none"}, caption="data")
     if not images:
@@ -197,8 +217,9 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                   "other: classes form clusters in code space (shown directly for 2-D codes, "
                   "through t-SNE otherwise).",
             measured="; ".join(parts) + ".",
-        ).figure(pl.plot_code_map(embedding=Y_map, y=None if y_test is None else y_test),
-                 f"{len(Y_map[0])} test codes ({Y_map[1]})")
+        ).figure(pl.plot_code_map(embedding=Y_map, y=None if y_test is None else y_test,
+                                  class_names=class_names, n_total=len(X_test)),
+                 pl.code_map_caption(Y_map, len(X_test)))
 
     # --- interactive code map: the page decodes any point of it -------------------------
     if images and k >= 2:
