@@ -190,6 +190,10 @@ def _bad_values(sub: str, action) -> list:
         return bad
     if action.choices:
         return ["zzz", ""]
+    if isinstance(action.type, common.ScaleArg):
+        return ["zzz", "", "-1", "0", "nan", "inf", "1e400"]
+    if isinstance(action.type, common.LabelColumnArg):
+        return ["", " "]  # any other text is a column name, checked against the file
     kind = FREE_TEXT.get((sub, action.dest))
     if kind is None:
         return None  # unknown: test_every_flag_is_validated says what to do
