@@ -140,11 +140,11 @@ class AutoencoderMixin:
         X = as_rows(X, images=self._image_input)
         if isinstance(X, StreamedRows):
             if reset:
-                # validate_data on the first rows: n_features_in_ and feature names by
-                # scikit-learn's rules; NaN/Inf and the range over every row, block by block.
+                # NaN/Inf and the range over every row, block by block; then validate_data
+                # on the first rows: n_features_in_ and feature names by scikit-learn's rules.
+                X.check()
                 validate_data(self, X[:min(len(X), BLOCK_ROWS)], reset=True,
                               dtype=[np.float32, np.float64])
-                X.check()
                 return X, (X.image_shape if self._image_input else None)
             X = X.to_array()
         seen = None
