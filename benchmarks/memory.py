@@ -5,10 +5,17 @@
 
 Each case runs in its own process and trains the lecture's dense AE (784-100-30-100-784)
 for one epoch from ``aekit.datasets.load(path, mmap=True)`` (streamed: rows are read and
-scaled one batch at a time), and, for contrast, from the same file loaded into memory
-(``load(path)``) and streamed the way aekit did before it read rows with ``pread``
-("mmap, via mapping": fancy-indexing the memmap, touched pages handed back after every
-batch). The files hold Fashion-MNIST training images tiled to the wanted number of rows,
+scaled one batch at a time) through the three entry points a user has:
+
+- "mmap": the training loop, ``aekit.training.train(model, objective, ds)``;
+- "estimator-fit": ``StackedAutoencoder(...).fit(ds)`` (checks, range scan, training, the
+  collapse check's sample and the code density's sample, all streamed);
+- "aekit-train": ``aekit train --data FILE --mmap --no-report`` run in the worker process
+  (its own load, the test split's metrics on at most 10,000 rows, the model folder);
+
+and, for contrast, from the same file loaded into memory (``load(path)``) and streamed the
+way aekit did before it read rows with ``pread`` ("mmap, via mapping": fancy-indexing the
+memmap, touched pages handed back after every batch). The files hold Fashion-MNIST training images tiled to the wanted number of rows,
 written by a separate process, and are in the page cache when training starts.
 
 Peak RSS is the worker's own ``VmHWM`` (/proc/self/status). Not ``ru_maxrss``: on Linux a
@@ -86,24 +93,48 @@ def worker(path: str, mode: str, batch_size: int, threads: int) -> dict:
     from aekit.models import ModelConfig, build_model
     from aekit.training import TrainConfig, train
 
+    from aekit import StackedAutoencoder
+    from aekit.cli import main as cli_main
+
     if mode == "mmap-via-mapping":  # the pre-pread path: no RowReader, read the mapping
         mapped_pages.RowReader.for_array = classmethod(lambda cls, X: None)
     baseline = status_mb()  # after imports, before data
     t = time.perf_counter()
-    ds = load(path, mmap=mode.startswith("mmap"))
-    after_load = status_mb()
-    batch_peak = one_batch_peak_mb(ds, batch_size)
-    model = build_model(ModelConfig(784, hidden=(100,), code_size=30), seed=0)
-    history = train(model, Objective(), ds,
-                    config=TrainConfig(epochs=1, batch_size=batch_size)).history
+    if mode == "aekit-train":  # the whole command, in this process
+        with tempfile.TemporaryDirectory(dir=os.environ.get("AEKIT_BENCH_TMP")) as tmp:
+            code = cli_main(["train", "--model", "stacked", "--data", path, "--mmap",
+                             "--hidden-layer-sizes", "100", "--n-components", "30",
+                             "--epochs", "1", "--batch-size", str(batch_size),
+                             "--random-state", "0", "--no-report", "--threads", str(threads),
+                             "--out", str(Path(tmp) / "run")])
+            if code != 0:
+                raise SystemExit(f"aekit train exited with {code}")
+            history = json.loads((Path(tmp) / "run" / "history.json").read_text())
+        after_load, batch_peak = None, None  # one command: no separate load to measure
+        rows = len(np.load(path, mmap_mode="r"))
+    else:
+        ds = load(path, mmap=mode not in ("in-memory",))
+        after_load = status_mb()
+        batch_peak = one_batch_peak_mb(ds, batch_size)
+        if mode == "estimator-fit":
+            est = StackedAutoencoder(hidden_layer_sizes=(100,), n_components=30, epochs=1,
+                                     batch_size=batch_size, random_state=0).fit(ds)
+            history = est.history_
+        else:
+            model = build_model(ModelConfig(784, hidden=(100,), code_size=30), seed=0)
+            history = train(model, Objective(), ds,
+                            config=TrainConfig(epochs=1, batch_size=batch_size)).history
+        rows = len(ds)
     seconds = time.perf_counter() - t
     end = status_mb()
-    return {"baseline_rss_mb": baseline["VmRSS"], "peak_after_load_mb": after_load["VmHWM"],
-            "peak_rss_mb": max(after_load["VmHWM"], end["VmHWM"]),
+    loaded = end["VmHWM"] if after_load is None else after_load["VmHWM"]
+    return {"baseline_rss_mb": baseline["VmRSS"],
+            "peak_after_load_mb": None if after_load is None else loaded,
+            "peak_rss_mb": max(loaded, end["VmHWM"]),
             "one_batch_peak_mb": batch_peak, "end_rss_mb": end["VmRSS"],
             "end_rss_file_mb": end["RssFile"], "end_rss_anon_mb": end["RssAnon"],
             "seconds": seconds, "loss": history[-1]["loss"],
-            "rows": len(ds), "file_mb": os.path.getsize(path) / 2**20}
+            "rows": rows, "file_mb": os.path.getsize(path) / 2**20}
 
 
 def main(argv=None) -> int:
@@ -123,7 +154,7 @@ def main(argv=None) -> int:
         make_file(Path(args.make_file[0]), int(args.make_file[1]))
         return 0
     rows = 6000 if args.quick else args.rows
-    modes = ("mmap", "mmap-via-mapping", "in-memory")
+    modes = ("mmap", "estimator-fit", "aekit-train", "mmap-via-mapping", "in-memory")
     results = []
     with tempfile.TemporaryDirectory(dir=os.environ.get("AEKIT_BENCH_TMP")) as tmp:
         for factor in (1, 10):
@@ -167,8 +198,9 @@ def main(argv=None) -> int:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['rows']} | {r['file_mb']:.0f} | {r['mode']} | "
-                     f"{r['baseline_rss_mb']:.0f} | {r['peak_after_load_mb']:.0f} | "
-                     f"{r['one_batch_peak_mb']:.1f} | "
+                     f"{r['baseline_rss_mb']:.0f} | "
+                     + ("- | - | " if r["one_batch_peak_mb"] is None else
+                        f"{r['peak_after_load_mb']:.0f} | {r['one_batch_peak_mb']:.1f} | ") +
                      f"{r['peak_rss_mb']:.0f} | {r['end_rss_mb']:.0f} | "
                      f"{r['end_rss_file_mb']:.0f} | {r['seconds']:.1f} |")
     lines += ["", "Peak RSS at 10x / at 1x: " + ", ".join(
