@@ -83,7 +83,7 @@ CASES = [
     ("data-unsupported-type", lambda t: load(_text(t, "x.txt", "1")),
      DataError, r"x\.txt: unsupported file type \.txt"),
     ("data-out-of-range", lambda t: load(_npy(t, np.array([[0.5, 2.0]]))),
-     DataError, r"values in \[0\.5, 2\] are outside \[0, 1\]; pass scale='minmax'"),
+     DataError, r"values in \[0\.5, 2\] are outside \[0, 1\]; rescale with scale='minmax'"),
     ("option-split", lambda t: load("digits", split="validation"),
      ConfigError, r"split='validation' is not one of"),
     ("option-scale", lambda t: load(_npy(t, X), scale="zscore"),
