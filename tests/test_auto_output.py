@@ -115,3 +115,25 @@ def test_a_state_that_contradicts_the_saved_network_is_refused(tmp_path):
     cfg_file.write_text(json.dumps(cfg))
     with pytest.raises(ModelFileError, match="output_activation_"):
         aekit.load(tmp_path / "m")
+
+
+def test_gaussian_noise_never_clips_real_valued_data():
+    """A denoising autoencoder on standardised data: the noise is not clipped to [0, 1]
+    (which cut away every negative value and left a model 1000x worse than PCA)."""
+    import torch
+
+    from aekit.losses import Objective
+
+    obj = Objective(noise="gaussian", noise_level=0.1)
+    real = torch.from_numpy(REAL)
+    noisy = obj.corrupt(real, torch.Generator().manual_seed(0))
+    assert float(noisy.min()) < -1.5 and float(noisy.max()) > 1.5
+    assert float((noisy - real).std()) == pytest.approx(0.1, rel=0.1)
+    unit = obj.corrupt(torch.from_numpy(UNIT), torch.Generator().manual_seed(0))
+    assert float(unit.min()) >= 0 and float(unit.max()) <= 1  # images keep their range
+    est = StackedAutoencoder(2, hidden_layer_sizes=(8,), noise="gaussian", noise_level=0.1,
+                             epochs=30, random_state=0).fit(REAL)
+    from sklearn.decomposition import PCA
+    pca = PCA(2).fit(REAL)
+    pca_mse = float(np.mean((pca.inverse_transform(pca.transform(REAL)) - REAL) ** 2))
+    assert float(np.mean((est.reconstruct(REAL) - REAL) ** 2)) < 2 * pca_mse

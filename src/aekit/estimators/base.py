@@ -48,6 +48,29 @@ def _positive_int(name, value, minimum=1):
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
+def auto_code_size(n_features: int) -> int:
+    """n_components='auto': a quarter of the features, at least 2 and at most 30 (the
+    lecture's Fashion-MNIST code). A code as wide as the data is no bottleneck: PCA with
+    that many components reconstructs it exactly."""
+    return int(min(30, max(2, -(-int(n_features) // 4))))
+
+
+# epochs='auto': the model's usual number of epochs, raised on small data to make
+# AUTO_STEPS optimizer steps (at most AUTO_MAX_EPOCHS): a budget counted in epochs alone
+# gives a 100-row table one step per epoch, far from trained.
+AUTO_STEPS = 2000
+AUTO_MAX_EPOCHS = 500
+AUTO_BASE_EPOCHS = {"epochs": 20, "pretrain_epochs": 20, "head_epochs": 30,
+                    "finetune_epochs": 30}
+
+
+def auto_epochs(base: int, n_rows: int, batch_size: int) -> int:
+    """Epochs for 'auto': ``base``, or enough for AUTO_STEPS steps of ``batch_size`` rows
+    over ``n_rows`` rows (at most AUTO_MAX_EPOCHS, never below ``base``)."""
+    steps = max(1, -(-int(n_rows) // int(batch_size)))
+    return int(max(base, min(AUTO_MAX_EPOCHS, -(-AUTO_STEPS // steps))))
+
+
 class AutoencoderMixin:
     """Option plumbing and training shared by transformers and the classifier. Subclasses
     define ``_model_config(layout) -> ModelConfig`` (layout: :class:`InputLayout`)."""
@@ -67,11 +90,38 @@ class AutoencoderMixin:
             return value
         return getattr(self, name + "_", self._AUTO[name][0])
 
+    _BASE_EPOCHS = 20  # epochs='auto' on large data (LinearAutoencoder: 50)
+
+    def _epochs(self, name: str = "epochs", n_rows: int | None = None,
+                batch_size: int | None = None) -> int:
+        """The number of epochs option ``name`` trains for: its value, or for 'auto' the
+        count for ``n_rows`` rows at ``batch_size`` rows per step (``auto_epochs``; the
+        training rows, less the validation split). Without rows (checking options before
+        fit): the base count."""
+        value = getattr(self, name)
+        if value != "auto":
+            return value
+        base = self._BASE_EPOCHS if name == "epochs" else AUTO_BASE_EPOCHS[name]
+        if n_rows is None:
+            return base
+        n_train = int(n_rows * (1 - (getattr(self, "validation_fraction", 0.0) or 0.0)))
+        return auto_epochs(base, max(n_train, 1), batch_size or self.batch_size)
+
+    def _code_size(self):
+        """The code size the network is built with: n_components, or for 'auto' the size
+        chosen from the training data's width (``_resolve_auto``; a loaded model's
+        n_components_)."""
+        if self.n_components != "auto":
+            return self.n_components
+        return self._auto_code_size
+
     def _resolve_auto(self, X: np.ndarray) -> None:
         """Record ``output_activation_`` / ``likelihood_``: an explicit value as given;
         'auto' becomes the unit-range choice (sigmoid / Bernoulli, which model values in
         [0, 1] as probabilities) when every value of X lies in [0, 1], else the real-valued
         one (linear / Gaussian), so standardised data works as it does with PCA."""
+        if getattr(self, "n_components", None) == "auto":
+            self._auto_code_size = auto_code_size(X.shape[1])
         unit = None
         for name, (in_unit, real) in self._AUTO.items():
             if not hasattr(self, name):
@@ -111,7 +161,7 @@ class AutoencoderMixin:
         check_params(self)
         self._check_combinations()
         self._objective()  # backstops: with the checks above these never refuse
-        self._train_config(self.epochs, 0)
+        self._train_config(self._epochs(), 0)
 
     def _check_combinations(self) -> None:
         """Checks across keywords (each keyword alone is already valid)."""
@@ -285,6 +335,8 @@ class AutoencoderMixin:
                  "n_components_": int(self.n_components_), "n_iter_": int(self.n_iter_)}
         if hasattr(self, "feature_names_in_"):
             state["feature_names_in_"] = [str(s) for s in self.feature_names_in_]
+        if hasattr(self, "epochs_"):
+            state["epochs_"] = int(self.epochs_)
         for name in self._AUTO:  # what 'auto' chose (or the explicit value)
             if hasattr(self, name + "_"):
                 state[name + "_"] = str(getattr(self, name + "_"))
@@ -344,7 +396,8 @@ class AutoencoderMixin:
             classes=None if classes is None else list(np.asarray(classes).tolist()))
 
     def _train_epochs(self) -> int:
-        return self.epochs
+        """Epochs of the training run (saved in the model file's training record)."""
+        return getattr(self, "epochs_", None) or self._epochs()
 
     def _restore_auto(self, fitted: FittedAutoencoder, state: dict) -> None:
         """``output_activation_`` / ``likelihood_`` of a loaded model: the saved record, or
@@ -370,6 +423,9 @@ class AutoencoderMixin:
         self.history_ = list(fitted.history or [])
         for key in ("n_features_in_", "seed_", "n_components_", "n_iter_"):
             setattr(self, key, int(state[key]))
+        self._auto_code_size = self.n_components_  # what n_components='auto' chose
+        if "epochs_" in state:  # what epochs='auto' chose (files before it: not recorded)
+            self.epochs_ = int(state["epochs_"])
         if "feature_names_in_" in state:
             self.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
         self._restore_auto(fitted, state)
@@ -425,12 +481,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         self._check_range(X)
         layout = self._layout(X.shape[1], seen)
         module = self._build_module(layout)
+        self.epochs_ = self._epochs("epochs", len(X))
         greedy = None
         if getattr(self, "pretraining", None) == "greedy":
-            greedy = self.pretrain_epochs or self.epochs
+            greedy = self.pretrain_epochs or self.epochs_
         before = self._state(self._fitted(module, layout), X)  # the untrained network
         try:
-            self._train(module, layout, X, self.epochs, self.seed_, greedy_epochs=greedy,
+            self._train(module, layout, X, self.epochs_, self.seed_, greedy_epochs=greedy,
                         checkpoint_dir=checkpoint_dir, resume=resume)
         except TrainingError:
             self._keep_after_divergence(module, layout, X)
@@ -464,7 +521,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
             module, layout = self.fitted_.module, self.fitted_.layout
         trainer = getattr(self, "_trainer", None)
         if trainer is None or trainer.model is not module:  # first call, or after load
-            config = dataclasses.replace(self._train_config(self.epochs, self.seed_),
+            if first or not hasattr(self, "epochs_"):  # the schedule's length, fixed now
+                self.epochs_ = self._epochs("epochs", len(X))
+            config = dataclasses.replace(self._train_config(self.epochs_, self.seed_),
                                          restore_best=False)
             trainer = Trainer(module, self._objective(), config)
         trainer.best.restore = False  # partial_fit keeps the last epoch's weights

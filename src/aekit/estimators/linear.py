@@ -19,7 +19,9 @@ class LinearAutoencoder(BaseAutoencoder):
     (the biases learn the mean, but optimisation is faster on centred data).
     """
 
-    def __init__(self, n_components=30, *, tied=False, epochs=50, batch_size=256,
+    _BASE_EPOCHS = 50  # epochs='auto'
+
+    def __init__(self, n_components="auto", *, tied=False, epochs="auto", batch_size=256,
                  optimizer="adam", learning_rate=1e-2, weight_decay=0.0, lr_schedule="cosine",
                  warmup_epochs=0.0, validation_fraction=0.0, early_stopping=None, grad_clip=None,
                  engine="auto", sampler="gmm", sampler_components=10, device="cpu",
@@ -27,6 +29,6 @@ class LinearAutoencoder(BaseAutoencoder):
         store_params(self, locals())
 
     def _model_config(self, layout):
-        return ModelConfig(n_features=layout.module_features, hidden=(), code_size=self.n_components,
+        return ModelConfig(n_features=layout.module_features, hidden=(), code_size=self._code_size(),
                            activation="linear", code_activation="linear",
                            output_activation="linear", tied=bool(self.tied))

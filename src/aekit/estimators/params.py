@@ -282,15 +282,21 @@ PARAMS = (
     _p("architecture", "str", [Choices(ARCHITECTURES)],
        "Dense layers (hidden_layer_sizes) or conv + pooling blocks (channels).",
        {"vae": "dense"}, "model"),
-    _p("n_components", "int", [WIDTH],
-       "Size of the code (as in PCA).",
-       {"linear": 30, "stacked": 30, "conv": None, "vae": 2, "classifier": 30}, "model",
+    _p("n_components", "int", [WIDTH, Choices(("auto",))],
+       """Size of the code (as in PCA). 'auto': a quarter of the features, at least 2 and
+       at most 30 (30 for 28x28 images, the lecture's code; 16 for 8x8 digits; 4 for 13
+       wine features): a real bottleneck on any data.""",
+       {"linear": "auto", "stacked": "auto", "conv": "auto", "vae": 2, "classifier": "auto"},
+       "model", type="int or 'auto'",
        variants=_tidy({
-           "conv": {"constraints": (WIDTH, None),
-                    "doc": """Size of a dense code after the last feature map; None keeps
-                    the feature map itself as the code (n_components_ = channels[-1] * H' *
-                    W')."""},
-           "vae": {"doc": "Latent dimension (size of z)."}})),
+           "conv": {"constraints": (WIDTH, Choices(("auto",)), None),
+                    "type": "int, 'auto' or None",
+                    "doc": """Size of a dense code after the last feature map. 'auto': a
+                    quarter of the input values, at least 2 and at most 30 (30 for 28x28
+                    images: a real bottleneck); None keeps the feature map itself as the
+                    code (n_components_ = channels[-1] * H' * W', 576 for 28x28)."""},
+           "vae": {"constraints": (WIDTH,), "type": "int",
+                   "doc": "Latent dimension (size of z)."}})),
     _p("hidden_layer_sizes", "ints", [IntTuple(high=MAX_LAYER_WIDTH)],
        "Encoder widths before the code; the decoder mirrors them.",
        {"stacked": (100,), "vae": (256,), "classifier": (100,)}, "model",
@@ -377,23 +383,33 @@ PARAMS = (
        {"stacked": None}),
     _p("pretrain_epochs", "int", [count(0)],
        "Epochs of autoencoder pretraining.",
-       {"stacked": None, "classifier": 20},
+       {"stacked": None, "classifier": "auto"},
        variants=_tidy({
            "stacked": {"constraints": (count(1), None),
                        "doc": """Epochs per layer of greedy pretraining; None means the
                        same as epochs."""},
-           "classifier": {"doc": """Autoencoder epochs over all rows of X, labelled or not
-                          (0: no pretraining, the network learns from the labels alone)."""}
+           "classifier": {"constraints": (count(0), Choices(("auto",))),
+                          "type": "int or 'auto'",
+                          "doc": """Autoencoder epochs over all rows of X, labelled or not
+                          (0: no pretraining, the network learns from the labels alone).
+                          'auto': 20, or on small data as many as make 2000 optimizer steps
+                          (at most 500)."""}
        })),
-    _p("epochs", "int", [count(0)], "Passes over the data.",
-       {"linear": 50, "stacked": 20, "conv": 20, "vae": 20}),
-    _p("head_epochs", "int", [count(0)],
-       "Epochs over the labelled rows training the head alone (encoder frozen).",
-       {"classifier": 30}),
-    _p("finetune_epochs", "int", [count(0)],
-       """Epochs over the labelled rows training encoder and head together (0 keeps the
-       pretrained encoder, often best with very few labels).""",
-       {"classifier": 30}),
+    _p("epochs", "int", [count(0), Choices(("auto",))],
+       """Passes over the data. 'auto': 20, or on small data as many as make 2000
+       optimizer steps (at most 500): an epoch of 100 rows is one step, far too few to
+       train on.""",
+       _same(AUTOENCODERS, "auto"), type="int or 'auto'",
+       variants=_tidy({"linear": {"doc": """Passes over the data. 'auto': 50, or on small
+       data as many as make 2000 optimizer steps (at most 500)."""}})),
+    _p("head_epochs", "int", [count(0), Choices(("auto",))],
+       """Epochs training the head alone (encoder frozen). 'auto': 30, or as many as make
+       2000 steps (at most 500).""",
+       {"classifier": "auto"}, type="int or 'auto'"),
+    _p("finetune_epochs", "int", [count(0), Choices(("auto",))],
+       """Epochs training encoder and head together (0 keeps the pretrained encoder).
+       'auto': 30, or as many as make 2000 steps (at most 500).""",
+       {"classifier": "auto"}, type="int or 'auto'"),
     # --- optimisation ------------------------------------------------------------------
     _p("batch_size", "int", [count(1)], "Rows per training step.",
        {"linear": 256, "stacked": 128, "conv": 256, "vae": 256, "classifier": 256},
@@ -453,6 +469,13 @@ PARAMS = (
        """Standardise the codes before the head, with means and standard deviations over
        all rows of X after pretraining (kept fixed).""",
        {"classifier": True}),
+    _p("pseudo_labels", "str", [Choices(("spread",)), None],
+       """What the unlabelled rows (y == -1) give the supervised phases. 'spread': each gets
+       the label that label spreading (Zhou et al. 2004) carries to it over the
+       10-nearest-neighbour graph of the standardised pretrained codes, and the head and
+       fine-tuning train on every row (batch_size rows per step); None: they train on the
+       labelled rows only, and the unlabelled rows serve pretraining alone.""",
+       {"classifier": "spread"}),
     _p("sampler", "str", [Choices(SAMPLERS)],
        """Density fitted on the training codes, from which sample() draws new codes: a
        Gaussian mixture, one Gaussian, or a box uniform over the codes' range.""",

@@ -41,12 +41,12 @@ class StackedAutoencoder(BaseAutoencoder):
     fine-tuned for epochs).
     """
 
-    def __init__(self, n_components=30, *, hidden_layer_sizes=(100,), activation="relu",
+    def __init__(self, n_components="auto", *, hidden_layer_sizes=(100,), activation="relu",
                  code_activation="linear", output_activation="auto", tied=False, noise=None,
                  noise_level=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
                  contractive=0.0, rate_weight=0.0, loss="mse", pretraining=None,
                  pretrain_epochs=None,
-                 epochs=20, batch_size=128, optimizer="adam", learning_rate=5e-3,
+                 epochs="auto", batch_size=128, optimizer="adam", learning_rate=5e-3,
                  weight_decay=0.0, lr_schedule="cosine", warmup_epochs=1.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None, engine="auto",
                  sampler="gmm", sampler_components=10, device="cpu", random_state=None,
@@ -55,6 +55,6 @@ class StackedAutoencoder(BaseAutoencoder):
 
     def _model_config(self, layout):
         return ModelConfig(n_features=layout.module_features, hidden=tuple(self.hidden_layer_sizes),
-                           code_size=self.n_components, activation=self.activation,
+                           code_size=self._code_size(), activation=self.activation,
                            code_activation=self.code_activation,
                            output_activation=self._resolved("output_activation"), tied=bool(self.tied))

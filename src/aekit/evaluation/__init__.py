@@ -109,7 +109,8 @@ def comparison_rows(model_metrics: dict, baseline_metrics: dict | None = None,
 
 
 __all__ = [
-    "METRIC_LABELS", "SEGMENTATION_LABELS", "active_units", "auroc", "code_metrics", "comparison_rows",
+    "METRIC_LABELS", "SEGMENTATION_LABELS", "active_units", "auroc", "code_metrics",
+    "comparison_rows",
     "cross_entropy", "elbo", "entropy", "kl_divergence",
     "embed_2d", "evaluate_model", "evaluate_segmenter", "evaluate_reconstruction", "fit_pca",
     "importance_sampled_log_likelihood", "kl_per_dimension", "knn_accuracy",

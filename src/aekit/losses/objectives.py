@@ -283,9 +283,13 @@ class Objective:
             corrupt=self.corrupt if self.noise is not None and self.noise_level > 0 else None)
 
     def corrupt(self, x: torch.Tensor, generator=None) -> torch.Tensor:
+        """The training-time corruption of a clean batch. Gaussian noise is clipped to
+        [0, 1] only when the clean batch lies in [0, 1] (pixel intensities); real-valued
+        data (standardised tables) is never clipped, which would cut away its negative half."""
         if self.noise is None or self.noise_level == 0:
             return x
-        return corrupt(x, self.noise, self.noise_level, generator)
+        clip = self.noise != "gaussian" or bool(x.min() >= 0) and bool(x.max() <= 1)
+        return corrupt(x, self.noise, self.noise_level, generator, clip=clip)
 
     def __call__(self, model, x: torch.Tensor, *, generator=None, epoch: int = 0,
                  train: bool = True) -> dict:

@@ -16,8 +16,8 @@ from aekit import evaluation as ev
 from aekit import plotting as pl
 from aekit.errors import ConfigError, DataError
 from aekit.report.html import Report
-from aekit.report.segmentation import segmentation_report
 from aekit.report.latent_map import add_latent_map
+from aekit.report.segmentation import segmentation_report
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,8 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     # --- interactive code map: the page decodes any point of it -------------------------
     if images and k >= 2:
         add_latent_map(report, fitted, X_test, y_test, image_shape=shape,
-                       max_points=max_map_points, random_state=random_state)
+                       max_points=max_map_points, random_state=random_state,
+                       class_names=class_names)
 
     # --- generation, interpolation, averaging, grid, traversals -------------------------
     if images:
