@@ -33,7 +33,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"

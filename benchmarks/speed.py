@@ -359,7 +359,7 @@ def density_quality(est, Xtr, Xte, n_samples):
     old = dens.CodeDensity("gmm", {"weights": gm.weights_, "means": gm.means_,
                                    "chol": np.linalg.cholesky(gm.covariances_)})
     t = time.perf_counter()
-    new = dens.CodeDensity.fit(codes, "gmm", est.sampler_components, est.seed_)
+    dens.CodeDensity.fit(codes, "gmm", est.sampler_components, est.seed_)
     new_s = time.perf_counter() - t
     test = Xte[:n_samples]
     return {
@@ -464,7 +464,6 @@ def fit_markdown(r):
                   f"| test rows (reference) |  | {d['nearest_train_test_rows']:.3f} |",
                   f"| reconstructions of test rows (reference) |  | "
                   f"{d['nearest_train_reconstructions']:.3f} |"]
-    tr = r["rows"].get("train", {})
     lines += ["", "`aekit train` also writes the model folder, metrics (with PCA beside them) and "
               "the HTML report; `aekit tour` trains every experiment of the lectures "
               "(`--threads 1`, its default) and writes one report.", "",

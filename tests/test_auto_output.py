@@ -108,7 +108,7 @@ def test_conv_defaults_take_every_image_layout(layout):
 
 
 def test_a_state_that_contradicts_the_saved_network_is_refused(tmp_path):
-    est = _fit("stacked", REAL).save(tmp_path / "m")
+    _fit("stacked", REAL).save(tmp_path / "m")
     cfg_file = tmp_path / "m" / "config.json"
     cfg = json.loads(cfg_file.read_text())
     cfg["estimator"]["state"]["output_activation_"] = "sigmoid"  # the network is linear
@@ -137,3 +137,14 @@ def test_gaussian_noise_never_clips_real_valued_data():
     pca = PCA(2).fit(REAL)
     pca_mse = float(np.mean((pca.inverse_transform(pca.transform(REAL)) - REAL) ** 2))
     assert float(np.mean((est.reconstruct(REAL) - REAL) ** 2)) < 2 * pca_mse
+
+
+def test_bce_and_psnr_are_reported_only_for_intensities():
+    """On standardised data a cross-entropy and a PSNR with peak 1 mean nothing: evaluation
+    gives the MSE alone (and the report's text uses it); on [0, 1] data all three."""
+    from aekit.evaluation import evaluate_model, reconstruction_metrics
+
+    real = _fit("stacked", REAL)
+    assert set(evaluate_model(real, REAL)) == {"code_size", "mse"}
+    assert set(reconstruction_metrics(UNIT, UNIT * 0.9)) == {"mse", "bce", "psnr"}
+    assert set(reconstruction_metrics(REAL, REAL * 0.9)) == {"mse"}

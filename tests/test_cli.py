@@ -49,7 +49,8 @@ def test_train_help_lists_every_estimator_option_with_defaults(capsys):
         for name in cls._get_param_names():
             assert "--" + name.replace("_", "-") in text, name
     flat = " ".join(text.split())  # undo argparse's line wrapping
-    assert "defaults: linear=50, stacked=20, conv=20, vae=20" in flat  # epochs per model
+    # epochs per model
+    assert "defaults: linear=auto, stacked=auto, conv=auto, vae=auto, segmenter=8" in flat
 
 
 def test_train_writes_the_run_folder(run_dir):

@@ -130,7 +130,7 @@ CASES = [
     ("option-hidden", lambda t: tiny(hidden_layer_sizes=(8, -1)).fit(X),
      ConfigError, r"hidden_layer_sizes entries must be an integer >= 1, got -1"),
     ("option-epochs", lambda t: tiny(epochs=2.5).fit(X),
-     ConfigError, r"epochs must be an integer >= 0, got 2.5"),
+     ConfigError, r"epochs must be an integer >= 0 or one of 'auto', got 2.5"),
     ("option-likelihood", lambda t: tiny(VariationalAutoencoder, likelihood="poisson").fit(X),
      ConfigError, r"likelihood"),
 ]

@@ -66,11 +66,12 @@ def run(args) -> int:
     if args.format == "folder":
         if args.part != "autoencoder" or args.threshold is not None or args.score is not None:
             raise ConfigError("--part, --score and --threshold apply to --format onnx")
-        common.check_output_dir(args.out)
-        model, folder, _ = common.load_model(args.model_dir)
-        if Path(args.out).resolve() == folder.resolve():
-            raise ConfigError(f"--out {args.out}: is the model folder being exported")
-        model.save(args.out)
+        with common.output_folder_lock(args.out):  # one writer per folder
+            common.check_output_dir(args.out)
+            model, folder, _ = common.load_model(args.model_dir)
+            if Path(args.out).resolve() == folder.resolve():
+                raise ConfigError(f"--out {args.out}: is the model folder being exported")
+            model.save(args.out)
         written = ", ".join(sorted(p.name for p in Path(args.out).iterdir()))
         print(f"wrote {args.out}/: {written} (from {folder})")
         return 0

@@ -58,7 +58,8 @@ def evaluate_model(model, X_test, *, X_train=None, y_train=None, y_test=None, ob
                    iw_samples: int = 100, random_state=0, mc_seed=None) -> dict:
     """Every applicable metric of ``model`` on X_test (n, D), as a flat dict.
 
-    Always: "code_size", "mse", "bce", "psnr". With X_train, y_train, y_test:
+    Always: "code_size", "mse"; "bce" and "psnr" when X_test lies in [0, 1]. With X_train,
+    y_train, y_test:
     "linear_probe", "knn". For VAEs: :func:`vae_metrics` with ``iw_samples`` importance
     samples (likelihood from ``objective``, default the model's own; Monte Carlo draws
     seeded by ``mc_seed``, default the model's seed, so the ELBO equals

@@ -33,16 +33,20 @@ def reconstruction_metrics(X, X_hat, peak: float = 1.0) -> dict:
     """{"mse", "bce", "psnr"} between targets X and outputs X_hat, both (n, D).
 
     mse: mean squared error per value. bce: mean binary cross-entropy per value in nats,
-    with X_hat clipped to [1e-7, 1 - 1e-7] (so PCA outputs outside [0, 1] are scored too;
-    meaningful for X in [0, 1]). psnr: dB with the given peak.
+    with X_hat clipped to [1e-7, 1 - 1e-7] (so PCA outputs outside [0, 1] are scored too).
+    psnr: dB with the given peak. bce and psnr are given only when every value of X lies
+    in [0, 1] (intensities): on standardised or other real-valued data a cross-entropy and
+    a peak of 1 mean nothing, so the dict then holds "mse" alone.
     """
     X, X_hat = np.asarray(X, np.float64), np.asarray(X_hat, np.float64)
     if X.shape != X_hat.shape:
         raise DataError(f"targets {X.shape} and reconstructions {X_hat.shape} differ in shape")
-    p = np.clip(X_hat, BCE_EPS, 1 - BCE_EPS)
-    bce = -np.mean(X * np.log(p) + (1 - X) * np.log1p(-p))
-    return {"mse": float(np.mean((X - X_hat) ** 2)), "bce": float(bce),
-            "psnr": psnr(X, X_hat, peak)}
+    out = {"mse": float(np.mean((X - X_hat) ** 2))}
+    if X.size and X.min() >= 0 and X.max() <= 1:
+        p = np.clip(X_hat, BCE_EPS, 1 - BCE_EPS)
+        out["bce"] = float(-np.mean(X * np.log(p) + (1 - X) * np.log1p(-p)))
+        out["psnr"] = psnr(X, X_hat, peak)
+    return out
 
 
 def evaluate_reconstruction(model, X, peak: float = 1.0) -> dict:

@@ -200,7 +200,9 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
         "Reconstructions",
         claim="An undercomplete autoencoder keeps what matters to rebuild the input; detail "
               "beyond what the code can hold is lost (blur), as it is for PCA.",
-        measured=f"PSNR {metrics['psnr']:.2f} dB vs PCA {pca_metrics['psnr']:.2f} dB.")
+        measured=(f"PSNR {metrics['psnr']:.2f} dB vs PCA {pca_metrics['psnr']:.2f} dB."
+                  if "psnr" in metrics and "psnr" in pca_metrics else
+                  f"Test MSE {metrics['mse']:.4g} vs PCA {pca_metrics['mse']:.4g}."))
     if images:
         s.figure(pl.plot_reconstructions(fitted, show, baseline=pca, image_shape=shape),
                  "test inputs (top), autoencoder, PCA with the same code size")
