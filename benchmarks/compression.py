@@ -31,7 +31,6 @@ import io
 import json
 import os
 import platform
-import struct
 import sys
 import time
 from pathlib import Path
@@ -44,6 +43,8 @@ from aekit.datasets import load
 from aekit.estimators import StackedAutoencoder
 from aekit.fitted import FittedAutoencoder
 from aekit.models import ModelConfig, build_model
+# the payload parsers are the tour's own (one implementation)
+from aekit.tour.compression import jpeg_payload, webp_payload
 
 RESULTS = Path(__file__).parent / "results"
 QUALITIES = (3, 6, 10, 15, 20, 26, 33, 42, 55)
@@ -66,28 +67,6 @@ def load_info() -> dict:
 
 
 # --- image codecs -----------------------------------------------------------------------------
-def jpeg_payload(data: bytes) -> int:
-    """Bytes of the entropy-coded scan: after the SOS segment, before EOI."""
-    i = 2
-    while i < len(data):
-        marker, length = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
-        if marker == 0xDA:  # start of scan
-            return len(data) - (i + 2 + length) - 2
-        i += 2 + length
-    raise ValueError("no SOS marker")
-
-
-def webp_payload(data: bytes) -> int:
-    """Bytes of the VP8/VP8L bitstream chunks (the RIFF and chunk headers left out)."""
-    i, total = 12, 0
-    while i + 8 <= len(data):
-        tag, size = data[i:i + 4], struct.unpack("<I", data[i + 4:i + 8])[0]
-        if tag in (b"VP8 ", b"VP8L"):
-            total += size
-        i += 8 + size + (size & 1)
-    return total
-
-
 def image_codec(X: np.ndarray, fmt: str, **options) -> dict:
     """Every row saved as its own grayscale file with Pillow and read back."""
     from PIL import Image

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import shutil
+import os
 import time
 from pathlib import Path
 
@@ -238,3 +239,29 @@ def _wait_for_handshake(proc, flag, limit: float = 300.0) -> None:
 def wait_for_handshake():
     """``wait_for_handshake(proc, flag)``: see :func:`_wait_for_handshake`."""
     return _wait_for_handshake
+
+
+def _train_killed_at(args, out, pause_at: int, flag) -> None:
+    """Run ``aekit train *args --out out`` in a child, SIGKILL it once it reports the
+    handshake at epoch ``pause_at`` (one thread: the kill lands mid-run, not in a wait)."""
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AEKIT_TEST_PAUSE_AT": str(pause_at),
+           "AEKIT_TEST_PAUSE_FILE": str(flag), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "aekit", "train", *args, "--out", str(out)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_handshake(proc, flag)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.fixture
+def train_killed_at():
+    """``train_killed_at(args, out, pause_at, flag)``: see :func:`_train_killed_at`."""
+    return _train_killed_at

@@ -9,10 +9,6 @@ N-th checkpoint and waits; the test kills it then. No guessed delays.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,22 +40,10 @@ def test_greedy_trains_through_the_cli(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [1, 3, 5])  # in layer-1, in layer-2, in fine-tune
-def test_greedy_resume_after_sigkill_is_bit_identical(tmp_path, kill_after, wait_for_handshake):
+def test_greedy_resume_after_sigkill_is_bit_identical(tmp_path, kill_after, train_killed_at):
     ref, run = tmp_path / "ref", tmp_path / "run"
     assert main(["train", *GREEDY, "--out", str(ref)]) == 0
-    flag = tmp_path / "flag"
-    env = {**os.environ, "AEKIT_TEST_PAUSE_AT": str(kill_after),
-           "AEKIT_TEST_PAUSE_FILE": str(flag), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "aekit", "train", *GREEDY, "--out",
-                             str(run)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for_handshake(proc, flag)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    train_killed_at(GREEDY, run, kill_after, tmp_path / "flag")
     assert not (run / "model").exists()  # killed mid-schedule: no model yet
     assert main(["train", *GREEDY, "--out", str(run), "--resume"]) == 0
     a, b = _weights(ref), _weights(run)

@@ -373,30 +373,14 @@ SEG_RUN = ["--model", "segmenter", "--data", "scenes:digits:n=64,canvas=16", "--
 
 
 @pytest.mark.slow
-def test_cli_resume_after_sigkill_is_bit_identical(tmp_path, wait_for_handshake):
+def test_cli_resume_after_sigkill_is_bit_identical(tmp_path, train_killed_at):
     """Killed after its 2nd checkpoint, the run resumes to the weights and history of an
     uninterrupted one."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
     from safetensors.torch import load_file
 
-    ref, run, flag = tmp_path / "ref", tmp_path / "run", tmp_path / "flag"
+    ref, run = tmp_path / "ref", tmp_path / "run"
     assert main(["train", *SEG_RUN, "--out", str(ref)]) == 0
-    env = {**os.environ, "AEKIT_TEST_PAUSE_AT": "2", "AEKIT_TEST_PAUSE_FILE": str(flag),
-           "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "aekit", "train", *SEG_RUN, "--out",
-                             str(run)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for_handshake(proc, flag)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    train_killed_at(SEG_RUN, run, 2, tmp_path / "flag")
     assert not (run / "model").exists()
     assert main(["train", *SEG_RUN, "--out", str(run), "--resume"]) == 0
     a = load_file(str(ref / "model" / "model.safetensors"))
