@@ -27,7 +27,6 @@ the test images takes under 10 s.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -43,8 +42,7 @@ from aekit.datasets import load
 from aekit.estimators import StackedAutoencoder
 from aekit.fitted import FittedAutoencoder
 from aekit.models import ModelConfig, build_model
-# the payload parsers are the tour's own (one implementation)
-from aekit.tour.compression import jpeg_payload, webp_payload
+from aekit.tour.compression import image_codec as tour_image_codec
 
 RESULTS = Path(__file__).parent / "results"
 QUALITIES = (3, 6, 10, 15, 20, 26, 33, 42, 55)
@@ -68,25 +66,11 @@ def load_info() -> dict:
 
 # --- image codecs -----------------------------------------------------------------------------
 def image_codec(X: np.ndarray, fmt: str, **options) -> dict:
-    """Every row saved as its own grayscale file with Pillow and read back."""
-    from PIL import Image
-
-    pixels = (np.clip(X, 0, 1) * 255).round().astype(np.uint8).reshape(-1, 28, 28)
-    whole = payload = 0
-    out = np.empty(pixels.shape, np.float32)
-    for i, p in enumerate(pixels):
-        buf = io.BytesIO()
-        Image.fromarray(p, "L").save(buf, fmt, **options)
-        data = buf.getvalue()
-        whole += len(data)
-        if fmt == "JPEG":
-            payload += jpeg_payload(data)
-        elif fmt == "WEBP":
-            payload += webp_payload(data)
-        out[i] = np.asarray(Image.open(io.BytesIO(data)).convert("L"), np.float32) / 255
-    n = len(X) * X.shape[1]
-    return {"bpp": 8 * whole / n, "payload_bpp": 8 * payload / n,
-            "psnr": psnr_of(X, out.reshape(len(X), -1))}
+    """Every row saved as its own 28x28 grayscale file with Pillow and read back: the
+    tour's codec (one implementation), without the decoded rows (not written to JSON)."""
+    out = tour_image_codec(X, (1, 28, 28), fmt, **options)
+    out.pop("rows")
+    return out
 
 
 # --- models -----------------------------------------------------------------------------------

@@ -60,8 +60,8 @@ def auto_code_size(n_features: int) -> int:
 # gives a 100-row table one step per epoch, far from trained.
 AUTO_STEPS = 2000
 AUTO_MAX_EPOCHS = 500
-AUTO_BASE_EPOCHS = {"epochs": 20, "pretrain_epochs": 20, "head_epochs": 30,
-                    "finetune_epochs": 30}
+AUTO_BASE_EPOCHS = {"pretrain_epochs": 20, "head_epochs": 30, "finetune_epochs": 30}
+# (epochs itself: the estimator's _BASE_EPOCHS)
 
 
 def auto_epochs(base: int, n_rows: int, batch_size: int) -> int:

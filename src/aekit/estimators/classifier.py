@@ -169,12 +169,13 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
             self._train(module, layout, X, self.epochs_, self.seed_,
                         checkpoint_dir=checkpoint_dir, resume=resume)
         self.fitted_ = self._fitted(module, layout)
+        Z = self.fitted_.encode(X)  # (n, k): once, for spreading, statistics and the head
         labelled, targets, batch = ~unlabelled, targets, self.supervised_batch_size
         if self.pseudo_labels == "spread" and unlabelled.any():
-            targets = self._spread_labels(X, unlabelled, targets)
+            targets = self._spread_labels(Z, unlabelled, targets)
             labelled, batch = np.ones(len(X), dtype=bool), self.batch_size
         self.n_pseudo_labelled_ = int(labelled.sum()) - self.n_labelled_
-        self._fit_head(X, labelled, targets, checkpoint_dir, resume, batch)
+        self._fit_head(X, Z, labelled, targets, checkpoint_dir, resume, batch)
         return self
 
     # Label spreading's kNN graph and clamping (alpha: how far spread labels may move away
@@ -183,9 +184,9 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
     SPREAD_NEIGHBOURS = 10
     SPREAD_ALPHA = 0.8
 
-    def _spread_labels(self, X: np.ndarray, unlabelled: np.ndarray,
+    def _spread_labels(self, codes: np.ndarray, unlabelled: np.ndarray,
                        targets: np.ndarray) -> np.ndarray:
-        """Class indices for every row of X: the given ones, and for each unlabelled row the
+        """Class indices for every row of ``codes`` (n, k): the given ones, and for each unlabelled row the
         class label spreading assigns it (Zhou et al. 2004, "Learning with local and global
         consistency": F <- alpha S F + (1 - alpha) Y over the symmetrically normalised kNN
         graph S of the standardised codes, iterated to convergence; scikit-learn's
@@ -193,12 +194,12 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         share labels far more often than neighbours in input space."""
         from sklearn.semi_supervised import LabelSpreading
 
-        Z = self.fitted_.encode(X).astype(np.float64)  # (n, k)
+        Z = codes.astype(np.float64)
         std = Z.std(axis=0)
         Z = (Z - Z.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
-        y = np.full(len(X), -1, dtype=np.int64)
+        y = np.full(len(Z), -1, dtype=np.int64)
         y[~unlabelled] = targets
-        k = min(self.SPREAD_NEIGHBOURS, len(X) - 1)
+        k = min(self.SPREAD_NEIGHBOURS, len(Z) - 1)
         spread = LabelSpreading(kernel="knn", n_neighbors=k, alpha=self.SPREAD_ALPHA,
                                 max_iter=100).fit(Z, y)
         out = np.asarray(spread.transduction_, dtype=np.int64)
@@ -217,10 +218,12 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         self.n_iter_ = len(self.history_)
         return copy.deepcopy(pretrained.module_).eval()  # tied weights stay tied
 
-    def _fit_head(self, X: np.ndarray, labelled: np.ndarray, targets: np.ndarray,
-                  checkpoint_dir=None, resume: bool = False, batch_size: int = 32) -> None:
+    def _fit_head(self, X: np.ndarray, codes: np.ndarray, labelled: np.ndarray,
+                  targets: np.ndarray, checkpoint_dir=None, resume: bool = False,
+                  batch_size: int = 32) -> None:
         """Supervised phases on ``X[labelled]``: head alone (encoder frozen), then
-        everything, cross-entropy. Code statistics come from all rows of X. Both phases
+        everything, cross-entropy. ``codes``: the pretrained encoder's codes of X (n, k);
+        code statistics come from all of them. Both phases
         are ordinary runs of the training loop (clipping, validation, early stopping,
         best weights, checkpoints in ``checkpoint_dir/head`` and ``/finetune``)."""
         device = torch.device(self.device)
@@ -228,10 +231,11 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
             torch.manual_seed(self.seed_ + 1)
             self.head_ = CodeHead(self.n_components_, len(self.classes_))
         if self.standardize_codes:
-            self.head_.set_statistics(torch.from_numpy(self.fitted_.encode(X)))  # (n, k)
+            self.head_.set_statistics(torch.from_numpy(codes))  # (n, k)
         yt = torch.as_tensor(targets, dtype=torch.long, device=device)
-        # frozen encoder: codes of the labelled rows computed once, (n_labelled, k)
-        Zt = torch.from_numpy(self.fitted_.encode(X[labelled])).to(device)
+        # frozen encoder: the labelled rows' codes (a row's code does not depend on the
+        # call's other rows: FittedAutoencoder.run), (n_labelled, k)
+        Zt = torch.from_numpy(np.ascontiguousarray(codes[labelled])).to(device)
         Xt = self.fitted_.layout.to_module(X[labelled]).to(device)
         self.supervised_history_ = []
         ft_lr = self.finetune_learning_rate or self.learning_rate / 10
