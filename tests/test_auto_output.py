@@ -148,3 +148,69 @@ def test_bce_and_psnr_are_reported_only_for_intensities():
     assert set(evaluate_model(real, REAL)) == {"code_size", "mse"}
     assert set(reconstruction_metrics(UNIT, UNIT * 0.9)) == {"mse", "bce", "psnr"}
     assert set(reconstruction_metrics(REAL, REAL * 0.9)) == {"mse"}
+
+
+# --- weight_decay='auto' (StackedAutoencoder's default) -------------------------------------
+def _decay(X, n_train):
+    return 0.5 * float(np.asarray(X, np.float64).var(axis=0).mean()) / n_train
+
+
+@pytest.mark.parametrize("validation_fraction", [0.0, 0.25])
+def test_auto_weight_decay_is_half_the_variance_per_training_row(validation_fraction, tmp_path):
+    """0.5 x mean feature variance / training rows (less the validation split), used by the
+    optimizer, recorded as weight_decay_ and in the model file's state and training record."""
+    X = REAL * 3  # the variance scales it
+    est = TINY["stacked"](validation_fraction=validation_fraction).fit(X)
+    n_train = int(len(X) * (1 - validation_fraction))
+    assert est.weight_decay == "auto"
+    assert est.weight_decay_ == pytest.approx(_decay(X, n_train), rel=1e-12)
+    assert est._trainer.optimizer.param_groups[0]["weight_decay"] == est.weight_decay_
+    est.save(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["estimator"]["state"]["weight_decay_"] == est.weight_decay_
+    assert cfg["training"]["weight_decay"] == est.weight_decay_
+    assert aekit.load(tmp_path / "m").weight_decay_ == est.weight_decay_
+
+
+def test_auto_weight_decay_changes_training_and_explicit_values_are_kept():
+    auto = TINY["stacked"]().fit(REAL)
+    none = TINY["stacked"](weight_decay=0.0).fit(REAL)
+    assert not hasattr(none, "weight_decay_")
+    assert none._trainer.optimizer.param_groups[0]["weight_decay"] == 0.0
+    assert not np.array_equal(auto.transform(REAL), none.transform(REAL))
+    same = TINY["stacked"](weight_decay=auto.weight_decay_).fit(REAL)
+    np.testing.assert_array_equal(same.transform(REAL), auto.transform(REAL))
+
+
+def test_auto_weight_decay_is_the_same_for_a_streamed_file(tmp_path):
+    np.save(tmp_path / "x.npy", REAL)
+    streamed = TINY["stacked"]().fit(np.load(tmp_path / "x.npy", mmap_mode="r"))
+    in_memory = TINY["stacked"]().fit(REAL)
+    assert streamed.weight_decay_ == in_memory.weight_decay_
+    np.testing.assert_array_equal(streamed.transform(REAL), in_memory.transform(REAL))
+
+
+def test_partial_fit_takes_its_weight_decay_from_the_first_call():
+    est = StackedAutoencoder(2, hidden_layer_sizes=(8,), random_state=0)
+    est.partial_fit(REAL)
+    assert est.weight_decay_ == pytest.approx(_decay(REAL, len(REAL)), rel=1e-12)
+    est.partial_fit(REAL[:10])
+    assert est.weight_decay_ == pytest.approx(_decay(REAL, len(REAL)), rel=1e-12)
+
+
+@pytest.mark.parametrize("cls", [ConvAutoencoder, VariationalAutoencoder,
+                                 AutoencoderClassifier])
+def test_only_the_stacked_autoencoder_takes_auto_weight_decay(cls):
+    with pytest.raises(aekit.ConfigError, match=r"weight_decay must be a finite number >= 0, "
+                                                r"got 'auto'"):
+        cls(weight_decay="auto").validate_params()
+
+
+def test_a_loaded_auto_weight_decay_must_be_a_number(tmp_path):
+    TINY["stacked"]().fit(REAL).save(tmp_path / "m")
+    cfg_file = tmp_path / "m" / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["estimator"]["state"]["weight_decay_"] = "lots"
+    cfg_file.write_text(json.dumps(cfg))
+    with pytest.raises(ModelFileError, match="weight_decay_"):
+        aekit.load(tmp_path / "m")

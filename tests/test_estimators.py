@@ -227,7 +227,7 @@ def test_classifier_from_pretrained_autoencoder():
     X, y = _blobs()
     y_semi = y.copy()
     y_semi[::2] = -1
-    net = dict(n_components=4, hidden_layer_sizes=(8,), code_activation="linear")
+    net = dict(n_components=4, hidden_layer_sizes=(8,), activation="relu", code_activation="linear")
     ae = StackedAutoencoder(epochs=3, random_state=0, **net).fit(X)
     before = {k: v.clone() for k, v in ae.module_.state_dict().items()}
     # finetune_epochs=0: the encoder is the autoencoder's, only the head learns

@@ -76,7 +76,7 @@ def _cli_diverging(out, *extra) -> tuple[int, str]:
                  "--no-report", "--out", str(out), "--output-activation", "linear",
                  "--optimizer", "sgd", "--learning-rate", "1e3", "--batch-size", "256",
                  "--lr-schedule", "none", "--warmup-epochs", "0", "--code-activation", "relu",
-                 *extra])
+                 "--activation", "relu", "--weight-decay", "0", *extra])
 
 
 def test_absurd_learning_rate_in_the_cli_saves_the_best_weights(tmp_path, capsys):

@@ -240,8 +240,8 @@ class Param:
     def to_internal(self, value):
         """The value as the TrainConfig / Objective field wants it (numpy scalars -> int /
         float / bool), once validated."""
-        if value is None:
-            return None
+        if value is None or isinstance(value, str):  # None, or 'auto' (resolved by fit)
+            return value
         if self.kind == "int":
             return int(value)
         if self.kind == "float":
@@ -311,7 +311,10 @@ PARAMS = (
            "doc": """'transpose' or 'upsample' (no 'unpool': prior samples have no encoder
            pooling indices). Used when architecture='conv'."""}})),
     _p("activation", "str", [Choices(ACTIVATIONS)], "Activation of the hidden layers.",
-       _same(DEEP, "relu"), "model"),
+       {**_same(DEEP, "relu"), "stacked": "elu"}, "model",
+       variants=_tidy({"stacked": {"note": """'elu' by default: on validation splits of
+       digits, Fashion-MNIST, breast-cancer and wine it reconstructed better than 'relu'
+       on every one (0.55 vs 0.62 x PCA on digits)."""}})),
     _p("code_activation", "str", [Choices(ACTIVATIONS), None],
        "Activation of the code layer; None means the same as activation.",
        {"stacked": "linear", "conv": None, "classifier": None}, "model",
@@ -435,8 +438,16 @@ PARAMS = (
        keep the pretrained features).""",
        {"classifier": None}),
     _p("weight_decay", "float", [nonnegative()], "L2 weight decay of the optimizer.",
-       _same(ALL, 0.0), "train:weight_decay",
-       variants=_tidy({"classifier": {"note": "Used by every phase."}})),
+       {**_same(ALL, 0.0), "stacked": "auto"}, "train:weight_decay",
+       variants=_tidy({
+           "classifier": {"note": "Used by every phase."},
+           "stacked": {"constraints": (nonnegative(), Choices(("auto",))),
+                       "type": "float or 'auto'",
+                       "doc": """L2 weight decay of the optimizer. 'auto': 0.5 x the mean
+                       variance of the features / the number of training rows (a Gaussian
+                       prior on the weights whose pull fades as rows accumulate, in the
+                       data's units); the choice is weight_decay_. It stops a 100-row table
+                       from being memorised and barely touches 10,000 images."""}})),
     _p("lr_schedule", "str", [Choices(SCHEDULES), None],
        """'cosine' decays the learning rate to 0 over epochs; 'plateau' halves it when the
        loss stops improving; None keeps it constant.""",

@@ -31,7 +31,9 @@ seed_ : int
 """
 
 
-@documented(ATTRIBUTES_DOC)
+@documented(ATTRIBUTES_DOC + """weight_decay_ : float
+    The weight decay training used (what weight_decay='auto' chose).
+""")
 class StackedAutoencoder(BaseAutoencoder):
     """Deep dense autoencoder: x -> hidden layers -> code -> mirrored layers -> x_hat.
 
@@ -39,15 +41,19 @@ class StackedAutoencoder(BaseAutoencoder):
     sparse codes (sparsity), a contractive penalty, and greedy layer-wise pretraining
     (pretraining='greedy': one shallow autoencoder per layer, then the whole stack
     fine-tuned for epochs).
+
+    Defaults: ELU hidden units and weight_decay='auto' (0.5 x mean feature variance /
+    training rows), chosen on validation splits of digits, Fashion-MNIST, breast-cancer
+    and wine: below PCA's error on all four, where ReLU without decay memorised the tables.
     """
 
-    def __init__(self, n_components="auto", *, hidden_layer_sizes=(100,), activation="relu",
+    def __init__(self, n_components="auto", *, hidden_layer_sizes=(100,), activation="elu",
                  code_activation="linear", output_activation="auto", tied=False, noise=None,
                  noise_level=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
                  contractive=0.0, rate_weight=0.0, loss="mse", pretraining=None,
                  pretrain_epochs=None,
                  epochs="auto", batch_size=128, optimizer="adam", learning_rate=5e-3,
-                 weight_decay=0.0, lr_schedule="cosine", warmup_epochs=1.0,
+                 weight_decay="auto", lr_schedule="cosine", warmup_epochs=1.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None, engine="auto",
                  sampler="gmm", sampler_components=10, device="cpu", random_state=None,
                  verbose=False, log_dir=None):

@@ -27,6 +27,34 @@ from aekit.io.rows import ArraySource, is_memmap
 BLOCK_ROWS = 4096  # rows read at a time by the validation scan and by to_array
 
 
+def mean_variance(blocks) -> float:
+    """The mean over columns of each column's (population) variance, from float32 row
+    blocks, combined block by block (Chan, Golub & LeVeque 1979) in float64: the same
+    number for an array and for the same rows streamed from a file."""
+    n, mean, m2 = 0, None, None
+    for block in blocks:
+        b = np.asarray(block, dtype=np.float64)
+        nb = len(b)
+        if nb == 0:
+            continue
+        mb = b.mean(axis=0)
+        m2b = ((b - mb) ** 2).sum(axis=0)
+        if mean is None:
+            n, mean, m2 = nb, mb, m2b
+            continue
+        delta, total = mb - mean, n + nb
+        mean = mean + delta * (nb / total)
+        m2 = m2 + m2b + delta ** 2 * (n * nb / total)
+        n = total
+    return 0.0 if mean is None else float((m2 / n).mean())
+
+
+def array_blocks(X: np.ndarray):
+    """Rows of an in-memory array, BLOCK_ROWS at a time (as :meth:`StreamedRows.blocks`)."""
+    for start in range(0, len(X), BLOCK_ROWS):
+        yield X[start:start + BLOCK_ROWS]
+
+
 class StreamedRows:
     """Rows of a lazy Dataset or a memmap, as float32 features, read on demand.
 
@@ -40,7 +68,7 @@ class StreamedRows:
         self._reader = ArraySource(X, **self._kw)
         self.n, self.n_features = self._reader.n, self._reader.n_features
         self.image_shape = image_shape
-        self._lo = self._hi = None
+        self._lo = self._hi = self._variance = None
 
     @classmethod
     def of(cls, X) -> "StreamedRows | None":
@@ -99,12 +127,20 @@ class StreamedRows:
     def max(self) -> float:
         return self._scan()[1]
 
+    def mean_variance(self) -> float:
+        """:func:`mean_variance` of every row (from the validation scan)."""
+        self._scan()
+        return self._variance
+
     # --- checks and training -------------------------------------------------------------
     def _scan(self) -> tuple[float, float]:
-        """One pass: refuse NaN/Inf (float32 overflow included) naming the row; the range."""
+        """One pass: refuse NaN/Inf (float32 overflow included) naming the row; the range
+        and the mean column variance (:meth:`mean_variance`)."""
         if self._lo is None:
             lo, hi = np.inf, -np.inf
-            with np.errstate(over="ignore", invalid="ignore"):
+
+            def checked():
+                nonlocal lo, hi
                 for start, block in self.blocks():
                     bad = ~np.isfinite(block)
                     if bad.any():
@@ -114,7 +150,11 @@ class StreamedRows:
                             f"float32): the first at row {start + row} (0-based), column "
                             f"{col + 1}")
                     lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
-            self._lo, self._hi = lo, hi
+                    yield block
+
+            with np.errstate(over="ignore", invalid="ignore"):
+                variance = mean_variance(checked())
+            self._lo, self._hi, self._variance = lo, hi, variance
         return self._lo, self._hi
 
     check = _scan
