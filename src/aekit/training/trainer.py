@@ -25,6 +25,7 @@ from aekit.io.rows import fingerprint, make_source
 from aekit.training import callbacks as cb
 from aekit.training import distributed, steps, tensorboard, threads
 from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from aekit.training.lazy_dynamo import no_dynamo_import
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,10 @@ class _FusedAdamStep:
 
     ``Optimizer.step`` regroups the tensors by device and dtype and runs hooks on every
     call: about 0.25 ms per step, as much as the fused kernel itself for the lecture's
-    dense AE at batch 32 (measured, one thread). Once the optimizer's state exists (after
-    its first real step), this calls the same two kernels ``torch.optim.Adam`` calls
+    dense AE at batch 32 (measured, one thread). It creates Adam's state as
+    ``torch.optim.Adam`` does on its first fused step (zero moments, a float32 step count
+    on the parameter's device; ``Optimizer.step`` would also import ``torch._dynamo``,
+    see :mod:`aekit.training.lazy_dynamo`) and calls the same two kernels it calls
     (``_foreach_add_`` on the step counts, then ``_fused_adam_``/``_fused_adamw_``) on the
     optimizer's own state tensors, reading the hyper-parameters from ``param_groups`` each
     time (schedulers keep working) - so the update, ``state_dict()`` and resume are
@@ -159,9 +162,16 @@ class _FusedAdamStep:
             return opt.step()
         grads = [p.grad for p in params]
         if self.lists is None or any(g is None for g in grads):
-            if any(g is None for g in grads) or any(p not in opt.state for p in params):
+            if any(g is None for g in grads):
                 self.lists = None
-                return opt.step()  # creates the state; later steps take the fast path
+                return opt.step()
+            for p in params:  # Adam's lazy state, as torch.optim.Adam creates it when fused
+                if p not in opt.state or not opt.state[p]:
+                    opt.state[p] = {
+                        "step": torch.zeros((), dtype=torch.float32, device=p.device),
+                        "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                        "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
+            opt._opt_called = True  # what Optimizer.step records for the LR scheduler's check
             state = [opt.state[p] for p in params]
             self.lists = ([s["exp_avg"] for s in state], [s["exp_avg_sq"] for s in state],
                           [s["step"] for s in state])
@@ -288,7 +298,8 @@ class Trainer:
         self.device = distributed.local_device(config.device)
         model.to(self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
-        self.optimizer = make_optimizer(model.parameters(), config)
+        with no_dynamo_import():
+            self.optimizer = make_optimizer(model.parameters(), config)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.step = steps.choose_step(model, objective, config, self.device, ddp=self.ddp)
@@ -335,7 +346,7 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)
         try:
             # The thread count follows the machine's load (aekit.training.threads).
-            with flush_denormals(), threads.training_threads(
+            with flush_denormals(), no_dynamo_import(), threads.training_threads(
                     self.config.threads, getattr(self.step, "thread_invariant", False)) as policy:
                 self._threads = policy
                 return self._fit(X, X_val, until, checkpoint_dir, resume, signature)
