@@ -16,8 +16,11 @@ from aekit.cli import common
 from aekit.io.atomic import write_text_atomic
 
 # Tuned for the 1.4k digits (100 short epochs); the estimator's own defaults suit big data.
+# (ReLU without weight decay: 0.538 x PCA here, where the estimator's ELU + 'auto' decay
+# gives 0.556 with these epochs.)
 DEFAULTS = {"code_size": 8, "hidden": (128,), "epochs": 100, "batch_size": 64,
-            "learning_rate": 3e-3, "warmup_epochs": 0.0}
+            "learning_rate": 3e-3, "warmup_epochs": 0.0, "activation": "relu",
+            "weight_decay": 0.0}
 
 
 def register(sub) -> None:
@@ -65,7 +68,8 @@ def _run(args) -> int:
         n_components=k, hidden_layer_sizes=DEFAULTS["hidden"], code_activation="linear",
         epochs=args.epochs, batch_size=DEFAULTS["batch_size"],
         learning_rate=DEFAULTS["learning_rate"], lr_schedule="cosine",
-        warmup_epochs=DEFAULTS["warmup_epochs"], random_state=args.seed,
+        warmup_epochs=DEFAULTS["warmup_epochs"], activation=DEFAULTS["activation"],
+        weight_decay=DEFAULTS["weight_decay"], random_state=args.seed,
     ).fit(train.X)
     seconds = time.perf_counter() - t0
     ae_metrics = evaluate_reconstruction(ae, test.X)

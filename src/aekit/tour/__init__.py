@@ -104,7 +104,10 @@ class TourContext:
         from aekit.estimators import StackedAutoencoder
 
         b = self.budget
+        # the lectures' network: ReLU units, no weight decay (not the estimator's defaults,
+        # which the "defaults" sections use)
         params = dict(n_components=b.code_size, hidden_layer_sizes=b.hidden,
+                      activation="relu", weight_decay=0.0,
                       code_activation="linear", epochs=b.epochs, batch_size=b.batch_size,
                       learning_rate=b.lr, lr_schedule="cosine", warmup_epochs=0.0,
                       random_state=self.seed,
