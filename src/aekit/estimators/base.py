@@ -124,8 +124,11 @@ class AutoencoderMixin:
         base = self._BASE_EPOCHS if name == "epochs" else AUTO_BASE_EPOCHS[name]
         if n_rows is None:
             return base
-        n_train = int(n_rows * (1 - (getattr(self, "validation_fraction", 0.0) or 0.0)))
-        return auto_epochs(base, max(n_train, 1), batch_size or self.batch_size)
+        return auto_epochs(base, max(self._n_train(n_rows), 1), batch_size or self.batch_size)
+
+    def _n_train(self, n_rows: int) -> int:
+        """Rows left for training by validation_fraction (what the 'auto' options count)."""
+        return int(n_rows * (1 - (getattr(self, "validation_fraction", 0.0) or 0.0)))
 
     def _code_size(self):
         """The code size the network is built with: n_components, or for 'auto' the size
@@ -143,8 +146,7 @@ class AutoencoderMixin:
         if getattr(self, "n_components", None) == "auto":
             self._auto_code_size = auto_code_size(X.shape[1])
         if getattr(self, "weight_decay", None) == "auto":  # (StackedAutoencoder)
-            n_train = int(len(X) * (1 - (getattr(self, "validation_fraction", 0.0) or 0.0)))
-            self.weight_decay_ = auto_weight_decay(X, n_train)
+            self.weight_decay_ = auto_weight_decay(X, self._n_train(len(X)))
         unit = None
         for name, (in_unit, real) in self._AUTO.items():
             if not hasattr(self, name):

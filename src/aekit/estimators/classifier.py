@@ -186,8 +186,8 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
 
     def _spread_labels(self, codes: np.ndarray, unlabelled: np.ndarray,
                        targets: np.ndarray) -> np.ndarray:
-        """Class indices for every row of ``codes`` (n, k): the given ones, and for each unlabelled row the
-        class label spreading assigns it (Zhou et al. 2004, "Learning with local and global
+        """Class indices for every row of ``codes`` (n, k): the given ones, and for each
+        unlabelled row the class label spreading assigns it (Zhou et al. 2004, "Learning with local and global
         consistency": F <- alpha S F + (1 - alpha) Y over the symmetrically normalised kNN
         graph S of the standardised codes, iterated to convergence; scikit-learn's
         LabelSpreading). The codes are the pretrained encoder's: neighbours in code space
