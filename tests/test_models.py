@@ -271,3 +271,39 @@ def test_config_dict_round_trip(model_kinds):
         assert ModelConfig.from_dict(cfg.to_dict()) == cfg, kind
     with pytest.raises(ConfigError, match="unknown keys"):
         ModelConfig.from_dict({**ModelConfig(**model_kinds["dense"]).to_dict(), "layers": 3})
+
+
+@pytest.mark.parametrize("decoder", ["unpool", "transpose", "upsample"])
+@pytest.mark.parametrize("decoder_convs, head_kernel", [(1, 1), (2, 3), (3, 5)])
+def test_segmentation_decoder_blocks_and_head(decoder, decoder_convs, head_kernel):
+    shape = (3, 27, 29)
+    cfg = ModelConfig(n_features=math.prod(shape), architecture="conv", hidden=(4, 6, 8),
+                      code_size=None, image_shape=shape, decoder=decoder, n_classes=5,
+                      output_activation="linear", decoder_convs=decoder_convs,
+                      head_kernel=head_kernel)
+    model = build_model(cfg, seed=0)
+    assert cfg.parameter_count() == sum(p.numel() for p in model.parameters())
+    refine = getattr(model.decoder, "refine", None)
+    assert (refine is None) == (decoder_convs == 1)
+    if refine is not None:  # one list per block, decoder_convs - 1 convs each
+        assert [len(r) for r in refine] == [decoder_convs - 1] * 3
+    x = torch.rand(2, math.prod(shape))
+    assert model(x)["logits"].shape == (2, 5, 27, 29)
+    assert model.head.kernel_size == (head_kernel, head_kernel)
+    # the fields round-trip through the config's JSON form
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_segmentation_fields_stay_out_of_autoencoders_and_old_files_read_as_one():
+    ae = ModelConfig(n_features=64, architecture="conv", hidden=(4,), code_size=None,
+                     image_shape=(1, 8, 8))
+    assert "decoder_convs" not in ae.to_dict() and "head_kernel" not in ae.to_dict()
+    with pytest.raises(ConfigError, match="segmentation networks"):
+        ModelConfig(**{**ae.to_dict(), "decoder_convs": 2})
+    old = {**ae.to_dict(), "n_classes": 3, "output_activation": "linear"}  # a file from before
+    model = build_model(old, seed=0)
+    assert model.head.kernel_size == (1, 1) and not hasattr(model.decoder, "refine")
+    for bad in ({"decoder_convs": 0}, {"decoder_convs": 5}, {"head_kernel": 2},
+                {"head_kernel": 1.5}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            ModelConfig(**{**old, **bad})

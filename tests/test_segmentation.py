@@ -492,3 +492,11 @@ def test_report_has_overlays_and_iou_table(fitted, rgb_scenes, tmp_path):
     page = report.save(tmp_path / "rep")
     html = (page if page.is_file() else page / "index.html").read_text()
     assert "per-class IoU" in html and "bg" in html and "<img" in html
+
+
+def test_the_segmenter_builds_segnet_blocks(fitted, tmp_path):
+    cfg = fitted.module_.config
+    assert (cfg.decoder_convs, cfg.head_kernel) == (2, 3)
+    fitted.save(tmp_path / "m")
+    again = aekit.load(tmp_path / "m")
+    assert (again.module_.config.decoder_convs, again.module_.config.head_kernel) == (2, 3)

@@ -47,6 +47,10 @@ class ModelConfig:
     # Segmentation (conv, no dense code): per-pixel logits over n_classes instead of a
     # reconstruction (SegmentationNetwork). None for every autoencoder.
     n_classes: int | None = None
+    # Segmentation only (kept out of autoencoders' configs; files without them read as 1):
+    # convs per decoder block and the class head's kernel size.
+    decoder_convs: int = 1
+    head_kernel: int = 1
 
     def __post_init__(self):
         # Types are checked before any conversion: a config read from a file must not be
@@ -64,7 +68,7 @@ class ModelConfig:
 
         self.hidden = integers("hidden", self.hidden)
         self.image_shape = integers("image_shape", self.image_shape, allow_none=True)
-        for name in ("n_features", "code_size", "n_classes"):
+        for name in ("n_features", "code_size", "n_classes", "decoder_convs", "head_kernel"):
             value = getattr(self, name)
             if not (_is_int(value) or (value is None and name != "n_features")):
                 raise ConfigError(f"model config: {name} must be an integer, got {value!r}")
@@ -131,6 +135,12 @@ class ModelConfig:
             if self.architecture != "conv" or self.code_size is not None or self.variational:
                 fail("a segmentation network (n_classes) is convolutional, with no dense "
                      "code (code_size null) and not variational")
+        if not 1 <= self.decoder_convs <= 4:
+            fail(f"decoder_convs must be in 1..4, got {self.decoder_convs!r}")
+        if self.head_kernel not in (1, 3, 5):
+            fail(f"head_kernel must be 1, 3 or 5, got {self.head_kernel!r}")
+        if self.n_classes is None and (self.decoder_convs, self.head_kernel) != (1, 1):
+            fail("decoder_convs and head_kernel apply to segmentation networks (n_classes)")
         n = self.parameter_count()
         if n > MAX_PARAMETERS:
             fail(f"{n:.3g} parameters is more than the limit {MAX_PARAMETERS:.0e}")
@@ -155,9 +165,10 @@ class ModelConfig:
         out = c if self.n_classes is None else self.hidden[0]
         dec_dims = [out, *self.hidden]
         dec = sum(k * a * b for a, b in zip(dec_dims[:-1], dec_dims[1:])) + sum(dec_dims[:-1])
+        dec += (self.decoder_convs - 1) * sum(9 * b * b + b for b in dec_dims[:-1])
         total = enc + dec
         if self.n_classes is not None:
-            total += (self.hidden[0] + 1) * self.n_classes
+            total += (self.head_kernel ** 2 * self.hidden[0] + 1) * self.n_classes
         if self.code_size is not None:
             h, w = self.image_shape[1:]
             for _ in self.hidden:
@@ -171,7 +182,8 @@ class ModelConfig:
         d["hidden"] = list(self.hidden)
         d["image_shape"] = list(self.image_shape) if self.image_shape else None
         if d["n_classes"] is None:  # autoencoders' configs stay as they always were
-            del d["n_classes"]
+            for key in ("n_classes", "decoder_convs", "head_kernel"):
+                del d[key]
         return d
 
     @classmethod
@@ -355,7 +367,8 @@ class SegmentationNetwork(Autoencoder):
     """SegNet (Badrinarayanan et al., arXiv:1511.00561): the conv encoder and one of the
     three decoders of :mod:`aekit.models.conv` (``'unpool'``: max-unpooling with the
     encoder's pooling indices), the decoder ending in ``hidden[0]`` full-resolution
-    feature maps, then a per-pixel class head (a 1x1 conv; softmax in the loss).
+    feature maps, then a per-pixel class head (a ``head_kernel`` conv; softmax in the
+    loss). ``decoder_convs`` convs per decoder block densify the unpooled maps.
 
     ``forward(x)`` takes flat rows (B, D) like every aekit model and returns ``code``
     (B, k: the last feature map, flat) and ``logits`` (B, n_classes, H, W). It predicts
@@ -370,9 +383,12 @@ class SegmentationNetwork(Autoencoder):
         feature_shape = (c.hidden[0], *c.image_shape[1:])  # (F, H, W) before the head
         self.encoder = ConvEncoder(c.image_shape, c.hidden, act,
                                    return_indices=c.decoder == "unpool")
-        self.decoder = ConvDecoder(feature_shape, c.hidden, act, c.decoder, act)
+        self.decoder = ConvDecoder(feature_shape, c.hidden, act, c.decoder, act,
+                                   convs_per_block=c.decoder_convs)
         self.decoder_act = activation(act)
-        self.head = nn.Conv2d(c.hidden[0], c.n_classes, kernel_size=1)  # per-pixel classes
+        # per-pixel classes; a 3x3 head also sees each pixel's neighbours (smoother edges)
+        self.head = nn.Conv2d(c.hidden[0], c.n_classes, kernel_size=c.head_kernel,
+                              padding=c.head_kernel // 2)
         self.to_code = self.from_code = None
 
     def class_logits(self, x: torch.Tensor) -> torch.Tensor:

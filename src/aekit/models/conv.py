@@ -9,6 +9,10 @@ Decoder kinds
 - ``unpool``: SegNet-style MaxUnpool2d with the encoder's pooling indices, then a 3x3 conv.
   When no indices exist (decoding a free code: generation, interpolation), each value goes
   to the top-left cell of its 2x2 window, i.e. unpooling with fixed indices.
+
+``convs_per_block`` > 1 adds 3x3 convs (width kept) after each block's first conv, as in
+SegNet's decoder, whose filter banks densify the sparse unpooled maps (Badrinarayanan et
+al., sec. 3); segmentation networks use 2.
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ class ConvDecoder(nn.Module):
     """feature map (B, channels[-1], H', W') -> pre-activation image (B, C, H, W)."""
 
     def __init__(self, image_shape: Sequence[int], channels: Sequence[int], act: str,
-                 kind: str, output_activation: str):
+                 kind: str, output_activation: str, convs_per_block: int = 1):
         super().__init__()
         if kind not in DECODER_KINDS:
             raise ConfigError(f"unknown conv decoder {kind!r}; choose one of {list(DECODER_KINDS)}")
@@ -105,6 +109,13 @@ class ConvDecoder(nn.Module):
             layers.append(layer)
         self.layers = nn.ModuleList(layers)
         self.acts = nn.ModuleList(activation(act) for _ in range(len(channels) - 1))
+        if convs_per_block > 1:  # (absent otherwise: older model files keep their keys)
+            # block i: upsample -> layers[i] -> act -> [refine[i][j] -> act]..., the last
+            # block's final conv left pre-activation like layers[-1] without refinement.
+            self.refine = nn.ModuleList(
+                nn.ModuleList(_conv(b, b, act) for _ in range(convs_per_block - 1))
+                for b in dims[1:])
+            self.refine_act = activation(act)
 
     def _upsample(self, x, i, size, context):
         if self.kind == "transpose":
@@ -115,9 +126,12 @@ class ConvDecoder(nn.Module):
         return self.layers[i](F.max_unpool2d(x, indices, 2, output_size=size))
 
     def forward(self, x: torch.Tensor, context=None) -> torch.Tensor:
+        last = len(self.targets) - 1
         for i, size in enumerate(self.targets):
             x = self._upsample(x, i, size, context)
-            if i < len(self.acts):
+            for conv in (self.refine[i] if hasattr(self, "refine") else ()):
+                x = conv(self.refine_act(x))
+            if i < last:
                 x = self.acts[i](x)
         return x
 
