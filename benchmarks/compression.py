@@ -3,10 +3,11 @@
 On the 10,000 Fashion-MNIST test images, bits per pixel counted from real bytes against
 PSNR (dB, from the mean squared error over all test pixels, peak 1):
 
-- aekit: dense autoencoders (784-256-k, sigmoid output, MSE; 55,000 training images, 15
-  epochs, one torch thread) of several code sizes, with and without the rate term
-  (rate_weight; chosen with --validate), each at many qualities; one stream holds all
-  10,000 images (its 30-byte header counted), and per-image streams are reported beside.
+- aekit: dense autoencoders (784-256-k and 784-512-256-k, sigmoid output, MSE; 55,000
+  training images, 15 epochs or 30 for the widest, one torch thread) of several code
+  sizes, with and without the rate term (rate_weight; chosen with --validate), each at
+  many qualities; one stream holds all 10,000 images (its 30-byte header counted), and
+  per-image streams are reported beside.
 - PCA: k principal components as a linear autoencoder, through the same quantiser, entropy
   model (fitted on the training codes) and range coder; reconstructions clipped to [0, 1].
 - JPEG and WebP (Pillow, grayscale, one file per image) at many qualities: whole files, and
@@ -48,13 +49,24 @@ from aekit.tour.compression import image_codec as tour_image_codec
 RESULTS = Path(__file__).parent / "results"
 QUALITIES = (3, 6, 10, 15, 20, 26, 33, 42, 55)
 IMAGE_QUALITIES = (1, 3, 5, 8, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
-CODE_SIZES = (16, 32, 64)
-# Rate-trained models (uniform noise + rate term): every code size with every weight. Small
-# codes with a large weight cover the lowest rates, where a plain model's decoder breaks
-# under coarse quantisation (validation, 55k rows, 15 epochs: aekit - PCA at 0.0057 bpp was
-# -3.1 dB with plain models and rate weights up to 0.1 at k=64, +0.7 dB with k=8 rate=1).
-RATE_WEIGHTS = (0.1, 0.3, 1.0)
-RATE_CODE_SIZES = (8, 16, 64)
+HIDDEN, WIDE = (256,), (512, 256)
+# (code size, rate weight, hidden widths, epochs) per aekit model; weight 0 = plain MSE
+# training, epochs None = --epochs. Small codes with a large rate weight cover the lowest
+# rates, where a plain model's decoder breaks under coarse quantisation; wide models with
+# large codes the highest, where PCA(128) is strong. Validation (55k rows, 15 epochs unless
+# said; aekit - PCA at equal bpp):
+# - at 0.0057 bpp, plain models and weights up to 0.1 at k=64: -3.1 dB; k=8 rate=1: +0.7;
+#   k=8 and k=16 at rate=3: +0.9, +1.2 with 784-512-256-8; k=4 rate=1: +1.3 to +1.6 dB
+#   from 0.009 to 0.02 bpp;
+# - from 0.3 to 0.45 bpp, 784-256-64: +0.2 dB; 784-512-256-k: +0.9 (k=96), +0.6 to +1.1
+#   (k=128); with rate 0.01 +1.3 to +2.0 from 0.08 to 0.27 bpp; k=128 rate 0.003 over 30
+#   epochs +1.2 to +1.8 from 0.15 to 0.6 bpp; 784-1000-500-128 trained worse in 15 epochs.
+RECIPES = (
+    [(k, 0.0, HIDDEN, None) for k in (16, 32, 64)]
+    + [(k, w, HIDDEN, None) for k in (8, 16, 64) for w in (0.1, 0.3, 1.0)]
+    + [(4, 1.0, HIDDEN, None), (8, 3.0, WIDE, None), (16, 3.0, WIDE, None)]
+    + [(64, 0.0, WIDE, None), (128, 0.0, WIDE, 30), (128, 0.003, WIDE, 30),
+       (128, 0.01, WIDE, 30)])
 PCA_SIZES = (8, 16, 32, 64, 128)
 N_VAL = 5000
 N_TRAIN = 55000  # training rows per model: every training image but the validation ones
@@ -101,8 +113,29 @@ def pca_model(X_train: np.ndarray, k: int) -> FittedAutoencoder:
     return FittedAutoencoder(module).fit_entropy(X_train)
 
 
-def train_aekit(X_train, k: int, rate_weight: float, epochs: int, seed: int = 0):
-    return StackedAutoencoder(k, hidden_layer_sizes=(256,), rate_weight=rate_weight,
+def recipe_name(k: int, rate_weight: float, hidden: tuple, epochs: int | None) -> str:
+    return (f"aekit k={k}" + (f" rate={rate_weight:g}" if rate_weight else "")
+            + ("" if tuple(hidden) == HIDDEN else " " + "-".join(map(str, hidden)))
+            + (f" {epochs}ep" if epochs else ""))
+
+
+def parse_recipe(text: str) -> tuple:
+    """'K:W', 'K:W:H1-H2-...' or 'K:W:H1-H2:E' -> (code size, rate weight, hidden widths,
+    epochs or None)."""
+    try:
+        parts = text.split(":")
+        if len(parts) not in (2, 3, 4):
+            raise ValueError
+        hidden = tuple(int(h) for h in parts[2].split("-")) if len(parts) >= 3 else HIDDEN
+        return int(parts[0]), float(parts[1]), hidden, int(parts[3]) if len(parts) == 4 else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"recipe {text!r}: expected K:W, K:W:H1-H2 or K:W:H1-H2:EPOCHS") from None
+
+
+def train_aekit(X_train, k: int, rate_weight: float, epochs: int, seed: int = 0,
+                hidden: tuple = HIDDEN):
+    return StackedAutoencoder(k, hidden_layer_sizes=tuple(hidden), rate_weight=rate_weight,
                               epochs=epochs, batch_size=128, learning_rate=3e-3,
                               sampler="gaussian", random_state=seed).fit(X_train)
 
@@ -162,11 +195,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--n-train", type=int, default=N_TRAIN,
                         help="training rows per model (the first of the training split)")
-    parser.add_argument("--code-sizes", type=int, nargs="+", default=list(CODE_SIZES))
-    parser.add_argument("--rate-weights", type=float, nargs="+", default=list(RATE_WEIGHTS),
-                        help="rate-trained models with these rate weights")
-    parser.add_argument("--rate-code-sizes", type=int, nargs="+", default=list(RATE_CODE_SIZES),
-                        help="code sizes of the rate-trained models")
+    parser.add_argument("--recipes", type=parse_recipe, nargs="+", default=list(RECIPES),
+                        help="aekit models as K:W (code size, rate weight; hidden 256), "
+                             "K:W:H1-H2 (hidden widths) or K:W:H1-H2:EPOCHS; default: RECIPES")
     parser.add_argument("--validate", action="store_true",
                         help="recipe selection: the PCA floor on the validation rows only; "
                              "nothing written, the test rows unused")
@@ -183,19 +214,18 @@ def main(argv=None) -> int:
         parser.error(f"--n-train must be in 1..{len(X_all) - N_VAL}")
     X_fit, X_val = X_all[:args.n_train], X_all[-N_VAL:]  # validation: never trained on
     epochs, qualities, pca_sizes = args.epochs, QUALITIES, PCA_SIZES
-    recipes = [(k, 0.0) for k in args.code_sizes] + [
-        (k, w) for k in args.rate_code_sizes for w in args.rate_weights]
+    recipes = list(args.recipes)
     if args.quick:
         X_fit, X_val, X_test = X_fit[:3000], X_val[:500], X_test[:500]
         epochs, qualities, pca_sizes = 1, (5, 20, 40), (16, 32)
-        recipes = [(16, 0.0), (16, 0.03)]
+        recipes = [(16, 0.0, HIDDEN, None), (16, 0.03, HIDDEN, None)]
 
     # aekit models: trained on the training rows, operating points chosen on validation
     models, val_points, train_seconds = {}, [], {}
-    for k, w in recipes:
-        name = f"aekit k={k}" + (f" rate={w:g}" if w else "")
+    for k, w, hidden, recipe_epochs in recipes:
+        name = recipe_name(k, w, hidden, recipe_epochs)
         t0 = time.perf_counter()
-        models[name] = train_aekit(X_fit, k, w, epochs)
+        models[name] = train_aekit(X_fit, k, w, recipe_epochs or epochs, hidden=hidden)
         train_seconds[name] = time.perf_counter() - t0
         for p in curve(models[name], X_val, qualities):
             val_points.append({**p, "model": name})
@@ -304,7 +334,8 @@ def markdown(r: dict) -> str:
         "# Compression: aekit vs PCA, JPEG, WebP and PNG on Fashion-MNIST",
         "",
         f"`benchmarks/compression.py`: {r['test_rows']} test images (28x28 grayscale), "
-        f"models trained on {r['training_rows']} training images for {r['epochs']} epochs; "
+        f"models trained on {r['training_rows']} training images for {r['epochs']} epochs "
+        "(or the epochs in a model's name); "
         f"operating points chosen on {r['validation_rows']} held-out training images. "
         "Bits per pixel (bpp) from real bytes; PSNR from the mean squared error over all "
         "test pixels (peak 1). Machine: 2 shared CPU cores; load averages "
