@@ -161,7 +161,8 @@ class ModelConfig:
         dims = [c, *self.hidden]
         enc = sum(9 * a * b + b for a, b in zip(dims[:-1], dims[1:]))
         k = 16 if self.decoder == "transpose" else 9  # 4x4 transposed vs 3x3 convs
-        # A segmentation decoder ends in hidden[0] feature maps, then a 1x1 class head.
+        # A segmentation decoder ends in hidden[0] feature maps (decoder_convs per block),
+        # then a class head of kernel head_kernel.
         out = c if self.n_classes is None else self.hidden[0]
         dec_dims = [out, *self.hidden]
         dec = sum(k * a * b for a, b in zip(dec_dims[:-1], dec_dims[1:])) + sum(dec_dims[:-1])
