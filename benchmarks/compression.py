@@ -418,28 +418,34 @@ def plot(r: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    labelled = set()  # one legend entry per kind of model curve, not one per model
     for name, pts in r["all_test_curves"].items():
         if name.startswith("aekit"):
+            kind = "rate-trained" if "rate" in name else "plain"
             ax.plot([p["bpp"] for p in pts], [p["psnr"] for p in pts], lw=0.8, alpha=0.45,
-                    ls="--" if "rate" in name else "-", label=f"{name} (each quality)")
-    for key, label, style in (("aekit_test_chosen", "aekit (chosen on validation)", "o-"),
-                              ("pca_test_chosen", "PCA, same coder", "s-")):
+                    ls="--" if kind == "rate-trained" else "-",
+                    label=None if kind in labelled else f"one aekit model, {kind} (each quality)")
+            labelled.add(kind)
+    for key, label, marker in (("aekit_test_chosen", "aekit (chosen on validation)", "o"),
+                               ("pca_test_chosen", "PCA, same coder", "s")):
         pts = sorted(r[key], key=lambda p: p["bpp"])
-        ax.plot([p["bpp"] for p in pts], [p["psnr"] for p in pts], style, lw=2, label=label)
-    for codec, style in (("jpeg", "^-"), ("webp", "v-")):
+        ax.plot([p["bpp"] for p in pts], [p["psnr"] for p in pts], marker=marker, ls="-",
+                lw=2, label=label)
+    for codec, marker in (("jpeg", "^"), ("webp", "v")):
         pts = r[codec]
-        ax.plot([p["bpp"] for p in pts], [p["psnr"] for p in pts], style,
-                label=f"{codec.upper()} whole files")
-        ax.plot([p["payload_bpp"] for p in pts], [p["psnr"] for p in pts], style, mfc="none",
-                ls=":", label=f"{codec.upper()} payload only")
+        line, = ax.plot([p["bpp"] for p in pts], [p["psnr"] for p in pts], marker=marker,
+                        ls="-", label=f"{codec.upper()} whole files")
+        ax.plot([p["payload_bpp"] for p in pts], [p["psnr"] for p in pts], marker=marker,
+                mfc="none", ls=":", color=line.get_color(), label=f"{codec.upper()} payload only")
     ax.axvline(r["png"]["bpp"], color="k", ls="-.", lw=1, label="PNG lossless")
     ax.set_xscale("log")
     ax.set_xlabel("bits per pixel (log scale, real bytes)")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title(f"Fashion-MNIST test images ({r['test_rows']}): rate vs distortion")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    # outside the axes: inside, it hid the JPEG and WebP curves
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
