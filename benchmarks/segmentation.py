@@ -14,10 +14,11 @@ Models: aekit.ConvSegmenter with one encoder (conv + 2x2 max-pool per entry of
 --channels) and decoder 'unpool' (SegNet: max-unpooling with the encoder's indices),
 'upsample' (nearest + conv) or 'transpose' (stride-2 transposed conv), each decoder block
 followed by a second 3x3 conv and a 3x3 class head (as SegNet's decoders densify the
-sparse unpooled maps), trained with the same epochs, batch, learning rate and seed. Reported per decoder: parameters, training
-seconds (wall clock, this machine, with its load average before and after), global
-accuracy, class-average accuracy, mean IoU and boundary F1 (2 px) on the evaluation
-scenes (aekit.evaluation.segmentation_metrics), and the per-class IoU.
+sparse unpooled maps), trained with the same epochs, batch, learning rate and seed.
+Reported per decoder: parameters, training seconds (wall clock, this machine, with its
+load average before and after), global accuracy, class-average accuracy, mean IoU and
+boundary F1 (2 px) on the evaluation scenes (aekit.evaluation.segmentation_metrics), and
+the per-class IoU.
 
 The recipe (the defaults below) was chosen with --validate, 'unpool' on validation scenes:
 channels (16, 32, 64) -> (16, 32, 64, 128) (a receptive field that covers a 28-pixel

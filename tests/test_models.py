@@ -283,10 +283,9 @@ def test_segmentation_decoder_blocks_and_head(decoder, decoder_convs, head_kerne
                       head_kernel=head_kernel)
     model = build_model(cfg, seed=0)
     assert cfg.parameter_count() == sum(p.numel() for p in model.parameters())
-    refine = getattr(model.decoder, "refine", None)
-    assert (refine is None) == (decoder_convs == 1)
-    if refine is not None:  # one list per block, decoder_convs - 1 convs each
-        assert [len(r) for r in refine] == [decoder_convs - 1] * 3
+    # one list per block, decoder_convs - 1 convs each (none, and no weights, for 1)
+    assert [len(r) for r in model.decoder.refine] == [decoder_convs - 1] * 3
+    assert any("refine" in key for key in model.state_dict()) == (decoder_convs > 1)
     x = torch.rand(2, math.prod(shape))
     assert model(x)["logits"].shape == (2, 5, 27, 29)
     assert model.head.kernel_size == (head_kernel, head_kernel)
@@ -302,8 +301,9 @@ def test_segmentation_fields_stay_out_of_autoencoders_and_old_files_read_as_one(
         ModelConfig(**{**ae.to_dict(), "decoder_convs": 2})
     old = {**ae.to_dict(), "n_classes": 3, "output_activation": "linear"}  # a file from before
     model = build_model(old, seed=0)
-    assert model.head.kernel_size == (1, 1) and not hasattr(model.decoder, "refine")
+    assert model.head.kernel_size == (1, 1)
+    assert not any("refine" in key for key in model.state_dict())  # the keys of old files
     for bad in ({"decoder_convs": 0}, {"decoder_convs": 5}, {"head_kernel": 2},
-                {"head_kernel": 1.5}):
+                {"head_kernel": 1.5}, {"decoder_convs": None}, {"head_kernel": None}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             ModelConfig(**{**old, **bad})

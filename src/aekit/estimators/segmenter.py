@@ -117,8 +117,8 @@ n_features_in_, feature_names_in_, n_iter_, seed_
 
 # Two 3x3 convs per decoder block (SegNet's decoders densify the sparse unpooled maps with
 # several) and a 3x3 class head. On validation scenes (4000 scenes, 10 epochs) this raised
-# 'unpool''s boundary F1 from 0.45 to 0.55 and mIoU 0.49 -> 0.50, where one conv and a 1x1
-# head left it below 'upsample''s (0.55; 0.51 with the same blocks). benchmarks/segmentation.py
+# unpool's boundary F1 from 0.45 to 0.55 and mIoU 0.49 -> 0.50, where one conv and a 1x1
+# head left it below upsample's (0.55; 0.51 with the same blocks). benchmarks/segmentation.py
 SEGNET_DECODER_CONVS, SEGNET_HEAD_KERNEL = 2, 3
 
 

@@ -70,7 +70,7 @@ class ModelConfig:
         self.image_shape = integers("image_shape", self.image_shape, allow_none=True)
         for name in ("n_features", "code_size", "n_classes", "decoder_convs", "head_kernel"):
             value = getattr(self, name)
-            if not (_is_int(value) or (value is None and name != "n_features")):
+            if not (_is_int(value) or (value is None and name in ("code_size", "n_classes"))):
                 raise ConfigError(f"model config: {name} must be an integer, got {value!r}")
             if value is not None:
                 setattr(self, name, int(value))

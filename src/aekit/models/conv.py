@@ -109,13 +109,13 @@ class ConvDecoder(nn.Module):
             layers.append(layer)
         self.layers = nn.ModuleList(layers)
         self.acts = nn.ModuleList(activation(act) for _ in range(len(channels) - 1))
-        if convs_per_block > 1:  # (absent otherwise: older model files keep their keys)
-            # block i: upsample -> layers[i] -> act -> [refine[i][j] -> act]..., the last
-            # block's final conv left pre-activation like layers[-1] without refinement.
-            self.refine = nn.ModuleList(
-                nn.ModuleList(_conv(b, b, act) for _ in range(convs_per_block - 1))
-                for b in dims[1:])
-            self.refine_act = activation(act)
+        # block i: upsample -> layers[i] -> act -> [refine[i][j] -> act]..., the last
+        # block's final conv left pre-activation like layers[-1] without refinement. With
+        # one conv per block the lists are empty: no weights, so older files keep their keys.
+        self.refine = nn.ModuleList(
+            nn.ModuleList(_conv(b, b, act) for _ in range(convs_per_block - 1))
+            for b in dims[1:])
+        self.refine_act = activation(act)
 
     def _upsample(self, x, i, size, context):
         if self.kind == "transpose":
@@ -129,7 +129,7 @@ class ConvDecoder(nn.Module):
         last = len(self.targets) - 1
         for i, size in enumerate(self.targets):
             x = self._upsample(x, i, size, context)
-            for conv in (self.refine[i] if hasattr(self, "refine") else ()):
+            for conv in self.refine[i]:
                 x = conv(self.refine_act(x))
             if i < last:
                 x = self.acts[i](x)
