@@ -189,6 +189,8 @@ def _run(args) -> int:
                 report.save(tmp / "report")
             if hasattr(est, "predict") and y_eval is not None and not segmenter:
                 metrics["accuracy"] = float(np.mean(est.predict(X_eval) == y_eval))
+            if getattr(est, "solver_", None) == "svd":  # LinearAutoencoder's exact solve
+                metrics["solver"] = "svd"
             metrics.update(train_seconds=seconds, epochs_trained=len(est.history_),
                            evaluated_on=evaluated_on, eval_rows=len(X_eval),
                            eval_rows_available=n_held)
@@ -396,7 +398,9 @@ def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:
                                    keys=[k for k in ("code_size", "mse", "psnr", "knn", "elbo")
                                          if k in metrics["model"]])
     n, of = metrics["eval_rows"], metrics.get("eval_rows_available", metrics["eval_rows"])
-    print(f"{resolved['model']} on {resolved['data']}: {metrics['epochs_trained']} epochs in "
+    trained = ("solved exactly (solver 'svd')" if metrics.get("solver") == "svd"
+               else f"{metrics['epochs_trained']} epochs")
+    print(f"{resolved['model']} on {resolved['data']}: {trained} in "
           f"{seconds:.1f} s; metrics on the {metrics['evaluated_on']} "
           f"({f'all {n}' if n == of else f'{n} of {of}'} rows)")
     print(common.format_table([header[0], *header[2:]], [[r[0], *r[2:]] for r in rows]))

@@ -2,33 +2,120 @@
 
 from __future__ import annotations
 
+import time
+
+from aekit.errors import ConfigError
 from aekit.estimators.base import BaseAutoencoder, store_params
 from aekit.estimators.params import documented
 from aekit.estimators.stacked import ATTRIBUTES_DOC
+from aekit.estimators.streamed import StreamedRows, array_blocks
 from aekit.models import ModelConfig
+from aekit.training.closed_form import (
+    SVD_MAX_FEATURES,
+    principal_subspace,
+    set_principal_weights,
+)
 
 
-@documented(ATTRIBUTES_DOC)
+@documented(ATTRIBUTES_DOC + """solver_ : str
+    How fit trained the network: 'svd' (solved exactly) or 'gradient'.
+""")
 class LinearAutoencoder(BaseAutoencoder):
     """Autoencoder with one linear encoder layer and one linear decoder layer, MSE loss.
 
-    Trained to its minimum, x_hat = W_dec W_enc x spans the same subspace as PCA's first
-    n_components components (Baldi & Hornik 1989): the codes are an (unordered,
-    non-orthogonal) basis of that subspace, so the reconstruction error approaches PCA's.
-    No output non-linearity: any real-valued X is accepted. Centre X for the closest match
-    (the biases learn the mean, but optimisation is faster on centred data).
+    At its minimum, x_hat = W_dec W_enc x spans the same subspace as PCA's first
+    n_components components (Baldi & Hornik 1989). The default solver='auto' computes that
+    minimum exactly from the rows' covariance when nothing asks for epochs (one pass over
+    X; the codes are then PCA's scores, in decreasing order of variance). Gradient training
+    (solver='gradient', or an explicit epoch count) gives an unordered, non-orthogonal basis
+    of the same subspace whose error approaches PCA's: with the default epochs it stopped
+    0.1-2.6% above it on the training rows of validation splits of digits, Fashion-MNIST,
+    breast-cancer and wine. No output non-linearity: any real-valued X is accepted.
     """
 
     _BASE_EPOCHS = 50  # epochs='auto'
 
-    def __init__(self, n_components="auto", *, tied=False, epochs="auto", batch_size=256,
-                 optimizer="adam", learning_rate=1e-2, weight_decay=0.0, lr_schedule="cosine",
-                 warmup_epochs=0.0, validation_fraction=0.0, early_stopping=None, grad_clip=None,
-                 engine="auto", sampler="gmm", sampler_components=10, device="cpu",
-                 random_state=None, verbose=False, log_dir=None):
+    def __init__(self, n_components="auto", *, tied=False, solver="auto", epochs="auto",
+                 batch_size=256, optimizer="adam", learning_rate=1e-2, weight_decay=0.0,
+                 lr_schedule="cosine", warmup_epochs=0.0, validation_fraction=0.0,
+                 early_stopping=None, grad_clip=None, engine="auto", sampler="gmm",
+                 sampler_components=10, device="cpu", random_state=None, verbose=False,
+                 log_dir=None):
         store_params(self, locals())
 
     def _model_config(self, layout):
         return ModelConfig(n_features=layout.module_features, hidden=(), code_size=self._code_size(),
                            activation="linear", code_activation="linear",
                            output_activation="linear", tied=bool(self.tied))
+
+    # --- the closed-form solve ---------------------------------------------------------
+    def _svd_blockers(self, n_features: int | None = None) -> list[str]:
+        """Why solver='svd' does not apply (empty: it does): options the solve has no
+        counterpart for, or a shape it cannot take."""
+        why = []
+        if self.epochs != "auto":
+            why.append(f"epochs={self.epochs!r} (an epoch count asks for gradient training)")
+        if self.weight_decay:
+            why.append(f"weight_decay={self.weight_decay!r} (the solve has no decay)")
+        if self.validation_fraction:
+            why.append(f"validation_fraction={self.validation_fraction!r} (no epochs to "
+                       "monitor)")
+        if self.early_stopping is not None:
+            why.append(f"early_stopping={self.early_stopping!r} (no epochs to stop)")
+        if n_features is not None:
+            k = self._code_size()
+            if k > n_features:
+                why.append(f"n_components={k} exceeds the {n_features} features (the solve "
+                           "gives at most one component per feature)")
+            if n_features > SVD_MAX_FEATURES and self.solver == "auto":
+                why.append(f"{n_features} features (over {SVD_MAX_FEATURES}, the covariance "
+                           "matrix would be large)")
+        return why
+
+    def _check_combinations(self) -> None:
+        super()._check_combinations()
+        if self.solver == "svd" and self._svd_blockers():
+            raise ConfigError("solver='svd' does not apply with "
+                              + "; ".join(self._svd_blockers())
+                              + ": use solver='gradient' (or 'auto')")
+
+    def _train(self, module, layout, X, epochs, seed, greedy_epochs=None, checkpoint_dir=None,
+               resume=False, trainer=None, continuing=False):
+        """``fit``: solve when solver resolves to 'svd' (recorded as ``solver_``); else, and
+        for ``partial_fit`` (a gradient step from where the model is), the training loop."""
+        if trainer is None and not continuing:
+            blockers = self._svd_blockers(X.shape[1])
+            if self.solver == "svd" and blockers:
+                raise ConfigError("solver='svd' does not apply with " + "; ".join(blockers)
+                                  + ": use solver='gradient' (or 'auto')")
+            self.solver_ = "gradient" if self.solver == "gradient" or blockers else "svd"
+        elif not hasattr(self, "solver_"):  # partial_fit's first call: gradient steps
+            self.solver_ = "gradient"
+        if getattr(self, "solver_", None) != "svd" or trainer is not None or continuing:
+            return super()._train(module, layout, X, epochs, seed, greedy_epochs,
+                                  checkpoint_dir, resume, trainer, continuing)
+        t0 = time.perf_counter()
+        blocks = ((b for _, b in X.blocks()) if isinstance(X, StreamedRows)
+                  else array_blocks(X))
+        mean, components, mse = principal_subspace(blocks, module.code_size)
+        set_principal_weights(module, mean, components)
+        module.eval()
+        self._trainer = None  # partial_fit starts a fresh optimizer from the solution
+        self.history_ = list(self.history_) + [
+            {"epoch": 1, "loss": mse, "seconds": time.perf_counter() - t0, "solver": "svd"}]
+        self.n_iter_ += 1
+
+    # --- saving ------------------------------------------------------------------------
+    def _json_state(self) -> dict:
+        state = super()._json_state()
+        if hasattr(self, "solver_"):
+            state["solver_"] = self.solver_
+        return state
+
+    def _restore(self, fitted, state, extra) -> None:
+        super()._restore(fitted, state, extra)
+        solver = state.get("solver_", "gradient")  # files before solver='svd': gradient
+        if solver not in ("svd", "gradient"):
+            raise ConfigError(f"estimator state: solver_ must be 'svd' or 'gradient', got "
+                              f"{solver!r}")
+        self.solver_ = solver

@@ -398,13 +398,21 @@ PARAMS = (
                           'auto': 20, or on small data as many as make 2000 optimizer steps
                           (at most 500)."""}
        })),
+    _p("solver", "str", [Choices(("auto", "svd", "gradient"))],
+       """How fit finds the weights. 'svd': the exact MSE minimum from the rows'
+       covariance (Eckart & Young; one pass over X, the codes are PCA's scores); it has no
+       epochs, so it refuses an explicit epochs, weight_decay, validation_fraction and
+       early_stopping, and partial_fit always takes gradient steps. 'gradient': epochs of
+       the optimizer, as the other autoencoders train. 'auto': 'svd' where it applies (and
+       X has at most 4096 features), else 'gradient'; the choice is solver_.""",
+       {"linear": "auto"}),
     _p("epochs", "int", [count(0), Choices(("auto",))],
        """Passes over the data. 'auto': 20, or on small data as many as make 2000
        optimizer steps (at most 500): an epoch of 100 rows is one step, far too few to
        train on.""",
        _same(AUTOENCODERS, "auto"), type="int or 'auto'",
-       variants=_tidy({"linear": {"doc": """Passes over the data. 'auto': 50, or on small
-       data as many as make 2000 optimizer steps (at most 500)."""}})),
+       variants=_tidy({"linear": {"doc": """Passes over the data (solver 'gradient').
+       'auto': 50, or on small data as many as make 2000 optimizer steps (at most 500)."""}})),
     _p("head_epochs", "int", [count(0), Choices(("auto",))],
        """Epochs training the head alone (encoder frozen). 'auto': 30, or as many as make
        2000 steps (at most 500).""",
