@@ -25,8 +25,9 @@ Fashion-MNIST, as the table says):
 
 Floors (issue 13): the classifier beats both logistic regressions by >= 5 accuracy points
 at 100 labels on Fashion-MNIST and 50 labels on digits; every dense estimator's test MSE is
-below PCA's on every data set (the linear autoencoder *is* PCA at its optimum: its floor is
-<= 1.01 x PCA); greedy within 10% of end to end on digits and Fashion-MNIST.
+below PCA's on every data set (the linear autoencoder *is* PCA at its optimum, which its
+default solver computes exactly: its floor is <= 1.001 x PCA, a tie); greedy within 10% of
+end to end on digits and Fashion-MNIST.
 
 The defaults were chosen on validation splits of the training rows (never on these test
 rows); this script only reports. Run:
@@ -69,7 +70,7 @@ FLOOR_LABELS = ("digits", "fashion-mnist")  # where the issue sets the classifie
 IMAGES = ("digits", "fashion-mnist")
 ACCURACY_MARGIN = 0.05
 GREEDY_RATIO = 1.10
-LINEAR_RATIO = 1.01
+LINEAR_RATIO = 1.001  # the linear AE's optimum is PCA's subspace: it can only tie
 
 
 def load_sets(fm_train: int, fm_test: int, quick: bool) -> dict:
@@ -129,7 +130,8 @@ def reconstruction(name, data, seeds, conv_seeds) -> dict:
         rows[model] = {"code_size": ks[0], "test_mse": summary(errors),
                        "pca_mse": summary(pcas), "ratio": summary(ratios),
                        "fit_seconds": summary(secs), "seeds": len(errors),
-                       "epochs": int(est.epochs_)}
+                       "epochs": ("solved (svd)" if getattr(est, "solver_", None) == "svd"
+                                  else int(est.epochs_))}
         print(f"  {name:14s} {model:8s} k={ks[0]:3d} MSE {np.mean(errors):.5f} "
               f"PCA {np.mean(pcas):.5f} ratio {np.mean(ratios):.3f} "
               f"({np.mean(secs):.1f} s/fit)", flush=True)

@@ -198,9 +198,34 @@ def test_partial_fit_takes_its_weight_decay_from_the_first_call():
     assert est.weight_decay_ == pytest.approx(_decay(REAL, len(REAL)), rel=1e-12)
 
 
-@pytest.mark.parametrize("cls", [ConvAutoencoder, VariationalAutoencoder,
-                                 AutoencoderClassifier])
-def test_only_the_stacked_autoencoder_takes_auto_weight_decay(cls):
+@pytest.mark.parametrize("kind", ["vae", "conv-vae"])
+@pytest.mark.parametrize("scale", [0.1, 0.5])
+def test_vae_auto_weight_decay_is_the_prior_in_nats_for_a_gaussian_likelihood(kind, scale,
+                                                                             tmp_path):
+    """Gaussian: 3 x the stacked prior x n_features / (2 scale^2) (the ELBO charges that
+    many nats per unit of MSE), used by the optimizer and saved; Bernoulli: none."""
+    est = TINY[kind](likelihood_scale=scale).fit(REAL)
+    assert est.likelihood_ == "gaussian"
+    expected = 3.0 * REAL.shape[1] / (2 * scale ** 2) * _decay(REAL, len(REAL))
+    assert est.weight_decay_ == pytest.approx(expected, rel=1e-12)
+    assert est._trainer.optimizer.param_groups[0]["weight_decay"] == est.weight_decay_
+    assert aekit.load(est.save(tmp_path / "m")).weight_decay_ == est.weight_decay_
+    unit = TINY[kind]().fit(UNIT)
+    assert unit.likelihood_ == "bernoulli" and unit.weight_decay_ == 0.0
+    assert unit._trainer.optimizer.param_groups[0]["weight_decay"] == 0.0
+
+
+def test_vae_auto_weight_decay_changes_training_and_explicit_values_are_kept():
+    auto = TINY["vae"]().fit(REAL)
+    none = TINY["vae"](weight_decay=0.0).fit(REAL)
+    assert not hasattr(none, "weight_decay_")
+    assert not np.array_equal(auto.transform(REAL), none.transform(REAL))
+    same = TINY["vae"](weight_decay=auto.weight_decay_).fit(REAL)
+    np.testing.assert_array_equal(same.transform(REAL), auto.transform(REAL))
+
+
+@pytest.mark.parametrize("cls", [ConvAutoencoder, AutoencoderClassifier])
+def test_other_estimators_refuse_auto_weight_decay(cls):
     with pytest.raises(aekit.ConfigError, match=r"weight_decay must be a finite number >= 0, "
                                                 r"got 'auto'"):
         cls(weight_decay="auto").validate_params()

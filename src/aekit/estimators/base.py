@@ -66,9 +66,9 @@ AUTO_BASE_EPOCHS = {"pretrain_epochs": 20, "head_epochs": 30, "finetune_epochs":
 # (epochs itself: the estimator's _BASE_EPOCHS)
 
 
-# weight_decay='auto' (StackedAutoencoder): AUTO_DECAY x mean feature variance / rows. MAP
-# with a Gaussian prior on the weights: the prior's share of the objective falls as 1/n,
-# and the variance makes it unit-free. 0.5 was chosen on validation splits of the
+# weight_decay='auto' (StackedAutoencoder; the VAE rescales it to nats): AUTO_DECAY x mean
+# feature variance / rows. MAP with a Gaussian prior on the weights: the prior's share of
+# the objective falls as 1/n, and the variance makes it unit-free. 0.5 was chosen on validation splits of the
 # training rows of digits, Fashion-MNIST, breast-cancer and wine (0.3 under-regularises
 # wine, 1.0 costs digits 15%); benchmarks/defaults.py reports the test rows.
 AUTO_DECAY = 0.5
@@ -145,7 +145,7 @@ class AutoencoderMixin:
         one (linear / Gaussian), so standardised data works as it does with PCA."""
         if getattr(self, "n_components", None) == "auto":
             self._auto_code_size = auto_code_size(X.shape[1])
-        if getattr(self, "weight_decay", None) == "auto":  # (StackedAutoencoder)
+        if getattr(self, "weight_decay", None) == "auto":  # (stacked; the VAE rescales it)
             self.weight_decay_ = auto_weight_decay(X, self._n_train(len(X)))
         unit = None
         for name, (in_unit, real) in self._AUTO.items():
