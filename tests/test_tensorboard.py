@@ -225,3 +225,17 @@ def test_bad_log_dir_is_refused_in_its_own_name(tmp_path):
     with pytest.raises(ConfigError, match="^log_dir must be"):
         StackedAutoencoder(log_dir=3)._check_params()
     assert a_file.read_text() == "mine"
+
+
+def test_the_linear_solve_logs_its_one_record_and_grid(digits, tmp_path):
+    """LinearAutoencoder's exact solve has no epochs: it logs what one epoch would, the
+    training loss at step 1 and the reconstruction grid, with the history's numbers."""
+    from aekit.estimators import LinearAutoencoder
+
+    est = LinearAutoencoder(8, log_dir=tmp_path / "tb").fit(digits)
+    assert est.solver_ == "svd"
+    acc = events(tmp_path / "tb")
+    assert scalars(acc, "train/loss") == [(1, pytest.approx(est.history_[0]["loss"],
+                                                            rel=1e-6))]
+    grid = png(acc.Images("reconstructions")[0])
+    assert grid.shape[0] == 2 * 8 + 1  # inputs over their reconstructions, 8x8 digits

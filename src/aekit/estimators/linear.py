@@ -101,9 +101,28 @@ class LinearAutoencoder(BaseAutoencoder):
         set_principal_weights(module, mean, components)
         module.eval()
         self._trainer = None  # partial_fit starts a fresh optimizer from the solution
-        self.history_ = list(self.history_) + [
-            {"epoch": 1, "loss": mse, "seconds": time.perf_counter() - t0, "solver": "svd"}]
+        record = {"epoch": 1, "loss": mse, "seconds": time.perf_counter() - t0,
+                  "solver": "svd"}
+        if self.log_dir is not None:  # the solve's one record, as an epoch's would be
+            self._log_solve(module, X, record)
+        self.history_ = list(self.history_) + [record]
         self.n_iter_ += 1
+
+    def _log_solve(self, module, X, record) -> None:
+        """TensorBoard's callback on the solved network: the loss at step 1 and the
+        reconstruction grid of the first rows (what one epoch of training would log)."""
+        from types import SimpleNamespace
+
+        from aekit.io.rows import make_source
+        from aekit.training.tensorboard import TensorBoard
+
+        source = X.source() if isinstance(X, StreamedRows) else make_source(X)
+        board, run = TensorBoard(self.log_dir, source), SimpleNamespace(model=module)
+        board.on_train_begin(run)
+        try:
+            board.on_epoch_recorded(run, record)
+        finally:
+            board.on_train_end(run)
 
     # --- saving ------------------------------------------------------------------------
     def _json_state(self) -> dict:
