@@ -18,7 +18,12 @@ from PIL import Image
 
 from aekit import AekitError, ConfigError, DataError
 from aekit.datasets import load
-from aekit.estimators import ConvAutoencoder, StackedAutoencoder, VariationalAutoencoder
+from aekit.estimators import (
+    ConvAutoencoder,
+    LinearAutoencoder,
+    StackedAutoencoder,
+    VariationalAutoencoder,
+)
 
 ERRORS_DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 RNG = np.random.default_rng(0)
@@ -133,6 +138,9 @@ CASES = [
      ConfigError, r"epochs must be an integer >= 0 or one of 'auto', got 2.5"),
     ("option-likelihood", lambda t: tiny(VariationalAutoencoder, likelihood="poisson").fit(X),
      ConfigError, r"likelihood"),
+    ("option-solver-epochs", lambda t: LinearAutoencoder(2, solver="svd", epochs=5).fit(X),
+     ConfigError, r"solver='svd' does not apply with epochs=5 \(an epoch count asks for "
+                  r"gradient training\): use solver='gradient' \(or 'auto'\)"),
 ]
 
 
