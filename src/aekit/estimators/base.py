@@ -68,9 +68,10 @@ AUTO_BASE_EPOCHS = {"pretrain_epochs": 20, "head_epochs": 30, "finetune_epochs":
 
 # weight_decay='auto' (StackedAutoencoder; the VAE rescales it to nats): AUTO_DECAY x mean
 # feature variance / rows. MAP with a Gaussian prior on the weights: the prior's share of
-# the objective falls as 1/n, and the variance makes it unit-free. 0.5 was chosen on validation splits of the
-# training rows of digits, Fashion-MNIST, breast-cancer and wine (0.3 under-regularises
-# wine, 1.0 costs digits 15%); benchmarks/defaults.py reports the test rows.
+# the objective falls as 1/n, and the variance makes it unit-free. 0.5 was chosen on
+# validation splits of the training rows of digits, Fashion-MNIST, breast-cancer and wine
+# (0.3 under-regularises wine, 1.0 costs digits 15%); benchmarks/defaults.py reports the
+# test rows.
 AUTO_DECAY = 0.5
 
 

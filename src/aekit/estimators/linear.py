@@ -8,7 +8,7 @@ from aekit.errors import ConfigError
 from aekit.estimators.base import BaseAutoencoder, store_params
 from aekit.estimators.params import documented
 from aekit.estimators.stacked import ATTRIBUTES_DOC
-from aekit.estimators.streamed import StreamedRows, array_blocks
+from aekit.estimators.streamed import StreamedRows, row_blocks
 from aekit.models import ModelConfig
 from aekit.training.closed_form import (
     SVD_MAX_FEATURES,
@@ -74,30 +74,32 @@ class LinearAutoencoder(BaseAutoencoder):
 
     def _check_combinations(self) -> None:
         super()._check_combinations()
-        if self.solver == "svd" and self._svd_blockers():
-            raise ConfigError("solver='svd' does not apply with "
-                              + "; ".join(self._svd_blockers())
+        self._chosen_solver()  # solver='svd' against the other options, before any data
+
+    def _chosen_solver(self, n_features: int | None = None) -> str:
+        """'svd' or 'gradient' for this fit (with ``n_features``: for X's width too);
+        solver='svd' where it does not apply is a ConfigError naming why."""
+        blockers = self._svd_blockers(n_features)
+        if self.solver == "svd" and blockers:
+            raise ConfigError("solver='svd' does not apply with " + "; ".join(blockers)
                               + ": use solver='gradient' (or 'auto')")
+        return "gradient" if self.solver == "gradient" or blockers else "svd"
 
     def _train(self, module, layout, X, epochs, seed, greedy_epochs=None, checkpoint_dir=None,
                resume=False, trainer=None, continuing=False):
-        """``fit``: solve when solver resolves to 'svd' (recorded as ``solver_``); else, and
-        for ``partial_fit`` (a gradient step from where the model is), the training loop."""
-        if trainer is None and not continuing:
-            blockers = self._svd_blockers(X.shape[1])
-            if self.solver == "svd" and blockers:
-                raise ConfigError("solver='svd' does not apply with " + "; ".join(blockers)
-                                  + ": use solver='gradient' (or 'auto')")
-            self.solver_ = "gradient" if self.solver == "gradient" or blockers else "svd"
-        elif not hasattr(self, "solver_"):  # partial_fit's first call: gradient steps
-            self.solver_ = "gradient"
-        if getattr(self, "solver_", None) != "svd" or trainer is not None or continuing:
+        """``fit``: solve when solver resolves to 'svd' (recorded as ``solver_``), else the
+        training loop; ``partial_fit`` (``trainer``/``continuing``): gradient steps from
+        where the model is."""
+        if trainer is not None or continuing:
+            if not hasattr(self, "solver_"):  # partial_fit's first call
+                self.solver_ = "gradient"
+        else:
+            self.solver_ = self._chosen_solver(X.shape[1])
+        if self.solver_ == "gradient" or trainer is not None or continuing:
             return super()._train(module, layout, X, epochs, seed, greedy_epochs,
                                   checkpoint_dir, resume, trainer, continuing)
         t0 = time.perf_counter()
-        blocks = ((b for _, b in X.blocks()) if isinstance(X, StreamedRows)
-                  else array_blocks(X))
-        mean, components, mse = principal_subspace(blocks, module.code_size)
+        mean, components, mse = principal_subspace(row_blocks(X), module.code_size)
         set_principal_weights(module, mean, components)
         module.eval()
         self._trainer = None  # partial_fit starts a fresh optimizer from the solution

@@ -55,6 +55,14 @@ def array_blocks(X: np.ndarray):
         yield X[start:start + BLOCK_ROWS]
 
 
+def row_blocks(X):
+    """Float rows of X (an array, or :class:`StreamedRows` read a block at a time now),
+    BLOCK_ROWS at a time."""
+    if isinstance(X, StreamedRows):
+        return (block for _, block in X.blocks())
+    return array_blocks(X)
+
+
 class StreamedRows:
     """Rows of a lazy Dataset or a memmap, as float32 features, read on demand.
 
