@@ -149,3 +149,25 @@ def test_standard_report_for_a_vae_without_labels(data, trained_model, single_th
     assert m["log_likelihood"] >= m["elbo"] - 1.0 and "linear_probe" not in m
     assert r.results["anomaly"]["metric"] == "elbo"
     assert r.results["anomaly"]["auroc_noisy_vs_clean"] > 0.9
+
+
+@pytest.mark.slow
+def test_report_on_a_solved_linear_autoencoder_says_so_instead_of_a_curve(data, single_thread):
+    """LinearAutoencoder's exact solve has one history record: the report says it was
+    solved, with its training loss, and draws no one-point training curve; after
+    partial_fit's gradient steps the curves are back."""
+    from aekit.estimators import LinearAutoencoder
+
+    X_tr, X_te, _, _ = data
+    est = LinearAutoencoder(4, random_state=0).fit(X_tr)
+    with single_thread():
+        r = build_report(est, X_tr, X_te, history=est.history_, max_map_points=100)
+    titles = _titles(r)
+    assert "Training" in titles and "Training curves" not in titles
+    html = r.to_html()
+    assert "Solved exactly (solver &#x27;svd&#x27;: the closed-form MSE minimum)" in html
+    assert f"training loss {est.history_[0]['loss']:.4g}" in html
+    est.partial_fit(X_tr)
+    with single_thread():
+        r = build_report(est, X_tr, X_te, history=est.history_, max_map_points=100)
+    assert "Training curves" in _titles(r)

@@ -185,7 +185,13 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     ).table(header, rows, caption=f"model vs {pca_metrics['name']} on {len(X_test)} test rows")
 
     # --- training curves ----------------------------------------------------------------
-    if history:
+    if history and all(h.get("solver") == "svd" for h in history):
+        # LinearAutoencoder's exact solve: one record, no curve to draw
+        report.section(
+            "Training",
+            measured=f"Solved exactly (solver 'svd': the closed-form MSE minimum) in "
+                     f"{history[-1]['seconds']:.2g} s; training loss {history[-1]['loss']:.4g}.")
+    elif history:
         last = history[-1]
         val = f", validation loss {last['val_loss']:.4g}" if "val_loss" in last else ""
         report.section(
