@@ -79,6 +79,25 @@ def test_a_fit_without_progress_names_the_cause_and_the_numbers():
     assert "learning_rate=1000" in message
 
 
+def test_a_fit_a_little_better_than_untrained_but_far_worse_than_the_mean_is_refused():
+    # At lr 1e9 some seeds (and some CPUs' rounding) end a hair below the untrained network's
+    # error, which a sigmoid output at 0.5 everywhere puts 2-3x above the mean's: the state
+    # `aekit train --learning-rate 1e9` once saved as a model. Built here exactly: an
+    # untrained network, with "before training" weights a thousandth of its own and an error
+    # 1% above its own; with a tenth (moved 9x) it is an undertrained network, left alone.
+    est = StackedAutoencoder(4, hidden_layer_sizes=(16,), epochs=0, random_state=0).fit(X)
+    before = est._state(est.fitted_, X)
+    mean_mse = before["data"] / X.shape[1]
+    assert before["mse"] > 2 * mean_mse and before["spread"] > 1e-6 * before["data"]
+    before["mse"] *= 1.01
+    weights = before["weights"]
+    before["weights"] = [w / 10 for w in weights]
+    est._check_not_collapsed(X, before)
+    before["weights"] = [w / 1000 for w in weights]
+    with pytest.raises(TrainingError, match="training made no progress.*learning_rate="):
+        est._check_not_collapsed(X, before)
+
+
 def test_a_tiny_network_dying_at_a_normal_learning_rate_is_left_alone():
     # Its ReLUs die and it gives one output for every row, but its weights moved by a few
     # percent: no step was too large, and the learning rate is not to blame (scikit-learn's
