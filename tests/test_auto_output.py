@@ -239,3 +239,22 @@ def test_a_loaded_auto_weight_decay_must_be_a_number(tmp_path):
     cfg_file.write_text(json.dumps(cfg))
     with pytest.raises(ModelFileError, match="weight_decay_"):
         aekit.load(tmp_path / "m")
+
+
+# --- epochs='auto': 2000 optimizer steps on small data, capped per phase ----------------------
+@pytest.mark.parametrize("est, name, rows, batch, expected", [
+    (StackedAutoencoder(), "epochs", 60_000, 128, 20),  # large data: the base count
+    (StackedAutoencoder(), "epochs", 1_257, 128, 200),  # 10 steps an epoch: 2000 steps
+    (StackedAutoencoder(), "epochs", 124, 128, 1000),  # a wine-sized table: the cap
+    (VariationalAutoencoder(), "epochs", 398, 256, 1000),  # 2 steps an epoch
+    (AutoencoderClassifier(), "pretrain_epochs", 124, 256, 1000),
+    (AutoencoderClassifier(), "head_epochs", 50, 32, 500),  # labelled rows: their own cap
+    (AutoencoderClassifier(), "finetune_epochs", 50, 32, 500),
+])
+def test_auto_epochs_make_2000_steps_up_to_the_phase_cap(est, name, rows, batch, expected):
+    assert est._epochs(name, n_rows=rows, batch_size=batch) == expected
+
+
+def test_a_small_table_trains_for_the_capped_auto_epochs():
+    est = StackedAutoencoder(2, hidden_layer_sizes=(4,), random_state=0).fit(REAL[:40])
+    assert est.n_iter_ == 1000  # one step an epoch: without the cap, 2000

@@ -396,7 +396,7 @@ PARAMS = (
                           "doc": """Autoencoder epochs over all rows of X, labelled or not
                           (0: no pretraining, the network learns from the labels alone).
                           'auto': 20, or on small data as many as make 2000 optimizer steps
-                          (at most 500)."""}
+                          (at most 1000)."""}
        })),
     _p("solver", "str", [Choices(("auto", "svd", "gradient"))],
        """How fit finds the weights. 'svd': the exact MSE minimum from the rows'
@@ -408,11 +408,11 @@ PARAMS = (
        {"linear": "auto"}),
     _p("epochs", "int", [count(0), Choices(("auto",))],
        """Passes over the data. 'auto': 20, or on small data as many as make 2000
-       optimizer steps (at most 500): an epoch of 100 rows is one step, far too few to
+       optimizer steps (at most 1000): an epoch of 100 rows is one step, far too few to
        train on.""",
        _same(AUTOENCODERS, "auto"), type="int or 'auto'",
        variants=_tidy({"linear": {"doc": """Passes over the data (solver 'gradient').
-       'auto': 50, or on small data as many as make 2000 optimizer steps (at most 500)."""}})),
+       'auto': 50, or on small data as many as make 2000 optimizer steps (at most 1000)."""}})),
     _p("head_epochs", "int", [count(0), Choices(("auto",))],
        """Epochs training the head alone (encoder frozen). 'auto': 30, or as many as make
        2000 steps (at most 500).""",
