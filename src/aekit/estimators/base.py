@@ -67,8 +67,8 @@ def auto_code_size(n_features: int) -> int:
 # rows only) keep the 500 they were chosen with.
 AUTO_STEPS = 2000
 AUTO_MAX_EPOCHS = 1000
-AUTO_MAX_SUPERVISED_EPOCHS = 500
 AUTO_BASE_EPOCHS = {"pretrain_epochs": 20, "head_epochs": 30, "finetune_epochs": 30}
+AUTO_PHASE_MAX_EPOCHS = {"head_epochs": 500, "finetune_epochs": 500}  # else AUTO_MAX_EPOCHS
 # (epochs itself: the estimator's _BASE_EPOCHS)
 
 
@@ -131,10 +131,8 @@ class AutoencoderMixin:
         base = self._BASE_EPOCHS if name == "epochs" else AUTO_BASE_EPOCHS[name]
         if n_rows is None:
             return base
-        cap = AUTO_MAX_SUPERVISED_EPOCHS if name in ("head_epochs", "finetune_epochs") \
-            else AUTO_MAX_EPOCHS
         return auto_epochs(base, max(self._n_train(n_rows), 1), batch_size or self.batch_size,
-                           cap)
+                           AUTO_PHASE_MAX_EPOCHS.get(name, AUTO_MAX_EPOCHS))
 
     def _n_train(self, n_rows: int) -> int:
         """Rows left for training by validation_fraction (what the 'auto' options count)."""
