@@ -256,6 +256,20 @@ def test_class_mass_normalisation():
     assert np.isfinite(zero).all() and (zero[:, 2] == 0).all()
 
 
+def test_spread_space_projects_wide_rows_and_keeps_small_sets_exact():
+    from scipy.spatial.distance import pdist
+
+    rng = np.random.default_rng(0)
+    clf = AutoencoderClassifier()
+    wide = rng.random((300, 80))
+    Z = clf._spread_space(wide)
+    assert Z.shape == (300, clf.SPREAD_DIMENSIONS)
+    narrow = rng.random((300, 20))
+    np.testing.assert_array_equal(clf._spread_space(narrow), narrow)
+    few = rng.random((30, 80))  # fewer rows than components: every distance kept
+    np.testing.assert_allclose(pdist(clf._spread_space(few)), pdist(few), rtol=1e-9)
+
+
 def test_pseudo_labels_with_one_labelled_class_and_none():
     rng = np.random.default_rng(0)
     X = rng.random((60, 5)).astype(np.float32)
