@@ -251,9 +251,27 @@ def test_class_mass_normalisation():
     # the argmax follows the shares, not the raw scores' scale
     assert np.argmax(scores, axis=1).tolist().count(0) > 150
     assert np.bincount(np.argmax(out, axis=1), minlength=3)[0] < 100
-    # a class no row reaches keeps zeros (no division by zero)
+    # a class no row reaches keeps zeros (no division by zero); a row with no mass is
+    # uniform
     zero = class_mass_normalised(np.c_[scores[:, :2], np.zeros(200)], shares)
     assert np.isfinite(zero).all() and (zero[:, 2] == 0).all()
+    empty = class_mass_normalised(np.r_[scores[:5], np.zeros((1, 3))], shares)
+    np.testing.assert_allclose(empty[5], 1 / 3)
+
+
+def test_pseudo_labels_where_spreading_never_reaches():
+    # three far-apart clusters; the third has no labelled row, so its 10-NN graph component
+    # gets no spread scores: the logistic regression decides there (it extrapolates to
+    # "b"), not the first column of an all-zero product
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(c, 0.1, (20, 2)) for c in ((0, 0), (10, 0), (20, 0))])
+    y = np.full(60, -1)
+    y[[0, 1]], y[[20, 21]] = 0, 1
+    clf = AutoencoderClassifier()
+    clf.classes_ = np.array(["a", "b"])
+    hidden = y == -1
+    pseudo = clf._spread_labels(X.astype(np.float32), hidden, y[~hidden])
+    np.testing.assert_array_equal(pseudo, [0] * 20 + [1] * 40)
 
 
 def test_spread_space_projects_wide_rows_and_keeps_small_sets_exact():

@@ -36,11 +36,14 @@ def unlabelled_mask(y: np.ndarray) -> np.ndarray:
 def class_mass_normalised(scores: np.ndarray, shares: np.ndarray) -> np.ndarray:
     """Scores (n, classes) rescaled per class so each class's total over the rows is its
     share (Zhu, Ghahramani & Lafferty 2003, class mass normalisation), then per row to sum
-    to 1. A class with no mass keeps its zeros."""
+    to 1. A class with no mass keeps its zeros; a row with none (spreading never reached
+    it: a graph component without a labelled row) becomes uniform, no evidence either
+    way, so a product with another expert leaves that expert's choice."""
     scores = np.asarray(scores, dtype=np.float64)
     mass = scores.sum(axis=0)
     scores = scores / np.where(mass > 0, mass, 1.0) * shares
-    return scores / np.maximum(scores.sum(axis=1, keepdims=True), 1e-300)
+    total = scores.sum(axis=1, keepdims=True)
+    return np.where(total > 0, scores / np.where(total > 0, total, 1.0), 1.0 / scores.shape[1])
 
 
 class CodeHead(torch.nn.Module):
