@@ -1,5 +1,6 @@
 """Semi-supervised classification: autoencoder pretraining on every row, then a softmax
-head trained (encoder frozen) and fine-tuned (end to end) on the labelled rows."""
+head trained (encoder frozen) and fine-tuned (end to end) on the labelled rows and, by
+default, on the unlabelled ones with pseudo-labels."""
 
 from __future__ import annotations
 
@@ -106,19 +107,22 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
     """Classifier built on an autoencoder's encoder (semi-supervised).
 
     1. Pretrain a dense autoencoder on all rows of X, labelled or not (pretrain_epochs).
-    2. Put a linear softmax head on the code; train the head alone on the labelled rows
-       with the encoder frozen (head_epochs).
-    3. Fine-tune encoder + head on the labelled rows (finetune_epochs,
-       finetune_learning_rate; finetune_epochs=0 keeps the pretrained encoder, often best
-       when labels are very few).
+    2. With pseudo_labels='spread' (the default), give each unlabelled row a
+       pseudo-label: label spreading over the rows' nearest-neighbour graph times a
+       logistic regression on the labelled rows (see _spread_labels).
+    3. Put a linear softmax head on the code; train the head alone with the encoder
+       frozen (head_epochs), on the labelled rows and the pseudo-labelled ones.
+    4. Fine-tune encoder + head on the same rows (finetune_epochs,
+       finetune_learning_rate; finetune_epochs=0 keeps the pretrained encoder).
 
     With standardize_codes=True the head sees standardised codes (z - mean) / std, the
     statistics taken over the codes of every row of X after pretraining and then kept
     fixed (the same preprocessing a LogisticRegression on codes gets from a
     StandardScaler).
 
-    y == -1 marks unlabelled rows. With pretrain_epochs=0 the same network is trained from
-    scratch on the labels alone (the baseline pretraining must beat).
+    y == -1 marks unlabelled rows. With pretrain_epochs=0 and pseudo_labels=None the same
+    network is trained from scratch on the labels alone (the baseline pretraining must
+    beat).
     fit(X, y, pretrained=ae) starts from a copy of an already fitted StackedAutoencoder
     instead of pretraining (one autoencoder serves many classifiers; ae is left
     unchanged).
