@@ -286,6 +286,17 @@ def test_spread_space_projects_wide_rows_and_keeps_small_sets_exact():
     np.testing.assert_array_equal(clf._spread_space(narrow), narrow)
     few = rng.random((30, 80))  # fewer rows than components: every distance kept
     np.testing.assert_allclose(pdist(clf._spread_space(few)), pdist(few), rtol=1e-9)
+    # fit's float32 rows are projected without a float64 copy: the result is float64 and
+    # every row keeps the neighbours the float64 projection gives it
+    from sklearn.neighbors import NearestNeighbors
+
+    Z32 = clf._spread_space(wide.astype(np.float32))
+    assert Z32.dtype == np.float64
+    np.testing.assert_allclose(pdist(clf._spread_space(few.astype(np.float32))), pdist(few),
+                               rtol=1e-4)
+    neighbours = [NearestNeighbors(n_neighbors=10).fit(z).kneighbors(z, return_distance=False)
+                  for z in (Z, Z32)]
+    np.testing.assert_array_equal(np.sort(neighbours[0], 1), np.sort(neighbours[1], 1))
 
 
 def test_pseudo_labels_with_one_labelled_class_and_none():
