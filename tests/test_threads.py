@@ -1,10 +1,11 @@
-"""The training thread policy (aekit.training.threads): as many threads as idle cores,
-re-chosen every epoch, a fixed count by TrainConfig.threads or $AEKIT_NUM_THREADS, torch's
-count restored afterwards."""
+"""The thread policy (aekit.training.threads): a count chosen from one step's work, never
+from the machine's load; a fixed count by TrainConfig.threads or $AEKIT_NUM_THREADS; torch's
+count restored afterwards; the count recorded in every epoch's history record."""
 
 import numpy as np
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from aekit.errors import ConfigError
 from aekit.estimators import StackedAutoencoder
@@ -23,123 +24,108 @@ def two_threads():
     torch.set_num_threads(before)
 
 
-@pytest.fixture
-def machine(monkeypatch):
-    """A scripted machine: runnable others before the first epoch, and the CPU seconds
-    the machine and this process add during each epoch (per second of wall time)."""
-    state = {"runnable": 0.0, "others_per_s": [], "busy": 0.0, "own": 0.0, "clock": 0.0}
+def _seen_threads():
+    from aekit.training.callbacks import Callback
 
-    def busy():
-        return state["busy"]
+    class Seen(Callback):
+        def __init__(self):
+            self.seen = []
 
-    def tick():  # one "epoch" of 1 s: others use the next scripted share of the machine
-        share = state["others_per_s"].pop(0) if state["others_per_s"] else 0.0
-        state["clock"] += 1.0
-        state["own"] += 1.0
-        state["busy"] += 1.0 + share
-
-    monkeypatch.setattr(threads, "_runnable_others", lambda: state["runnable"])
-    monkeypatch.setattr(threads, "_machine_busy_seconds", busy)
-    monkeypatch.setattr(threads, "_own_seconds", lambda: state["own"])
-    monkeypatch.setattr(threads.time, "monotonic", lambda: state["clock"])
-    state["tick"] = tick
-    return state
+        def on_epoch_end(self, trainer, record):
+            self.seen.append(torch.get_num_threads())
+    return Seen()
 
 
-class Recorder(threads.Callback):
-    """torch's thread count during each epoch, then one scripted second passes."""
-
-    def __init__(self, machine=None):
-        self.seen, self.machine = [], machine
-
-    def on_epoch_end(self, trainer, record):
-        self.seen.append(torch.get_num_threads())
-        if self.machine is not None:
-            self.machine["tick"]()
-
-
-def _fit(config, callbacks=(), rows=64):
-    model = build_model(ModelConfig(16, hidden=(8,), code_size=4), seed=0)
-    X = np.random.RandomState(0).rand(rows, 16).astype(np.float32)
+def _fit(config, callbacks=(), rows=64, model=None):
+    model = model or build_model(ModelConfig(16, hidden=(8,), code_size=4), seed=0)
+    X = np.random.RandomState(0).rand(rows, model.config.n_features).astype(np.float32)
     trainer = Trainer(model, Objective(), config, callbacks=callbacks)
     trainer.fit(X)
     return trainer
 
 
-def test_idle_cores_decide_each_epoch_and_count_is_restored(two_threads, machine,
-                                                           monkeypatch):
+@pytest.mark.parametrize("flops, bound, cores, expected", [
+    (0.0, 2, 2, 1), (threads.TEAM_MIN_FLOPS * 0.99, 16, 16, 1),
+    (threads.TEAM_MIN_FLOPS, 2, 2, 1),    # 2 cores: half is one thread, whatever the work
+    (threads.TEAM_MIN_FLOPS, 8, 8, 4),    # half the cores for large work
+    (1e12, 3, 8, 3),                      # torch's count (OMP_NUM_THREADS) caps it
+    (1e12, 16, 3, 1), (1e12, 16, 5, 2),
+])
+def test_count_comes_from_the_work_and_the_cores(flops, bound, cores, expected):
+    assert threads.for_work(flops, bound, cores) == expected
+
+
+def test_the_policy_never_reads_the_load(monkeypatch):
+    """No /proc reading is left to change a count: the module has no load readers."""
+    for name in ("_runnable_others", "_machine_busy_seconds", "AdaptiveThreads"):
+        assert not hasattr(threads, name)
+
+
+def test_dense_flops_are_the_layers_multiply_adds():
+    model = build_model(ModelConfig(16, hidden=(8,), code_size=4), seed=0)
+    # 16->8->4->8->16: 128 + 32 + 32 + 128 multiply-adds, 2 FLOPs each
+    assert threads.forward_flops_per_row(model, 16) == 2 * 320
+    assert threads.training_flops(model, 16, 32) == 3 * 2 * 320 * 32
+
+
+@pytest.mark.parametrize("decoder", ["transpose", "upsample", "unpool"])
+def test_conv_flops_match_torchs_counter(decoder):
+    model = build_model(ModelConfig(1 * 12 * 12, architecture="conv", hidden=(4, 8),
+                                    code_size=6, image_shape=(1, 12, 12), decoder=decoder),
+                        seed=0).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, 144))
+    ours = threads.forward_flops_per_row(model, 144)
+    assert ours == pytest.approx(counter.get_total_flops(), rel=0.01)
+    assert model.training is False
+
+
+def test_counting_leaves_the_rng_and_mode_alone():
+    model = build_model(ModelConfig(12, hidden=(8,), code_size=2, variational=True), seed=0)
+    model.train()
+    state = torch.get_rng_state()
+    assert threads.forward_flops_per_row(model, 12) > 0
+    assert torch.equal(torch.get_rng_state(), state) and model.training
+
+
+def test_small_work_trains_on_one_thread_and_records_it(two_threads, monkeypatch):
     monkeypatch.delenv(threads.ENV, raising=False)
-    machine["runnable"] = 1.0  # a busy competitor when training starts
-    # during epochs 1..4 others use: 0.7 cores (it shares our cores), 0.1, 0.0, 1.2
-    machine["others_per_s"] = [0.7, 0.1, 0.0, 1.2]
-    rec = Recorder(machine)
-    _fit(TrainConfig(epochs=5, batch_size=16), callbacks=[rec])
-    assert rec.seen == [1, 1, 2, 2, 1]
-    assert torch.get_num_threads() == 2
+    seen = _seen_threads()
+    trainer = _fit(TrainConfig(epochs=2, batch_size=16), callbacks=[seen])
+    assert seen.seen == [1, 1] and torch.get_num_threads() == 2
+    assert [r["threads"] for r in trainer.result.history] == [1, 1]
 
 
-def test_quiet_machine_keeps_torchs_count(two_threads, machine, monkeypatch):
+def test_large_work_gets_half_the_cores(two_threads, monkeypatch):
     monkeypatch.delenv(threads.ENV, raising=False)
-    rec = Recorder(machine)
-    _fit(TrainConfig(epochs=3, batch_size=16), callbacks=[rec])
-    assert rec.seen == [2, 2, 2]
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    monkeypatch.setattr(threads, "TEAM_MIN_FLOPS", 1.0)
+    seen = _seen_threads()
+    _fit(TrainConfig(epochs=1, batch_size=16), callbacks=[seen])
+    assert seen.seen == [2] and torch.get_num_threads() == 2
 
 
-def test_bound_is_torchs_count_when_training_starts(machine, monkeypatch):
-    """torch.set_num_threads(1) (or OMP_NUM_THREADS=1) before fit is respected."""
-    monkeypatch.delenv(threads.ENV, raising=False)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        rec = Recorder(machine)
-        _fit(TrainConfig(epochs=2, batch_size=16), callbacks=[rec])
-        assert rec.seen == [1, 1] and torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_fixed_count_from_config_and_environment(two_threads, machine, monkeypatch):
-    machine["runnable"] = 3.0  # would give 1 thread; a fixed count ignores the load
-    rec = Recorder(machine)
-    _fit(TrainConfig(epochs=2, batch_size=16, threads=2), callbacks=[rec])
-    assert rec.seen == [2, 2]
-    monkeypatch.setenv(threads.ENV, "1")
-    machine["runnable"] = 0.0
-    rec = Recorder(machine)
-    _fit(TrainConfig(epochs=2, batch_size=16), callbacks=[rec])
-    assert rec.seen == [1, 1] and torch.get_num_threads() == 2
+def test_fixed_count_from_config_and_environment(two_threads, monkeypatch):
+    seen = _seen_threads()
+    _fit(TrainConfig(epochs=2, batch_size=16, threads=2), callbacks=[seen])
+    assert seen.seen == [2, 2]
+    monkeypatch.setenv(threads.ENV, "2")
+    seen = _seen_threads()
+    trainer = _fit(TrainConfig(epochs=1, batch_size=16), callbacks=[seen])
+    assert seen.seen == [2] and trainer.result.history[0]["threads"] == 2
     # the config's count wins over the environment's
-    rec = Recorder(machine)
-    _fit(TrainConfig(epochs=1, batch_size=16, threads=2), callbacks=[rec])
-    assert rec.seen == [2]
+    seen = _seen_threads()
+    _fit(TrainConfig(epochs=1, batch_size=16, threads=1), callbacks=[seen])
+    assert seen.seen == [1] and torch.get_num_threads() == 2
 
 
-def test_estimator_fit_follows_the_environment(two_threads, monkeypatch):
-    monkeypatch.setenv(threads.ENV, "1")
-    seen = []
-    monkeypatch.setattr(threads.AdaptiveThreads, "on_epoch_begin",
-                        lambda self, t, e: pytest.fail("a fixed count never adapts"))
+def test_estimator_history_records_the_count(two_threads, monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
     X = np.random.RandomState(0).rand(40, 12).astype(np.float32)
     est = StackedAutoencoder(epochs=2, hidden_layer_sizes=(6,), n_components=3,
-                             random_state=0)
-    original = threads.training_threads
-
-    def spy(n, adaptive=True):
-        cm = original(n, adaptive)
-
-        class Wrapped:
-            def __enter__(self):
-                out = cm.__enter__()
-                seen.append(torch.get_num_threads())
-                return out
-
-            def __exit__(self, *exc):
-                return cm.__exit__(*exc)
-        return Wrapped()
-
-    monkeypatch.setattr(threads, "training_threads", spy)
-    est.fit(X)
-    assert seen == [1] and torch.get_num_threads() == 2
+                             random_state=0).fit(X)
+    assert [r["threads"] for r in est.history_] == [1, 1]
+    assert torch.get_num_threads() == 2
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
@@ -159,62 +145,25 @@ def test_threads_do_not_enter_the_resume_signature():
     assert _result_options(TrainConfig(threads=1)) == _result_options(TrainConfig())
 
 
-def test_real_proc_readers_answer_on_linux():
-    """The readers parse this machine's /proc (None only where it is unreadable)."""
-    others = threads._runnable_others()
-    busy = threads._machine_busy_seconds()
-    assert others is None or others >= 0
-    assert busy is None or busy > 0
-    assert threads._own_seconds() > 0
-
-
 def _conv_model():
     return build_model(ModelConfig(64, architecture="conv", hidden=(4, 8), code_size=None,
                                    image_shape=(1, 8, 8)), seed=0)
 
 
-def test_autograd_steps_keep_torchs_count_for_the_run(two_threads, machine, monkeypatch):
-    """A conv model's weights depend on the thread count: the load must not pick it."""
-    monkeypatch.delenv(threads.ENV, raising=False)
-    machine["runnable"] = 1.0
-    rec = Recorder(machine)
-    X = np.random.RandomState(0).rand(32, 64).astype(np.float32)
-    trainer = Trainer(_conv_model(), Objective(), TrainConfig(epochs=2, batch_size=16),
-                      callbacks=[rec])
-    assert not getattr(trainer.step, "thread_invariant", False)
-    trainer.fit(X)
-    assert rec.seen == [2, 2]
-
-
-@pytest.mark.parametrize("options", [{}, {"noise": "gaussian", "noise_level": 0.1}])
-def test_closed_form_step_gives_the_same_weights_with_1_and_2_threads(options):
-    """Why the closed-form step may change its thread count every epoch."""
-    X = np.random.RandomState(0).rand(512, 784).astype(np.float32)
-    weights = []
-    for n in (1, 2):
-        model = build_model(ModelConfig(784, hidden=(100,), code_size=30), seed=0)
-        trainer = Trainer(model, Objective(**options),
-                          TrainConfig(epochs=1, batch_size=128, threads=n))
-        assert trainer.step.thread_invariant
-        trainer.fit(X)
-        weights.append([p.detach().clone() for p in model.parameters()])
-    assert all(torch.equal(a, b) for a, b in zip(*weights))
-
-
-def test_inference_follows_idle_cores_with_the_same_outputs(two_threads, monkeypatch):
+def test_inference_count_comes_from_one_chunks_work(two_threads, monkeypatch):
     from aekit.fitted import FittedAutoencoder
 
     monkeypatch.delenv(threads.ENV, raising=False)
     chosen = []
     original = threads.inference_threads
 
-    def spy(rows):
-        cm = original(rows)
+    def spy(flops):
+        cm = original(flops)
 
         class Wrapped:
             def __enter__(self):
-                chosen.append(cm.__enter__())
-                return chosen[-1]
+                chosen.append((flops, cm.__enter__()))
+                return chosen[-1][1]
 
             def __exit__(self, *exc):
                 return cm.__exit__(*exc)
@@ -225,11 +174,15 @@ def test_inference_follows_idle_cores_with_the_same_outputs(two_threads, monkeyp
     for module in (build_model(ModelConfig(64, hidden=(32,), code_size=4), seed=0),
                    _conv_model()):
         fitted = FittedAutoencoder(module)
-        monkeypatch.setattr(threads, "_runnable_others", lambda samples=5: 0.0)
-        quiet = fitted.reconstruct(X)
-        monkeypatch.setattr(threads, "_runnable_others", lambda samples=5: 1.0)
-        busy = fitted.reconstruct(X)
-        assert chosen[-2:] == [2, 1] and torch.get_num_threads() == 2
-        np.testing.assert_array_equal(quiet, busy)
-        fitted.reconstruct(X[:10])  # few rows: torch's count, no reading
-        assert chosen[-1] == 2
+        small = fitted.reconstruct(X)
+        flops, n = chosen[-1]
+        assert flops == 64 * threads.forward_flops_per_row(module, 64) and n == 1
+        assert torch.get_num_threads() == 2
+        monkeypatch.setattr(threads, "available_cores", lambda: 4)
+        monkeypatch.setattr(threads, "TEAM_MIN_FLOPS", 1.0)
+        big = fitted.reconstruct(X)
+        assert chosen[-1][1] == 2
+        np.testing.assert_allclose(small, big, atol=1e-6)
+        monkeypatch.undo()
+        monkeypatch.setattr(threads, "inference_threads", spy)
+        monkeypatch.delenv(threads.ENV, raising=False)

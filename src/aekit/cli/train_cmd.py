@@ -59,8 +59,9 @@ def register(sub) -> None:
                    f"test row, at most {MMAP_EVAL_ROWS} with --mmap), so 'test MSE' is the "
                    "number aekit evaluate prints for the same run and data")
     p.add_argument("--threads", type=common.IntArg(0, 1024), default=0, metavar="N",
-                   help="CPU threads for training (0: aekit's policy, as many as there "
-                   "are idle cores; N: exactly N, like AEKIT_NUM_THREADS=N)")
+                   help="CPU threads for training (0: aekit's policy, from the work: one "
+                   "thread for small models, half the cores for large ones; N: exactly N, "
+                   "like AEKIT_NUM_THREADS=N)")
     common.add_estimator_flags(p)
     p.set_defaults(func=run)
 

@@ -227,10 +227,10 @@ class FittedAutoencoder:
         module.eval()
         dev = next(module.parameters()).device
         outs = []
-        # As many threads as idle cores (aekit.training.threads): 64-row chunks make many
-        # short OpenMP regions, each waiting for a thread that shares a busy core.
+        # The thread count comes from one chunk's work (aekit.training.threads): each
+        # chunk's operators are the OpenMP regions a team would split.
         try:
-            with threads.inference_threads(len(T)):
+            with threads.inference_threads(INFER_ROWS * self._row_flops()):
                 for i in range(0, len(T), INFER_ROWS):
                     chunk = T[i:i + INFER_ROWS]
                     rows = len(chunk)
@@ -241,6 +241,14 @@ class FittedAutoencoder:
         finally:
             module.train(was_training)
         return torch.cat(outs) if outs else torch.empty(0)
+
+    def _row_flops(self) -> float:
+        """One row's forward FLOPs through the module (counted once, then cached)."""
+        if getattr(self, "_row_flops_cache", None) is None:
+            n = getattr(getattr(self.module, "config", None), "n_features", None)
+            self._row_flops_cache = threads.forward_flops_per_row(self.module, n) \
+                if isinstance(n, int) else 0.0
+        return self._row_flops_cache
 
     def _module64(self):
         """A float64 copy of the module (tied weights stay tied: one deepcopy)."""

@@ -43,9 +43,6 @@ class ClosedFormStep:
     """Gradients land in ``p.grad``; the terms come back as floats (one CPU process)."""
 
     host = True
-    # The same weights with any thread count (its GEMMs split over output blocks; tested
-    # in tests/test_threads.py), so the thread count may follow the load every epoch.
-    thread_invariant = True
 
     def __init__(self, dense):
         self.dense, self.keys = dense, dense.keys

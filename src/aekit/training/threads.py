@@ -1,62 +1,55 @@
-"""How many CPU threads training uses: as many as there are idle cores.
+"""How many CPU threads training and inference use: chosen from the work, never from the load.
 
-Why: torch runs each operator's loop on an OpenMP team of ``torch.get_num_threads()``
-threads that meet at a barrier when the loop ends. When another process keeps one of the
-cores busy, the thread that shares its core gets a time slice only every few
-milliseconds, and every barrier waits for it: with 2 threads on 2 cores and one busy
-competitor, the lecture's dense AE took 2.5-20 s per epoch against 0.8 s with one thread
-(issue 18; benchmarks/results/speed.md, "threads under load"). A team no larger than the
-number of idle cores never waits for a descheduled member.
+Why not from the load: torch runs each operator on an OpenMP team that meets at a barrier
+when the operator ends, and a team member that shares its core with another process waits
+a whole time slice for its turn. But the kernels' results depend on the team size (oneDNN's
+weight-gradient reductions, MKL's GEMMs on Intel hosts: tested, not assumed), so a count
+that follows the load makes a seeded fit depend on what else the machine runs. A count
+chosen from the work is the same on a quiet and on a busy machine, so the same seed gives
+bit-identical weights on both (tests/test_threads_determinism.py trains every model kind
+beside a spinning process and without one).
 
-The policy (``threads=None``, the default), for training steps whose results do not depend
-on the thread count (``step.thread_invariant``: the closed-form dense step, whose products
-split over output blocks; tests/test_threads.py trains with 1 and 2 threads and compares
-the weights bit for bit):
+The policy (``threads=None``, the default), measured on a 2-core machine
+(benchmarks/threads.py, results in benchmarks/results/threads.md): per training step,
+forward + backward + Adam, at 1 and 2 threads, quiet and beside two busy processes:
 
-- the upper bound is torch's thread count when training starts (its default is the
-  number of cores; ``OMP_NUM_THREADS`` or ``torch.set_num_threads`` lower it);
-- before the first epoch, the cores other processes keep busy are read from the
-  kernel's count of runnable tasks (``/proc/loadavg``, the lowest of a few samples);
-- after every epoch, from the CPU time the whole machine spent during it
-  (``/proc/stat``) minus this process's own (``getrusage``): the cores others used;
-- each epoch then runs with ``bound - round(others)`` threads, at least 1.
+- below about ``TEAM_MIN_FLOPS`` per step (every dense model of the lecture, the VAEs, the
+  conv AE at batch <= 32 on 28x28 images) one thread is fastest even on a quiet machine: a
+  second thread only adds a barrier per operator (2-3x slower at 1-30 MFLOP per step);
+- above it a team gains on a quiet machine (about 0.65x the time from 0.2 GFLOP per step)
+  but loses 1.4-2x beside two busy processes at every size measured (up to 16 GFLOP per
+  step): a descheduled member stalls every barrier. So a team never takes more than half
+  the cores (``cores // 2``): the other half is room for the machine's other work. On 2
+  cores that is one thread for everything; on 8 cores, 4 for large work.
 
-Other steps (autograd: convolutions, VAEs) keep torch's count for the whole run: oneDNN's
-weight-gradient reductions round differently with another thread count, and the same seed
-must give the same weights whatever the load (tests/test_hardening_determinism.py). On a
-busy machine set a count for them (below). Inference (``FittedAutoencoder.run``: encode,
-decode, reconstruct) chooses once per call by the same load reading; its forward passes
-give the same values with any thread count (tests/test_threads.py).
-
-torch's thread count is restored when training ends. OpenMP's spin-wait policy is left
-alone: ``OMP_WAIT_POLICY`` is read once, when torch's OpenMP library loads, so a library
-cannot change it; with no more threads than idle cores, spinning costs nothing.
+``threads`` is the same rule for one inference call (encode, decode, reconstruct), from
+the rows' work. The count used is recorded in every epoch's history record (``threads``),
+which the run folder's ``history.json`` keeps.
 
 Override: ``n_threads=N`` on an estimator (``TrainConfig.threads``), or the environment
-variable ``AEKIT_NUM_THREADS=N``: a fixed count for the whole run. Where ``/proc`` is not
-readable (not Linux) the policy keeps torch's count.
+variable ``AEKIT_NUM_THREADS=N``; ``torch.set_num_threads`` (or ``OMP_NUM_THREADS``) before
+a fit caps the count. torch's count is restored when training or inference ends.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import resource
-import time
 
 import torch
 
 from aekit.errors import ConfigError
-from aekit.training.callbacks import Callback
 
 ENV = "AEKIT_NUM_THREADS"
-_SAMPLES = 5  # /proc/loadavg reads before the first epoch, 1 ms apart (the lowest counts)
-_INFER_MIN_ROWS = 512  # inference on fewer rows keeps torch's count (nothing to gain)
+# FLOPs per training step (or per inference call) from which an OpenMP team pays for its
+# barriers on a quiet machine (benchmarks/results/threads.md: 0.77x at 0.2 GFLOP, 0.64x at
+# 2 GFLOP; 3.3x slower at 26 MFLOP).
+TEAM_MIN_FLOPS = 2e8
 
 
 def requested(threads: int | None) -> int | None:
     """The fixed thread count asked for: ``threads`` if given, else ``$AEKIT_NUM_THREADS``,
-    else None (choose by load)."""
+    else None (choose from the work)."""
     if threads is not None:
         return int(threads)
     value = os.environ.get(ENV, "").strip()
@@ -68,111 +61,99 @@ def requested(threads: int | None) -> int | None:
         n = 0
     if n < 1:
         raise ConfigError(f"environment variable {ENV}={value!r} must be an integer >= 1 "
-                          "(the CPU threads training uses), or unset (as many threads as "
-                          "idle cores)")
+                          "(the CPU threads training uses), or unset (aekit chooses from "
+                          "the work)")
     return n
 
 
-def _runnable_others(samples: int = _SAMPLES) -> float | None:
-    """Runnable tasks other than this reader (``/proc/loadavg``'s 4th field counts the
-    reader itself), the lowest of a few samples: a task that only runs now and then is not
-    a busy core (nor is one of our own OpenMP threads still spinning after an operator)."""
-    counts = []
-    for i in range(samples):
-        try:
-            with open("/proc/loadavg") as f:
-                running = int(f.read().split()[3].split("/")[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        counts.append(running - 1)
-        if i + 1 < samples:
-            time.sleep(0.001)
-    return float(max(min(counts), 0))
-
-
-def _machine_busy_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy (all but idle and iowait) since boot."""
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as a container limits it)."""
     try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    if len(fields) < 5:
-        return None
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
-def _own_seconds() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
-    return r.ru_utime + r.ru_stime
+def for_work(flops: float, bound: int | None = None, cores: int | None = None) -> int:
+    """Threads for work of ``flops`` per step: 1 below :data:`TEAM_MIN_FLOPS`, else half the
+    cores (at most ``bound``, torch's count), at least 1. Never reads the load."""
+    bound = torch.get_num_threads() if bound is None else bound
+    cores = available_cores() if cores is None else cores
+    if flops < TEAM_MIN_FLOPS:
+        return 1
+    return max(1, min(int(bound), cores // 2))
 
 
-class AdaptiveThreads(Callback):
-    """Sets torch's thread count before every epoch: the bound minus the cores other
-    processes kept busy (see the module docstring). ``history`` holds (epoch, threads)."""
+def forward_flops_per_row(model, n_features: int) -> float:
+    """FLOPs of one row's forward pass through ``model``'s linear and convolution layers
+    (2 per multiply-add), counted by hooks on a one-row pass of zeros in eval mode; the
+    global RNG and the model's mode are left as they were. 0 off the CPU."""
+    try:
+        param = next(model.parameters())
+    except StopIteration:
+        return 0.0
+    if param.device.type != "cpu":
+        return 0.0
+    macs = [0]
 
-    def __init__(self, bound: int):
-        self.bound = max(int(bound), 1)
-        self.history: list[tuple[int, int]] = []
-        self._mark = None
+    def count(module, inputs, output):
+        out = output if torch.is_tensor(output) else None
+        if out is None:
+            return
+        if isinstance(module, torch.nn.Linear):
+            macs[0] += out.numel() * module.in_features
+        elif isinstance(module, torch.nn.modules.conv._ConvTransposeNd):
+            k = int(torch.tensor(module.kernel_size).prod())
+            macs[0] += inputs[0].numel() * module.out_channels // module.groups * k
+        elif isinstance(module, torch.nn.modules.conv._ConvNd):
+            k = int(torch.tensor(module.kernel_size).prod())
+            macs[0] += out.numel() * module.in_channels // module.groups * k
 
-    def _threads_for(self, others: float | None) -> int:
-        return _idle_threads(self.bound, others)
-
-    def on_epoch_begin(self, trainer, epoch):
-        if self._mark is None:  # first epoch: who is runnable right now
-            n = self._threads_for(_runnable_others())
-        else:  # later epochs: what others used during the last one
-            busy, own, wall = self._mark
-            now_busy, now_own, now = _machine_busy_seconds(), _own_seconds(), time.monotonic()
-            others = None
-            if busy is not None and now_busy is not None and now > wall:
-                others = max(((now_busy - busy) - (now_own - own)) / (now - wall), 0.0)
-            n = self._threads_for(others)
-        if torch.get_num_threads() != n:
-            torch.set_num_threads(n)
-        self.history.append((epoch, n))
-        self._mark = (_machine_busy_seconds(), _own_seconds(), time.monotonic())
+    kinds = (torch.nn.Linear, torch.nn.modules.conv._ConvNd)
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, kinds)]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            model(torch.zeros(1, n_features, dtype=param.dtype))
+    except Exception:  # a module that cannot take zeros: count nothing (one thread)
+        return 0.0
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return 2.0 * macs[0]
 
 
-def _idle_threads(bound: int, others: float | None) -> int:
-    if others is None:
-        return bound
-    return max(1, min(bound, bound - int(round(others))))
+def training_flops(model, n_features: int, batch_size: int) -> float:
+    """FLOPs of one training step: forward, then backward at about twice the forward."""
+    return 3.0 * forward_flops_per_row(model, n_features) * batch_size
 
 
 @contextlib.contextmanager
-def training_threads(threads: int | None, adaptive: bool = True):
-    """Run training under the thread policy and restore torch's thread count afterwards.
-    Yields the :class:`AdaptiveThreads` callback to add to the loop, or None when the count
-    is fixed for the run (asked for, or ``adaptive`` False: a step whose results depend on
-    the thread count)."""
+def training_threads(threads: int | None, flops_per_step: float):
+    """Run training on the count the policy gives (a fixed count if one was asked for, else
+    :func:`for_work` of one step's FLOPs) and restore torch's count afterwards. Yields the
+    count."""
     before = torch.get_num_threads()
     fixed = requested(threads)
+    n = fixed if fixed is not None else for_work(flops_per_step, before)
     try:
-        if fixed is not None:
-            if fixed != before:
-                torch.set_num_threads(fixed)
-            yield None
-        else:
-            yield AdaptiveThreads(before) if adaptive else None
+        if n != before:
+            torch.set_num_threads(n)
+        yield n
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
 
 
 @contextlib.contextmanager
-def inference_threads(rows: int):
-    """Threads for one inference call over ``rows`` rows: a fixed count if one was asked
-    for ($AEKIT_NUM_THREADS), else as many as idle cores now; torch's count restored."""
+def inference_threads(flops: float):
+    """Threads for one inference call of ``flops`` in all: a fixed count if one was asked
+    for ($AEKIT_NUM_THREADS), else :func:`for_work`; torch's count restored."""
     before = torch.get_num_threads()
     fixed = requested(None)
-    if fixed is not None:
-        n = fixed
-    elif before > 1 and rows >= _INFER_MIN_ROWS:
-        n = _idle_threads(before, _runnable_others(samples=3))
-    else:
-        n = before
+    n = fixed if fixed is not None else for_work(flops, before)
     try:
         if n != before:
             torch.set_num_threads(n)

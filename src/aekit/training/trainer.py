@@ -59,7 +59,7 @@ class TrainConfig:
     # "auto": closed-form gradients for plain dense autoencoders (aekit.training.dense_step,
     # same maths, tested against autograd), autograd for everything else; "autograd": always.
     engine: str = "auto"
-    # CPU threads: None chooses per epoch as many as there are idle cores (or
+    # CPU threads: None chooses from one step's work, never the load (or
     # $AEKIT_NUM_THREADS); N fixes N. See aekit.training.threads for why.
     threads: int | None = None
     # TensorBoard event files (aekit.training.tensorboard): loss terms, learning rate,
@@ -309,7 +309,7 @@ class Trainer:
         self.epoch = 0  # epochs done, over every fit() call
         self.result = TrainResult()
         self.stop = False
-        self._threads = None  # the thread policy's callback while fit() runs
+        self.threads_used = None  # the thread count of the last fit() (history: "threads")
 
     def _callbacks(self, source, val_source, checkpoint_dir, signature) -> list:
         c = self.config
@@ -317,8 +317,7 @@ class Trainer:
         # leave the others waiting in the all-reduce: there only the (all-reduced) epoch
         # loss is checked, which every rank sees alike.
         check_every = None if self.ddp else (1 if self.device.type == "cpu" else 50)
-        out = [self._threads] if self._threads is not None else []
-        out += [cb.WarmUp(c.warmup_epochs)] if c.warmup_epochs > 0 else []
+        out = [cb.WarmUp(c.warmup_epochs)] if c.warmup_epochs > 0 else []
         out.append(cb.DivergenceGuard(self.best, check_every))
         if val_source is not None:
             out.append(cb.Validation(val_source))
@@ -345,15 +344,26 @@ class Trainer:
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
         try:
-            # The thread count follows the machine's load (aekit.training.threads).
+            # The thread count comes from one step's work, never the load
+            # (aekit.training.threads): a seed gives the same weights on a busy machine.
             with flush_denormals(), no_dynamo_import(), threads.training_threads(
-                    self.config.threads, getattr(self.step, "thread_invariant", False)) as policy:
-                self._threads = policy
+                    self.config.threads, self._step_flops(X)) as n_threads:
+                self.threads_used = n_threads
                 return self._fit(X, X_val, until, checkpoint_dir, resume, signature)
         finally:
-            self._threads = None
             if channels_last:
                 self.model.to(memory_format=torch.contiguous_format)
+
+    def _step_flops(self, X) -> float:
+        """One training step's FLOPs for the thread policy (0 off the CPU)."""
+        if self.device.type != "cpu" or self.config.threads is not None:
+            return 0.0
+        n_features = getattr(getattr(self.model, "config", None), "n_features", None)
+        if not isinstance(n_features, int):
+            n_features = int(X.shape[1]) if getattr(X, "ndim", 0) == 2 else None
+        if n_features is None:
+            return 0.0
+        return threads.training_flops(self.model, n_features, self.config.batch_size)
 
     def _fit(self, X, X_val, until, checkpoint_dir, resume, signature) -> TrainResult:
         config = self.config
@@ -433,6 +443,7 @@ class Trainer:
                 if not isinstance(c, cb.WarmUp):
                     c.on_epoch_end(self, record)
             record["seconds"] = time.perf_counter() - t0
+            record["threads"] = self.threads_used
             self.result.history.append(record)
             self.epoch = epoch + 1
             for c in callbacks:
