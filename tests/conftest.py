@@ -92,6 +92,23 @@ def model_batch():
 
 
 # --- threads --------------------------------------------------------------------------------
+_POOL_LIMITS = []  # threadpoolctl's limiter, kept alive for the session
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, each worker's thread pools get its share of the cores: torch's
+    count (the bound aekit's policy starts from) and the BLAS/OpenMP pools of numpy and
+    scikit-learn. 2 workers x 2 threads on 2 cores is the oversubscription issue 27 is
+    about: every barrier then waits for a descheduled thread."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if workers > 1 and "PYTEST_XDIST_WORKER" in os.environ:
+        from threadpoolctl import threadpool_limits
+
+        share = max(1, (os.cpu_count() or 1) // workers)
+        torch.set_num_threads(share)
+        _POOL_LIMITS.append(threadpool_limits(share))
+
+
 @pytest.fixture
 def one_thread():
     """Tiny models run fastest on one thread, and the test machine's cores are shared:

@@ -42,6 +42,31 @@ RESOLVED_CONFIG = "config.resolved.json"
 MODEL_SUBDIR = "model"
 
 
+# --- phases that take seconds ------------------------------------------------------------
+@contextlib.contextmanager
+def phase(command: str, what: str):
+    """A phase of a command that may take seconds (metrics, the report with its t-SNE map,
+    evaluation, saving with the code density): on a terminal one status line on stderr
+    (``aekit train: writing the report ... 12.3 s``); otherwise, with -v, one log line when
+    it ends. So no command sits silent for long (issue 27)."""
+    import logging
+    import time
+
+    tty = sys.stderr.isatty()
+    if tty:
+        print(f"aekit {command}: {what} ...", end="", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    done = False
+    try:
+        yield
+        done = True
+    finally:
+        seconds = time.perf_counter() - t0
+        if tty:
+            print(f" {seconds:.1f} s" if done else " stopped", file=sys.stderr, flush=True)
+        logging.getLogger(f"aekit.cli.{command}").info("%s: %.1f s", what, seconds)
+
+
 # --- estimators and their parameters -----------------------------------------------------
 def estimator_class(model: str):
     from aekit import estimators
@@ -168,8 +193,12 @@ def add_estimator_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per estimator keyword (the union over every model). Flags left out keep
     the default (argparse.SUPPRESS: absent from the namespace), so a config file can set
     them and an explicit flag always wins."""
+    from aekit.cli import flag_table
+
     group = parser.add_argument_group("estimator options", ESTIMATOR_FLAGS_TEXT)
-    for name, entry in parameter_table().items():
+    # The table's plain-data snapshot: building the parser imports no torch.
+    for entry in flag_table.load()["flags"]:
+        name = entry["name"]
         help_text = entry["help"].replace("%", "%%")
         if entry["kind"] == "bool":
             group.add_argument(_flag(name), dest=f"param_{name}",

@@ -53,11 +53,12 @@ def run(args) -> int:
     idx = np.sort(rng.permutation(len(fit.X))[:args.fit_rows])
     X_fit, y_fit = fit.X[idx], None if fit.y is None else fit.y[idx]
     labelled = common.enough_labels(y_fit, ds.y)[0] is not None  # probes: two classes
-    metrics = ev.evaluate_model(model, ds.X, X_train=X_fit if labelled else None,
-                                y_train=y_fit, y_test=ds.y if labelled else None,
-                                iw_samples=args.iw_samples)
-    pca = ev.pca_baseline(X_fit, ds.X, metrics["code_size"],
-                          *((y_fit, ds.y) if labelled else ()))
+    with common.phase("evaluate", f"metrics on {len(ds.X)} rows, PCA beside"):
+        metrics = ev.evaluate_model(model, ds.X, X_train=X_fit if labelled else None,
+                                    y_train=y_fit, y_test=ds.y if labelled else None,
+                                    iw_samples=args.iw_samples)
+        pca = ev.pca_baseline(X_fit, ds.X, metrics["code_size"],
+                              *((y_fit, ds.y) if labelled else ()))
     out = {"model_dir": str(folder), "data": args.data, "split": args.split,
            "rows": len(ds.X), "model": metrics, "pca": pca}
     if hasattr(model, "predict") and ds.y is not None:

@@ -56,12 +56,13 @@ def _run(args) -> int:
     idx = np.sort(np.random.default_rng(0).permutation(len(fit.X))[:args.fit_rows])
     X_test, y_test = ds.X[:args.eval_rows], None if ds.y is None else ds.y[:args.eval_rows]
     y_fit = None if fit.y is None or y_test is None else fit.y[idx]
-    report = build_report(model, fit.X[idx], X_test, y_train=y_fit,
-                          y_test=y_test if y_fit is not None else None,
-                          history=read_history(folder), config=run_cfg or None,
-                          image_shape=ds.image_shape, class_names=ds.classes,
-                          title=f"aekit report: {folder}", subtitle=f"data: {args.data}")
-    page = report.save(args.out, self_contained=args.self_contained)
+    with common.phase("report", f"metrics, figures and map on {len(X_test)} rows"):
+        report = build_report(model, fit.X[idx], X_test, y_train=y_fit,
+                              y_test=y_test if y_fit is not None else None,
+                              history=read_history(folder), config=run_cfg or None,
+                              image_shape=ds.image_shape, class_names=ds.classes,
+                              title=f"aekit report: {folder}", subtitle=f"data: {args.data}")
+        page = report.save(args.out, self_contained=args.self_contained)
     print(f"wrote {page}")
     return 0
 

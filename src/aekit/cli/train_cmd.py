@@ -17,6 +17,8 @@ parallel and only rank 0 writes.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
 import sys
 import time
@@ -69,8 +71,26 @@ def register(sub) -> None:
 def run(args) -> int:
     """One writer per run folder: the whole run, ``--resume`` too, holds the folder's lock
     (a second run on it fails at once; a killed run leaves no stale lock)."""
-    with common.output_folder_lock(args.out):
+    with common.output_folder_lock(args.out), _thread_override(args.threads):
         return _run(args)
+
+
+@contextlib.contextmanager
+def _thread_override(threads: int):
+    """``--threads N``: $AEKIT_NUM_THREADS for this run only (the training loop reads the
+    override from the environment); the caller's value is back afterwards."""
+    from aekit.training.threads import ENV
+
+    before = os.environ.get(ENV)
+    if threads and threads > 0:
+        os.environ[ENV] = str(threads)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
 
 
 def _run(args) -> int:
@@ -88,12 +108,6 @@ def _run(args) -> int:
     est = common.build_estimator(resolved)
     if (args.eval_rows is not None and args.eval_rows < 1) or args.threads < 0:
         raise ConfigError("--eval-rows must be >= 1 and --threads >= 0")
-    if args.threads:  # the training loop reads the override from the environment
-        import os
-
-        from aekit.training.threads import ENV
-
-        os.environ[ENV] = str(args.threads)
     out = Path(args.out)
     existed = out.exists()
     common.check_output_dir(out, allow_nonempty=args.resume)
@@ -169,7 +183,8 @@ def _run(args) -> int:
     evaluated_on = "test split" if test is not None else "training rows (no test split)"
     try:
         with common.staging_dir(out) as tmp:
-            est.save(tmp / common.MODEL_SUBDIR)
+            with common.phase("train", "saving the model"):  # fits the code density
+                est.save(tmp / common.MODEL_SUBDIR)
             (tmp / "history.json").write_text(common.to_json(est.history_))
             if ds.scaler is not None:
                 (tmp / common.SCALING_FILE).write_text(common.to_json(ds.scaler.to_dict()))
@@ -177,17 +192,21 @@ def _run(args) -> int:
                 metrics = _segmenter_outputs(est, tmp, X_eval, y_eval, ds, resolved,
                                              report=not args.no_report)
             elif args.no_report:
-                metrics = _metrics(est, X_fit, y_fit, X_eval, y_eval)
+                with common.phase("train", f"metrics on {len(X_eval)} rows"):
+                    metrics = _metrics(est, X_fit, y_fit, X_eval, y_eval)
             else:
                 from aekit.report import build_report
 
-                report = build_report(
-                    est, X_fit, X_eval, y_train=y_fit, y_test=y_eval, history=est.history_,
-                    config=resolved, image_shape=ds.image_shape, class_names=ds.classes,
-                    title=f"aekit train: {resolved['model']} on {resolved['data']}")
-                metrics = {"model": report.results["model"], "pca": report.results["pca"]}
-                _classifier_section(est, report, X_eval, y_eval)
-                report.save(tmp / "report")
+                with common.phase("train", f"metrics and report on {len(X_eval)} rows"):
+                    report = build_report(
+                        est, X_fit, X_eval, y_train=y_fit, y_test=y_eval,
+                        history=est.history_, config=resolved, image_shape=ds.image_shape,
+                        class_names=ds.classes,
+                        title=f"aekit train: {resolved['model']} on {resolved['data']}")
+                    metrics = {"model": report.results["model"],
+                               "pca": report.results["pca"]}
+                    _classifier_section(est, report, X_eval, y_eval)
+                    report.save(tmp / "report")
             if hasattr(est, "predict") and y_eval is not None and not segmenter:
                 metrics["accuracy"] = float(np.mean(est.predict(X_eval) == y_eval))
             if getattr(est, "solver_", None) == "svd":  # LinearAutoencoder's exact solve

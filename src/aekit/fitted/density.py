@@ -36,6 +36,20 @@ REG = 1e-6  # added to covariance diagonals, scaled by the codes' variance
 GMM_FIT_ROWS = 5000
 
 
+def check_codes(codes, kind: str) -> None:
+    """Refuse what no density of ``kind`` can be fitted to (an unknown kind, codes not
+    (n, k) with n >= 1, non-finite or beyond-float32 codes)."""
+    if kind not in SAMPLERS:
+        raise ConfigError(f"sampler {kind!r} is not one of {list(SAMPLERS)}")
+    if np.ndim(codes) != 2 or len(codes) < 1:
+        raise ConfigError(f"a {kind!r} density needs codes of shape (n, k), n >= 1, got "
+                          f"{np.shape(codes)}")
+    codes = np.asarray(codes)
+    if not np.isfinite(codes).all() or np.abs(codes).max() > np.finfo(np.float32).max:
+        raise DataError("the codes hold NaN, infinite or beyond-float32 values (the "
+                        "network's outputs overflow): no code density can be fitted")
+
+
 class CodeDensity:
     """A density over codes (k dims): ``kind`` plus named float64 arrays."""
 
@@ -48,15 +62,8 @@ class CodeDensity:
         duplicated or too few rows, or magnitudes a mixture cannot be fitted to, give a
         mixture with fewer components (at most one per distinct code) or one Gaussian with
         a regularised covariance."""
-        if kind not in SAMPLERS:
-            raise ConfigError(f"sampler {kind!r} is not one of {list(SAMPLERS)}")
+        check_codes(codes, kind)
         codes = np.asarray(codes, dtype=np.float64)  # (n, k)
-        if codes.ndim != 2 or len(codes) < 1:
-            raise ConfigError(f"a {kind!r} density needs codes of shape (n, k), n >= 1, got "
-                              f"{codes.shape}")
-        if not np.isfinite(codes).all() or np.abs(codes).max() > np.finfo(np.float32).max:
-            raise DataError("the codes hold NaN, infinite or beyond-float32 values (the "
-                            "network's outputs overflow): no code density can be fitted")
         n, k = codes.shape
         if kind == "uniform":
             return cls(kind, {"low": codes.min(0), "high": codes.max(0)})

@@ -25,7 +25,7 @@ from sklearn.utils import check_random_state
 
 from aekit.errors import ConfigError, DataError, ModelFileError
 from aekit.fitted import files
-from aekit.fitted.density import CodeDensity, StandardNormal, fit_density
+from aekit.fitted.density import CodeDensity, StandardNormal, check_codes, fit_density
 from aekit.fitted.entropy import EntropyModel
 from aekit.fitted.layout import InputLayout
 from aekit.training import threads
@@ -129,6 +129,46 @@ class FittedAutoencoder:
         self.n_mc_samples = int(n_mc_samples)
         self.history = history
         self.entropy = entropy
+
+    # --- the code density, fitted when first needed --------------------------------------
+    @property
+    def density(self):
+        """The code density ``sample`` draws from. After :meth:`fit_density` the mixture is
+        fitted here, on first use (``sample``, ``save``, a pickle): most fits never sample,
+        and EM on the codes cost up to a third of a short fit (issue 27). Seeded, so the
+        density is the one an eager fit gave."""
+        pending = self.__dict__.get("_pending_density")
+        if pending is not None:
+            codes, kind, n_components, seed = pending
+            self.__dict__["_density"] = fit_density(kind, codes, n_components, seed)
+            self.__dict__["_pending_density"] = None
+        return self.__dict__.get("_density")
+
+    @density.setter
+    def density(self, value):
+        self.__dict__["_pending_density"] = None
+        self.__dict__["_density"] = value
+
+    @property
+    def entropy(self) -> EntropyModel | None:
+        """The entropy model of the training codes (compression), fitted like the density:
+        on first use (compress, save, a pickle) from the codes :meth:`fit_density` kept."""
+        pending = self.__dict__.get("_pending_entropy")
+        if pending is not None:
+            self.__dict__["_entropy"] = EntropyModel.fit(self, pending)
+            self.__dict__["_pending_entropy"] = None
+        return self.__dict__.get("_entropy")
+
+    @entropy.setter
+    def entropy(self, value):
+        self.__dict__["_pending_entropy"] = None
+        self.__dict__["_entropy"] = value
+
+    def __getstate__(self):
+        """Pickles carry the fitted density and entropy model, not the codes they are
+        fitted from."""
+        self.density, self.entropy  # noqa: B018 - fits what is pending
+        return dict(self.__dict__)
 
     # --- what the model is -------------------------------------------------------------
     @property
@@ -409,11 +449,16 @@ class FittedAutoencoder:
     def fit_density(self, X, kind: str = "gmm", n_components: int = 10) -> "FittedAutoencoder":
         """Fit the code density ``kind`` ('gmm', 'gaussian', 'uniform') on the codes of X
         (a VAE keeps its prior), and the entropy model used to compress codes
-        (:meth:`fit_entropy`) on the same codes."""
+        (:meth:`fit_entropy`) on the same codes. Both are fitted when first used; the
+        codes are checked now."""
         codes = self.encode(X)
+        # codes nothing can be fitted to fail here, not at the first sample or save
+        check_codes(codes, "gaussian" if self.variational or kind == "prior" else kind)
         if not self.variational:
-            self.density = fit_density(kind, codes, n_components, self.seed)
-        self.entropy = EntropyModel.fit(self, codes)
+            self.density = None
+            self.__dict__["_pending_density"] = (codes, kind, n_components, self.seed)
+        self.entropy = None
+        self.__dict__["_pending_entropy"] = codes
         return self
 
     def fit_entropy(self, X) -> "FittedAutoencoder":

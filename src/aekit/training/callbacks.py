@@ -79,14 +79,31 @@ class BestWeights(Callback):
     def __init__(self, restore: bool = True):
         self.restore = restore
         self.score, self.state, self.epoch, self.bad_epochs = math.inf, None, 0, 0
+        self._pairs = None
+
+    def on_train_begin(self, trainer):
+        self._pairs = None  # (saved, live) tensor pairs, gathered again for each fit
 
     def on_epoch_recorded(self, trainer, record):
         score = record.get("val_loss", record["loss"])
         if score < self.score:
-            self.score, self.state, self.bad_epochs = score, clone_state(trainer.model), 0
+            self.score, self.bad_epochs = score, 0
+            self._snapshot(trainer.model)
             self.epoch = record["epoch"]
         else:
             self.bad_epochs += 1
+
+    def _snapshot(self, model) -> None:
+        """The model's weights into ``state``: a clone the first time, then copied into the
+        same tensors (on small data an epoch is one step, and walking the module tree for
+        ``state_dict`` plus a fresh allocation cost as much as the step: issue 27)."""
+        if self.state is None or self._pairs is None:
+            live = {k: v.detach() for k, v in model.state_dict(keep_vars=True).items()}
+            if self.state is None or self.state.keys() != live.keys() or any(
+                    self.state[k].shape != v.shape for k, v in live.items()):
+                self.state = {k: v.clone() for k, v in live.items()}
+            self._pairs = ([self.state[k] for k in live], list(live.values()))
+        torch._foreach_copy_(*self._pairs)
 
     def on_train_end(self, trainer):
         if self.restore and self.state is not None:
@@ -121,7 +138,8 @@ class DivergenceGuard(Callback):
         self.best, self.check_every = best, check_every
 
     def on_epoch_begin(self, trainer, epoch):
-        self.last_good = clone_state(trainer.model)
+        # Only needed while there is no best epoch to fall back on (diverged() prefers it).
+        self.last_good = clone_state(trainer.model) if self.best.state is None else None
 
     def on_step_end(self, trainer, epoch, step, loss):
         # A float loss (one CPU process) is checked every step for free; a tensor every
@@ -138,7 +156,8 @@ class DivergenceGuard(Callback):
             self.diverged(trainer, epoch, None, record["loss"])
         # The last step's update is in no loss yet: check the weights themselves, so a
         # non-finite model is never kept as "best" (one sync per epoch).
-        if not bool(torch.stack([torch.isfinite(p).all() for p in trainer.params]).all()):
+        # (largest |w| per tensor: finite exactly when every weight is; one fused kernel)
+        if not bool(torch.stack(torch._foreach_norm(trainer.params, math.inf)).isfinite().all()):
             self.diverged(trainer, epoch, None, float("nan"), what="weights")
 
     def diverged(self, trainer, epoch, step, loss, what="loss"):

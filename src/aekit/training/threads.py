@@ -13,14 +13,16 @@ The policy (``threads=None``, the default), measured on a 2-core machine
 (benchmarks/threads.py, results in benchmarks/results/threads.md): per training step,
 forward + backward + Adam, at 1 and 2 threads, quiet and beside two busy processes:
 
-- below about ``TEAM_MIN_FLOPS`` per step (every dense model of the lecture, the VAEs, the
-  conv AE at batch <= 32 on 28x28 images) one thread is fastest even on a quiet machine: a
-  second thread only adds a barrier per operator (2-3x slower at 1-30 MFLOP per step);
-- above it a team gains on a quiet machine (about 0.65x the time from 0.2 GFLOP per step)
-  but loses 1.4-2x beside two busy processes at every size measured (up to 16 GFLOP per
-  step): a descheduled member stalls every barrier. So a team never takes more than half
-  the cores (``cores // 2``): the other half is room for the machine's other work. On 2
-  cores that is one thread for everything; on 8 cores, 4 for large work.
+- beside two busy processes a team of 2 lost at every size up to 2 GFLOP per step
+  (1.5-9x slower than one thread): a member that shares its core with another process
+  stalls every barrier. Only at 16 GFLOP per step did it gain (0.75x);
+- on a quiet machine it gained 15-45% from about 26 MFLOP per step, nothing at 1 MFLOP.
+
+So small work (below ``TEAM_MIN_FLOPS`` per step: every dense model of the lecture, the
+VAEs, the conv AE at batch 32 on 28x28 images) always runs on one thread, and larger work on
+a team of half the cores (``cores // 2``), leaving the other half as room for the machine's
+other work. On 2 cores that is one thread for everything (quiet, large models give up the
+gain above; busy, they keep one thread's speed); on 8 cores, 4 threads for large work.
 
 ``threads`` is the same rule for one inference call (encode, decode, reconstruct), from
 the rows' work. The count used is recorded in every epoch's history record (``threads``),
@@ -41,9 +43,9 @@ import torch
 from aekit.errors import ConfigError
 
 ENV = "AEKIT_NUM_THREADS"
-# FLOPs per training step (or per inference call) from which an OpenMP team pays for its
-# barriers on a quiet machine (benchmarks/results/threads.md: 0.77x at 0.2 GFLOP, 0.64x at
-# 2 GFLOP; 3.3x slower at 26 MFLOP).
+# FLOPs per training step (or per 64-row inference chunk) from which a team gets more than
+# one thread (benchmarks/results/threads.md: quiet, 2 threads took 0.77x the time at 0.2
+# GFLOP and 0.56-0.66x from 0.4 GFLOP; below, the gain was small or none).
 TEAM_MIN_FLOPS = 2e8
 
 
