@@ -777,16 +777,20 @@ def staging_dir(final: Path):
 
 
 def move_into(src_dir: Path, dest: Path) -> None:
-    """Move every entry of ``src_dir`` into folder ``dest`` (replacing same-named ones).
+    """Move every entry of ``src_dir`` into folder ``dest`` (replacing same-named ones; a
+    replaced folder keeps the files aekit did not write: :func:`aekit.io.atomic.carry_over`).
     What is moved gets the modes a plain ``mkdir``/``open`` gives under the umask, whatever
     modes the code that wrote it into the staging folder chose."""
-    from aekit.io.atomic import apply_default_modes
+    from aekit.io.atomic import REPORT_MARKER, apply_default_modes, carry_over, read_manifest
 
     dest.mkdir(parents=True, exist_ok=True)
     for item in sorted(src_dir.iterdir()):
         apply_default_modes(item)
         target = dest / item.name
         if target.is_dir() and not target.is_symlink():
+            # a folder aekit wrote before (RUN/model/, RUN/report/ on --resume): files
+            # someone else added there are kept; aekit replaces only what it wrote
+            carry_over(target, item, read_manifest(target / REPORT_MARKER))
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)
             os.replace(item, target)

@@ -145,3 +145,59 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+# --- replacing a folder aekit wrote, keeping what it did not write ------------------------------
+REPORT_MARKER = ".aekit-report"  # in every report folder; lists the files the report wrote
+MANIFEST_HEADER = "files written by aekit (replaced on a rewrite; anything else is kept):"
+
+
+def write_manifest(path, folder, first_line: str) -> None:
+    """``path`` (inside ``folder``): ``first_line``, the manifest header, then every file
+    under ``folder`` relative to it, one per line (the files aekit wrote there)."""
+    folder = Path(folder)
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if not p.is_dir() or p.is_symlink())
+    names.append(Path(path).relative_to(folder).as_posix())
+    Path(path).write_text("\n".join([first_line, MANIFEST_HEADER, *sorted(set(names))]) + "\n",
+                          encoding="utf-8")
+
+
+def read_manifest(path) -> set[str]:
+    """The relative paths a manifest written by :func:`write_manifest` lists (empty for a
+    missing file or one written before manifests existed)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return set()
+    if MANIFEST_HEADER not in lines:
+        return set()
+    return {line for line in lines[lines.index(MANIFEST_HEADER) + 1:] if line}
+
+
+def carry_over(old, new, ours: set[str] = frozenset()) -> list[str]:
+    """Before folder ``new`` replaces folder ``old``: copy into ``new`` every file (or
+    symlink, as a link: never followed) of ``old`` that ``new`` does not have and that is
+    not in ``ours`` (what aekit wrote into ``old``, from its manifest), so that replacing a
+    folder aekit wrote never deletes what someone else put there (issue 28). Copies, not
+    moves: until the swap succeeds ``old`` stays whole. Returns the relative paths kept."""
+    import shutil
+
+    old, new = Path(old), Path(new)
+    kept = []
+    for root, dirs, files in os.walk(old):  # os.walk does not follow symlinked folders
+        here = Path(root)
+        links = [d for d in dirs if (here / d).is_symlink()]
+        for name in sorted(files + links):
+            src = here / name
+            rel = src.relative_to(old).as_posix()
+            dst = new / rel
+            if rel in ours or dst.exists() or dst.is_symlink():
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_symlink():
+                os.symlink(os.readlink(src), dst)
+            else:
+                shutil.copy2(src, dst, follow_symlinks=False)
+            kept.append(rel)
+    return kept

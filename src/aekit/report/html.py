@@ -31,10 +31,17 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from aekit.errors import ConfigError
-from aekit.io.atomic import apply_default_modes, write_text_atomic
+from aekit.io.atomic import (
+    REPORT_MARKER,
+    apply_default_modes,
+    carry_over,
+    read_manifest,
+    write_manifest,
+    write_text_atomic,
+)
 from aekit.plotting.base import DPI, figure_to_png
 
-MARKER = ".aekit-report"
+MARKER = REPORT_MARKER
 FIGURE_DIR = "figures"
 
 CSS = """
@@ -285,8 +292,11 @@ class Report:
                 (tmp / name).parent.mkdir(parents=True, exist_ok=True)
                 (tmp / name).write_bytes(data)
             (tmp / "index.html").write_text(self.to_html(self_contained=False), encoding="utf-8")
-            (tmp / MARKER).write_text("written by aekit.report\n", encoding="utf-8")
+            # The marker lists what this report wrote, so a rewrite replaces exactly that.
+            write_manifest(tmp / MARKER, tmp, "written by aekit.report")
             apply_default_modes(tmp)  # what mkdir/open give under the umask (mkdtemp: 0700)
+            if path.exists():  # files someone else put in the old report are kept, as-is
+                carry_over(path, tmp, read_manifest(path / MARKER))
             if path.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
                 os.rmdir(old)
