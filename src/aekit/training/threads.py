@@ -149,17 +149,8 @@ def training_threads(threads: int | None, flops_per_step: float):
             torch.set_num_threads(before)
 
 
-@contextlib.contextmanager
 def inference_threads(flops: float):
-    """Threads for one inference call of ``flops`` in all: a fixed count if one was asked
-    for ($AEKIT_NUM_THREADS), else :func:`for_work`; torch's count restored."""
-    before = torch.get_num_threads()
-    fixed = requested(None)
-    n = fixed if fixed is not None else for_work(flops, before)
-    try:
-        if n != before:
-            torch.set_num_threads(n)
-        yield n
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
+    """Threads for one inference call of ``flops`` (a 64-row chunk's work): the same rule
+    as training (a fixed count if one was asked for, $AEKIT_NUM_THREADS, else
+    :func:`for_work`); torch's count restored."""
+    return training_threads(None, flops)
