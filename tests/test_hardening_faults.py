@@ -227,6 +227,42 @@ def test_the_lock_is_released_on_any_exit_and_a_leftover_file_is_no_lock(tmp_pat
     assert not lock.exists()
 
 
+@pytest.mark.parametrize("route", ["symlink to the folder", "symlink to its parent",
+                                   "relative with ..", "trailing slash"])
+def test_the_same_folder_by_another_path_takes_the_same_lock(tmp_path, monkeypatch, route):
+    """Issue 28, class 5: a path that reaches the same folder locks the same file."""
+    real = tmp_path / "runs" / "real"
+    real.mkdir(parents=True)
+    if route == "symlink to the folder":
+        (tmp_path / "link").symlink_to(real)
+        other = tmp_path / "link"
+    elif route == "symlink to its parent":
+        (tmp_path / "parent-link").symlink_to(tmp_path / "runs")
+        other = tmp_path / "parent-link" / "real"
+    elif route == "relative with ..":
+        monkeypatch.chdir(real)
+        other = Path("..") / ".." / "runs" / "real"
+    else:
+        other = Path(str(real) + "/")
+    assert common.lock_file_of(other) == common.lock_file_of(real)
+    with common.output_folder_lock(real):
+        with pytest.raises(aekit.ConfigError, match=LOCKED), common.output_folder_lock(other):
+            pass
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused_and_its_target_untouched(tmp_path):
+    """Issue 28, class 1: the lock never follows a link aekit did not make."""
+    out = tmp_path / "run"
+    user = tmp_path / "precious.txt"
+    user.write_text("the user's data\n")
+    common.lock_file_of(out).symlink_to(user)
+    with pytest.raises(aekit.ConfigError, match="is a symbolic link"), \
+            common.output_folder_lock(out):
+        pass
+    assert user.read_text() == "the user's data\n"
+    assert common.lock_file_of(out).is_symlink()  # left as it was, for the user to remove
+
+
 @pytest.mark.slow  # one child process: about 20 s on a loaded 2-core machine
 def test_a_second_run_is_refused_while_the_first_writes_and_a_killed_run_leaves_no_lock(
         tmp_path, capsys, wait_for_handshake):

@@ -806,7 +806,9 @@ def lock_file_of(folder) -> Path:
     """The lock file of an output folder: ``.NAME.aekit-lock`` beside it (not inside, so a
     folder that is replaced whole, like a report, keeps one lock, and a fresh folder stays
     empty for the checks)."""
-    folder = Path(os.path.abspath(folder))
+    # realpath: a folder reached through a symlink is the same folder, so the same lock
+    # (issue 28: two --resume runs, one through a symlink, mixed a run folder)
+    folder = Path(os.path.realpath(os.path.abspath(folder)))
     return folder.parent / f".{folder.name or 'root'}{LOCK_SUFFIX}"
 
 
@@ -821,6 +823,7 @@ def output_folder_lock(folder, option: str = "--out"):
     Under torchrun only rank 0 writes, so only rank 0 locks. Folders created for the lock
     file are removed again if they are still empty at the end (a failed fresh run leaves
     nothing)."""
+    import errno
     import fcntl
 
     from aekit.io.atomic import write_failed
@@ -844,9 +847,17 @@ def output_folder_lock(folder, option: str = "--out"):
     fd = None
     try:
         while fd is None:
+            if lock.is_symlink():  # never follow a link aekit did not make: it may
+                # point at a user's file, which the process id would overwrite
+                raise ConfigError(f"{option} {folder}: the lock file {lock} is a symbolic "
+                                  "link, not one aekit made; remove it and run again")
             try:
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
+                             0o666)
             except OSError as exc:
+                if exc.errno == errno.ELOOP:  # made a link between the check and the open
+                    raise ConfigError(f"{option} {folder}: the lock file {lock} is a "
+                                      "symbolic link; remove it and run again") from None
                 raise write_failed(folder, exc) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
