@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _shrink(cmd: str) -> str:
-    """The command with the budget shrunk, run by this interpreter."""
+def _shell_command(cmd: str) -> str:
+    """The command with the budget shrunk, run by this interpreter in a shell."""
     cmd = _shrunk(cmd)
     cmd = re.sub(r"^aekit ", f"{shlex.quote(sys.executable)} -m aekit ", cmd)
     return re.sub(r"^python ", f"{shlex.quote(sys.executable)} ", cmd)
@@ -91,7 +91,7 @@ def _run(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
     shrunk = _shrunk(cmd)
     if shrunk.startswith("aekit ") and not _SHELL_SYNTAX.search(shrunk):
         return _in_process(shlex.split(shrunk)[1:], cwd)
-    return subprocess.run(_shrink(cmd), shell=True, cwd=cwd, capture_output=True, text=True,
+    return subprocess.run(_shell_command(cmd), shell=True, cwd=cwd, capture_output=True, text=True,
                           timeout=900)
 
 

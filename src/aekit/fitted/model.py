@@ -97,6 +97,35 @@ def _saved_entropy(weights: Path, module, rec: dict, extra: dict):
     return entropy
 
 
+class _FittedOnFirstUse:
+    """An attribute that :meth:`defer` leaves to be fitted from ``pending`` by
+    ``fit(obj, pending)`` on its first read; assigning it sets it outright. Kept in the
+    instance dict as ``_NAME`` and ``_pending_NAME``."""
+
+    def __init__(self, fit, doc: str):
+        self.fit, self.__doc__ = fit, doc
+
+    def __set_name__(self, owner, name):
+        self.value, self.pending = f"_{name}", f"_pending_{name}"
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        pending = obj.__dict__.get(self.pending)
+        if pending is not None:
+            obj.__dict__[self.value] = self.fit(obj, pending)
+            obj.__dict__[self.pending] = None
+        return obj.__dict__.get(self.value)
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.pending] = None
+        obj.__dict__[self.value] = value
+
+    def defer(self, obj, pending) -> None:
+        obj.__dict__[self.value] = None
+        obj.__dict__[self.pending] = pending
+
+
 class FittedAutoencoder:
     """A trained autoencoder with its objective, input layout and code density.
 
@@ -130,39 +159,17 @@ class FittedAutoencoder:
         self.history = history
         self.entropy = entropy
 
-    # --- the code density, fitted when first needed --------------------------------------
-    @property
-    def density(self):
+    # --- the code density and the entropy model, fitted when first needed ------------------
+    density = _FittedOnFirstUse(
+        lambda self, pending: fit_density(*pending),
         """The code density ``sample`` draws from. After :meth:`fit_density` the mixture is
-        fitted here, on first use (``sample``, ``save``, a pickle): most fits never sample,
-        and EM on the codes cost up to a third of a short fit (issue 27). Seeded, so the
-        density is the one an eager fit gave."""
-        pending = self.__dict__.get("_pending_density")
-        if pending is not None:
-            codes, kind, n_components, seed = pending
-            self.__dict__["_density"] = fit_density(kind, codes, n_components, seed)
-            self.__dict__["_pending_density"] = None
-        return self.__dict__.get("_density")
-
-    @density.setter
-    def density(self, value):
-        self.__dict__["_pending_density"] = None
-        self.__dict__["_density"] = value
-
-    @property
-    def entropy(self) -> EntropyModel | None:
+        fitted on first use (``sample``, ``save``, a pickle): most fits never sample, and EM
+        on the codes cost up to a third of a short fit (issue 27). Seeded, so the density is
+        the one an eager fit gave.""")
+    entropy = _FittedOnFirstUse(
+        lambda self, codes: EntropyModel.fit(self, codes),
         """The entropy model of the training codes (compression), fitted like the density:
-        on first use (compress, save, a pickle) from the codes :meth:`fit_density` kept."""
-        pending = self.__dict__.get("_pending_entropy")
-        if pending is not None:
-            self.__dict__["_entropy"] = EntropyModel.fit(self, pending)
-            self.__dict__["_pending_entropy"] = None
-        return self.__dict__.get("_entropy")
-
-    @entropy.setter
-    def entropy(self, value):
-        self.__dict__["_pending_entropy"] = None
-        self.__dict__["_entropy"] = value
+        on first use (compress, save, a pickle) from the codes :meth:`fit_density` kept.""")
 
     def __getstate__(self):
         """Pickles carry the fitted density and entropy model, not the codes they are
@@ -455,10 +462,8 @@ class FittedAutoencoder:
         # codes nothing can be fitted to fail here, not at the first sample or save
         check_codes(codes, "gaussian" if self.variational or kind == "prior" else kind)
         if not self.variational:
-            self.density = None
-            self.__dict__["_pending_density"] = (codes, kind, n_components, self.seed)
-        self.entropy = None
-        self.__dict__["_pending_entropy"] = codes
+            FittedAutoencoder.density.defer(self, (kind, codes, n_components, self.seed))
+        FittedAutoencoder.entropy.defer(self, codes)
         return self
 
     def fit_entropy(self, X) -> "FittedAutoencoder":

@@ -295,9 +295,9 @@ class Report:
             # The marker lists what this report wrote, so a rewrite replaces exactly that.
             write_manifest(tmp / MARKER, tmp, "written by aekit.report")
             apply_default_modes(tmp)  # what mkdir/open give under the umask (mkdtemp: 0700)
-            if path.exists():  # files someone else put in the old report are kept, as-is
-                carry_over(path, tmp, read_manifest(path / MARKER))
             if path.exists():
+                # files someone else put in the old report are kept, as they are
+                carry_over(path, tmp, read_manifest(path / MARKER))
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
                 os.rmdir(old)
                 os.rename(path, old)

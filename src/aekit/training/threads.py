@@ -24,18 +24,19 @@ a team of half the cores (``cores // 2``), leaving the other half as room for th
 other work. On 2 cores that is one thread for everything (quiet, large models give up the
 gain above; busy, they keep one thread's speed); on 8 cores, 4 threads for large work.
 
-``threads`` is the same rule for one inference call (encode, decode, reconstruct), from
-the rows' work. The count used is recorded in every epoch's history record (``threads``),
+:func:`inference_threads` is the same rule for one inference call (encode, decode,
+reconstruct), from one 64-row chunk's work. The count used is recorded in every epoch's history record (``threads``),
 which the run folder's ``history.json`` keeps.
 
-Override: ``n_threads=N`` on an estimator (``TrainConfig.threads``), or the environment
-variable ``AEKIT_NUM_THREADS=N``; ``torch.set_num_threads`` (or ``OMP_NUM_THREADS``) before
+Override: ``TrainConfig.threads`` (``aekit train --threads N``), or the environment
+variable ``AEKIT_NUM_THREADS=N`` (any entry point); ``torch.set_num_threads`` (or ``OMP_NUM_THREADS``) before
 a fit caps the count. torch's count is restored when training or inference ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 
 import torch
@@ -105,10 +106,10 @@ def forward_flops_per_row(model, n_features: int) -> float:
         if isinstance(module, torch.nn.Linear):
             macs[0] += out.numel() * module.in_features
         elif isinstance(module, torch.nn.modules.conv._ConvTransposeNd):
-            k = int(torch.tensor(module.kernel_size).prod())
+            k = math.prod(module.kernel_size)
             macs[0] += inputs[0].numel() * module.out_channels // module.groups * k
         elif isinstance(module, torch.nn.modules.conv._ConvNd):
-            k = int(torch.tensor(module.kernel_size).prod())
+            k = math.prod(module.kernel_size)
             macs[0] += out.numel() * module.in_channels // module.groups * k
 
     kinds = (torch.nn.Linear, torch.nn.modules.conv._ConvNd)

@@ -310,6 +310,7 @@ class Trainer:
         self.result = TrainResult()
         self.stop = False
         self.threads_used = None  # the thread count of the last fit() (history: "threads")
+        self._flops = None  # one training step's FLOPs (the thread policy), once counted
 
     def _callbacks(self, source, val_source, checkpoint_dir, signature) -> list:
         c = self.config
@@ -355,15 +356,18 @@ class Trainer:
                 self.model.to(memory_format=torch.contiguous_format)
 
     def _step_flops(self, X) -> float:
-        """One training step's FLOPs for the thread policy (0 off the CPU)."""
+        """One training step's FLOPs for the thread policy (0 off the CPU); counted on the
+        first fit() only, since the model and batch size stay (partial_fit calls fit() once
+        an epoch)."""
         if self.device.type != "cpu" or self.config.threads is not None:
             return 0.0
-        n_features = getattr(getattr(self.model, "config", None), "n_features", None)
-        if not isinstance(n_features, int):
-            n_features = int(X.shape[1]) if getattr(X, "ndim", 0) == 2 else None
-        if n_features is None:
-            return 0.0
-        return threads.training_flops(self.model, n_features, self.config.batch_size)
+        if self._flops is None:
+            n_features = getattr(getattr(self.model, "config", None), "n_features", None)
+            if not isinstance(n_features, int):
+                n_features = int(X.shape[1]) if getattr(X, "ndim", 0) == 2 else None
+            self._flops = 0.0 if n_features is None else threads.training_flops(
+                self.model, n_features, self.config.batch_size)
+        return self._flops
 
     def _fit(self, X, X_val, until, checkpoint_dir, resume, signature) -> TrainResult:
         config = self.config
