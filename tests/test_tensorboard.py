@@ -240,3 +240,60 @@ def test_the_linear_solve_logs_its_one_record_and_grid(digits, tmp_path):
                                                             rel=1e-6))]
     grid = png(acc.Images("reconstructions")[0])
     assert grid.shape[0] == 2 * 8 + 1  # inputs over their reconstructions, 8x8 digits
+
+
+class _DiskFills:
+    """Every write to an event file from the ``after``-th on fails like a full disk (the
+    record writer runs in tensorboard's own thread, as a real disk fault would)."""
+
+    def __init__(self, monkeypatch, after: int):
+        from tensorboard.summary.writer import record_writer
+
+        self.calls, self.after = 0, after
+        real = record_writer.RecordWriter.write
+
+        def write(writer, data):
+            self.calls += 1
+            if self.calls > self.after:
+                raise OSError(28, "No space left on device")
+            return real(writer, data)
+
+        monkeypatch.setattr(record_writer.RecordWriter, "write", write)
+
+
+# The writes of a 3-epoch run: the file header, then per epoch a few scalars (and a grid);
+# failing after 0, 1, 4 and 8 of them covers the first write, mid-epoch and a later epoch.
+FAIL_AFTER = (0, 1, 4, 8)
+
+
+@pytest.mark.parametrize("after", FAIL_AFTER)
+def test_a_log_that_cannot_be_written_never_costs_the_fit(digits, tmp_path, monkeypatch,
+                                                          caplog, capfd, after):
+    """Issue 28, class 1: a full --log-dir disk once logged one warning; the fit finishes
+    with the same weights as without a log, and no thread traceback is printed."""
+    from aekit.estimators import StackedAutoencoder
+
+    kw = dict(TINY, epochs=3)
+    plain = StackedAutoencoder(**kw).fit(digits)
+    fills = _DiskFills(monkeypatch, after)
+    logged = StackedAutoencoder(**kw, log_dir=str(tmp_path / "logs")).fit(digits)
+    assert fills.calls > after  # the fault did happen
+    for a, b in zip(plain.module_.state_dict().values(), logged.module_.state_dict().values()):
+        assert torch.equal(a, b)
+    warnings = [r for r in caplog.records if "TensorBoard log" in r.getMessage()]
+    assert len(warnings) == 1 and "No space left" in warnings[0].getMessage()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("after", (0, 4))
+def test_cli_train_with_a_full_log_disk_keeps_the_run(tmp_path, monkeypatch, capsys, after):
+    """The same through aekit train: exit 0, the model, history and checkpoint are kept."""
+    out = tmp_path / "run"
+    _DiskFills(monkeypatch, after)
+    assert main(["train", "--model", "stacked", "--data", "digits", "--max-rows", "200",
+                 "--epochs", "3", "--batch-size", "64", "--n-components", "4",
+                 "--hidden-layer-sizes", "16", "--random-state", "0", "--no-report",
+                 "--log-dir", str(tmp_path / "logs"), "--out", str(out)]) == 0
+    assert (out / "model").is_dir() and (out / "checkpoints").is_dir()
+    assert len(json.loads((out / "history.json").read_text())) == 3
+    assert "Traceback" not in capsys.readouterr().err

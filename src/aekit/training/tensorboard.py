@@ -17,13 +17,19 @@ It only reads the model (under ``torch.no_grad``, in eval mode, mode restored) a
 random numbers, so training gives the same weights and history with or without it
 (tests/test_tensorboard.py). Only rank 0 writes under torchrun. A resumed run continues the
 same log: events from epochs after the checkpoint are dropped (``purge_step``).
+
+The log is an optional sink: a write that fails once training runs (a full disk, the folder
+removed) logs one warning and stops the log, never the run (issue 28, class 1). The writer's
+background thread then ends without printing a traceback.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 import os
+import threading
 
 import numpy as np
 import torch
@@ -31,6 +37,8 @@ import torch
 from aekit.errors import ConfigError
 from aekit.training import distributed
 from aekit.training.callbacks import Callback
+
+log = logging.getLogger(__name__)
 
 N_IMAGES = 8
 STRIP_HEIGHT = 4  # a row that is no image is drawn as a strip this many pixels high
@@ -151,8 +159,13 @@ class TensorBoard(Callback):
             require_tensorboard()
             raise
         start = int(getattr(trainer, "start_epoch", 0))
-        # A resumed run rewrites the epochs after its checkpoint: drop their old events.
-        self.writer = SummaryWriter(self.log_dir, purge_step=start + 1 if start else None)
+        _quiet_writer_threads()
+        try:  # a resumed run rewrites the epochs after its checkpoint: drop their old events
+            self.writer = SummaryWriter(self.log_dir, purge_step=start + 1 if start else None)
+        except Exception as exc:  # noqa: BLE001 - the log is optional (module docstring)
+            self.writer = None
+            _warn(self.log_dir, exc, "")
+            return
         self.rows = None
         if self.source is not None and can_reconstruct(trainer.model) and self.source.n:
             idx = torch.arange(min(self.n_images, self.source.n))
@@ -163,10 +176,7 @@ class TensorBoard(Callback):
         if self.writer is None:
             return
         step = int(record["epoch"])
-        for key, value in record.items():
-            tag = tag_of(key)
-            if tag is not None and isinstance(value, (int, float)):
-                self.writer.add_scalar(tag, float(value), step)
+        grid = None
         if self.rows is not None:
             model = trainer.model
             x = self.rows.to(next(model.parameters()).device)
@@ -174,10 +184,56 @@ class TensorBoard(Callback):
             if out.shape == x.shape:  # a reconstruction (not, say, per-pixel class logits)
                 grid = image_grid(x.float().cpu().numpy(), out.float().cpu().numpy(),
                                   model.config.image_shape)
+        try:
+            for key, value in record.items():
+                tag = tag_of(key)
+                if tag is not None and isinstance(value, (int, float)):
+                    self.writer.add_scalar(tag, float(value), step)
+            if grid is not None:
                 self.writer.add_image("reconstructions", grid, step, dataformats="CHW")
-        self.writer.flush()  # on disk each epoch: a run that stops keeps its log
+            self.writer.flush()  # on disk each epoch: a run that stops keeps its log
+        except Exception as exc:  # noqa: BLE001 - any failure of the sink, see the docstring
+            self._stop_log(exc, step)
 
     def on_train_end(self, trainer):
         if self.writer is not None:
-            self.writer.close()
+            try:
+                self.writer.close()
+            except Exception as exc:  # noqa: BLE001 - see the module docstring
+                self._stop_log(exc, None)
             self.writer = None
+
+    def _stop_log(self, exc: BaseException, epoch) -> None:
+        """One warning; the writer is dropped (closing it may fail the same way)."""
+        writer, self.writer = self.writer, None
+        _warn(self.log_dir, exc, f" at epoch {epoch}" if epoch is not None else "")
+        try:
+            writer.close()
+        except Exception:  # noqa: BLE001 - already reported above
+            pass
+
+
+def _warn(log_dir, exc, when: str) -> None:
+    log.warning("TensorBoard log %s: writing failed%s (%s); the log stops there, training "
+                "goes on", log_dir, when, exc)
+
+
+def _quiet_writer_threads() -> None:
+    """A failed write ends tensorboard's writer thread by re-raising, which prints a thread
+    traceback; the main thread sees the same exception at its next write (and warns once),
+    so the thread's copy is not printed. Other threads' exceptions reach the previous hook."""
+    global _previous_hook
+    if _previous_hook is not None:
+        return
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    _previous_hook = threading.excepthook
+
+    def hook(args):
+        if not isinstance(args.thread, _AsyncWriterThread):
+            _previous_hook(args)
+
+    threading.excepthook = hook
+
+
+_previous_hook = None
