@@ -38,6 +38,7 @@ MODEL_CLASSES = {
 RUN_KEYS = ("model", "data", "split", "max_rows", "n_labelled", "scale", "label_column",
             "mmap")
 SCALING_FILE = "scaling.json"  # beside config.resolved.json: the fitted scaling of the run
+COLUMNS_FILE = "columns.json"  # a CSV run's feature names (its header), for rows written back
 RESOLVED_CONFIG = "config.resolved.json"
 MODEL_SUBDIR = "model"
 
@@ -431,8 +432,12 @@ def add_data_args(parser, *, required: bool = True, split: str = "train",
     parser.add_argument("--data", required=required, metavar="NAME|PATH",
                         help=help_text or "a dataset name (digits, fashion-mnist, mnist) or a "
                         ".npy/.npz/.csv/IDX file or image folder")
-    parser.add_argument("--split", default=split, choices=("train", "test", "all"),
-                        help="which part of the data")
+    # split=None: the flag has no default (test is used), so that a command can tell
+    # whether it was given (aekit encode refuses it with --input).
+    parser.add_argument("--split", default=argparse.SUPPRESS if split is None else split,
+                        choices=("train", "test", "all"),
+                        help="which part of the data" + (" (default: test)" if split is None
+                                                         else ""))
     parser.add_argument("--max-rows", type=IntArg(1), default=None, metavar="N",
                         help="use only the first N rows (quick runs)")
     parser.add_argument("--scale", type=ScaleArg(), default=None, metavar="RULE",
@@ -613,10 +618,11 @@ def check_features(model, X, source: str) -> None:
         raise DataError(f"{source}: rows have {X.shape[1]} values but the model expects {d}")
 
 
-def read_array(path, name: str) -> np.ndarray:
+def read_array(path, name: str, dtype=np.float32) -> np.ndarray:
     """A 2-D float32 array from .npy or .csv (numbers only) for --input/--codes: at least
     one row of at least one value, finite. Anything else is one DataError naming ``name``
-    and the file."""
+    and the file. ``dtype=np.float64`` keeps a file's values unrounded (rows that a run's
+    scaling maps first, in float64, as aekit train scaled the training file)."""
     import warnings
 
     path = Path(path)
@@ -648,23 +654,33 @@ def read_array(path, name: str) -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DataError(f"{name} {path}: no data (array shape {arr.shape})")
     with np.errstate(over="ignore"):
-        arr = arr.astype(np.float32)
+        arr = arr.astype(dtype)
     if not np.isfinite(arr).all():
-        raise DataError(f"{name} {path}: holds NaN or Inf (or values beyond float32's range)")
+        raise DataError(f"{name} {path}: holds NaN or Inf (or values beyond "
+                        f"{np.dtype(dtype).name}'s range)")
     return arr
 
 
-def write_array(path, arr: np.ndarray) -> Path:
-    """Write ``arr`` to a .npy or .csv path atomically (after the path was checked)."""
+def write_array(path, arr: np.ndarray, columns: list[str] | None = None) -> Path:
+    """Write ``arr`` to a .npy or .csv path atomically (after the path was checked);
+    ``columns``: a header line for a .csv (quoted as CSV quotes)."""
+    import csv
+    import io
+
     from aekit.io.atomic import atomic_path
 
     path = Path(path)
+    header = ""
+    if columns is not None and path.suffix.lower() == ".csv":
+        line = io.StringIO()
+        csv.writer(line, lineterminator="").writerow(columns)
+        header = line.getvalue()
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".npy":
             with open(tmp, "wb") as f:
                 np.save(f, arr)
         else:
-            np.savetxt(tmp, arr, delimiter=",", fmt="%.7g")
+            np.savetxt(tmp, arr, delimiter=",", fmt="%.7g", header=header, comments="")
     return path
 
 
@@ -690,14 +706,68 @@ def load_model(path):
     if resolved.is_file():
         with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
             run = json.loads(resolved.read_text(encoding="utf-8"))
+    if not isinstance(run, dict):
+        return model, folder, {}
     scaling = folder.parent / SCALING_FILE
-    if isinstance(run, dict) and scaling.is_file():  # how the run scaled its data
+    if scaling.is_file():  # how the run scaled its data
         try:
             run["scaling"] = json.loads(scaling.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise DataError(f"{scaling}: unreadable; it records how the run scaled its "
                             "data") from None
+    columns = folder.parent / COLUMNS_FILE
+    if columns.is_file():
+        try:
+            names = json.loads(columns.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            names = None
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise DataError(f"{columns}: not a list of column names")
+        run["columns"] = names
     return model, folder, run
+
+
+def run_scaler(run: dict, where: str = "the run"):
+    """The Scaler the run's training data went through (scaling.json), or None."""
+    from aekit.datasets.scaling import Scaler
+
+    recorded = (run or {}).get("scaling")
+    if not recorded:
+        return None
+    scaler = Scaler.from_dict(recorded, f"{SCALING_FILE} of {where}")
+    return None if scaler.identity else scaler
+
+
+def to_model_units(X: np.ndarray, run: dict, where: str) -> np.ndarray:
+    """Rows in the units of the run's training file -> what the model sees: the run's
+    recorded scaling applied, as aekit train applied it. Values the scaling takes beyond
+    float32's range are refused, naming ``where``."""
+    scaler = run_scaler(run)
+    if scaler is not None:
+        scaler.check_features(X.shape[1], where)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = X.astype(np.float32) if scaler is None else scaler.apply(X)
+    bad = ~np.isfinite(out).all(axis=1)
+    if bad.any():
+        under = "" if scaler is None else f" under the run's scaling ({scaler.describe()})"
+        raise DataError(f"{where}: row {int(np.argmax(bad)) + 1} leaves float32's range{under}")
+    return out
+
+
+def to_data_units(X: np.ndarray, run: dict) -> np.ndarray:
+    """The model's output rows -> the units of the run's training file (the inverse of its
+    recorded scaling; float32, as the rows aekit reads)."""
+    scaler = run_scaler(run)
+    return X if scaler is None else scaler.inverse(X).astype(np.float32)
+
+
+def write_rows(path, X: np.ndarray, run: dict) -> Path:
+    """Rows a model produced (decoded, generated, decompressed) written in the units of the
+    run's training data; a .csv gets the training CSV's header when the run recorded one."""
+    names = (run or {}).get("columns")
+    if names is not None and len(names) != X.shape[1]:
+        names = None
+    return write_array(path, to_data_units(X, run), columns=names)
 
 
 # --- outputs ---------------------------------------------------------------------------

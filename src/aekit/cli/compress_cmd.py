@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from aekit.cli import common
+from aekit.cli.encode_cmd import add_rows_args, check_rows_args
 
 SUFFIX = ".aekz"
 
@@ -19,9 +20,7 @@ def register(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model_dir", type=Path, metavar="RUN",
                    help="a run folder (aekit train --out) or a model folder")
-    common.add_data_args(p, required=False, split="test")
-    p.add_argument("--input", type=Path, metavar="FILE",
-                   help="rows as a .npy or .csv array, used as they are (instead of --data)")
+    add_rows_args(p)
     add_quality_arg(p)
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help=f"the stream to write (a {SUFFIX} file)")
@@ -61,10 +60,11 @@ def run(args) -> int:
     from aekit.io.atomic import write_bytes_atomic
     from aekit.loading import as_fitted
 
+    check_rows_args(args)
     common.check_output_file(args.out, suffixes=(SUFFIX,), force=args.force,
                              inputs=(args.input, args.data, args.fit_data))
-    model, folder, _ = common.load_model(args.model_dir)
-    X = input_rows(args, model)
+    model, folder, run = common.load_model(args.model_dir)
+    X = input_rows(args, model, run)  # in the model's units: the run's scaling applied
     X_fit = fit_rows(args)
     data = compression.compress(model, X, args.quality, X_fit=X_fit)
     write_bytes_atomic(args.out, data)
@@ -74,5 +74,12 @@ def run(args) -> int:
     peak = peak_of(X)
     print(f"wrote {args.out}: {len(X)} rows in {len(data)} bytes "
           f"({compression.HEADER.size}-byte header), {bpp:.4f} bits per pixel; "
-          f"PSNR {compression.psnr(X, X_hat, peak):.2f} dB (peak {peak:g})")
+          f"PSNR {compression.psnr(X, X_hat, peak):.2f} dB (peak {peak:g}{scaled_note(run)})")
+
+
+def scaled_note(run: dict) -> str:
+    """PSNR is measured where the codec works, on the rows the model sees: say so when the
+    run's scaling made those differ from the file's values."""
+    scaler = common.run_scaler(run)
+    return "" if scaler is None else f", on the rows scaled by the run's {scaler.rule}"
     return 0

@@ -16,7 +16,8 @@ def register(sub) -> None:
     p.add_argument("--codes", type=Path, required=True, metavar="FILE",
                    help=".npy or .csv array (n, code size)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
-                   help="rows.npy or rows.csv")
+                   help="rows.npy or rows.csv, in the units of the run's training data (its "
+                   "recorded scaling undone; a CSV run's header kept)")
     p.add_argument("--png", type=Path, default=None, metavar="FILE",
                    help=f"also draw the decoded rows as images (the first {GRID_MAX}, "
                    "10 per line, so the tiles stay readable)")
@@ -40,7 +41,7 @@ def run(args) -> int:
         raise DataError(f"--codes {args.codes}: rows have {Z.shape[1]} values but the code "
                         f"size is {fitted.code_size}")
     X = fitted.decode(Z)
-    common.write_array(args.out, X)
+    common.write_rows(args.out, X, run_cfg)  # in the units of the run's data
     shown = ""
     if args.png is not None:
         n = save_grid(model, X, args.png, run_cfg, "Decoded codes")

@@ -8,7 +8,8 @@ import argparse
 from pathlib import Path
 
 from aekit.cli import common
-from aekit.cli.compress_cmd import add_fit_data_arg, fit_rows, peak_of
+from aekit.cli.compress_cmd import add_fit_data_arg, fit_rows, peak_of, scaled_note
+from aekit.cli.encode_cmd import add_rows_args, check_rows_args
 
 GRID_ROWS = 50  # rows drawn in --png
 
@@ -24,10 +25,9 @@ def register(sub) -> None:
                    help="rows.npy or rows.csv")
     p.add_argument("--png", type=Path, default=None, metavar="FILE",
                    help=f"also draw the first {GRID_ROWS} rows as images")
-    common.add_data_args(p, required=False, split="test",
-                         help_text="the original rows (for PSNR): a dataset name or file")
-    p.add_argument("--input", type=Path, metavar="FILE",
-                   help="the original rows (for PSNR) as a .npy or .csv array")
+    add_rows_args(p, data_help="the original rows (for PSNR): a dataset name or file",
+                  input_help="the original rows (for PSNR) as a .npy or .csv array, in the "
+                  "units of the run's training data")
     add_fit_data_arg(p)
     common.add_force_arg(p)
     p.set_defaults(func=run)
@@ -37,10 +37,9 @@ def run(args) -> int:
     from aekit.applications import compression
     from aekit.cli.decode_cmd import save_grid
     from aekit.cli.encode_cmd import input_rows
-    from aekit.errors import ConfigError, DataError
+    from aekit.errors import DataError
 
-    if args.data is not None and args.input is not None:
-        raise ConfigError("give at most one of --data and --input (the original rows)")
+    check_rows_args(args, required=False)
     inputs = (args.stream, args.input, args.data, args.fit_data)
     common.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
                              inputs=inputs)
@@ -60,7 +59,7 @@ def run(args) -> int:
     model, folder, run_cfg = common.load_model(args.model_dir)
     originals = None
     if args.data is not None or args.input is not None:
-        originals = input_rows(args, model)
+        originals = input_rows(args, model, run_cfg)  # scaled as the model sees them
         if len(originals) != info.rows:
             raise DataError(f"the originals have {len(originals)} rows but the stream holds "
                             f"{info.rows}")
@@ -68,7 +67,7 @@ def run(args) -> int:
         X_hat = compression.decompress(model, data, X_fit=fit_rows(args))
     except DataError as exc:
         raise DataError(f"STREAM {args.stream}: {exc}") from None
-    common.write_array(args.out, X_hat)
+    common.write_rows(args.out, X_hat, run_cfg)  # in the units of the run's data
     if args.png is not None:
         save_grid(model, X_hat[:GRID_ROWS], args.png, run_cfg,
                   f"Decompressed ({min(GRID_ROWS, len(X_hat))} of {len(X_hat)} rows)")
@@ -77,6 +76,7 @@ def run(args) -> int:
             f"{info.quality:g}), {bpp:.4f} bits per pixel")
     if originals is not None:
         peak = peak_of(originals)
-        line += f"; PSNR {compression.psnr(originals, X_hat, peak):.2f} dB (peak {peak:g})"
+        line += (f"; PSNR {compression.psnr(originals, X_hat, peak):.2f} dB (peak {peak:g}"
+                 f"{scaled_note(run_cfg)})")
     print(line + (f"; {args.png}" if args.png else ""))
     return 0

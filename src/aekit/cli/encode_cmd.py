@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from aekit.cli import common
 
 
@@ -14,27 +16,54 @@ def register(sub) -> None:
                        description=__doc__,
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
-    common.add_data_args(p, required=False, split="test")
-    p.add_argument("--input", type=Path, metavar="FILE",
-                   help="rows as a .npy or .csv array, used as they are (instead of --data)")
+    add_rows_args(p)
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="codes.npy or codes.csv, one row per input row")
     common.add_force_arg(p)
     p.set_defaults(func=run)
 
 
-def input_rows(args, model, run: dict | None = None):
-    """Rows from --data or --input (exactly one), checked against the model. --data is
-    scaled as the run scaled its training data (``run``: its recorded config)."""
+INPUT_HELP = ("rows as a .npy or .csv array of numbers, in the units of the run's training "
+              "data: the run's recorded scaling is applied, as to --data (instead of --data)")
+DATA_ONLY = ("split", "max_rows", "scale", "label_column")  # flags that select/scale --data
+
+
+def add_rows_args(p, data_help: str | None = None, input_help: str = INPUT_HELP) -> None:
+    """--data (with --split, --max-rows, --scale, --label-column) or --input. --split has
+    no default here, so that giving it with --input can be refused (it means test)."""
+    common.add_data_args(p, required=False, split=None, help_text=data_help)
+    p.add_argument("--input", type=Path, metavar="FILE", help=input_help)
+
+
+def check_rows_args(args, required: bool = True) -> None:
+    """Exactly one of --data and --input (at most one unless ``required``); the flags that
+    select or scale --data are refused with --input (every row of FILE is used, scaled as
+    the run recorded), never silently ignored."""
     from aekit.errors import ConfigError
 
-    if (args.data is None) == (args.input is None):
+    if args.data is not None and args.input is not None:
+        raise ConfigError("give only one of --data and --input")
+    if required and args.data is None and args.input is None:
         raise ConfigError("give exactly one of --data and --input")
     if args.input is not None:
-        X = common.read_array(args.input, "--input")
+        given = [f"--{name.replace('_', '-')}" for name in DATA_ONLY
+                 if getattr(args, name, None) is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} applies to --data only: --input "
+                              f"{args.input} is used whole, scaled as the run recorded")
+
+
+def input_rows(args, model, run: dict | None = None):
+    """Rows from --data or --input (see check_rows_args), checked against the model and
+    scaled as the run scaled its training data (``run``: its recorded config)."""
+    check_rows_args(args)
+    run = run or {}
+    if args.input is not None:
         where = f"--input {args.input}"
+        X = common.to_model_units(common.read_array(args.input, "--input", np.float64), run,
+                                  where)
     else:
-        X = common.load_data(args.data, args.split, args.max_rows,
+        X = common.load_data(args.data, getattr(args, "split", "test"), args.max_rows,
                              **common.data_options(args, run)).X
         where = f"--data {args.data}"
     common.check_features(model, X, where)
@@ -44,6 +73,7 @@ def input_rows(args, model, run: dict | None = None):
 def run(args) -> int:
     from aekit.applications import encode
 
+    check_rows_args(args)
     common.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
                              inputs=(args.input, args.data))
     model, folder, run = common.load_model(args.model_dir)

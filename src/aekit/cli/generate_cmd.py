@@ -18,7 +18,8 @@ def register(sub) -> None:
                    metavar="N",
                    help="how many rows")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
-                   help="samples.npy or samples.csv")
+                   help="samples.npy or samples.csv, in the units of the run's training "
+                   "data (its recorded scaling undone; a CSV run's header kept)")
     p.add_argument("--png", type=Path, default=None, metavar="FILE",
                    help="also draw the samples as an image grid")
     p.add_argument("--seed", type=common.seed_arg(), default=0, help="random seed")
@@ -43,7 +44,7 @@ def run(args) -> int:
         raise ConfigError(f"{folder}: this model has no code density to sample from "
                           "(only VAEs and autoencoder estimators generate)")
     X = fitted.sample(args.n_samples, random_state=args.seed)  # = the estimator's sample()
-    common.write_array(args.out, X)
+    common.write_rows(args.out, X, run_cfg)  # in the units of the run's data
     shown = ""
     if args.png is not None:
         n = save_grid(model, X, args.png, run_cfg, "Generated samples")

@@ -43,8 +43,10 @@ def run(args) -> int:
     if args.png is not None:
         common.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
                                  inputs=(args.data, args.out))
-    ds = common.load_data(args.data, args.split, args.max_rows)  # every input checked first
-    model, folder, _ = common.load_model(args.model_dir)
+    model, folder, run = common.load_model(args.model_dir)
+    # --scale / --label-column, or what the run recorded: refused where they do not apply
+    ds = common.load_data(args.data, args.split, args.max_rows,
+                          **common.data_options(args, run))
     fitted = as_fitted(model)
     if not fitted.segmenter:
         raise ConfigError(f"{folder}: not a segmentation model (train one with aekit train "

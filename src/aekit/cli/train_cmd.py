@@ -188,6 +188,8 @@ def _run(args) -> int:
             (tmp / "history.json").write_text(common.to_json(est.history_))
             if ds.scaler is not None:
                 (tmp / common.SCALING_FILE).write_text(common.to_json(ds.scaler.to_dict()))
+            if ds.feature_names is not None:  # rows written back get the CSV's header
+                (tmp / common.COLUMNS_FILE).write_text(common.to_json(ds.feature_names))
             if segmenter:
                 metrics = _segmenter_outputs(est, tmp, X_eval, y_eval, ds, resolved,
                                              report=not args.no_report)
@@ -427,8 +429,9 @@ def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:
     if "accuracy" in metrics:
         print(f"classification accuracy: {metrics['accuracy']:.3f}")
     written = ["model/", "config.resolved.json", "history.json", "metrics.json"]
-    if (Path(out) / common.SCALING_FILE).is_file():
-        written.append(common.SCALING_FILE)
+    for name in (common.SCALING_FILE, common.COLUMNS_FILE):
+        if (Path(out) / name).is_file():
+            written.append(name)
     if report:
         written.append("report/index.html")
     print(f"wrote {out}/: " + ", ".join(written))

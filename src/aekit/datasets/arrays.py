@@ -10,6 +10,7 @@ hold-out, "all" = every row).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import zipfile
 import zlib
@@ -256,7 +257,10 @@ def load_csv(
     y, classes = (None, None)
     if label_index is not None:
         y, classes = _parse_labels(lines, delimiter, label_index, line_numbers, path)
-    return from_array(values, y, path, scale, classes, row_label, fit_split)
+    ds = from_array(values, y, path, scale, classes, row_label, fit_split)
+    if header:  # kept so that rows written back (aekit generate/decode) carry the header
+        ds = dataclasses.replace(ds, feature_names=[first[c].strip() for c in feature_cols])
+    return ds
 
 
 def _nonblank_lines(path: Path) -> tuple[list[int], list[str]]:

@@ -61,6 +61,8 @@ class Dataset:
     scaler: the :class:`~aekit.datasets.scaling.Scaler` the values went through (None for
         named datasets and image folders, which have their own fixed scaling).
     rows: lazy only: the file's row numbers this dataset holds (a split), or None for all.
+    feature_names: a CSV header's names of the feature columns (label column left out), or
+        None (no header, or not a CSV).
     """
 
     X: np.ndarray
@@ -74,6 +76,7 @@ class Dataset:
     lazy: bool = False
     scaler: Scaler | None = None
     rows: np.ndarray | None = None
+    feature_names: list[str] | None = None
 
     def __len__(self) -> int:
         return int(self.X.shape[0] if self.rows is None else len(self.rows))
