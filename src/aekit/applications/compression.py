@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -49,6 +50,12 @@ HEADER = struct.Struct("<4sBBfI8sII")  # see the module docstring
 DEFAULT_QUALITY = 50.0
 RAW_BASE = 1 << 31  # an escaped symbol i is written as i + 2^31 in two 16-bit halves
 MAX_ROWS = (1 << 32) - 1
+# Bounds on what a stream may make decompress allocate, checked before any allocation (a
+# stream is untrusted input; its CRC can be recomputed by anyone): the decoded rows and
+# symbols at most MAX_DECODED_BYTES, and no more rows than the payload can hold, since a
+# range coder spends at least -log2 P(symbol) bits on each symbol (see _min_bits_per_row).
+MAX_DECODED_BYTES = 1 << 31
+CODER_PRECISION = 24  # constriction's default: probabilities in units of 2^-24
 
 __all__ = ["DEFAULT_QUALITY", "HEADER", "MAGIC", "VERSION", "StreamInfo", "bits_per_pixel",
            "compress", "decompress", "fingerprint", "pixels_per_row", "psnr", "quantise",
@@ -163,6 +170,34 @@ def psnr(X, X_hat, peak: float = 1.0) -> float:
 
 
 # --- coding ------------------------------------------------------------------------------------
+def _check_declared_rows(n, k, n_features, info, entropy, steps, lo, hi) -> None:
+    """Refuse a header whose row count the payload cannot hold, or whose decoding would
+    allocate more than MAX_DECODED_BYTES, before anything is allocated."""
+    decoded = n * (k * 8 + n_features * 4)  # symbols (int64) and rows (float32)
+    if decoded > MAX_DECODED_BYTES:
+        raise DataError(f"the stream declares {n} rows, {decoded / 2**30:.1f} GiB decoded; "
+                        f"aekit decodes at most {MAX_DECODED_BYTES / 2**30:.0f} GiB from one "
+                        "stream (compress large sets in parts)")
+    held = 8 * info.payload_bytes / max(_min_bits_per_row(entropy, steps, lo, hi), 1e-12)
+    if n > held + 1:
+        raise DataError(f"the stream declares {n} rows, but its {info.payload_bytes}-byte "
+                        f"payload can hold at most {int(held) + 1} under this model (a "
+                        "forged or damaged header)")
+
+
+def _min_bits_per_row(entropy, steps, lo, hi) -> float:
+    """The fewest bits a range coder can spend on one row: sum over dimensions of
+    -log2 of the most probable symbol's probability, as the coder quantises it (each of
+    the alphabet's symbols keeps at least 2^-CODER_PRECISION, so the largest is at most
+    1 - (alphabet - 1) 2^-CODER_PRECISION)."""
+    bits = 0.0
+    for j in range(entropy.code_size):
+        p = entropy.probabilities(j, steps[j], int(lo[j]), int(hi[j]))
+        ceiling = 1.0 - (len(p) - 1) * 2.0 ** -CODER_PRECISION
+        bits += -np.log2(min(float(np.max(p)) + len(p) * 2.0 ** -CODER_PRECISION, ceiling))
+    return bits
+
+
 def _models(entropy: EntropyModel, steps, lo, hi):
     cat = constriction.stream.model.Categorical
     return [cat(entropy.probabilities(j, steps[j], int(lo[j]), int(hi[j])), perfect=False)
@@ -181,8 +216,9 @@ def compress(model, X, quality=DEFAULT_QUALITY, *, X_fit=None) -> bytes:
     entropy = _entropy(fitted, X_fit)
     Z = fitted.encode(X)  # validates X: shape, dtype, finite
     n, k = Z.shape
-    if n > MAX_ROWS:
-        raise DataError(f"X has {n} rows; one stream holds at most {MAX_ROWS}")
+    if n > MAX_ROWS or n * (k * 8 + fitted.n_features * 4) > MAX_DECODED_BYTES:
+        raise DataError(f"X has {n} rows, more than one stream may hold (decompress decodes "
+                        f"at most {MAX_DECODED_BYTES / 2**30:.0f} GiB): compress it in parts")
     steps = entropy.steps_for_quality(q)
     lo, hi = entropy.alphabet(steps)
     S = _symbols(entropy, Z, steps)  # (n, k)
@@ -223,7 +259,7 @@ def stream_info(data) -> StreamInfo:
     if version < 1 or flags != 0:
         raise DataError(f"corrupt stream header (version {version}, flags {flags})")
     if len(data) != HEADER.size + size:
-        what = "truncated" if len(data) < HEADER.size + size else "has trailing bytes"
+        what = "truncated" if len(data) < HEADER.size + size else "longer than its header says"
         raise DataError(f"the stream is {what}: {len(data)} bytes, its header says "
                         f"{HEADER.size + size}")
     if zlib.crc32(data[HEADER.size:], zlib.crc32(data[:HEADER.size - 4])) != crc:
@@ -232,6 +268,26 @@ def stream_info(data) -> StreamInfo:
     if not (0 < q <= 100) or size % 4 or (n == 0) != (size == 0):
         raise DataError(f"corrupt stream header (quality {q}, {n} rows, {size} payload bytes)")
     return StreamInfo(version, float(q), int(n), fp.hex(), int(size), len(data))
+
+
+def read_stream(path) -> bytes:
+    """A stream file's bytes, its length checked against the header's before the payload
+    is read (a huge or sparse file that is not a stream costs one header read)."""
+    from pathlib import Path
+
+    path = Path(path)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(HEADER.size)
+        if len(head) == HEADER.size and head[:4] == MAGIC:
+            declared = HEADER.size + HEADER.unpack_from(head)[6]
+            if size != declared:
+                what = "truncated" if size < declared else "longer than its header says"
+                raise DataError(f"the stream is {what}: {size} bytes, its header says "
+                                f"{declared}")
+        elif size > HEADER.size:
+            return head  # stream_info names what is wrong from the header alone
+        return head + f.read()
 
 
 def _as_bytes(data) -> bytes:
@@ -261,8 +317,9 @@ def decompress(model, data, *, X_fit=None, codes: bool = False) -> np.ndarray:
     steps = entropy.steps_for_quality(info.quality)
     if n == 0:
         Zhat = np.zeros((0, k), np.float32)
-        return Zhat if codes else fitted.decode(Zhat).reshape(0, fitted.n_features)
+        return Zhat if codes else np.zeros((0, fitted.n_features), np.float32)
     lo, hi = entropy.alphabet(steps)
+    _check_declared_rows(n, k, fitted.n_features, info, entropy, steps, lo, hi)
     words = np.frombuffer(data, dtype="<u4", offset=HEADER.size).astype(np.uint32)
     S = np.empty((n, k), np.int64)
     try:
@@ -284,7 +341,8 @@ def decompress(model, data, *, X_fit=None, codes: bool = False) -> np.ndarray:
                 m_j = int(out.sum())
                 S[out, j] = raw[start:start + m_j]
                 start += m_j
-    except (ValueError, RuntimeError, OverflowError) as exc:  # a forged stream with a valid CRC
+    except (ValueError, RuntimeError, OverflowError, AssertionError) as exc:  # a forged stream
+        # with a valid CRC (constriction checks its words with assertions too)
         raise DataError(f"the stream's payload could not be decoded ({exc})") from None
     Zhat = _dequantise(entropy, S, steps)
     return Zhat if codes else fitted.decode(Zhat)

@@ -49,7 +49,9 @@ def run(args) -> int:
     if not args.stream.is_file():
         raise DataError(f"STREAM {args.stream}: no such file")
     try:
-        data = args.stream.read_bytes()
+        data = compression.read_stream(args.stream)
+    except DataError as exc:
+        raise DataError(f"STREAM {args.stream}: {exc}") from None
     except OSError as exc:
         raise DataError(f"STREAM {args.stream}: could not be read ({exc.strerror})") from None
     try:

@@ -38,7 +38,12 @@ from sklearn.utils._param_validation import (
 from aekit.errors import ConfigError
 from aekit.fitted.density import SAMPLERS
 from aekit.losses.objectives import LIKELIHOODS, NOISE_KINDS, RECONSTRUCTIONS, SPARSITY_KINDS
-from aekit.models.autoencoder import ARCHITECTURES, MAX_LAYER_WIDTH, OUTPUT_ACTIVATIONS
+from aekit.models.autoencoder import (
+    ARCHITECTURES,
+    MAX_CLASSES,
+    MAX_LAYER_WIDTH,
+    OUTPUT_ACTIVATIONS,
+)
 from aekit.models.conv import DECODER_KINDS
 from aekit.models.layers import ACTIVATIONS
 from aekit.training.trainer import ENGINES, OPTIMIZERS, SCHEDULES
@@ -562,7 +567,7 @@ def _with_segmenter(p: Param) -> Param:
 
 
 PARAMS = tuple(_with_segmenter(p) for p in PARAMS) + (
-    _p("n_classes", "int", [count(2, MAX_LAYER_WIDTH), None],
+    _p("n_classes", "int", [count(2, MAX_CLASSES), None],
        """Classes of the masks, background included (labels 0 .. n_classes - 1); None
        infers it from the training masks (largest label + 1).""",
        {"segmenter": None}, "model"),

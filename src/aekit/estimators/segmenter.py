@@ -26,6 +26,7 @@ from aekit.estimators.params import documented
 from aekit.io.rows import LabelledSource, make_source
 from aekit.losses import CrossEntropy
 from aekit.models import ModelConfig
+from aekit.models.autoencoder import MAX_CLASSES
 from aekit.training.trainer import Trainer
 
 EVAL_IMAGES = 64  # images per validation batch (a 64x64 image's activations are large)
@@ -53,11 +54,17 @@ def check_masks(masks, n: int, shape: tuple[int, int], n_classes: int | None = N
                             f"number ({flat[row][bad[row]][0]!r}); masks are class indices")
     for what, bad in (("below 0", flat < 0),
                       (f"not below n_classes={n_classes}",
-                       flat >= n_classes if n_classes is not None else None)):
+                       flat >= n_classes if n_classes is not None else None),
+                      (f"above the most classes a segmenter has ({MAX_CLASSES})",
+                       flat >= MAX_CLASSES)):
         if bad is not None and bad.any():
             row = int(np.argwhere(bad)[0][0])
-            raise DataError(f"{name}: row {row} (0-based) holds label {flat[row][bad[row]][0]:g}, "
-                            f"{what}; labels are 0 .. n_classes - 1 (0: background)")
+            label = flat[row][bad[row]][0]
+            void = (" (255 marks 'void' pixels in many data sets; aekit has no ignore label: "
+                    "give them a class, e.g. 0)" if label == 255 else "")
+            raise DataError(f"{name}: row {row} (0-based) holds label {int(label)}, {what}; "
+                            f"labels are 0 .. n_classes - 1 (0: background, at most "
+                            f"{MAX_CLASSES - 1}){void}")
     return M.astype(np.int64)
 
 

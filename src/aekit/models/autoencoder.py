@@ -25,6 +25,11 @@ OUTPUT_ACTIVATIONS = ("sigmoid", "linear")
 # Refuse configs whose weights alone would exceed this many parameters (~4 GB of fp32)
 # before anything is allocated: protects `aekit.load` against absurd or hostile configs.
 MAX_PARAMETERS = 1_000_000_000
+# A segmenter's labels are 0 .. MAX_CLASSES - 1, checked before any network is built: the
+# head has one output per class up to the largest label, so one stray pixel labelled 100000
+# would build a 100001-class network (8 GB). 255 is left out because data sets use it for
+# "void" pixels (PASCAL VOC, CamVid); aekit has no ignore label, so they must be relabelled.
+MAX_CLASSES = 255
 MAX_LAYER_WIDTH = 1_000_000
 
 
@@ -130,8 +135,8 @@ class ModelConfig:
             if self.decoder not in DECODER_KINDS:
                 fail(f"decoder {self.decoder!r} is not one of {list(DECODER_KINDS)}")
         if self.n_classes is not None:
-            if not 2 <= self.n_classes <= MAX_LAYER_WIDTH:
-                fail(f"n_classes must be in 2..{MAX_LAYER_WIDTH}, got {self.n_classes!r}")
+            if not 2 <= self.n_classes <= MAX_CLASSES:
+                fail(f"n_classes must be in 2..{MAX_CLASSES}, got {self.n_classes!r}")
             if self.architecture != "conv" or self.code_size is not None or self.variational:
                 fail("a segmentation network (n_classes) is convolutional, with no dense "
                      "code (code_size null) and not variational")
