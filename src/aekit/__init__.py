@@ -47,7 +47,8 @@ _ESTIMATOR_NAMES = ("AutoencoderClassifier", "ConvAutoencoder", "ConvSegmenter",
 
 
 _SUBPACKAGES = ("applications", "cli", "datasets", "estimators", "evaluation", "fitted", "io",
-                "loading", "losses", "models", "plotting", "report", "tour", "training")
+                "loading", "losses", "models", "plotting", "pretrained", "report", "tour",
+                "training")
 
 
 def __getattr__(name):

@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     source = pretrained.path(args.name)  # ConfigError naming the choices
     record = pretrained.info(args.name)
     if args.out is not None:
+        pretrained.verify(args.name)  # a changed file is never copied out under the name
         out = common.check_output_dir(Path(args.out))
         with common.output_folder_lock(out), common.staging_dir(out) as tmp:
             for f in sorted(source.iterdir()):

@@ -246,6 +246,9 @@ def read_mask(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
         raise DataError(f"{path}: masks must be PNG files (lossless), not {path.suffix}")
     try:
         with Image.open(path) as im:
+            if im.format != "PNG":  # the name says PNG; a lossy JPEG's labels are noise
+                raise DataError(f"{path}: named .png but holds a {im.format} image; a mask "
+                                "must be a real PNG (lossless), its values class indices")
             if im.mode not in ("L", "P", "1"):
                 raise DataError(f"{path}: mask has mode {im.mode}; a mask is a single-channel "
                                 "PNG whose values are class indices (mode L or P)")

@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from aekit.errors import AekitError, ConfigError, DataError, TrainingError
+from aekit.errors import AekitError, ConfigError, DataError, ModelFileError, TrainingError
 # Keyword -> TrainConfig / Objective field (one mapping serves fit, partial_fit and saving)
 # and the checks of every keyword: all from the parameter table.
 from aekit.estimators.params import (
@@ -468,13 +468,22 @@ class AutoencoderMixin:
         """Inverse of ``_json_state`` / ``_extra_tensors`` (validated by the caller)."""
         self.fitted_ = fitted
         self.history_ = list(fitted.history or [])
-        for key in ("n_features_in_", "seed_", "n_components_", "n_iter_"):
-            setattr(self, key, int(state[key]))
+        for key in ("n_features_in_", "seed_", "n_components_", "n_iter_", "epochs_"):
+            if key == "epochs_" and key not in state:  # files before epochs='auto'
+                continue
+            value = state.get(key)  # whole numbers only: 64.7 is damage, not 64
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ModelFileError(f"estimator state: {key} must be a whole number >= 0, "
+                                     f"got {value!r}")
+            setattr(self, key, value)
         self._auto_code_size = self.n_components_  # what n_components='auto' chose
-        if "epochs_" in state:  # what epochs='auto' chose (files before it: not recorded)
-            self.epochs_ = int(state["epochs_"])
         if "feature_names_in_" in state:
-            self.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
+            names = state["feature_names_in_"]
+            if not (isinstance(names, list) and all(isinstance(s, str) for s in names)
+                    and len(names) == self.n_features_in_):
+                raise ModelFileError(f"estimator state: feature_names_in_ must be "
+                                     f"{self.n_features_in_} names (n_features_in_)")
+            self.feature_names_in_ = np.asarray(names, dtype=object)
         if getattr(self, "weight_decay", None) == "auto":
             self._restore_weight_decay(state)
         self._restore_auto(fitted, state)

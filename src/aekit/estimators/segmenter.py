@@ -240,9 +240,10 @@ class ConvSegmenter(AutoencoderMixin, BaseEstimator):
                 k != fitted.module.config.n_classes:
             raise ModelFileError("estimator state: n_classes_ must be the network's number of "
                                  "classes")
-        if not isinstance(w, list) or len(w) != k or \
-                not all(isinstance(v, (int, float)) and np.isfinite(v) for v in w):
-            raise ModelFileError(f"estimator state: class_weight_ must be {k} numbers")
+        if not isinstance(w, list) or len(w) != k or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                and v > 0 for v in w):
+            raise ModelFileError(f"estimator state: class_weight_ must be {k} numbers > 0")
         self.n_classes_ = k
         self.classes_ = np.arange(k)
         self.class_weight_ = np.asarray(w, dtype=np.float64)

@@ -125,10 +125,13 @@ class EntropyModel:
     def from_tensors(cls, tensors: dict, k: int) -> "EntropyModel | None":
         """Rebuild from ``entropy/...`` tensors (None when there are none: folders saved
         before compression existed), checking names, shapes and values."""
-        p = {key[len(PREFIX):]: tensors[key].double().numpy() for key in tensors
-             if key.startswith(PREFIX)}
-        if not p:
+        stored = {key[len(PREFIX):]: tensors[key] for key in tensors if key.startswith(PREFIX)}
+        if not stored:
             return None
+        wrong = sorted(n for n, t in stored.items() if t.dtype != torch.float64)
+        if wrong:  # aekit writes float64: an integer or float32 tensor was put there
+            raise ModelFileError(f"entropy-model tensors {wrong} are not float64")
+        p = {name: t.numpy() for name, t in stored.items()}
         shapes = {"quantiles": (k, N_QUANTILES), "offsets": (k,), "gains": (k,), "signal": (1,)}
         if set(p) != set(shapes) or any(p[n].shape != s for n, s in shapes.items()):
             raise ModelFileError(f"entropy-model tensors {sorted(p)} do not fit a {k}-d code "
