@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import shutil
 import sys
@@ -27,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from aekit.cli import common
+
+log = logging.getLogger(__name__)
 
 EXIT_INTERRUPTED = 130
 MMAP_EVAL_ROWS = 10_000  # a streamed file's test rows read into memory for the metrics
@@ -128,6 +131,7 @@ def _run(args) -> int:
     X, y = (ds if mmap else ds.X), ds.y
     eval_rows = args.eval_rows or (MMAP_EVAL_ROWS if mmap else None)
     _give_image_shape(est, resolved, ds)
+    y = _check_data_fits_model(resolved, ds, y)
     common.check_rows_before_training(resolved, len(X), eval_rows=eval_rows or sys.maxsize,
                                       report=not args.no_report)
     if args.resume and (out / common.RESOLVED_CONFIG).is_file():
@@ -175,7 +179,7 @@ def _run(args) -> int:
                                 scale=ds.scaler or "auto",
                                 label_column=resolved.get("label_column"), mmap=mmap)
     held = (test if test is not None else ds).head(eval_rows, in_memory=True)
-    X_eval, y_eval = held.X, held.y
+    X_eval, y_eval = held.X, (held.y if y is not None else None)
     n_held = len(test if test is not None else ds)
     rng = np.random.default_rng(0)
     sub = np.sort(rng.permutation(len(X))[:REPORT_TRAIN_ROWS])
@@ -260,6 +264,36 @@ def _check_same_run(out: Path, resolved: dict) -> None:
         raise ConfigError(f"--resume: the run in {out} was made with other settings ("
                           + "; ".join(c.removeprefix("params.") for c in changed)
                           + "); resume with the original ones, or train into another --out")
+
+
+def _check_data_fits_model(resolved: dict, ds, y):
+    """Mismatches between --model and --data, refused before training (issue 28, class 6);
+    returns the class labels the metrics may use (None for a segmentation set's masks,
+    which are no per-row classes)."""
+    from aekit.errors import ConfigError
+
+    model, params, data = resolved["model"], resolved["params"], resolved["data"]
+    masks = y is not None and np.ndim(y) == 3
+    if model == "classifier" and masks:
+        raise ConfigError(f"--model classifier needs one class label per row, but --data "
+                          f"{data} has a mask per image (a segmentation set): train --model "
+                          "segmenter on it, or an autoencoder")
+    # A CSV is a table. (A flat .npy without a shape is laid out on a square, as the
+    # estimators document: a 784-value row is a 28x28 image.)
+    conv = model in ("conv", "segmenter") or params.get("architecture") == "conv"
+    table = str(data).lower().endswith(".csv")
+    if conv and table and params.get("image_shape") is None:
+        raise ConfigError(
+            f"--model {model}{' --architecture conv' if model not in ('conv', 'segmenter') else ''}"
+            f" treats each row as an image, but --data {data} is a table (a CSV): "
+            "a convolution's filters need neighbouring pixels, and a table's columns are not "
+            "(on such data it trails PCA); use --model stacked, or give --image-shape H,W "
+            "(or C,H,W) when each row is an image")
+    if masks and model != "segmenter":
+        log.info("--data %s: its masks are not class labels; the metrics leave the label "
+                 "probes out", data)
+        return None
+    return y
 
 
 def _give_image_shape(est, resolved: dict, ds) -> None:
