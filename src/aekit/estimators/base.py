@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 from pathlib import Path
 
@@ -36,6 +37,8 @@ from aekit.losses import Objective
 from aekit.models import build_model
 from aekit.training import TrainConfig, greedy_layerwise
 from aekit.training.trainer import Trainer
+
+log = logging.getLogger(__name__)
 
 
 def store_params(estimator, params: dict) -> None:
@@ -492,6 +495,28 @@ class AutoencoderMixin:
                               f"estimator state says {self.n_features_in_}")
 
 
+# partial_fit past the end of a cosine schedule (planned over epochs_, it ends at learning
+# rate 0, and torch's cosine then rises again along the wave): the epochs after it train at
+# a constant learning_rate * PAST_SCHEDULE_LR, the fine-tuning convention of
+# AutoencoderClassifier (small steps keep what was learned), and say so once.
+PAST_SCHEDULE_LR = 0.1
+
+
+def _past_the_schedule(trainer, planned: int) -> None:
+    scheduler = trainer.scheduler
+    if trainer.epoch < planned or not isinstance(
+            scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+        return
+    lr = scheduler.base_lrs[0] * PAST_SCHEDULE_LR
+    trainer.scheduler = None
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = lr
+    log.warning("partial_fit: the cosine learning-rate schedule planned over %d epochs has "
+                "ended (learning rate 0); later epochs train at a constant %.3g "
+                "(learning_rate x %g). Set lr_schedule=None to train online at "
+                "learning_rate throughout.", planned, lr, PAST_SCHEDULE_LR)
+
+
 DENSITY_ROWS = 10_000  # rows of a streamed file whose codes fit the code density
 
 
@@ -562,8 +587,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         state (Adam moments), learning-rate schedule (planned over ``epochs``), warm-up and
         shuffling stream, so ``epochs`` calls over the same X give the weights ``fit(X)``
         ends with (when its last epoch is its best: ``partial_fit`` keeps the last
-        epoch's weights). A loaded or unpickled model starts a fresh optimizer. The code
-        density used by ``sample`` is refitted on X's codes.
+        epoch's weights). A loaded or unpickled model starts a fresh optimizer. Past the end
+        of a cosine schedule (learning rate 0) it trains at learning_rate x 0.1, constant,
+        and logs a warning once. The code density used by ``sample`` is refitted on X's
+        codes.
         """
         first = not hasattr(self, "fitted_")
         if first:
@@ -585,6 +612,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
                                          restore_best=False)
             trainer = Trainer(module, self._objective(), config)
         trainer.best.restore = False  # partial_fit keeps the last epoch's weights
+        _past_the_schedule(trainer, self.epochs_)
         before = self._state(self._fitted(module, layout), X)  # before this epoch
         try:
             self._train(module, layout, X, 1, self.seed_, trainer=trainer, continuing=True)

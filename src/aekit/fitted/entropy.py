@@ -140,7 +140,14 @@ class EntropyModel:
                 or (np.diff(p["quantiles"], axis=1) < 0).any() or p["signal"][0] < 0:
             raise ModelFileError("entropy-model tensors hold non-finite, negative or "
                                  "unsorted values")
-        return cls(p["quantiles"], p["offsets"], p["gains"], p["signal"][0])
+        model = cls(p["quantiles"], p["offsets"], p["gains"], p["signal"][0])
+        try:  # a fitted model codes every quality: its widest alphabet is ~1000s of symbols
+            model.alphabet(model.steps_for_quality(100.0))
+        except ConfigError:
+            raise ModelFileError("entropy-model tensors are inconsistent: their quantiles "
+                                 "span more quantisation steps than the coder takes even at "
+                                 "quality 100 (a damaged file, not a quality setting)") from None
+        return model
 
 
 def _gains(fitted, codes: np.ndarray) -> np.ndarray:
