@@ -176,7 +176,7 @@ def test_an_input_the_scaling_takes_beyond_float32_is_refused(runs, tmp_path, ca
     assert main(["encode", str(run), "--input", str(tmp_path / "huge.npy"), "--out",
                  str(tmp_path / "c.npy")]) == 2
     err = capsys.readouterr().err
-    assert "row 4" in err and "float32" in err and "Traceback" not in err
+    assert "row 3 (0-based)" in err and "float32" in err and "Traceback" not in err
 
 
 @pytest.fixture(scope="module")

@@ -746,11 +746,12 @@ def to_model_units(X: np.ndarray, run: dict, where: str) -> np.ndarray:
     if scaler is not None:
         scaler.check_features(X.shape[1], where)
     with np.errstate(over="ignore", invalid="ignore"):
-        out = X.astype(np.float32) if scaler is None else scaler.apply(X)
+        out = X.astype(np.float32) if scaler is None else scaler.apply(X, where)
     bad = ~np.isfinite(out).all(axis=1)
     if bad.any():
         under = "" if scaler is None else f" under the run's scaling ({scaler.describe()})"
-        raise DataError(f"{where}: row {int(np.argmax(bad)) + 1} leaves float32's range{under}")
+        raise DataError(f"{where}: row {int(np.argmax(bad))} (0-based) leaves float32's "
+                        f"range{under}")
     return out
 
 

@@ -159,7 +159,7 @@ def scale_values(values: np.ndarray, scale, where: str, fit_rows=None,
         raise DataError(f"{where}: no data (empty array)")
     if isinstance(scale, Scaler):
         scale.check_features(values.shape[1], where)
-        return scale.apply(values), scale
+        return scale.apply(values, where), scale
     check_rule(scale)
     if scale in FITTED_RULES:
         stats = Stats(values.shape[1])
@@ -170,7 +170,7 @@ def scale_values(values: np.ndarray, scale, where: str, fit_rows=None,
     else:
         scaler = rule_scaler(float(values.min()), float(values.max()), is_integral(values),
                              scale, where, image)
-    return scaler.apply(values), scaler
+    return scaler.apply(values, where), scaler
 
 
 def value_transform(lo: float, hi: float, integral: bool, scale: ScaleOption,

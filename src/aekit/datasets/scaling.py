@@ -118,18 +118,30 @@ class Scaler:
             raise DataError(f"{where}: {n_features} features, but the scaling (fitted on "
                             f"{self.fitted_rows} rows) has {len(self.offset)}")
 
-    def apply(self, values: np.ndarray) -> np.ndarray:
-        """(n, d) values -> float32 features (a new array)."""
+    def apply(self, values: np.ndarray, where: str = "the data") -> np.ndarray:
+        """(n, d) values -> float32 features (a new array). A value that leaves float32's
+        range on the way (beyond ~3.4e38, or nonzero below its smallest normal number
+        ~1.2e-38, which float32 flushes to 0) is a DataError naming its row and column,
+        never an inf, NaN or silent 0 (docs/reliability.md)."""
         if self.per_feature:
             out = np.empty(values.shape, dtype=np.float32)
             for i in range(0, len(values), CHUNK_ROWS):  # float64 buffer of CHUNK_ROWS rows
-                part = values[i:i + CHUNK_ROWS].astype(np.float64)
-                out[i:i + CHUNK_ROWS] = (part - self.offset) * self.factor
+                with np.errstate(over="ignore", invalid="ignore"):
+                    part = (values[i:i + CHUNK_ROWS].astype(np.float64) - self.offset) \
+                        * self.factor
+                _check_float32(part, values, i, where, self)
+                out[i:i + CHUNK_ROWS] = part
             return out
-        out = values.astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = values.astype(np.float32)
+        if values.dtype.kind == "f" and values.dtype.itemsize > 4:
+            _check_float32(values, values, 0, where, None)  # the cast itself
         if not self.identity:
-            out -= np.float32(self.offset)
-            out *= np.float32(self.factor)
+            with np.errstate(over="ignore", invalid="ignore"):
+                out -= np.float32(self.offset)
+                out *= np.float32(self.factor)
+            if not np.isfinite(out).all():
+                _check_float32(out, values, 0, where, self)
         if self.clip:
             np.clip(out, 0.0, 1.0, out=out)
         return out
@@ -175,6 +187,28 @@ class Scaler:
         return f"{self.rule}: (v - {self.offset:g}) * {self.factor:g}"
 
 
+def _check_float32(part: np.ndarray, values: np.ndarray, start: int, where: str,
+                   scaler) -> None:
+    """DataError for the first value of ``part`` (rows start.. of ``values``) that is not
+    finite in float32 or that float32 would flush to 0."""
+    tiny, big = np.finfo(np.float32).tiny, np.finfo(np.float32).max
+    with np.errstate(invalid="ignore"):
+        mag = np.abs(part.reshape(len(part), -1))
+        bad = ~(mag <= big) | ((mag > 0) & (mag < tiny))
+    if not bad.any():
+        return
+    row, col = (int(v) for v in np.argwhere(bad)[0])
+    value = values.reshape(len(values), -1)[start + row, col]
+    how = "" if scaler is None else f" after scaling ({scaler.describe()})"
+    hint = ("a value below float32's smallest normal number (1.2e-38) would become 0"
+            if mag[row, col] < tiny else "a value beyond float32's range (3.4e38)")
+    fix = ("change the data's units (divide by a power of ten)" if scaler is not None
+           and scaler.fitted else "rescale the data (scale='standard' or 'minmax', --scale "
+           "on the command line) or change its units")
+    raise DataError(f"{where}: row {start + row} (0-based), column {col + 1}: {float(value)!r} "
+                    f"leaves float32's range{how}: {hint}; {fix}")
+
+
 class Stats:
     """Running per-feature min, max, mean and variance over blocks of rows (float64), so a
     memory-mapped file is scanned once in bounded memory. Variance by Chan et al.'s
@@ -193,12 +227,13 @@ class Stats:
         b = block.reshape(len(block), -1).astype(np.float64)
         np.minimum(self.lo, b.min(axis=0), out=self.lo)
         np.maximum(self.hi, b.max(axis=0), out=self.hi)
-        n_b, mean_b = len(b), b.mean(axis=0)
-        m2_b = ((b - mean_b) ** 2).sum(axis=0)
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.mean = self.mean + delta * (n_b / n)
-        self.m2 = self.m2 + m2_b + delta ** 2 * (self.n * n_b / n)
+        with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308: fit_rule
+            n_b, mean_b = len(b), b.mean(axis=0)  # refuses the non-finite result
+            m2_b = ((b - mean_b) ** 2).sum(axis=0)
+            n = self.n + n_b
+            delta = mean_b - self.mean
+            self.mean = self.mean + delta * (n_b / n)
+            self.m2 = self.m2 + m2_b + delta ** 2 * (self.n * n_b / n)
         self.n = n
 
 
@@ -206,6 +241,13 @@ def fit_rule(rule: str, stats: Stats, where: str) -> Scaler:
     """The fitted Scaler of ``rule`` (minmax, minmax-global, standard) from ``stats``."""
     if stats.n == 0:
         raise DataError(f"{where}: no rows to fit scale={rule!r} on")
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~(np.isfinite(stats.hi - stats.lo) & np.isfinite(stats.m2))
+    if bad.any():
+        col = int(np.argmax(bad))
+        raise DataError(f"{where}: column {col + 1}: values from {stats.lo[col]:.3g} to "
+                        f"{stats.hi[col]:.3g} are too large to scale (their range or variance "
+                        "overflows float64); change the data's units (divide by a power of ten)")
     if rule == "minmax-global":
         lo, hi = float(stats.lo.min()), float(stats.hi.max())
         if hi == lo:

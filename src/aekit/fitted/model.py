@@ -126,6 +126,22 @@ class _FittedOnFirstUse:
         obj.__dict__[self.pending] = pending
 
 
+def _finite(out: np.ndarray, given: np.ndarray, name: str, what: str) -> np.ndarray:
+    """``out`` when every value is finite; else a DataError naming the first row whose
+    ``what`` overflowed float32 (a finite input far beyond any training data: refused on
+    every path, never returned as NaN or inf; docs/reliability.md)."""
+    if out.size == 0:
+        return out
+    bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+    if not bad.any():
+        return out
+    row = int(np.argmax(bad))
+    peak = float(np.abs(given[row]).max())
+    raise DataError(f"{name}: row {row} (0-based): its {what} overflows float32 (its largest "
+                    f"|value| is {peak:.3g}, far outside what the model was trained on); "
+                    f"{int(bad.sum())} row(s) refused")
+
+
 class FittedAutoencoder:
     """A trained autoencoder with its objective, input layout and code density.
 
@@ -303,17 +319,18 @@ class FittedAutoencoder:
 
     def encode(self, X) -> np.ndarray:
         """Codes (n, k) float32; a VAE's posterior mean mu."""
-        T = self.layout.to_module(self.check_input(X))
+        X = self.check_input(X)
+        T = self.layout.to_module(X)
         out = self.run(self.module.encode, T)
-        return out.numpy().reshape(len(T), self.code_size)
+        return _finite(out.numpy().reshape(len(T), self.code_size), X, "X", "code")
 
     def decode(self, Z) -> np.ndarray:
         """Outputs (n, D) float32 of codes (n, k), after the output activation (see
         ``free_code_note`` for an unpooling decoder)."""
         self._reconstructs("decode")
-        Z = torch.from_numpy(self.check_codes(Z))
-        out = self.run(self.module.decode, Z)
-        return self.layout.crop(out.reshape(len(Z), -1)).numpy()
+        Z = self.check_codes(Z)
+        out = self.run(self.module.decode, torch.from_numpy(Z))
+        return _finite(self.layout.crop(out.reshape(len(Z), -1)).numpy(), Z, "Z", "output")
 
     @staticmethod
     def _logits(m, x):
@@ -329,9 +346,11 @@ class FittedAutoencoder:
         """decode(encode(X)) in one pass, (n, D) float32 (a VAE's decoder mean at z = mu;
         an unpooling decoder uses the input's own pooling indices)."""
         self._reconstructs("reconstruct")
-        T = self.layout.to_module(self.check_input(X))
+        X = self.check_input(X)
+        T = self.layout.to_module(X)
         out = self.run(lambda x: self._output(self.module, self._logits(self.module, x)), T)
-        return self.layout.crop(out.reshape(len(T), -1)).numpy()
+        return _finite(self.layout.crop(out.reshape(len(T), -1)).numpy(), X, "X",
+                       "reconstruction")
 
     # --- scores (float64) ----------------------------------------------------------------
     def reconstruction_error(self, X, metric: str = "sse") -> np.ndarray:
@@ -372,6 +391,19 @@ class FittedAutoencoder:
         g = torch.Generator().manual_seed(seed)
         return torch.randn((n, self.code_size), generator=g, dtype=torch.float64)
 
+    def _in_likelihood_domain(self, X: np.ndarray) -> np.ndarray:
+        """X, when the likelihood is defined on it: a Bernoulli likelihood scores values in
+        [0, 1] only (for x > 1 its log p(x|z) is positive and grows without bound, so a row
+        far outside would score as the most normal; docs/reliability.md)."""
+        if self.objective.likelihood == "bernoulli":
+            bad = ((X < 0) | (X > 1)).any(axis=1)
+            if bad.any():
+                row = int(np.argmax(bad))
+                raise DataError(f"X: row {row} (0-based) holds values outside [0, 1] (up to "
+                                f"{float(np.abs(X[row]).max()):.3g}); this model's Bernoulli "
+                                "likelihood is defined on [0, 1] only")
+        return X
+
     def _nll(self, m, logits, x):
         """-log p(x|z) per row (nats, summed over the D real features)."""
         d = self.n_features
@@ -390,7 +422,7 @@ class FittedAutoencoder:
         S = self.n_mc_samples if n_samples is None else int(n_samples)
         if S < 1:
             raise ConfigError(f"n_samples must be >= 1, got {n_samples}")
-        X = self.check_input(X)
+        X = self._in_likelihood_domain(self.check_input(X))
         eps, m = self._eps(S, random_state), self._module64()
 
         def fn(x):
@@ -412,7 +444,7 @@ class FittedAutoencoder:
         self._variational("the log-likelihood")
         if k < 1:
             raise ConfigError(f"k (importance samples) must be >= 1, got {k}")
-        X = self.check_input(X)
+        X = self._in_likelihood_domain(self.check_input(X))
         eps, m = self._eps(k, random_state), self._module64()
         per_pass = max(1, 2**14 // INFER_ROWS)  # importance samples decoded at once
 
@@ -447,10 +479,12 @@ class FittedAutoencoder:
 
     def score_samples(self, X) -> np.ndarray:
         """Higher = more normal, (n,) float64: a VAE's ELBO (nats), else minus the summed
-        squared reconstruction error (units of X squared)."""
-        if self.variational:
-            return self.elbo(X)
-        return -self.reconstruction_error(X, "sse")
+        squared reconstruction error (units of X squared). A row whose score is not a
+        number (a huge input overflowing even float64, e.g. exp of a huge log-variance
+        minus itself) scores -inf: as abnormal as can be, the exported ONNX graph's +inf
+        error (docs/reliability.md)."""
+        scores = self.elbo(X) if self.variational else -self.reconstruction_error(X, "sse")
+        return np.where(np.isnan(scores), -np.inf, scores)
 
     # --- generating ----------------------------------------------------------------------
     def fit_density(self, X, kind: str = "gmm", n_components: int = 10) -> "FittedAutoencoder":

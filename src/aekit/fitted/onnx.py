@@ -114,9 +114,16 @@ class AutoencoderGraph(_Part):
             else:
                 p = logits.clamp(1e-7, 1 - 1e-7)
                 err = -(x * torch.log(p) + (1 - x) * torch.log1p(-p))
-            return recon, err.mean(1)
+            return recon, _saturate(err.mean(1))
         sq = (recon - x).pow(2)
-        return recon, (sq.sum(1) if self.score == "sse" else sq.mean(1))
+        return recon, _saturate(sq.sum(1) if self.score == "sse" else sq.mean(1))
+
+
+def _saturate(score):
+    """A NaN score (a huge input overflowing float32 inside the graph, e.g. inf - inf) is
+    +inf: such a row is as anomalous as can be, so ``score > threshold`` flags it (aekit's
+    own paths refuse such rows; docs/reliability.md)."""
+    return torch.where(torch.isnan(score), torch.full_like(score, float("inf")), score)
 
 
 class EncoderGraph(_Part):
