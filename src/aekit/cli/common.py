@@ -329,7 +329,11 @@ def resolve_train_config(args, progress_default: bool | None = None) -> dict:
     defaults = estimator_defaults(model)  # raises for an unknown model
     table = parameter_table()
     params = dict(defaults)
-    for source, values, from_text in ((where, file, False), ("flag", flag_params(args), True)):
+    flags = flag_params(args)
+    if model == "classifier":
+        for values in (file, flags):
+            _phase_epochs(values)
+    for source, values, from_text in ((where, file, False), ("flag", flags, True)):
         for key, value in values.items():
             if key not in defaults:
                 hint = (f"it is an option of {', '.join(table[key]['defaults'])}, not of "
@@ -341,7 +345,7 @@ def resolve_train_config(args, progress_default: bool | None = None) -> dict:
             kind = table[key]["kind"]
             params[key] = coerce(key, value, kind, from_text=from_text and kind != "bool")
     if progress_default is not None and "verbose" in defaults and "verbose" not in file \
-            and "verbose" not in flag_params(args):
+            and "verbose" not in flags:
         params["verbose"] = bool(progress_default)
     split = run.get("split") or "train"
     scale = run.get("scale")
@@ -355,6 +359,18 @@ def resolve_train_config(args, progress_default: bool | None = None) -> dict:
             "split": split, "max_rows": run.get("max_rows"),
             "n_labelled": run.get("n_labelled"), "scale": scale,
             "label_column": label_column, "mmap": bool(run.get("mmap")), "params": params}
+
+
+CLASSIFIER_PHASES = ("pretrain_epochs", "head_epochs", "finetune_epochs")
+
+
+def _phase_epochs(values: dict) -> None:
+    """``epochs`` for the classifier (which trains in three phases): each phase's epochs
+    that ``values`` does not set itself; the resolved config records the three."""
+    if "epochs" in values:
+        epochs = values.pop("epochs")
+        for phase in CLASSIFIER_PHASES:
+            values.setdefault(phase, epochs)
 
 
 def build_estimator(resolved: dict):

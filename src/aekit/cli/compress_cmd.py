@@ -74,7 +74,18 @@ def run(args) -> int:
     peak = peak_of(X)
     print(f"wrote {args.out}: {len(X)} rows in {len(data)} bytes "
           f"({compression.HEADER.size}-byte header), {bpp:.4f} bits per pixel; "
-          f"PSNR {compression.psnr(X, X_hat, peak):.2f} dB (peak {peak:g}{scaled_note(run)})")
+          f"PSNR {compression.psnr(X, X_hat, peak):.2f} dB (peak {peak:g}{scaled_note(run)}); "
+          + ceiling_note(fitted, X, peak))
+
+
+def ceiling_note(fitted, X, peak: float) -> str:
+    """The model's own reconstruction PSNR (unquantised codes): the ceiling no quality
+    passes, which is why quality stops paying past some point."""
+    from aekit.applications import compression
+
+    ceiling = compression.psnr(X, fitted.reconstruct(X), peak)
+    return (f"the model itself reconstructs at {ceiling:.2f} dB, the ceiling for any "
+            "quality")
 
 
 def scaled_note(run: dict) -> str:

@@ -8,7 +8,13 @@ import argparse
 from pathlib import Path
 
 from aekit.cli import common
-from aekit.cli.compress_cmd import add_fit_data_arg, fit_rows, peak_of, scaled_note
+from aekit.cli.compress_cmd import (
+    add_fit_data_arg,
+    ceiling_note,
+    fit_rows,
+    peak_of,
+    scaled_note,
+)
 from aekit.cli.encode_cmd import add_rows_args, check_rows_args
 
 GRID_ROWS = 50  # rows drawn in --png
@@ -38,6 +44,7 @@ def run(args) -> int:
     from aekit.cli.decode_cmd import save_grid
     from aekit.cli.encode_cmd import input_rows
     from aekit.errors import DataError
+    from aekit.loading import as_fitted
 
     check_rows_args(args, required=False)
     inputs = (args.stream, args.input, args.data, args.fit_data)
@@ -79,6 +86,6 @@ def run(args) -> int:
     if originals is not None:
         peak = peak_of(originals)
         line += (f"; PSNR {compression.psnr(originals, X_hat, peak):.2f} dB (peak {peak:g}"
-                 f"{scaled_note(run_cfg)})")
+                 f"{scaled_note(run_cfg)}); {ceiling_note(as_fitted(model), originals, peak)}")
     print(line + (f"; {args.png}" if args.png else ""))
     return 0
