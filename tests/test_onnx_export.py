@@ -310,3 +310,44 @@ def test_scores_are_the_fitted_models_error_metrics():
     from aekit.cli import export_cmd
 
     assert export_cmd.SCORES == aeonnx.SCORES and export_cmd.PARTS == aeonnx.PARTS
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory):
+    from aekit.datasets import load
+
+    ds = load("scenes:digits:n=40,canvas=16", split="all")
+    est = aekit.ConvSegmenter(channels=(4, 6), epochs=1, random_state=0).fit(ds.X, ds.y)
+    folder = tmp_path_factory.mktemp("seg") / "model"
+    est.save(folder)
+    return est, ds.X, folder
+
+
+def test_a_segmenter_exports_its_per_pixel_classes(segmenter, tmp_path, capsys):
+    """Issue 28, first hour: once refused. Every entry point: the estimator and the CLI
+    (whose default part is 'segmenter' for a segmentation model); both give predict's
+    classes and predict_proba's probabilities."""
+    est, X, folder = segmenter
+    by_estimator = est.export_onnx(tmp_path / "a.onnx", "segmenter")
+    assert main(["export", str(folder), "--out", str(tmp_path / "b.onnx")]) == 0
+    for path in (by_estimator, tmp_path / "b.onnx"):
+        got = run(path, X[:N_ROWS])
+        assert np.array_equal(got["classes"], est.predict(X[:N_ROWS]))
+        assert max_diff(got["probabilities"], est.predict_proba(X[:N_ROWS])) <= TOL
+        meta = aeonnx.read_metadata(path)
+        assert meta["part"] == "segmenter" and meta["model"]["n_classes"] == est.n_classes_
+        assert_batch_axis_is_dynamic(path)
+
+
+@pytest.mark.parametrize("part", ["autoencoder", "encoder", "decoder"])
+def test_a_segmenter_has_only_the_segmenter_part(segmenter, part, tmp_path):
+    est, X, folder = segmenter
+    with pytest.raises(ConfigError, match="part='segmenter'"):
+        est.export_onnx(tmp_path / "x.onnx", part)
+
+
+def test_an_autoencoder_has_no_segmenter_part(tmp_path):
+    est = aekit.StackedAutoencoder(n_components=2, hidden_layer_sizes=(8,), epochs=1).fit(
+        np.random.default_rng(0).random((64, 6), dtype=np.float32))
+    with pytest.raises(ConfigError, match="needs a segmentation network"):
+        est.export_onnx(tmp_path / "x.onnx", "segmenter")

@@ -23,7 +23,7 @@ from pathlib import Path
 from aekit.cli import common
 
 FORMATS = ("onnx", "folder")
-PARTS = ("autoencoder", "encoder", "decoder", "classifier")
+PARTS = ("autoencoder", "encoder", "decoder", "classifier", "segmenter")
 SCORES = ("sse", "mse", "bce")
 
 
@@ -34,8 +34,9 @@ def register(sub) -> None:
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
     p.add_argument("--format", choices=FORMATS, default="onnx",
                    help="onnx: an ONNX file; folder: a plain aekit model folder (default: onnx)")
-    p.add_argument("--part", choices=PARTS, default="autoencoder",
-                   help="which graph to export (--format onnx; default: autoencoder)")
+    p.add_argument("--part", choices=PARTS, default=None,
+                   help="which graph to export (--format onnx; default: autoencoder, or "
+                   "segmenter for a segmentation model)")
     p.add_argument("--score", choices=SCORES, default=None,
                    help="--part autoencoder: the graph's per-row error, sse (summed squared "
                         "error, minus score_samples; the default), mse or bce")
@@ -64,7 +65,7 @@ def run(args) -> int:
     from aekit.errors import ConfigError
 
     if args.format == "folder":
-        if args.part != "autoencoder" or args.threshold is not None or args.score is not None:
+        if args.part is not None or args.threshold is not None or args.score is not None:
             raise ConfigError("--part, --score and --threshold apply to --format onnx")
         with common.output_folder_lock(args.out):  # one writer per folder
             common.check_output_dir(args.out)
@@ -80,10 +81,14 @@ def run(args) -> int:
     require_onnx()  # before the model is read
     common.check_output_file(args.out, suffixes=(".onnx",), force=args.force)
     for flag, value in (("--threshold", args.threshold), ("--score", args.score)):
-        if value is not None and args.part != "autoencoder":
+        if value is not None and args.part not in (None, "autoencoder"):
             raise ConfigError(f"{flag} applies to --part autoencoder (the graph with the "
                               f"score), not --part {args.part}")
     model, folder, _ = common.load_model(args.model_dir)
+    if args.part is None:
+        from aekit.loading import as_fitted
+
+        args.part = "segmenter" if as_fitted(model).segmenter else "autoencoder"
     if args.part == "classifier" and not hasattr(model, "head_"):
         raise ConfigError(f"--part classifier: {folder} holds no classifier (train one with "
                           "--model classifier)")

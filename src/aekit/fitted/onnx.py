@@ -48,7 +48,7 @@ from torch import nn
 
 from aekit.errors import AekitError, ConfigError, DataError
 
-PARTS = ("autoencoder", "encoder", "decoder", "classifier")
+PARTS = ("autoencoder", "encoder", "decoder", "classifier", "segmenter")
 SCORES = ("sse", "mse", "bce")  # FittedAutoencoder's ERROR_METRICS (a test keeps them equal)
 FORMAT = "aekit-onnx-1"
 PREFIX = "aekit."
@@ -154,13 +154,30 @@ class ClassifierGraph(_Part):
         return logits, torch.softmax(logits, dim=1)
 
 
+class SegmenterGraph(_Part):
+    """x -> (probabilities (B, K, H, W), classes (B, H, W)) of a segmentation network:
+    FittedAutoencoder.segment with and without ``proba``."""
+
+    def forward(self, x):
+        probabilities = torch.softmax(self.module.class_logits(self.rows(x)), dim=1)
+        return probabilities, probabilities.argmax(dim=1)
+
+
 def _graph(fitted, part: str, score: str, head):
     """(wrapper module, input name, output names, output descriptions) of ``part``."""
     c = fitted.module.config
-    if getattr(c, "n_classes", None) is not None:
-        raise ConfigError("ONNX export covers autoencoders and the autoencoder classifier; "
-                          "this is a segmentation network (per-pixel classes)")
+    segmenter = getattr(c, "n_classes", None) is not None
+    if segmenter != (part == "segmenter"):
+        raise ConfigError("part='segmenter' is the one part of a segmentation network (per-"
+                          "pixel classes)" if segmenter else
+                          "part='segmenter' needs a segmentation network (ConvSegmenter)")
     module, layout = _cpu_float_copy(fitted.module), fitted.layout
+    if segmenter:
+        k, (h, w) = c.n_classes, layout.image_shape[1:]
+        return (SegmenterGraph(module, layout), "x", ("probabilities", "classes"),
+                (f"probabilities (batch, {k}, {h}, {w}): softmax over the classes per pixel",
+                 f"classes (batch, {h}, {w}) int64: the most probable class per pixel "
+                 "(0: background)"))
     d, k = fitted.n_features, fitted.code_size
     if part == "autoencoder":
         what = (f"reconstruction (batch, {d}) after the output activation",
@@ -289,8 +306,11 @@ def _metadata(fitted, part, in_name, out_names, out_text, score, threshold, clas
     c = fitted.module.config
     layout = fitted.layout
     d, k = fitted.n_features, fitted.code_size
-    model = {"kind": "variational autoencoder" if fitted.variational else "autoencoder",
+    model = {"kind": "segmentation network" if part == "segmenter" else
+             "variational autoencoder" if fitted.variational else "autoencoder",
              "architecture": c.architecture, "n_features": d, "code_size": k}
+    if part == "segmenter":
+        model["n_classes"] = int(c.n_classes)
     if c.architecture == "conv":
         model["decoder"] = c.decoder
     if c.tied:
@@ -344,6 +364,14 @@ def _check_parity(graph, proto, in_name, out_names, width) -> float:
     got = session.run(list(out_names), {in_name: x.numpy()})
     worst = 0.0
     for name, a, b in zip(out_names, got, ref):
+        if b.dtype.kind in "iu":  # classes: equal, except where two classes tie to ~1e-6
+            probs = ref[0]
+            top = np.sort(probs, axis=1)
+            tie = (top[:, -1] - top[:, -2]) <= CHECK_TOLERANCE
+            if a.shape != b.shape or not np.all((a == b) | tie):
+                raise AekitError(f"ONNX export: output {name!r} of the exported graph "
+                                 "differs from PyTorch; nothing was written")
+            continue
         diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
         if a.shape != b.shape or not np.all(diff <= CHECK_TOLERANCE * np.maximum(1, np.abs(b))):
             raise AekitError(f"ONNX export: output {name!r} of the exported graph differs "
