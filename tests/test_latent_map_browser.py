@@ -286,3 +286,43 @@ def test_standard_report_has_a_working_map(browser, open_page, trained_model, di
     picks = _state(browser, entry["id"], "picks")
     np.testing.assert_allclose(state["code"], picks[0]["xy"], rtol=1e-6, atol=1e-6)
     _check_decoded(FittedAutoencoder(model), state)
+
+
+@pytest.mark.slow
+def test_a_tables_rows_are_drawn_as_feature_bars(browser, open_page, tmp_path):
+    """Issue 28, first hour: reports on CSV data had no map. A table's report (build_report
+    with no image shape) carries one; a click decodes like PyTorch and the preview draws each
+    feature as a bar whose height is its value within that feature's range."""
+    from sklearn.datasets import load_wine
+
+    from aekit.estimators import StackedAutoencoder
+    from aekit.report import build_report
+
+    X = load_wine().data.astype(np.float32)
+    X = (X - X.mean(0)) / X.std(0)
+    est = StackedAutoencoder(n_components=3, hidden_layer_sizes=(16,), epochs=30,
+                             random_state=0).fit(X[:140])
+    report = build_report(est, X[:140], X[140:], title="wine")
+    (entry,) = report.results["latent_maps"]
+    html_path = report.save(tmp_path / "r")
+    _, errors = open_page(browser, html_path)
+    assert errors == [], f"console errors: {errors}"
+    map_id = entry["id"]
+    root = browser.find_element("css selector", f'.aekit-latent-map[data-map="{map_id}"]')
+    assert root.get_attribute("data-ready") == "1"
+    _click(browser, root.find_element("css selector", ".lm-plot"), 30, -20)
+    shown = _state(browser, map_id, "shown")
+    _check_decoded(est.fitted_, shown)
+    profile = browser.execute_script(
+        "return window.aekitLatentMap.maps[arguments[0]].data.profile;", map_id)
+    preview = root.find_element("css selector", ".lm-preview")
+    w, h, pixels = browser.execute_script(
+        "var c = arguments[0]; return [c.width, c.height, Array.from(c.getContext('2d')"
+        ".getImageData(0, 0, c.width, c.height).data)];", preview)
+    d = X.shape[1]
+    bar = w // d
+    dark = np.asarray(pixels, np.int64).reshape(h, w, 4)[..., 0] < 128
+    lo, hi = np.asarray(profile["lo"]), np.asarray(profile["hi"])
+    expect = np.round(h * np.clip((np.asarray(shown["values"]) - lo) / (hi - lo), 0, 1))
+    heights = dark[:, np.arange(d) * bar].sum(axis=0)
+    assert np.abs(heights - expect).max() <= 1, (heights, expect)

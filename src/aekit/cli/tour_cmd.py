@@ -88,6 +88,7 @@ def _tour(args, out) -> int:
     write_text_atomic(out / "results.json", common.to_json(report.results))
     apply_default_modes(out)  # the modes a plain mkdir/open gives under the umask
     total = report.results["timings"]["total"]
-    print(f"tour on {args.data}: {len(report.sections) - 2} experiments in {total:.1f} s; "
+    n = len(report.results["timings"]) - 1  # every section timed, and the total
+    print(f"tour on {args.data}: {n} experiments in {total:.1f} s; "
           f"wrote {page} and {out / 'results.json'}")
     return 0

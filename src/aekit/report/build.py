@@ -230,10 +230,10 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                  pl.code_map_caption(Y_map, len(X_test)))
 
     # --- interactive code map: the page decodes any point of it -------------------------
-    if images and k >= 2:
-        add_latent_map(report, fitted, X_test, y_test, image_shape=shape,
+    if k >= 2:  # rows that are no images: one bar per feature
+        add_latent_map(report, fitted, X_test, y_test, image_shape=shape if images else None,
                        max_points=max_map_points, random_state=random_state,
-                       class_names=class_names)
+                       class_names=class_names, rows=not images)
 
     # --- generation, interpolation, averaging, grid, traversals -------------------------
     if images:

@@ -195,6 +195,29 @@
     ctx.putImageData(img, 0, 0);
   }
 
+  // A row that is no image (a table's row): one bar per feature, its height the value
+  // within that feature's range over the mapped rows (so features of any unit compare).
+  function drawProfile(canvas, values, profile) {
+    var D = profile.lo.length, H = 80, bar = Math.max(1, Math.min(8, Math.floor(600 / D)));
+    canvas.width = D * bar;
+    canvas.height = H;
+    var ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, canvas.width, H);
+    ctx.fillStyle = "#333";
+    for (var j = 0; j < D; j++) {
+      var span = profile.hi[j] - profile.lo[j];
+      var f = span > 0 ? (values[j] - profile.lo[j]) / span : 0.5;
+      var h = Math.round(H * Math.min(1, Math.max(0, f)));
+      ctx.fillRect(j * bar, H - h, Math.max(1, bar - 1), h);
+    }
+  }
+
+  function draw(canvas, values, data) {
+    if (data.image_shape) drawImage(canvas, values, data.image_shape);
+    else drawProfile(canvas, values, data.profile);
+  }
+
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -213,7 +236,7 @@
     var decode = makeDecoder(data.decoder);
     var origin = floats(data.plane.origin), axes = floats(data.plane.axes), k = data.code_size;
     var xy = floats(data.points.xy), labels = data.points.labels;
-    var vx = data.view.x, vy = data.view.y, shape = data.image_shape;
+    var vx = data.view.x, vy = data.view.y;
     var plot = root.querySelector(".lm-plot"), preview = root.querySelector(".lm-preview");
     var readout = root.querySelector(".lm-readout"), stripBox = root.querySelector(".lm-strip");
     var size = plot.width;
@@ -272,7 +295,7 @@
 
     function show(code, source, ab) {
       var values = decode(code);
-      drawImage(preview, values, shape);
+      draw(preview, values, data);
       readout.textContent = "map (" + fmt(ab[0]) + ", " + fmt(ab[1]) + ")  " + codeText(code);
       state.shown = {code: code, values: values, source: source};
       return values;
@@ -292,7 +315,7 @@
         for (var j = 0; j < k; j++) z[j] = (1 - t) * a[j] + t * b[j];  // linear in code space
         var values = decode(z), c = el("canvas", "lm-strip-image");
         c.title = "t = " + t.toFixed(2);
-        drawImage(c, values, shape);
+        draw(c, values, data);
         stripBox.appendChild(c);
         state.strip.push({t: t, code: z, values: values});
       }

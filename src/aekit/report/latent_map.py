@@ -159,19 +159,23 @@ def map_plane(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
 
 
 def map_data(model, X, y=None, *, image_shape=None, max_points: int = 2000,
-             random_state=0, class_names=None) -> dict:
+             random_state=0, class_names=None, rows: bool = False) -> dict:
     """The JSON payload of one interactive map of the codes of X (n, D) (at most
     ``max_points`` rows, labels y (n,) optional, named by ``class_names`` in label order
-    when given) for ``latent_map.js``."""
+    when given) for ``latent_map.js``. ``rows``: the rows are no images (a table): each
+    decoded row is drawn as one bar per feature, scaled by that feature's range over the
+    mapped rows (``profile``)."""
     fitted = app.as_fitted(model)
     if fitted.code_size < 2:
         raise ConfigError("the interactive map needs a code of at least 2 values, got "
                           f"{fitted.code_size}")
     X = fitted.check_input(X)
-    shape = [int(s) for s in app.image_shape_of(fitted, image_shape)]
-    if math.prod(shape) < fitted.n_features:
-        raise ConfigError(f"image shape {shape} holds fewer values than a row "
-                          f"({fitted.n_features})")
+    shape = None
+    if not rows:
+        shape = [int(s) for s in app.image_shape_of(fitted, image_shape)]
+        if math.prod(shape) < fitted.n_features:
+            raise ConfigError(f"image shape {shape} holds fewer values than a row "
+                              f"({fitted.n_features})")
     index = subsample(len(X), max_points, random_state)
     P, origin, axes, method = map_plane(fitted.encode(X[index]))
     ops, arrays = decoder_program(fitted)
@@ -187,6 +191,8 @@ def map_data(model, X, y=None, *, image_shape=None, max_points: int = 2000,
     return {
         "format": 1, "method": method, "code_size": int(fitted.code_size),
         "image_shape": shape, "n_features": int(fitted.n_features),
+        "profile": None if shape else {"lo": X[index].min(axis=0).astype(float).tolist(),
+                                       "hi": X[index].max(axis=0).astype(float).tolist()},
         "strip_steps": STRIP_STEPS, "n_points": int(len(P)),
         "plane": {"origin": _b64(origin), "axes": _b64(axes)},
         "view": {"x": [float(lo[0] - pad[0]), float(hi[0] + pad[0])],
@@ -225,7 +231,8 @@ def script_text() -> str:
 
 
 def add_latent_map(report, model, X, y=None, *, image_shape=None, max_points: int = 2000,
-                   random_state=0, class_names=None, title: str = "Interactive code map"):
+                   random_state=0, class_names=None, title: str = "Interactive code map",
+                   rows: bool = False):
     """Append the interactive map section to ``report`` (an :class:`aekit.report.Report`)
     and return it. X (n, D): the rows to map; y (n,): their labels (colours; named by
     ``class_names`` in label order, default the labels themselves). A decoder too large to
@@ -243,7 +250,7 @@ def add_latent_map(report, model, X, y=None, *, image_shape=None, max_points: in
             f"Left out: the decoder has {n_values:,} weights, more than the "
             f"{MAX_DECODER_VALUES:,} the page carries.")
     data = map_data(fitted, X, y, image_shape=image_shape, max_points=max_points,
-                    random_state=random_state, class_names=class_names)
+                    random_state=random_state, class_names=class_names, rows=rows)
     map_id = f"map{len(report.sections) + 1}"  # unique in the page, stable across runs
     note = fitted.free_code_note
     conv = fitted.module.config.architecture == "conv"
@@ -254,7 +261,10 @@ def add_latent_map(report, model, X, y=None, *, image_shape=None, max_points: in
     section.text(
         f"Hover over the map to decode the code under the pointer; click to pin a point, "
         f"click a second one to see the {STRIP_STEPS}-step interpolation strip between "
-        f"them (linear in code space). Here {plane}. The decoder runs in this page "
+        f"them (linear in code space). Here {plane}."
+        + (" Each decoded row is drawn as one bar per feature, its height the value within "
+           "that feature's range over the mapped test rows." if rows else "")
+        + " The decoder runs in this page "
         f"({'a JavaScript convolutional' if conv else 'a JavaScript dense'} forward pass "
         f"over the model's float32 weights, {n_values:,} of them), offline."
         + (f" Note: {note}." if note else ""))

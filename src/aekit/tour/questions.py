@@ -12,6 +12,7 @@ from aekit.plotting import (
     code_map, mosaic_figure, plot_average, plot_code_map, plot_generated, plot_interpolations,
     plot_latent_grid, plot_latent_traversals,
 )
+from aekit.report.latent_map import add_latent_map
 from aekit.tour.helpers import fmt, nearest_mse
 
 PERTURBATIONS = (0.001, 0.01, 0.1, 0.5)  # code noise, in units of each code unit's std
@@ -141,7 +142,7 @@ def vae_latent_grid(report, ctx):
     knn = ev.knn_accuracy(app.encode(vae, ctx.X_train), ctx.y_train, Z, ctx.y_test)
     inside = float((np.abs(Z) < 1.96).all(axis=1).mean())
     ctx.results["VAE 2-D"] = {"knn": knn, "fraction_codes_in_prior_95": inside}
-    return report.section(
+    section = report.section(
         "VAE with a 2-D code: the latent grid",
         claim="With two latent dimensions the whole latent space can be drawn: decoding a "
               "regular grid of prior quantiles shows items changing smoothly, with classes "
@@ -152,6 +153,10 @@ def vae_latent_grid(report, ctx):
              "decoded grid of N(0, 1) quantiles 5%..95% per axis").figure(
         plot_code_map(embedding=(Z, "codes", np.arange(len(Z))), y=ctx.y_test),
         "the test codes (posterior means)")
+    # the same plane, live: the page decodes the code under the pointer
+    add_latent_map(report, vae, ctx.X_test, ctx.y_test, image_shape=ctx.image_shape,
+                   title="VAE with a 2-D code: decode any point (interactive)")
+    return section
 
 
 def interpolation(report, ctx):
