@@ -25,7 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "cli.md"
-MAX_LINES, HEAD, TAIL = 16, 3, 2
+MAX_LINES, HEAD, TAIL = 24, 4, 3
+# Where the installed package lives is the reader's own: shown as ".../aekit/..."
+INSTALL_PATH = re.compile(r"(?<![\w.])/\S*?/(aekit/pretrained/)")
 BLOCK = re.compile(r"(```[a-z]*\n)(.*?)(```)", re.S)
 
 
@@ -40,8 +42,9 @@ def run(cmd: str, cwd: Path) -> tuple[int, list[str]]:
         "AEKIT_NUM_THREADS", "1")}
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run(cmd, shell=True, cwd=cwd, capture_output=True, text=True, env=env)
-    text = proc.stdout + proc.stderr
+    proc = subprocess.run(cmd, shell=True, cwd=cwd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=env)  # in the order shown
+    text = INSTALL_PATH.sub(r".../\1", proc.stdout)
     return proc.returncode, [line.rstrip() for line in text.splitlines()]
 
 
@@ -56,8 +59,12 @@ def rewrite_block(body: str, cwd: Path) -> str:
             continue
         cmd = re.sub(r"\s+# .*$", "", line[2:]).strip()
         i += 1
-        while i < len(lines) and not lines[i].startswith("$ ") and lines[i].strip():
-            i += 1  # the old output
+        # the old output: up to the next command, or a blank line before a comment or
+        # the block's end (an output may hold blank lines and '#' lines itself)
+        while i < len(lines) and not lines[i].startswith("$ ") and not (
+                not lines[i].strip() and (i + 1 == len(lines) or lines[i + 1].startswith(
+                    ("$ ", "# ")))):
+            i += 1
         code, got = run(cmd, cwd)
         out += [line, *elide(got)] + ([f"(exit code {code})"] if code else [])
     return "\n".join(out) + "\n"

@@ -110,10 +110,15 @@ def test_quick_tour_report_has_every_section_and_image(quick_tour, capsys):
     headings = [html.unescape(h) for h in re.findall(r"<h2>(.*?)</h2>", page)]
     for title, _ in experiments():
         assert title in headings, title
-    # every experiment says what the lecture claims and what was measured, and its time
-    for block in page.split("<section")[2:-1]:  # skip "About this run" and "Timings"
+    # every experiment says what the lecture claims, what was measured, whether the claim
+    # held on this run, and its time (the 2-D VAE's interactive map is part of its section)
+    blocks = [b for b in page.split("<section")[2:-1]  # not "About this run", "Timings"
+              if "(interactive)</h2>" not in b]
+    assert len(blocks) == len(experiments())
+    for block in blocks:
         assert "What the lecture claims." in block and "What this run measured." in block
         assert "Section time:" in block
+        assert "Verdict: on this run the claim " in block
     sources = re.findall(r'<img src="([^"]+)"', page)
     assert len(sources) >= len(experiments())
     for src in sources:
@@ -121,6 +126,32 @@ def test_quick_tour_report_has_every_section_and_image(quick_tour, capsys):
     results = json.loads((quick_tour / "results.json").read_text())
     assert set(results["timings"]) == {t for t, _ in experiments()} | {"total"}
     assert results["kl"]["observed_entropy_bits"] > 0
+    assert set(results["verdicts"]) == {t for t, _ in experiments()}
+
+
+# Claims the quick tour on digits may not bear out, and why (the full tour on digits showed
+# the same): on 8x8 images JPEG's own header outweighs aekit's stream, so aekit wins there;
+# a short SegNet training leaves boundary F1 near 0 for every decoder.
+NOT_ROBUST_ON_DIGITS = {"Compression: real bitstreams against JPEG",
+                        "Segmentation: SegNet's unpooling decoder"}
+
+
+@pytest.mark.slow
+def test_quick_tour_bears_out_the_lectures_robust_claims(quick_tour):
+    """Issue 28: a quick digits tour once gave a verdict in 4 of 17 sections and, unflagged,
+    a linear AE 25 degrees off PCA's plane, anomaly AUROC 0.39, denoisers worse than their
+    noisy inputs. Every check of every robust claim holds now."""
+    verdicts = json.loads((quick_tour / "results.json").read_text())["verdicts"]
+    failed = {title: [k for k, ok in v["checks"].items() if not ok]
+              for title, v in verdicts.items()
+              if not v["holds"] and title not in NOT_ROBUST_ON_DIGITS}
+    assert not failed, failed
+    page = (quick_tour / "index.html").read_text(encoding="utf-8")
+    for title, v in verdicts.items():  # the page says the same as results.json
+        word = "holds" if v["holds"] else "does not hold"
+        block = page[page.index(f"<h2>{html.escape(title)}</h2>"):]
+        block = block[:block.index("</section>")]
+        assert f"on this run the claim {word}." in block, title
 
 
 @pytest.mark.slow

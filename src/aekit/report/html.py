@@ -56,6 +56,8 @@ figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #eee
 figcaption{color:#555;font-size:.9em}
 .claim,.measured{padding:.5em .8em;margin:.6em 0;border-left:4px solid}
 .claim{background:#f4f7fb;border-color:#5b8bd0} .measured{background:#f5faf3;border-color:#5aa45a}
+.verdict{padding:.4em .8em;margin:.6em 0;border-left:4px solid #888;background:#fafafa}
+.verdict.holds{border-color:#2e7d32} .verdict.fails{border-color:#c62828}
 nav ol{columns:2} code{background:#f3f3f3;padding:0 .2em}
 """
 
@@ -99,11 +101,14 @@ class HtmlItem:
 @dataclass
 class Section:
     """One titled part of a report. ``claim``: what the lecture says should happen;
-    ``measured``: what this run found. Add content with the chainable methods below."""
+    ``measured``: what this run found; ``checks``: each testable part of the claim ->
+    whether it held on this run (the verdict: the claim holds when every part does). Add
+    content with the chainable methods below."""
 
     title: str
     claim: str | None = None
     measured: str | None = None
+    checks: dict | None = None
     items: list = field(default_factory=list)
     _report: "Report | None" = field(default=None, repr=False)
 
@@ -176,9 +181,11 @@ class Report:
         return self._n_figures
 
     def section(self, title: str, *, claim: str | None = None,
-                measured: str | None = None) -> Section:
-        """Append and return a new section."""
-        s = Section(str(title), claim, measured, _report=self)
+                measured: str | None = None, checks: dict | None = None) -> Section:
+        """Append and return a new section (``checks``: see :class:`Section`)."""
+        s = Section(str(title), claim, measured,
+                    None if checks is None else {str(k): bool(v) for k, v in checks.items()},
+                    _report=self)
         self.sections.append(s)
         return s
 
@@ -208,11 +215,22 @@ class Report:
             if s.measured:
                 out.append(f'<div class="measured"><strong>What this run measured.</strong> '
                            f"{e(s.measured)}</div>")
+            if s.checks:
+                out.append(self._render_verdict(s.checks))
             for item in s.items:
                 out.append(self._render_item(item, self_contained, figure_dir))
             out.append("</section>")
         out.append("</body></html>")
         return "\n".join(out)
+
+    @staticmethod
+    def _render_verdict(checks: dict) -> str:
+        e = html.escape
+        held = all(checks.values())
+        parts = "; ".join(f"{e(name)}: {'yes' if ok else 'no'}" for name, ok in checks.items())
+        word = "holds" if held else "does not hold"
+        return (f'<div class="verdict {"holds" if held else "fails"}"><strong>Verdict: on '
+                f"this run the claim {word}.</strong> {parts}.</div>")
 
     @staticmethod
     def _render_item(item, self_contained: bool, figure_dir: str) -> str:

@@ -72,9 +72,12 @@ BUDGETS = {
                             lr=2e-3),
 }
 BUDGETS["mnist"] = BUDGETS["fashion-mnist"]
-QUICK = Budget(n_train=400, n_test=120, code_size=8, hidden=(64,), epochs=3, vae_epochs=3,
-               conv_rows=200, conv_epochs=1, channels=(8, 16), batch_size=64, map_points=100,
-               labelled=40, beta=2.0)
+# The quick tour: about half a minute on digits, trained enough that the lectures' robust
+# claims hold (3 epochs on 400 rows left every model near its initialisation, so half the
+# verdicts were noise: anomaly AUROC 0.39, denoisers worse than their noisy inputs).
+QUICK = Budget(n_train=1000, n_test=300, code_size=8, hidden=(64,), epochs=40, vae_epochs=60,
+               conv_rows=1000, conv_epochs=40, channels=(16, 32), batch_size=64, map_points=100,
+               labelled=50, beta=2.0)
 
 
 @dataclass
@@ -207,6 +210,9 @@ def run_tour(data: str = "digits", *, quick: bool = False, seed: int = 0,
         t0 = time.perf_counter()
         section = fn(report, ctx)
         seconds = time.perf_counter() - t0
+        if section.checks is not None:  # the claim's testable parts, held or not
+            ctx.results.setdefault("verdicts", {})[title] = {
+                "holds": all(section.checks.values()), "checks": section.checks}
         section.text(f"Section time: {seconds:.1f} s (includes training any model first "
                      "used here).")
         timings[title] = seconds

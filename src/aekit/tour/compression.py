@@ -167,7 +167,12 @@ def compression(report, ctx):
                  f"quality keeps {j_inv['psnr']:.1f} and {j_noise['psnr']:.1f} dB: "
                  + ("the autoencoder loses there, as expected." if
                     a_inv["psnr"] < j_inv["psnr"] and a_noise["psnr"] < j_noise["psnr"]
-                    else "this run did not show the expected loss on both."))
+                    else "this run did not show the expected loss on both."),
+        checks={"JPEG needs fewer bytes at equal PSNR (or aekit never reaches JPEG's "
+                "curve)": all(r > 1 for _, r, _ in ratios) if ratios else
+                best["psnr"] < min(p["psnr"] for p in jpeg),
+                "out of domain the autoencoder loses to JPEG at its lowest quality":
+                a_inv["psnr"] < j_inv["psnr"] and a_noise["psnr"] < j_noise["psnr"]})
     section.figure(_rd_figure({
         "aekit (one stream)": (ours, "o-"), "JPEG whole files": (jpeg, "^-"),
         "JPEG payload only": (jpeg_payload_pts, "v:")}),

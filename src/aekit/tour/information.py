@@ -61,6 +61,9 @@ def kl_section(report, ctx):
                  f"KL(uniform || observed) = {u['kl_q_obs_bits']:.3f} bits (not symmetric). "
                  "Our tooth-count proportions are a reconstruction (the slide's chart was "
                  "lost), so the values differ from the slide's.",
+        checks={"KL is not symmetric": abs(u["kl_obs_q_bits"] - u["kl_q_obs_bits"]) > 1e-9,
+                "KL >= 0": min(u["kl_obs_q_bits"], b["kl_obs_q_bits"]) >= 0,
+                "the uniform model is closer, as on the slide": better == "uniform"},
     ).table(["model q", "H(q) bits", "KL(obs||q) bits", "KL(obs||q) nats", "KL(q||obs) bits"],
             rows, caption="aekit.evaluation.entropy / kl_divergence").figure(
         fig, "observed tooth counts and the two models")

@@ -62,6 +62,16 @@ def four_questions(report, ctx, model, title: str, kind: str):
         gen = app.generate(model, n_gen, "uniform", X_fit=X, random_state=ctx.seed)
     d_gen = float(nearest_mse(gen, ctx.X_train).mean())
     d_real = float(nearest_mse(app.reconstruct(model, X[:n_gen]), ctx.X_train).mean())
+    mean_mse = float(np.mean((X - ctx.X_train.mean(axis=0)) ** 2))  # predicting the mean
+    checks = {
+        "it reconstructs (test MSE under half of predicting the mean image)":
+            recon_mse < 0.5 * mean_mse,
+        "a 0.01-std nudge of the code changes the output less than the reconstruction "
+        "error": change[0.01] < recon_mse,
+        "the decoded code average is nearer the data than the pixel average": d_code < d_pix,
+        ("prior samples are about as near the data as reconstructions (within 2x)" if vae
+         else "codes from the box decode farther from the data than reconstructions"):
+            d_gen <= 2 * d_real if vae else d_gen > d_real}
     ctx.results[f"{kind} questions"] = {
         "test_mse": recon_mse, "perturbation_output_mse": change,
         "nearest_train_mse": {"code_average": d_code, "pixel_average": d_pix,
@@ -81,7 +91,7 @@ def four_questions(report, ctx, model, title: str, kind: str):
                   + f". Distance (MSE) to the nearest training image: decoded code average "
                   f"{fmt(d_code)} vs pixel average {fmt(d_pix)}; generated ({method}) "
                   f"{fmt(d_gen)} vs reconstructed test images {fmt(d_real)} "
-                  f"({d_gen / max(d_real, 1e-12):.2f}x)."))
+                  f"({d_gen / max(d_real, 1e-12):.2f}x)."), checks=checks)
     s.figure(mosaic_figure(rows, shape, labels, title="Perturbing the code"),
              "decoder output when each code unit gets Gaussian noise of the given size "
              "(in units of that unit's standard deviation over the test codes)")
@@ -111,6 +121,8 @@ def tsne_section(report, ctx, model, title: str, kind: str):
               "a t-SNE map of the test codes shows clusters, one per class.",
         measured=f"5-NN accuracy on the codes {knn:.3f} (PCA codes of the same size "
                  f"{knn_pca:.3f}); trustworthiness of the 2-D map {trust:.3f}.",
+        checks={"the codes separate the classes (5-NN accuracy at least 3x chance)":
+                knn >= 3 / len(np.unique(ctx.y_train))},
     ).figure(plot_code_map(embedding=emb, y=ctx.y_test), f"{len(Y)} test codes ({method}), "
              "coloured by the label the model never saw")
 
@@ -149,6 +161,10 @@ def vae_latent_grid(report, ctx):
               "occupying regions; the KL term keeps codes packed around the origin.",
         measured=f"5-NN accuracy on the 2-D codes {knn:.3f}; {inside:.1%} of test codes lie "
                  "inside the prior's central 95% box (|z| < 1.96 on both axes).",
+        checks={"classes occupy regions (5-NN accuracy at least 3x chance)":
+                knn >= 3 / len(np.unique(ctx.y_train)),
+                "the codes stay packed around the origin (80% or more in the box)":
+                inside >= 0.8},
     ).figure(plot_latent_grid(vae, n=15, method="prior", image_shape=ctx.image_shape),
              "decoded grid of N(0, 1) quantiles 5%..95% per axis").figure(
         plot_code_map(embedding=(Z, "codes", np.arange(len(Z))), y=ctx.y_test),
@@ -183,7 +199,10 @@ def interpolation(report, ctx):
               "the codes of two images decodes to a sequence that morphs one into the other "
               "through plausible items, unlike a pixel cross-fade which superimposes them.",
         measured="Distance (MSE) of the path's midpoint to the nearest training image: "
-                 + "; ".join(s_parts) + ".")
+                 + "; ".join(s_parts) + ".",
+        checks={f"{name}: the midpoint is nearer the data than the cross-fade's":
+                v["midpoint_nearest_train_mse"] < v["pixel_midpoint"]
+                for name, v in out.items()})
     for fig, name in zip(figs, ("stacked autoencoder", "VAE"), strict=True):
         s.figure(fig, f"{name}: code path (upper row of each pair), pixel cross-fade (lower)")
     return s
@@ -211,6 +230,10 @@ def beta_vae_traversals(report, ctx):
         measured=f"beta = 1: {act_plain} of {k} active units, KL {kl_plain.sum():.2f} nats, "
                  f"test MSE {fmt(mse_plain)}; beta = {beta:g}: {act_beta} active units, KL "
                  f"{kl_beta.sum():.2f} nats, test MSE {fmt(mse_beta)}.",
+        checks={"beta > 1 lowers the KL": float(kl_beta.sum()) < float(kl_plain.sum()),
+                "no more active units": act_beta <= act_plain,
+                "at some cost in reconstruction (MSE not lower by more than 2%)":
+                mse_beta >= 0.98 * mse_plain},
     ).figure(plot_latent_traversals(bvae, ctx.X_test[0], dims=dims,
                                     image_shape=ctx.image_shape,
                                     title=f"beta = {beta:g}: traversals"),

@@ -70,6 +70,9 @@ def segnet_decoders(report, ctx):
                  f"{s['miou']:.3f}; 'unpool' has {extra:+d} parameters against 'upsample' "
                  "(the same convolutions; indices carry no weights). Short trainings: see "
                  "benchmarks/results/segmentation.md for the full budget.",
+        checks={"unpooling keeps boundaries at least as sharp as upsampling (boundary F1)":
+                u["boundary_f1"] >= s["boundary_f1"],
+                "with no more weights": extra <= 0},
     ).table(["decoder", "parameters", "train s", "global acc", "class acc", "mIoU",
              "boundary F1"], rows, caption=f"{b['n_test']} test scenes").figure(
         plot_segmentation(models["unpool"], Xt[:8], Mt[:8],

@@ -32,6 +32,10 @@ def tied_vs_untied(report, ctx):
         measured=f"Parameters {u['parameters']} -> {t['parameters']} "
                  f"({t['parameters'] / u['parameters']:.0%}); test MSE "
                  f"{fmt(u['test_mse'])} (untied) vs {fmt(t['test_mse'])} (tied).",
+        checks={"about half the weights (60% or fewer)":
+                t["parameters"] <= 0.6 * u["parameters"],
+                "little cost in reconstruction (tied MSE within 1.25x untied)":
+                t["test_mse"] <= 1.25 * u["test_mse"]},
     ).table(["decoder", "test MSE", "parameters"], rows,
             caption=f"same architecture {list(ctx.budget.hidden)} -> "
                     f"{ctx.budget.code_size}, same epochs")
@@ -65,6 +69,7 @@ def greedy_vs_end_to_end(report, ctx):
                  f"{greedy.epochs_} fine-tuning epochs). Test MSE: end to end "
                  f"{fmt(res['end to end'])}, greedy + fine-tune "
                  f"{fmt(res['greedy + fine-tune'])} ({ratio:.2f}x): {verdict}.",
+        checks={"greedy + fine-tune does about as well (within 10%)": ratio <= 1.1},
     ).table(["training", "test MSE"], [[k, fmt(v)] for k, v in res.items()],
             caption=f"layers {hidden} -> {e2e.n_components_} (the defaults)")
 
@@ -90,6 +95,7 @@ def conv_decoders(report, ctx):
     table.append([f"PCA (k={k})", fmt(pca_mse), "—"])
     ctx.results["conv"] = {**res, "pca_mse": pca_mse}
     best = min(res, key=lambda d: res[d]["test_mse"])
+    dense_mse = _mse(ctx.stacked(), ctx.X_test)
     return report.section(
         "Convolutional autoencoder: three decoders",
         claim="For images, a convolutional encoder (convolutions + pooling) and a decoder "
@@ -98,9 +104,13 @@ def conv_decoders(report, ctx):
               "or (SegNet) by max-unpooling at the positions the encoder's pooling chose.",
         measured="Test MSE with a dense code of size " + str(k) + ": "
                  + ", ".join(f"{d} {fmt(v['test_mse'])}" for d, v in res.items())
-                 + f"; PCA {fmt(pca_mse)}. Best here: {best} ({len(X)} training rows, "
+                 + f"; PCA {fmt(pca_mse)}; the dense stacked AE {fmt(dense_mse)}. Best "
+                 f"here: {best} ({len(X)} training rows, "
                  f"{b.conv_epochs} epochs). Unpooling passes the pooling indices around the "
                  "code, so its codes alone cannot be decoded (no generation).",
+        checks={"the best convolutional AE beats PCA": res[best]["test_mse"] < pca_mse,
+                "it beats the dense stacked AE at the same code size":
+                res[best]["test_mse"] < dense_mse},
     ).table(["decoder", "test MSE", "parameters"], table,
             caption=f"channels {list(b.channels)}").figure(
         mosaic_figure(rows_img, ctx.image_shape, labels, title="Reconstructions by decoder"),
@@ -139,6 +149,11 @@ def denoising(report, ctx):
                  f"plain AE {fmt(g['plain'])}, Gaussian DAE {fmt(g['dae-gaussian'])}; "
                  f"dropout noise: noisy {fmt(d['noisy'])}, plain AE {fmt(d['plain'])}, "
                  f"dropout DAE {fmt(d['dae-mask'])}.",
+        checks={"the Gaussian DAE removes Gaussian noise (output nearer the clean image "
+                "than its input)": g["dae-gaussian"] < g["noisy"],
+                "the dropout DAE removes dropout noise": d["dae-mask"] < d["noisy"],
+                "each DAE beats the plain AE on its own noise":
+                g["dae-gaussian"] <= g["plain"] and d["dae-mask"] <= d["plain"]},
     ).table(header, rows, caption="MSE to the clean images (lower is better)").figure(
         plot_denoising(models["gaussian"], ctx.X_test, noise="gaussian", level=0.3,
                        random_state=ctx.seed, baseline=pca, image_shape=ctx.image_shape,
@@ -182,6 +197,10 @@ def sparse(report, ctx):
                  f"(target {target}); values below 0.1: {p['fraction_below_0.1']:.1%} vs "
                  f"{s['fraction_below_0.1']:.1%}; test MSE {fmt(p['test_mse'])} vs "
                  f"{fmt(s['test_mse'])}.",
+        checks={"the penalty lowers the mean activation":
+                s["mean_activation"] < p["mean_activation"],
+                "most code values are inactive (below 0.1) with it":
+                s["fraction_below_0.1"] > 0.5},
     ).figure(fig, "histograms of all test code values (log count)").figure(
         plot_activation_histogram(sp, ctx.X_test, title="KL-sparse code"),
         "sparse model: value histogram and mean activation per unit")
