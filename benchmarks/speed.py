@@ -403,7 +403,11 @@ def whole_fits(args) -> int:
     if quick:
         spec.update(n_train=3000, n_test=500, epochs=2)
     fit = launch(spec)
-    rows = {"fit": fit}
+    # issue 27's floor is on a 3-epoch default fit, where the work outside the epochs
+    # weighs most (a fresh process: first-call costs included)
+    fit3 = launch({"recipe": "fit", "epochs": 2 if quick else 3,
+                   **({"n_train": 3000, "n_test": 500} if quick else {})})
+    rows = {"fit": fit, "fit3": fit3}
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["train", "--model", "stacked", "--data", "fashion-mnist", "--out", f"{tmp}/train"]
         if quick:
@@ -413,9 +417,9 @@ def whole_fits(args) -> int:
             argv = ["tour", "--data", "fashion-mnist", "--out", f"{tmp}/tour"]
             rows["tour"] = run_cli(argv + (["--quick", "--only", "PCA"] if quick else []))
     floor = None
-    if "outside_share" in fit:
-        floor = {"outside_share": fit["outside_share"], "bound": 0.10,
-                 "holds": fit["outside_share"] <= 0.10}
+    if "outside_share" in fit3:
+        floor = {"outside_share": fit3["outside_share"], "bound": 0.10,
+                 "holds": fit3["outside_share"] <= 0.10}
     result = {"machine": dict(machine_info(), load_avg_at_start=load_at_start),
               "quick": quick, "rows": rows, "floor": floor,
               "benchmark_wall_s": time.perf_counter() - t_start}
@@ -434,6 +438,7 @@ def fit_markdown(r):
              "", "| call | wall s | epochs | in epochs s | outside s | outside share |",
              "|---|---|---|---|---|---|"]
     names = {"fit": "`StackedAutoencoder().fit(X)`",
+             "fit3": "`StackedAutoencoder(epochs=3).fit(X)`",
              "train": "`aekit train --model stacked --data fashion-mnist --out DIR`",
              "tour": "`aekit tour --data fashion-mnist --out DIR`"}
     for key, row in r["rows"].items():
@@ -443,9 +448,9 @@ def fit_markdown(r):
         lines.append(f"| {names[key]} | {row['wall_s']:.1f} | {row['epochs']} | "
                      f"{row['epochs_s']:.1f} | {row['outside_s']:.1f} | "
                      f"{100 * row['outside_share']:.1f}% |")
-    f, fit = r["floor"], r["rows"]["fit"]
+    f, fit = r["floor"], r["rows"].get("fit3", r["rows"]["fit"])
     if f:
-        lines += ["", f"Floor: outside-epoch work of a default fit <= 10%: measured "
+        lines += ["", f"Floor: outside-epoch work of a 3-epoch default fit <= 10%: measured "
                   f"{100 * f['outside_share']:.1f}% ({'holds' if f['holds'] else 'FAILS'}); "
                   f"of it the code density took {fit.get('code_density_s', float('nan')):.2f} s. "
                   f"Test MSE of that fit: {fit['test_mse']:.5f}."]

@@ -2,7 +2,7 @@
 a kill mid-schedule, and an early-stopped run stays stopped on ``--resume``.
 
 The kill lands at a known point through the checkpoint handshake
-(``aekit.training.checkpoint._test_pause_point``): the child writes ``FLAG.reached`` after its
+(``aekit.training.checkpoint.pause_point_for_tests``): the child writes ``FLAG.reached`` after its
 N-th checkpoint and waits; the test kills it then. No guessed delays.
 """
 

@@ -2,7 +2,7 @@
 
 ``aekit train`` runs in a subprocess and is killed (SIGKILL: no chance to clean up) or
 interrupted (SIGINT, Ctrl-C) at a known point: the checkpoint handshake
-(``AEKIT_TEST_PAUSE_AT=k``, see ``aekit.training.checkpoint._test_pause_point``) makes the child
+(``AEKIT_TEST_PAUSE_AT=k``, see ``aekit.training.checkpoint.pause_point_for_tests``) makes the child
 write ``FLAG.reached`` once the checkpoint of epoch k is on disk and wait there, before epoch
 k + 1 begins; the test signals it then. No guessed delays, so a busy CI machine cannot make the
 run finish before the signal lands (the timing version failed that way twice). Then ``--resume``

@@ -13,7 +13,7 @@ Three guarantees (docs/reliability.md):
 
 Signals land at known points, never after a guessed delay: the checkpoint handshake
 (``AEKIT_TEST_PAUSE_AT``/``AEKIT_TEST_PAUSE_FILE``, see
-``aekit.training.checkpoint._test_pause_point``), or, for points that are not a checkpoint,
+``aekit.training.checkpoint.pause_point_for_tests``), or, for points that are not a checkpoint,
 ``DRIVER``: it runs ``aekit.cli.main`` with one function wrapped by the same handshake
 (write ``FLAG.reached``, wait for ``FLAG``) before its first call. A full disk is a real small
 tmpfs where the machine lets the test mount one (root), and a monkeypatched fault everywhere.

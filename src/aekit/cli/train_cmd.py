@@ -187,6 +187,9 @@ def _run(args) -> int:
     evaluated_on = "test split" if test is not None else "training rows (no test split)"
     try:
         with common.staging_dir(out) as tmp:
+            from aekit.training.checkpoint import pause_point_for_tests
+
+            pause_point_for_tests("outputs")  # crash tests only (inert otherwise)
             with common.phase("train", "saving the model"):  # fits the code density
                 est.save(tmp / common.MODEL_SUBDIR)
             (tmp / "history.json").write_text(common.to_json(est.history_))

@@ -512,8 +512,9 @@ PARAMS = (
        and the unlabelled rows serve pretraining alone.""",
        {"classifier": "spread"}),
     _p("sampler", "str", [Choices(SAMPLERS)],
-       """Density fitted on the training codes, from which sample() draws new codes: a
-       Gaussian mixture, one Gaussian, or a box uniform over the codes' range.""",
+       """Density fitted on the training codes (of at most 5000 evenly spaced rows), from
+       which sample() draws new codes: a Gaussian mixture, one Gaussian, or a box uniform
+       over the codes' range.""",
        _same(SAMPLING, "gmm")),
     _p("sampler_components", "int", [count(1)], "Mixture components of sampler='gmm'.",
        _same(SAMPLING, 10)),

@@ -81,30 +81,41 @@ def save_checkpoint(directory, *, model, optimizer, scheduler, generator, epoch:
     path = directory / CHECKPOINT_NAME
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"aekit": json.dumps(meta, default=json_default)})
-    _test_pause_point()
+    pause_point_for_tests("checkpoint")
     return path
 
 
-_saved_in_process = 0
+_reached_in_process: dict = {}
 
 
-def _test_pause_point() -> None:
+def pause_point_for_tests(name: str) -> None:
     """A handshake for crash tests, inert unless both variables are set (tests only).
 
-    ``AEKIT_TEST_PAUSE_AT=N``: after the N-th checkpoint this process writes, create
-    ``$AEKIT_TEST_PAUSE_FILE.reached`` and wait until ``$AEKIT_TEST_PAUSE_FILE`` exists
-    (at most 120 s). A test then signals the process at a known point (the N-th checkpoint
-    is complete, the next epoch not begun) instead of after a guessed delay.
+    ``AEKIT_TEST_PAUSE_AT=NAME:N`` (``N`` alone means ``checkpoint:N``): the N-th time this
+    process reaches point NAME, create ``$AEKIT_TEST_PAUSE_FILE.reached`` and wait until
+    ``$AEKIT_TEST_PAUSE_FILE`` exists (at most 120 s). A test then signals the process at a
+    known point instead of after a guessed delay. Points: ``checkpoint`` (the N-th
+    checkpoint is complete, the next epoch not begun), ``step`` (after the N-th optimizer
+    step of the process, mid-epoch), ``outputs`` (aekit train is writing its outputs).
     """
-    global _saved_in_process
-    _saved_in_process += 1
     at, flag = os.environ.get("AEKIT_TEST_PAUSE_AT"), os.environ.get("AEKIT_TEST_PAUSE_FILE")
-    if not at or not flag or str(_saved_in_process) != at:
+    if not at or not flag:
+        return
+    point, _, count = at.rpartition(":")
+    _reached_in_process[name] = _reached_in_process.get(name, 0) + 1
+    if (point or "checkpoint") != name or str(_reached_in_process[name]) != count:
         return
     Path(flag + ".reached").write_text(str(os.getpid()))
     deadline = time.monotonic() + 120
     while not Path(flag).exists() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def step_pause_hook():
+    """``pause_point_for_tests("step")`` when a test asked for a step handshake, else None (the
+    training loop calls it after each step only then: the step is hot)."""
+    at = os.environ.get("AEKIT_TEST_PAUSE_AT", "")
+    return (lambda: pause_point_for_tests("step")) if at.startswith("step:") else None
 
 
 def load_checkpoint(path) -> dict:

@@ -24,7 +24,7 @@ from aekit.errors import ConfigError
 from aekit.io.rows import fingerprint, make_source
 from aekit.training import callbacks as cb
 from aekit.training import distributed, steps, tensorboard, threads
-from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from aekit.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, step_pause_hook
 from aekit.training.lazy_dynamo import no_dynamo_import
 
 log = logging.getLogger(__name__)
@@ -401,6 +401,7 @@ class Trainer:
         self.model.train()
         step_optimizer = _FusedAdamStep(self.optimizer)
         host = self.step.host
+        pause = step_pause_hook()  # None outside crash tests
         while self.epoch < until and not self.stop:
             epoch, t0 = self.epoch, time.perf_counter()
             for c in callbacks:
@@ -427,6 +428,8 @@ class Trainer:
                 if config.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
                 step_optimizer()
+                if pause is not None:
+                    pause()
                 if host:
                     for i, v in enumerate(values):
                         acc[i] += v * b
