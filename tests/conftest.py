@@ -282,3 +282,15 @@ def _train_killed_at(args, out, pause_at: int, flag) -> None:
 def train_killed_at():
     """``train_killed_at(args, out, pause_at, flag)``: see :func:`_train_killed_at`."""
     return _train_killed_at
+
+
+# --- the repository's scripts, imported by tests ----------------------------------------------
+def load_script(name: str):
+    """``scripts/NAME.py`` as a module (the scripts folder is no package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -150,17 +150,6 @@ def _numbers_aside(line: str) -> str:
     return re.sub(r"\d+", "N", line.strip())
 
 
-def _docs_outputs():
-    """scripts/docs_outputs.py, which wrote the page's outputs (its elision and paths)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("docs_outputs",
-                                                  ROOT / "scripts" / "docs_outputs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
@@ -179,7 +168,9 @@ def test_docs_cli_sessions_run_as_documented(tmp_path):
     output kept only its first and last lines in the page: those must be among the run's."""
     from collections import Counter
 
-    docs = _docs_outputs()
+    from conftest import load_script
+
+    docs = load_script("docs_outputs")  # what wrote the page's outputs (elision, paths)
     cwd = _workdir(tmp_path)
     sessions = list(_sessions((ROOT / "docs" / "cli.md").read_text()))
     assert len(sessions) > 15

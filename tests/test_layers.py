@@ -24,6 +24,7 @@ EXCLUDED = {ROOT, "aekit.__main__"}
 # listed but not (yet) present in the tree are fine; a name present but not listed fails.
 LAYERS = {
     "errors": 0,
+    "kinds": 0,         # the model kinds, declared once: plain data
     "io": 1,            # atomic writes, json_values, mapped_pages, rows: aekit.errors only
     "models": 2,
     "losses": 2,

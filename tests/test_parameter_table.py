@@ -46,9 +46,25 @@ def train_help(monkeypatch, capsys) -> str:
     return capsys.readouterr().out
 
 
-def test_models_are_the_cli_models():
-    assert table.MODELS == common.MODEL_CLASSES
-    assert sorted(table.MODELS.values()) == sorted(ESTIMATORS)
+def test_each_kind_is_declared_once_and_reaches_every_list():
+    """aekit.kinds declares the kinds; the allow-list of aekit.load, the package's names,
+    the parameter table and the command line all derive from it (issue 29: the list was
+    written six times)."""
+    import importlib
+
+    import aekit
+    from aekit.kinds import KINDS
+
+    assert list(ESTIMATORS) == [k.estimator for k in KINDS]
+    for k in KINDS:
+        cls = ESTIMATORS[k.estimator]
+        assert cls.__module__ == k.module and cls.__name__ == k.estimator
+        assert getattr(aekit, k.estimator) is cls is getattr(importlib.import_module(k.module),
+                                                              k.estimator)
+        assert k.estimator in aekit.__all__
+        assert common.MODEL_CLASSES[k.name] == k.estimator == table.MODELS[k.name]
+        assert any(p.defaults.get(k.name) is not None or k.name in p.defaults
+                   for p in table.PARAMS), k.name  # the table knows the kind
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=ids)

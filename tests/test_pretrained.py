@@ -5,7 +5,6 @@ truthfully how they were made (the retrain script's commands, the files' hashes)
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
 import shlex
@@ -27,11 +26,9 @@ NAMES = pretrained.list()
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("retrain_pretrained",
-                                                  ROOT / "scripts" / "retrain_pretrained.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from conftest import load_script
+
+    return load_script("retrain_pretrained")
 
 
 def _data_available(name: str) -> bool:

@@ -67,7 +67,7 @@ def _scaler(run) -> Scaler:
 
 @pytest.mark.parametrize("rule", RULES)
 def test_the_run_records_its_scaling_and_header(runs, rule):
-    root, X, run = runs[0], runs[1], runs[2][rule]
+    run = runs[2][rule]
     assert _scaler(run).rule == rule
     assert json.loads((run / "columns.json").read_text()) == NAMES
 
@@ -105,7 +105,7 @@ def test_decode_writes_rows_in_the_files_units_with_its_header(runs, rule, suffi
 
 @pytest.mark.parametrize("rule", RULES)
 def test_generate_writes_samples_in_the_files_units(runs, rule, tmp_path):
-    root, X, run = runs[0], runs[1], runs[2][rule]
+    X, run = runs[1], runs[2][rule]
     out = tmp_path / "samples.csv"
     assert main(["generate", str(run), "-n", "400", "--out", str(out)]) == 0
     with open(out, newline="") as f:
@@ -152,7 +152,7 @@ DATA_ONLY = [("--split", "test"), ("--max-rows", "5"), ("--scale", "minmax"),
 @pytest.mark.parametrize("flag,value", DATA_ONLY)
 @pytest.mark.parametrize("command", ["encode", "compress", "decompress"])
 def test_a_data_flag_with_input_is_refused(runs, command, flag, value, tmp_path, capsys):
-    root, X, run = runs[0], runs[1], runs[2]["minmax"]
+    root, run = runs[0], runs[2]["minmax"]
     stream = tmp_path / "s.aekz"
     if command == "decompress":
         assert main(["compress", str(run), "--input", str(root / "raw.csv"), "--out",
@@ -169,7 +169,7 @@ def test_a_data_flag_with_input_is_refused(runs, command, flag, value, tmp_path,
 
 
 def test_an_input_the_scaling_takes_beyond_float32_is_refused(runs, tmp_path, capsys):
-    root, X, run = runs[0], runs[1], runs[2]["standard"]
+    X, run = runs[1], runs[2]["standard"]
     huge = X.copy()
     huge[3, 2] = 3e38  # finite in float32; / ash's std (~0.1) is beyond it
     np.save(tmp_path / "huge.npy", huge)

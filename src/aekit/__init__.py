@@ -9,6 +9,8 @@ from aekit.errors import (
     TrainingError,
 )
 
+from aekit.kinds import ESTIMATOR_NAMES
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -18,12 +20,7 @@ __all__ = [
     "DownloadError",
     "ModelFileError",
     "TrainingError",
-    "AutoencoderClassifier",
-    "ConvAutoencoder",
-    "ConvSegmenter",
-    "LinearAutoencoder",
-    "StackedAutoencoder",
-    "VariationalAutoencoder",
+    *ESTIMATOR_NAMES,  # every model kind's estimator (aekit.kinds), imported on first use
     "load",
     "__version__",
 ]
@@ -42,10 +39,6 @@ def load(path):
     return _load(path)
 
 
-_ESTIMATOR_NAMES = ("AutoencoderClassifier", "ConvAutoencoder", "ConvSegmenter",
-                    "LinearAutoencoder", "StackedAutoencoder", "VariationalAutoencoder")
-
-
 _SUBPACKAGES = ("applications", "cli", "datasets", "estimators", "evaluation", "fitted", "io",
                 "loading", "losses", "models", "plotting", "pretrained", "report", "tour",
                 "training")
@@ -56,7 +49,7 @@ def __getattr__(name):
     ``import aekit`` light: torch is imported only when something needs it)."""
     import importlib
 
-    if name in _ESTIMATOR_NAMES:
+    if name in ESTIMATOR_NAMES:
         return getattr(importlib.import_module("aekit.estimators"), name)
     if name in _SUBPACKAGES:
         return importlib.import_module(f"aekit.{name}")

@@ -23,17 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from aekit.errors import ConfigError, DataError, ModelFileError
+from aekit.kinds import MODELS
 
-# CLI model name -> estimator class name (classes are imported lazily: `aekit --help` stays
-# fast). Ordered as `--help` lists them.
-MODEL_CLASSES = {
-    "linear": "LinearAutoencoder",
-    "stacked": "StackedAutoencoder",
-    "conv": "ConvAutoencoder",
-    "vae": "VariationalAutoencoder",
-    "classifier": "AutoencoderClassifier",
-    "segmenter": "ConvSegmenter",
-}
+# CLI model name -> estimator class name, declared once in aekit.kinds (plain data: the
+# classes are imported lazily, so `aekit --help` stays fast). Ordered as `--help` lists them.
+MODEL_CLASSES = MODELS
 # Keys a config file may hold besides estimator parameters (the `train` flags of the run).
 RUN_KEYS = ("model", "data", "split", "max_rows", "n_labelled", "scale", "label_column",
             "mmap")

@@ -6,25 +6,18 @@ and only a class in this dict can be built from it (never an import by name).
 
 from __future__ import annotations
 
+import importlib
+
 from aekit.errors import ModelFileError
 from aekit.estimators.base import BaseAutoencoder
-from aekit.estimators.classifier import AutoencoderClassifier
-from aekit.estimators.conv import ConvAutoencoder
-from aekit.estimators.linear import LinearAutoencoder
 from aekit.estimators.params import TUPLE_PARAMS
-from aekit.estimators.segmenter import ConvSegmenter
-from aekit.estimators.stacked import StackedAutoencoder
-from aekit.estimators.variational import VariationalAutoencoder
 from aekit.fitted.files import DAMAGE_ERRORS, WEIGHTS_NAME, describe
+from aekit.kinds import KINDS
 
-ESTIMATORS = {
-    "LinearAutoencoder": LinearAutoencoder,
-    "StackedAutoencoder": StackedAutoencoder,
-    "ConvAutoencoder": ConvAutoencoder,
-    "VariationalAutoencoder": VariationalAutoencoder,
-    "AutoencoderClassifier": AutoencoderClassifier,
-    "ConvSegmenter": ConvSegmenter,
-}
+# Every declared kind's class (aekit.kinds), by class name: only these can be built.
+ESTIMATORS = {k.estimator: getattr(importlib.import_module(k.module), k.estimator)
+              for k in KINDS}
+globals().update(ESTIMATORS)  # aekit.estimators.StackedAutoencoder etc.
 
 
 def estimator_from_model_file(path, fitted, config: dict, extra: dict):
@@ -76,14 +69,4 @@ def estimator_from_model_file(path, fitted, config: dict, extra: dict):
     return estimator
 
 
-__all__ = [
-    "ESTIMATORS",
-    "AutoencoderClassifier",
-    "BaseAutoencoder",
-    "ConvAutoencoder",
-    "ConvSegmenter",
-    "LinearAutoencoder",
-    "StackedAutoencoder",
-    "VariationalAutoencoder",
-    "estimator_from_model_file",
-]
+__all__ = ["ESTIMATORS", "BaseAutoencoder", *ESTIMATORS, "estimator_from_model_file"]

@@ -36,6 +36,7 @@ from sklearn.utils._param_validation import (
 )
 
 from aekit.errors import ConfigError
+from aekit.kinds import MODELS  # noqa: F401 - the table's models, re-exported for its users
 from aekit.fitted.density import SAMPLERS
 from aekit.losses.objectives import LIKELIHOODS, NOISE_KINDS, RECONSTRUCTIONS, SPARSITY_KINDS
 from aekit.models.autoencoder import (
@@ -48,16 +49,7 @@ from aekit.models.conv import DECODER_KINDS
 from aekit.models.layers import ACTIVATIONS
 from aekit.training.trainer import ENGINES, OPTIMIZERS, SCHEDULES
 
-# Short model name (the CLI's --model) -> estimator class name, in the order docs list them.
-MODELS = {
-    "linear": "LinearAutoencoder",
-    "stacked": "StackedAutoencoder",
-    "conv": "ConvAutoencoder",
-    "vae": "VariationalAutoencoder",
-    "classifier": "AutoencoderClassifier",
-    "segmenter": "ConvSegmenter",
-}
-ALL = tuple(MODELS)
+ALL = tuple(MODELS)  # every kind (aekit.kinds), in the order docs list them
 DEEP = ("stacked", "conv", "vae", "classifier")  # every model with hidden layers
 AUTOENCODERS = ("linear", "stacked", "conv", "vae")  # trained by fit(X) for `epochs`
 SAMPLING = ("linear", "stacked", "conv")  # fit a code density for sample()
