@@ -285,7 +285,7 @@ def train_killed_at():
 
 
 # --- the repository's scripts, imported by tests ----------------------------------------------
-def load_script(name: str):
+def _load_script(name: str):
     """``scripts/NAME.py`` as a module (the scripts folder is no package)."""
     import importlib.util
 
@@ -294,3 +294,9 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script(NAME)``: ``scripts/NAME.py`` as a module."""
+    return _load_script

@@ -161,14 +161,12 @@ def _shape(line: str) -> str:
     return line.replace("(all N rows)", "(N of N rows)")
 
 
-def test_docs_cli_sessions_run_as_documented(tmp_path):
+def test_docs_cli_sessions_run_as_documented(tmp_path, load_script):
     """Each session of docs/cli.md runs (with small budgets) to the documented exit code,
     and its output has the documented shape: the same lines, numbers aside (the page's
     outputs are written by scripts/docs_outputs.py at the documented budgets). A long
     output kept only its first and last lines in the page: those must be among the run's."""
     from collections import Counter
-
-    from conftest import load_script
 
     docs = load_script("docs_outputs")  # what wrote the page's outputs (elision, paths)
     cwd = _workdir(tmp_path)

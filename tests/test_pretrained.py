@@ -25,9 +25,8 @@ MAX_BYTES = 8 * 2**20
 NAMES = pretrained.list()
 
 
-def _script():
-    from conftest import load_script
-
+@pytest.fixture(scope="module")
+def script(load_script):
     return load_script("retrain_pretrained")
 
 
@@ -55,14 +54,14 @@ def test_the_issue_s_models_are_shipped_within_the_size_limit():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_provenance_names_the_command_commit_and_metrics(name):
+def test_provenance_names_the_command_commit_and_metrics(name, script):
     record = pretrained.info(name)
     assert record["name"] == name
     assert re.fullmatch(r"[0-9a-f]{40}", record["commit"])
     argv = shlex.split(record["command"])
     assert argv[:2] == ["aekit", "train"] and argv[-2:] == ["--out", "RUN"]
     # The command is what the retrain script runs today.
-    assert record["command"] == "aekit " + shlex.join(_script().command_of(name))
+    assert record["command"] == "aekit " + shlex.join(script.command_of(name))
     # ... and today's CLI still accepts every flag of it, with the values it records.
     from aekit.cli import build_parser
 
@@ -160,17 +159,16 @@ def test_cli_copies_a_model_out_for_the_other_subcommands(tmp_path, capsys):
 
 
 # --- the retrain script ----------------------------------------------------------------------
-def test_retrain_script_prints_the_recorded_commands(capsys):
-    assert _script().main(["--print-commands"]) == 0
+def test_retrain_script_prints_the_recorded_commands(capsys, script):
+    assert script.main(["--print-commands"]) == 0
     out = capsys.readouterr().out
     for name in NAMES:
         assert f"{name}: {pretrained.info(name)['command']}" in out
 
 
 @pytest.mark.slow
-def test_retrain_script_writes_a_loadable_model_with_provenance(tmp_path):
+def test_retrain_script_writes_a_loadable_model_with_provenance(tmp_path, script):
     """Retrain the smallest model into a scratch folder: a folder like the shipped one."""
-    script = _script()
     name = "digits-stacked-8"
     assert script.main(["--only", name, "--dest", str(tmp_path)]) == 0
     record = json.loads((tmp_path / name / "provenance.json").read_text())
