@@ -67,6 +67,24 @@ def test_each_kind_is_declared_once_and_reaches_every_list():
                    for p in table.PARAMS), k.name  # the table knows the kind
 
 
+def test_each_kinds_declared_capabilities_match_its_estimator():
+    """What aekit.kinds declares (and the command line relies on, instead of sniffing
+    attributes or comparing kind names) is what the estimator class does."""
+    from sklearn.base import is_classifier
+
+    from aekit.kinds import KINDS
+
+    for k in KINDS:
+        cls = ESTIMATORS[k.estimator]
+        names = set(cls._get_param_names())
+        assert (k.target == "classes") == is_classifier(cls()), k.name
+        assert (k.target == "masks") == (k.estimator == "ConvSegmenter"), k.name
+        assert (k.target is None) == (not hasattr(cls, "predict")), k.name
+        assert ("architecture" in names) == (k.convolutional == "architecture"), k.name
+        assert ("channels" in names) == (k.convolutional != "never"), k.name
+        assert set(k.phases) <= names and (not k.phases or "epochs" not in names), k.name
+
+
 @pytest.mark.parametrize("cls", CLASSES, ids=ids)
 def test_signature_defaults_are_the_tables(cls):
     model = table.model_of(cls)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.errors import ConfigError, DataError, ModelFileError
-from aekit.kinds import MODELS
+from aekit.kinds import BY_NAME, MODELS
 
 # CLI model name -> estimator class name, declared once in aekit.kinds (plain data: the
 # classes are imported lazily, so `aekit --help` stays fast). Ordered as `--help` lists them.
@@ -324,9 +324,8 @@ def resolve_train_config(args, progress_default: bool | None = None) -> dict:
     table = parameter_table()
     params = dict(defaults)
     flags = flag_params(args)
-    if model == "classifier":
-        for values in (file, flags):
-            _phase_epochs(values)
+    for values in (file, flags):
+        _phase_epochs(values, BY_NAME[model].phases)
     for source, values, from_text in ((where, file, False), ("flag", flags, True)):
         for key, value in values.items():
             if key not in defaults:
@@ -355,15 +354,13 @@ def resolve_train_config(args, progress_default: bool | None = None) -> dict:
             "label_column": label_column, "mmap": bool(run.get("mmap")), "params": params}
 
 
-CLASSIFIER_PHASES = ("pretrain_epochs", "head_epochs", "finetune_epochs")
-
-
-def _phase_epochs(values: dict) -> None:
-    """``epochs`` for the classifier (which trains in three phases): each phase's epochs
-    that ``values`` does not set itself; the resolved config records the three."""
-    if "epochs" in values:
+def _phase_epochs(values: dict, phases: tuple) -> None:
+    """``epochs`` for a kind that trains in ``phases`` (the classifier: pretraining, head,
+    fine-tuning): each phase's epochs that ``values`` does not set itself; the resolved
+    config records the phases."""
+    if phases and "epochs" in values:
         epochs = values.pop("epochs")
-        for phase in CLASSIFIER_PHASES:
+        for phase in phases:
             values.setdefault(phase, epochs)
 
 

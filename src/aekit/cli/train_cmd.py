@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.cli import common
+from aekit.kinds import BY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,8 @@ def _run(args) -> int:
     distributed.maybe_init_distributed(resolved["params"].get("device", "cpu"))
     main = distributed.is_main_process()
     mmap = resolved.get("mmap", False)
-    if mmap and resolved["model"] in ("classifier", "segmenter"):
+    kind = BY_NAME[resolved["model"]]
+    if mmap and kind.target is not None:
         raise ConfigError(f"--mmap: the {resolved['model']} trains on labelled rows in "
                           "memory; leave --mmap out")
     ds = common.load_data(resolved["data"], resolved["split"], resolved["max_rows"],
@@ -137,11 +139,11 @@ def _run(args) -> int:
     if args.resume and (out / common.RESOLVED_CONFIG).is_file():
         _check_same_run(out, resolved)
     fit_args = ()
-    if resolved["model"] == "classifier":
+    if kind.target == "classes":
         if y is None:
-            raise DataError(f"--data {resolved['data']}: the classifier needs labels")
+            raise DataError(f"--data {resolved['data']}: the {kind.name} needs labels")
         fit_args = (_keep_labels(y, resolved["n_labelled"], resolved["params"]),)
-    segmenter = resolved["model"] == "segmenter"
+    segmenter = kind.target == "masks"
     if segmenter:
         fit_args = (_masks_of(ds, resolved["data"]),)
     ckpt = out / "checkpoints"
@@ -214,9 +216,10 @@ def _run(args) -> int:
                         title=f"aekit train: {resolved['model']} on {resolved['data']}")
                     metrics = {"model": report.results["model"],
                                "pca": report.results["pca"]}
-                    _classifier_section(est, report, X_eval, y_eval)
+                    if kind.target == "classes":
+                        _classifier_section(est, report, X_eval, y_eval)
                     report.save(tmp / "report")
-            if hasattr(est, "predict") and y_eval is not None and not segmenter:
+            if kind.target == "classes" and y_eval is not None:
                 metrics["accuracy"] = float(np.mean(est.predict(X_eval) == y_eval))
             if getattr(est, "solver_", None) == "svd":  # LinearAutoencoder's exact solve
                 metrics["solver"] = "svd"
@@ -276,23 +279,24 @@ def _check_data_fits_model(resolved: dict, ds, y):
     from aekit.errors import ConfigError
 
     model, params, data = resolved["model"], resolved["params"], resolved["data"]
+    kind = BY_NAME[model]
     masks = y is not None and np.ndim(y) == 3
-    if model == "classifier" and masks:
+    if kind.target == "classes" and masks:
         raise ConfigError(f"--model classifier needs one class label per row, but --data "
                           f"{data} has a mask per image (a segmentation set): train --model "
                           "segmenter on it, or an autoencoder")
     # A CSV is a table. (A flat .npy without a shape is laid out on a square, as the
     # estimators document: a 784-value row is a 28x28 image.)
-    conv = model in ("conv", "segmenter") or params.get("architecture") == "conv"
     table = str(data).lower().endswith(".csv")
-    if conv and table and params.get("image_shape") is None:
+    if kind.is_convolutional(params) and table and params.get("image_shape") is None:
         raise ConfigError(
-            f"--model {model}{' --architecture conv' if model not in ('conv', 'segmenter') else ''}"
+            f"--model {model}"
+            f"{' --architecture conv' if kind.convolutional == 'architecture' else ''}"
             f" treats each row as an image, but --data {data} is a table (a CSV): "
             "a convolution's filters need neighbouring pixels, and a table's columns are not "
             "(on such data it trails PCA); use --model stacked, or give --image-shape H,W "
             "(or C,H,W) when each row is an image")
-    if masks and model != "segmenter":
+    if masks and kind.target != "masks":
         log.info("--data %s: its masks are not class labels; the metrics leave the label "
                  "probes out", data)
         return None
@@ -352,7 +356,7 @@ def _metrics(est, X_fit, y_fit, X_eval, y_eval) -> dict:
 
 
 def _classifier_section(est, report, X_eval, y_eval) -> None:
-    if not hasattr(est, "predict") or y_eval is None:
+    if y_eval is None:
         return
     acc = float(np.mean(est.predict(X_eval) == y_eval))
     report.section(
