@@ -125,3 +125,68 @@ def test_saving_over_a_file_is_refused_and_the_file_kept(tmp_path):
     with pytest.raises(aekit.ModelFileError, match="exists and is not a folder"):
         model_files.save(path, _model(0))
     assert path.read_text() == "not a folder"
+
+
+# --- replacing a folder: one implementation, three writers ---------------------------------
+def _fail_the_rename_in(monkeypatch):
+    """os.replace fails (EIO) when it would move the new folder into place: after the old
+    one was renamed aside, the worst moment."""
+    import aekit.io.atomic as atomic
+
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append((str(src), str(dst)))
+        if len(calls) == 2:  # 1: the old folder aside, 2: the new one in
+            raise OSError(errno.EIO, "Input/output error")
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    return calls
+
+
+def _write_model(folder):
+    import numpy as np
+
+    from aekit.estimators import StackedAutoencoder
+
+    X = np.random.default_rng(0).random((40, 5), dtype=np.float32)
+    StackedAutoencoder(n_components=2, hidden_layer_sizes=(4,), epochs=1).fit(X).save(folder)
+
+
+def _write_report(folder):
+    from aekit.report import Report
+
+    r = Report("r")
+    r.section("s").text("t")
+    r.save(folder)
+
+
+def _move_into(folder):
+    from aekit.cli.common import move_into
+
+    staging = folder.parent / "staging"
+    (staging / "model").mkdir(parents=True)
+    (staging / "model" / "x.json").write_text("new")
+    move_into(staging, folder.parent)
+
+
+WRITERS = {"model folder": _write_model, "report folder": _write_report,
+           "train --resume's move_into": _move_into}
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_a_failed_folder_swap_puts_the_previous_folder_back(writer, tmp_path, monkeypatch):
+    """aekit.io.atomic.swap_folder replaces model folders, report folders and a resumed
+    run's outputs (once three copies; move_into's could lose the old folder). The rename in
+    fails: the previous folder is back at its path, complete, and nothing is left aside."""
+    folder = tmp_path / "model"
+    WRITERS[writer](folder)
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    calls = _fail_the_rename_in(monkeypatch)
+    with pytest.raises(OSError, match="Input/output error"):
+        WRITERS[writer](folder)
+    assert len(calls) >= 2
+    after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".old")]

@@ -859,7 +859,13 @@ def move_into(src_dir: Path, dest: Path) -> None:
     replaced folder keeps the files aekit did not write: :func:`aekit.io.atomic.carry_over`).
     What is moved gets the modes a plain ``mkdir``/``open`` gives under the umask, whatever
     modes the code that wrote it into the staging folder chose."""
-    from aekit.io.atomic import REPORT_MARKER, apply_default_modes, carry_over, read_manifest
+    from aekit.io.atomic import (
+        REPORT_MARKER,
+        apply_default_modes,
+        carry_over,
+        read_manifest,
+        swap_folder,
+    )
 
     dest.mkdir(parents=True, exist_ok=True)
     for item in sorted(src_dir.iterdir()):
@@ -869,10 +875,7 @@ def move_into(src_dir: Path, dest: Path) -> None:
             # a folder aekit wrote before (RUN/model/, RUN/report/ on --resume): files
             # someone else added there are kept; aekit replaces only what it wrote
             carry_over(target, item, read_manifest(target / REPORT_MARKER))
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(item, target)
-            shutil.rmtree(old, ignore_errors=True)
+            swap_folder(item, target)  # a failure puts the previous folder back
         else:
             os.replace(item, target)
 

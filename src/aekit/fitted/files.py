@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from aekit.errors import AekitError, ModelFileError
 from aekit.io.atomic import (apply_default_modes, is_write_fault, make_temp_dir,
-                             write_failed)
+                             swap_folder, write_failed)
 from aekit.io.json_values import json_default
 from aekit.models import ModelConfig, build_model
 
@@ -74,7 +74,7 @@ def save(path, model, *, extra_config: dict | None = None,
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-        _swap_in(tmp, path)
+        swap_folder(tmp, path)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, Exception) and is_write_fault(exc):  # full disk: OSError or
@@ -98,24 +98,6 @@ def is_replaceable(path: Path) -> bool:
     except (OSError, ValueError, RecursionError):
         return False
     return isinstance(head, dict) and head.get("format") == FORMAT
-
-
-def _swap_in(new: Path, path: Path) -> None:
-    """Replace folder ``path`` by ``new``: the old one is renamed aside first and removed
-    only after the new one is in place, so some complete model always exists."""
-    old = None
-    if path.exists():
-        old = make_temp_dir(path.parent, prefix=f".{path.name}.", suffix=".old")
-        os.rmdir(old)
-        os.replace(path, old)
-    try:
-        os.replace(new, path)
-    except BaseException:
-        if old is not None:
-            os.replace(old, path)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # --- loading ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -150,6 +151,29 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 # --- replacing a folder aekit wrote, keeping what it did not write ------------------------------
 REPORT_MARKER = ".aekit-report"  # in every report folder; lists the files the report wrote
 MANIFEST_HEADER = "files written by aekit (replaced on a rewrite; anything else is kept):"
+
+
+def swap_folder(new, path) -> None:
+    """Replace folder ``path`` by folder ``new`` (a sibling: one file system). The old
+    folder is renamed aside first, the new one renamed in, and the old one removed only
+    after; if the rename in fails, the old one is put back. So some complete folder is at
+    ``path`` at every moment, and a failure leaves the previous one (``new`` is the
+    caller's to remove). Model folders, report folders and ``train --resume``'s outputs
+    are all replaced this way."""
+    path, new = Path(path), Path(new)
+    old = None
+    if path.exists():
+        old = make_temp_dir(path.parent, prefix=f".{path.name}.", suffix=".old")
+        os.rmdir(old)
+        os.replace(path, old)
+    try:
+        os.replace(new, path)
+    except BaseException:
+        if old is not None:
+            os.replace(old, path)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_manifest(path, folder, first_line: str) -> None:

@@ -17,11 +17,9 @@ report; an existing folder is only replaced if it is an aekit report (marker fil
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as _dt
 import html
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -36,6 +34,7 @@ from aekit.io.atomic import (
     apply_default_modes,
     carry_over,
     read_manifest,
+    swap_folder,
     write_manifest,
     write_text_atomic,
 )
@@ -301,7 +300,6 @@ class Report:
                                   "refusing to replace it (choose another --out)")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-        old = None
         try:
             (tmp / FIGURE_DIR).mkdir()
             for item in self.figures():
@@ -316,20 +314,8 @@ class Report:
             if path.exists():
                 # files someone else put in the old report are kept, as they are
                 carry_over(path, tmp, read_manifest(path / MARKER))
-                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-                os.rmdir(old)
-                os.rename(path, old)
-            try:
-                os.rename(tmp, path)
-            except BaseException:
-                if old is not None:  # put the previous report back
-                    os.rename(old, path)
-                    old = None
-                raise
+            swap_folder(tmp, path)  # a failure puts the previous report back
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        if old is not None:
-            with contextlib.suppress(OSError):
-                shutil.rmtree(old)
         return path / "index.html"
