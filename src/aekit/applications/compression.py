@@ -170,38 +170,47 @@ def psnr(X, X_hat, peak: float = 1.0) -> float:
 
 
 # --- coding ------------------------------------------------------------------------------------
-def _check_declared_rows(n, k, n_features, info, entropy, steps, lo, hi) -> None:
+def _decoded_bytes(n: int, k: int, n_features: int) -> int:
+    """What decompress allocates for n rows: symbols (int64, k a row) and rows (float32)."""
+    return n * (k * 8 + n_features * 4)
+
+
+def _check_declared_rows(n, k, n_features, info, tables) -> None:
     """Refuse a header whose row count the payload cannot hold, or whose decoding would
     allocate more than MAX_DECODED_BYTES, before anything is allocated."""
-    decoded = n * (k * 8 + n_features * 4)  # symbols (int64) and rows (float32)
+    decoded = _decoded_bytes(n, k, n_features)
     if decoded > MAX_DECODED_BYTES:
         raise DataError(f"the stream declares {n} rows, {decoded / 2**30:.1f} GiB decoded; "
                         f"aekit decodes at most {MAX_DECODED_BYTES / 2**30:.0f} GiB from one "
                         "stream (compress large sets in parts)")
-    held = 8 * info.payload_bytes / max(_min_bits_per_row(entropy, steps, lo, hi), 1e-12)
+    held = 8 * info.payload_bytes / max(_min_bits_per_row(tables), 1e-12)
     if n > held + 1:
         raise DataError(f"the stream declares {n} rows, but its {info.payload_bytes}-byte "
                         f"payload can hold at most {int(held) + 1} under this model (a "
                         "forged or damaged header)")
 
 
-def _min_bits_per_row(entropy, steps, lo, hi) -> float:
+def _min_bits_per_row(tables) -> float:
     """The fewest bits a range coder can spend on one row: sum over dimensions of
     -log2 of the most probable symbol's probability, as the coder quantises it (each of
     the alphabet's symbols keeps at least 2^-CODER_PRECISION, so the largest is at most
     1 - (alphabet - 1) 2^-CODER_PRECISION)."""
     bits = 0.0
-    for j in range(entropy.code_size):
-        p = entropy.probabilities(j, steps[j], int(lo[j]), int(hi[j]))
+    for p in tables:
         ceiling = 1.0 - (len(p) - 1) * 2.0 ** -CODER_PRECISION
         bits += -np.log2(min(float(np.max(p)) + len(p) * 2.0 ** -CODER_PRECISION, ceiling))
     return bits
 
 
-def _models(entropy: EntropyModel, steps, lo, hi):
-    cat = constriction.stream.model.Categorical
-    return [cat(entropy.probabilities(j, steps[j], int(lo[j]), int(hi[j])), perfect=False)
+def _tables(entropy: EntropyModel, steps, lo, hi) -> list:
+    """Each code dimension's symbol probabilities (its escape symbol last)."""
+    return [entropy.probabilities(j, steps[j], int(lo[j]), int(hi[j]))
             for j in range(entropy.code_size)]
+
+
+def _models(tables):
+    cat = constriction.stream.model.Categorical
+    return [cat(p, perfect=False) for p in tables]
 
 
 def compress(model, X, quality=DEFAULT_QUALITY, *, X_fit=None) -> bytes:
@@ -216,7 +225,7 @@ def compress(model, X, quality=DEFAULT_QUALITY, *, X_fit=None) -> bytes:
     entropy = _entropy(fitted, X_fit)
     Z = fitted.encode(X)  # validates X: shape, dtype, finite
     n, k = Z.shape
-    if n > MAX_ROWS or n * (k * 8 + fitted.n_features * 4) > MAX_DECODED_BYTES:
+    if n > MAX_ROWS or _decoded_bytes(n, k, fitted.n_features) > MAX_DECODED_BYTES:
         raise DataError(f"X has {n} rows, more than one stream may hold (decompress decodes "
                         f"at most {MAX_DECODED_BYTES / 2**30:.0f} GiB): compress it in parts")
     steps = entropy.steps_for_quality(q)
@@ -225,7 +234,7 @@ def compress(model, X, quality=DEFAULT_QUALITY, *, X_fit=None) -> bytes:
     encoder = constriction.stream.queue.RangeEncoder()
     escaped = []
     if n:
-        for j, m in enumerate(_models(entropy, steps, lo, hi)):
+        for j, m in enumerate(_models(_tables(entropy, steps, lo, hi))):
             idx = S[:, j] - lo[j]
             out = (idx < 0) | (idx > hi[j] - lo[j])
             idx[out] = hi[j] - lo[j] + 1  # the escape symbol
@@ -258,16 +267,20 @@ def stream_info(data) -> StreamInfo:
                         f"this one reads version {VERSION}: upgrade aekit")
     if version < 1 or flags != 0:
         raise DataError(f"corrupt stream header (version {version}, flags {flags})")
-    if len(data) != HEADER.size + size:
-        what = "truncated" if len(data) < HEADER.size + size else "longer than its header says"
-        raise DataError(f"the stream is {what}: {len(data)} bytes, its header says "
-                        f"{HEADER.size + size}")
+    _check_length(len(data), HEADER.size + size)
     if zlib.crc32(data[HEADER.size:], zlib.crc32(data[:HEADER.size - 4])) != crc:
         raise DataError("the stream is corrupt: its CRC-32 checksum does not match (the bytes "
                         "changed after it was written)")
     if not (0 < q <= 100) or size % 4 or (n == 0) != (size == 0):
         raise DataError(f"corrupt stream header (quality {q}, {n} rows, {size} payload bytes)")
     return StreamInfo(version, float(q), int(n), fp.hex(), int(size), len(data))
+
+
+def _check_length(actual: int, declared: int) -> None:
+    """A stream's length against its header's (header + payload bytes)."""
+    if actual != declared:
+        what = "truncated" if actual < declared else "longer than its header says"
+        raise DataError(f"the stream is {what}: {actual} bytes, its header says {declared}")
 
 
 def read_stream(path) -> bytes:
@@ -280,11 +293,7 @@ def read_stream(path) -> bytes:
         size = os.fstat(f.fileno()).st_size
         head = f.read(HEADER.size)
         if len(head) == HEADER.size and head[:4] == MAGIC:
-            declared = HEADER.size + HEADER.unpack_from(head)[6]
-            if size != declared:
-                what = "truncated" if size < declared else "longer than its header says"
-                raise DataError(f"the stream is {what}: {size} bytes, its header says "
-                                f"{declared}")
+            _check_length(size, HEADER.size + HEADER.unpack_from(head)[6])
         elif size > HEADER.size:
             return head  # stream_info names what is wrong from the header alone
         return head + f.read()
@@ -319,13 +328,14 @@ def decompress(model, data, *, X_fit=None, codes: bool = False) -> np.ndarray:
         Zhat = np.zeros((0, k), np.float32)
         return Zhat if codes else np.zeros((0, fitted.n_features), np.float32)
     lo, hi = entropy.alphabet(steps)
-    _check_declared_rows(n, k, fitted.n_features, info, entropy, steps, lo, hi)
+    tables = _tables(entropy, steps, lo, hi)  # one computation for the bound and the coder
+    _check_declared_rows(n, k, fitted.n_features, info, tables)
     words = np.frombuffer(data, dtype="<u4", offset=HEADER.size).astype(np.uint32)
     S = np.empty((n, k), np.int64)
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
         out_masks = []
-        for j, m in enumerate(_models(entropy, steps, lo, hi)):
+        for j, m in enumerate(_models(tables)):
             idx = np.asarray(decoder.decode(m, n), np.int64)
             out = idx == hi[j] - lo[j] + 1
             S[:, j] = idx + lo[j]

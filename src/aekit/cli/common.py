@@ -750,15 +750,14 @@ def to_model_units(X: np.ndarray, run: dict, where: str) -> np.ndarray:
     recorded scaling applied, as aekit train applied it. Values the scaling takes beyond
     float32's range are refused, naming ``where``."""
     scaler = run_scaler(run)
-    if scaler is not None:
+    if scaler is not None:  # apply refuses what it takes beyond float32, naming row, column
         scaler.check_features(X.shape[1], where)
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = X.astype(np.float32) if scaler is None else scaler.apply(X, where)
+        return scaler.apply(X, where)
+    with np.errstate(over="ignore"):
+        out = X.astype(np.float32)
     bad = ~np.isfinite(out).all(axis=1)
     if bad.any():
-        under = "" if scaler is None else f" under the run's scaling ({scaler.describe()})"
-        raise DataError(f"{where}: row {int(np.argmax(bad))} (0-based) leaves float32's "
-                        f"range{under}")
+        raise DataError(f"{where}: row {int(np.argmax(bad))} (0-based) leaves float32's range")
     return out
 
 

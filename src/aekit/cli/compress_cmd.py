@@ -76,6 +76,7 @@ def run(args) -> int:
           f"({compression.HEADER.size}-byte header), {bpp:.4f} bits per pixel; "
           f"PSNR {compression.psnr(X, X_hat, peak):.2f} dB (peak {peak:g}{scaled_note(run)}); "
           + ceiling_note(fitted, X, peak))
+    return 0
 
 
 def ceiling_note(fitted, X, peak: float) -> str:
@@ -93,4 +94,3 @@ def scaled_note(run: dict) -> str:
     run's scaling made those differ from the file's values."""
     scaler = common.run_scaler(run)
     return "" if scaler is None else f", on the rows scaled by the run's {scaler.rule}"
-    return 0

@@ -54,10 +54,9 @@ def check_rows_args(args, required: bool = True) -> None:
 
 
 def input_rows(args, model, run: dict | None = None):
-    """Rows from --data or --input (see check_rows_args), checked against the model and
-    scaled as the run scaled its training data (``run``: its recorded config)."""
-    check_rows_args(args)
-    run = run or {}
+    """Rows from --data or --input, checked against the model and scaled as the run scaled
+    its training data (``run``: its recorded config). The caller checked the flags with
+    :func:`check_rows_args` before any work."""
     if args.input is not None:
         where = f"--input {args.input}"
         X = common.to_model_units(common.read_array(args.input, "--input", np.float64), run,

@@ -199,6 +199,9 @@ def _run(args) -> int:
                 (tmp / common.SCALING_FILE).write_text(common.to_json(ds.scaler.to_dict()))
             if ds.feature_names is not None:  # rows written back get the CSV's header
                 (tmp / common.COLUMNS_FILE).write_text(common.to_json(ds.feature_names))
+            # a classifier's test accuracy, predicted once for the metrics and the report
+            accuracy = (float(np.mean(est.predict(X_eval) == y_eval))
+                        if kind.target == "classes" and y_eval is not None else None)
             if segmenter:
                 metrics = _segmenter_outputs(est, tmp, X_eval, y_eval, ds, resolved,
                                              report=not args.no_report)
@@ -216,11 +219,11 @@ def _run(args) -> int:
                         title=f"aekit train: {resolved['model']} on {resolved['data']}")
                     metrics = {"model": report.results["model"],
                                "pca": report.results["pca"]}
-                    if kind.target == "classes":
-                        _classifier_section(est, report, X_eval, y_eval)
+                    if accuracy is not None:
+                        _classifier_section(est, report, accuracy)
                     report.save(tmp / "report")
-            if kind.target == "classes" and y_eval is not None:
-                metrics["accuracy"] = float(np.mean(est.predict(X_eval) == y_eval))
+            if accuracy is not None:
+                metrics["accuracy"] = accuracy
             if getattr(est, "solver_", None) == "svd":  # LinearAutoencoder's exact solve
                 metrics["solver"] = "svd"
             metrics.update(train_seconds=seconds, epochs_trained=len(est.history_),
@@ -355,10 +358,7 @@ def _metrics(est, X_fit, y_fit, X_eval, y_eval) -> dict:
     return {"model": model, "pca": pca}
 
 
-def _classifier_section(est, report, X_eval, y_eval) -> None:
-    if y_eval is None:
-        return
-    acc = float(np.mean(est.predict(X_eval) == y_eval))
+def _classifier_section(est, report, acc: float) -> None:
     report.section(
         "Classification",
         claim="Codes learned without labels make a good starting point for a classifier "

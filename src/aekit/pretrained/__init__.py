@@ -15,7 +15,7 @@ code that ran it, the library versions, and its metrics on the full test split. 
 them are made by ``scripts/retrain_pretrained.py``; ``tests/test_pretrained.py`` reloads
 each and reproduces its recorded test MSE.
 
-What is read is checked (tests/test_pretrained_integrity.py): ``info`` refuses a provenance
+What is read is checked (tests/test_integrity.py): ``info`` refuses a provenance
 record missing a field or holding one of the wrong type, and ``load`` (and ``aekit
 pretrained NAME --out``) refuses a folder whose files do not match the SHA-256s the record
 lists, so a changed weights file never loads under the pretrained name.

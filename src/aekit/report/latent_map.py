@@ -177,7 +177,8 @@ def map_data(model, X, y=None, *, image_shape=None, max_points: int = 2000,
             raise ConfigError(f"image shape {shape} holds fewer values than a row "
                               f"({fitted.n_features})")
     index = subsample(len(X), max_points, random_state)
-    P, origin, axes, method = map_plane(fitted.encode(X[index]))
+    mapped = X[index]
+    P, origin, axes, method = map_plane(fitted.encode(mapped))
     ops, arrays = decoder_program(fitted)
     lo, hi = P.min(axis=0), P.max(axis=0)
     pad = 0.06 * np.maximum(hi - lo, 1e-3)
@@ -191,8 +192,8 @@ def map_data(model, X, y=None, *, image_shape=None, max_points: int = 2000,
     return {
         "format": 1, "method": method, "code_size": int(fitted.code_size),
         "image_shape": shape, "n_features": int(fitted.n_features),
-        "profile": None if shape else {"lo": X[index].min(axis=0).astype(float).tolist(),
-                                       "hi": X[index].max(axis=0).astype(float).tolist()},
+        "profile": None if shape else {"lo": mapped.min(axis=0).astype(float).tolist(),
+                                       "hi": mapped.max(axis=0).astype(float).tolist()},
         "strip_steps": STRIP_STEPS, "n_points": int(len(P)),
         "plane": {"origin": _b64(origin), "axes": _b64(axes)},
         "view": {"x": [float(lo[0] - pad[0]), float(hi[0] + pad[0])],

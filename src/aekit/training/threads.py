@@ -25,12 +25,13 @@ other work. On 2 cores that is one thread for everything (quiet, large models gi
 gain above; busy, they keep one thread's speed); on 8 cores, 4 threads for large work.
 
 :func:`inference_threads` is the same rule for one inference call (encode, decode,
-reconstruct), from one 64-row chunk's work. The count used is recorded in every epoch's history record (``threads``),
-which the run folder's ``history.json`` keeps.
+reconstruct), from one 64-row chunk's work. The count used is recorded in every epoch's
+history record (``threads``), which the run folder's ``history.json`` keeps.
 
 Override: ``TrainConfig.threads`` (``aekit train --threads N``), or the environment
-variable ``AEKIT_NUM_THREADS=N`` (any entry point); ``torch.set_num_threads`` (or ``OMP_NUM_THREADS``) before
-a fit caps the count. torch's count is restored when training or inference ends.
+variable ``AEKIT_NUM_THREADS=N`` (any entry point); ``torch.set_num_threads`` (or
+``OMP_NUM_THREADS``) before a fit caps the count. torch's count is restored when training
+or inference ends.
 """
 
 from __future__ import annotations
