@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -74,11 +75,22 @@ def _conv():  # the lecture's conv AE (benchmarks/speed.py's conv workload)
         nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
 
 
+def _conv8():  # the same blocks on digits' 8x8 images (8 -> 4 -> 2 -> 1 -> 2 -> 4 -> 8)
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.ConvTranspose2d(64, 32, 2, stride=2), nn.ReLU(),
+        nn.ConvTranspose2d(32, 16, 2, stride=2), nn.ReLU(),
+        nn.ConvTranspose2d(16, 1, 2, stride=2), nn.Sigmoid())
+
+
 DEEP = [784, 1000, 500, 250, 30, 250, 500, 1000, 784]
 WORKLOADS = {
     "dense 10-256-2, b32": (lambda: _dense([10, 256, 2, 256, 10]), (10,), 32),
     "dense 784-100-30, b32": (lambda: _dense([784, 100, 30, 100, 784]), (784,), 32),
     "dense 784-100-30, b256": (lambda: _dense([784, 100, 30, 100, 784]), (784,), 256),
+    "conv 8x8, b256": (_conv8, (1, 8, 8), 256),
     "conv 28x28, b8": (_conv, (1, 28, 28), 8),
     "conv 28x28, b32": (_conv, (1, 28, 28), 32),
     "conv 28x28, b128": (_conv, (1, 28, 28), 128),
@@ -87,17 +99,36 @@ WORKLOADS = {
 }
 
 
-def _step_fn(name):
+def _step_fn(name, shards: int = 1):
+    """One training step of workload ``name``; with ``shards`` > 1, as aekit's ShardedStep
+    runs it: each slice's forward and backward on its own thread (one intra-op thread
+    each), the gradients summed in slice order, one optimizer step."""
     make, shape, b = WORKLOADS[name]
     torch.manual_seed(0)
     model = make()
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    params = list(model.parameters())
+    opt = torch.optim.Adam(params, 1e-3)
     x = torch.rand(b, *shape)
 
+    def loss_of(xb):
+        return (model(xb).reshape(len(xb), -1) - xb.reshape(len(xb), -1)).pow(2).mean()
+
+    if shards == 1:
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss_of(x).backward()
+            opt.step()
+        return step
+    parts = x.chunk(shards)
+    pool = ThreadPoolExecutor(shards, initializer=torch.set_num_threads, initargs=(1,))
+
+    def shard(xb):
+        return torch.autograd.grad(loss_of(xb) * (len(xb) / b), params)
+
     def step():
-        opt.zero_grad(set_to_none=True)
-        loss = (model(x).reshape(b, -1) - x.reshape(b, -1)).pow(2).mean()
-        loss.backward()
+        grads = list(pool.map(shard, parts))
+        for j, p in enumerate(params):
+            p.grad = sum(g[j] for g in grads[1:]) + grads[0][j]
         opt.step()
     return step
 
@@ -128,14 +159,18 @@ def crossover(quick: bool) -> list[dict]:
         with FlopCounterMode(display=False) as counter:
             step()
         row = {"workload": name, "flops": counter.get_total_flops()}
+        sharded = _step_fn(name, shards=2)
         for n_busy in (0, 2):
             with busy(n_busy):
                 for t in (1, 2):
                     row[f"busy{n_busy}/{t}t"] = _seconds_per_step(step, t, budget)
+                row[f"busy{n_busy}/2s"] = _seconds_per_step(sharded, 1, budget)
         rows.append(row)
         print(f"{name:34s} {row['flops'] / 1e6:9.1f} MFLOP  quiet 2t/1t "
-              f"{row['busy0/2t'] / row['busy0/1t']:.2f}  busy 2t/1t "
-              f"{row['busy2/2t'] / row['busy2/1t']:.2f}", flush=True)
+              f"{row['busy0/2t'] / row['busy0/1t']:.2f} 2s/1t "
+              f"{row['busy0/2s'] / row['busy0/1t']:.2f}  busy 2t/1t "
+              f"{row['busy2/2t'] / row['busy2/1t']:.2f} 2s/1t "
+              f"{row['busy2/2s'] / row['busy2/1t']:.2f}", flush=True)
     return rows
 
 
@@ -288,19 +323,24 @@ def markdown(result: dict) -> str:
         out += ["## Where a thread team pays: seconds per training step", "",
                 "Plain PyTorch models, forward + backward + Adam, at 1 and 2 threads. FLOPs "
                 "per step by torch's FlopCounterMode.", "",
-                "| workload | MFLOP/step | quiet 1t ms | quiet 2t ms | 2t/1t | busy 1t ms | "
-                "busy 2t ms | 2t/1t |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                "| workload | MFLOP/step | quiet 1t ms | quiet 2t ms | quiet 2 shards ms | "
+                "2t/1t | 2s/1t | busy 1t ms | busy 2t ms | busy 2 shards ms | 2t/1t | 2s/1t |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in result["crossover"]:
-            out.append(f"| {r['workload']} | {r['flops'] / 1e6:.1f} | {r['busy0/1t'] * 1e3:.2f} "
-                       f"| {r['busy0/2t'] * 1e3:.2f} | {r['busy0/2t'] / r['busy0/1t']:.2f} | "
-                       f"{r['busy2/1t'] * 1e3:.2f} | {r['busy2/2t'] * 1e3:.2f} | "
-                       f"{r['busy2/2t'] / r['busy2/1t']:.2f} |")
-        out += ["", "Policy (aekit/training/threads.py): one thread below TEAM_MIN_FLOPS = 0.2 "
-                "GFLOP per step, else half the cores: on this 2-core machine, one thread "
-                "always. Beside two busy processes the 2-thread team lost at every size up "
-                "to 2 GFLOP per step (gaining only at 16 GFLOP); quiet, it gained from 26 "
-                "MFLOP per step, most above the threshold. No count chosen from the work "
-                "wins both on 2 cores: the policy takes the busy side.", ""]
+            cells = [r["workload"], f"{r['flops'] / 1e6:.1f}"]
+            for b in (0, 2):
+                one, team, shards = (r[f"busy{b}/{k}"] for k in ("1t", "2t", "2s"))
+                cells += [f"{one * 1e3:.2f}", f"{team * 1e3:.2f}", f"{shards * 1e3:.2f}",
+                          f"{team / one:.2f}", f"{shards / one:.2f}"]
+            out.append("| " + " | ".join(cells) + " |")
+        out += ["", "'2t': torch's intra-op team of 2 threads; '2 shards': the batch in two "
+                "slices, each forward and backward on its own thread of one intra-op thread "
+                "(aekit's ShardedStep), gradients summed, one Adam step. Policy "
+                "(aekit/training/threads.py): below TEAM_MIN_FLOPS = 0.2 GFLOP per step, one "
+                "thread; above, one shard per core where the objective adds up over rows "
+                "(else half the cores as a team). The team meets at a barrier after every "
+                "operator, and beside busy processes a member that waits for its core "
+                "stalls each one; a shard runs alone and the step joins once.", ""]
     if result.get("small_fit"):
         out += ["## Whole default fits on a 442-row table against a plain loop", "",
                 "The plain loop: one thread, the same Linear layers, Adam, batch size and "
@@ -331,17 +371,15 @@ def markdown(result: dict) -> str:
                    if r["busy2/default"] <= 1.2 * r["busy2/1 thread"]]
         quiet_bad = [r["kind"] for r in result["kinds"]
                      if r["busy0/default"] > 1.05 * min(r[f"busy0/{k}"] for k in SETTINGS)]
-        out += ["", "Single runs. On a 2-core machine the policy gives every kind one thread, "
-                "so 'default' and '1 thread' are the same setting and their difference is "
-                "this machine's run-to-run noise (up to about 1.5x here; the classifier and "
-                "segmenter also run numpy/scikit-learn code that AEKIT_NUM_THREADS does not "
-                "govern). "
+        out += ["", "Single runs, each in a fresh process. Above 0.2 GFLOP per step (conv, "
+                "segmenter) the default splits each batch into one shard per core and "
+                "'1 thread' runs the same shards on one thread (the same weights: threads "
+                "change only the speed); below, every setting trains the same way and "
+                "'2 threads' is torch's team. The classifier and segmenter also run "
+                "numpy/scikit-learn code that AEKIT_NUM_THREADS does not govern. "
                 f"Busy floor (default <= 1.2x one thread) holds as measured for: "
                 f"{', '.join(busy_ok) or 'none'}. Quiet floor (within 5% of the best count) "
-                f"fails as measured for: {', '.join(quiet_bad) or 'none'}: above 0.2 GFLOP "
-                "per step 2 threads are faster on a quiet machine, and one count cannot be "
-                "both (see the crossover table); the 2-thread column beside busy processes "
-                "is what choosing it would cost.", ""]
+                f"fails as measured for: {', '.join(quiet_bad) or 'none'}.", ""]
     return "\n".join(out)
 
 

@@ -10,7 +10,8 @@ import torch
 from aekit.losses import Objective
 from aekit.models import ModelConfig, build_model
 from aekit.training import TrainConfig, dense_step, train
-from aekit.training.trainer import _flushing_denormals, flush_denormals
+from aekit.training.threads import flushing_denormals as _flushing_denormals
+from aekit.training.trainer import flush_denormals
 
 # Every test here runs torch on one thread (conftest.py: one_thread).
 pytestmark = pytest.mark.usefixtures("one_thread")

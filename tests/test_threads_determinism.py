@@ -40,6 +40,10 @@ fits = {
         4, hidden_layer_sizes=(32,), epochs=2, pretraining="greedy", random_state=0).fit(X),
     "conv": lambda: aekit.ConvAutoencoder(n_components=4, channels=(8, 16), image_shape=(8, 8),
                                           epochs=2, random_state=0).fit(X),
+    # large enough work to run as one shard per core (aekit.training.steps.ShardedStep)
+    "conv-sharded": lambda: aekit.ConvAutoencoder(epochs=1, random_state=0).fit(X),
+    "segmenter-sharded": lambda: aekit.ConvSegmenter(channels=(16, 32), epochs=1,
+                                                     batch_size=32, random_state=0).fit(S, M),
     "vae": lambda: aekit.VariationalAutoencoder(2, hidden_layer_sizes=(32,), epochs=2,
                                                 random_state=0).fit(X),
     "classifier": lambda: aekit.AutoencoderClassifier(
@@ -48,9 +52,10 @@ fits = {
     "segmenter": lambda: aekit.ConvSegmenter(channels=(4, 8), epochs=2, batch_size=8,
                                              random_state=0).fit(S, M),
 }
-out = {"torch_threads": torch.get_num_threads()}
+out = {"torch_threads": torch.get_num_threads(), "shards": {}}
 for name, fit in fits.items():
     est = fit()
+    out["shards"][name] = est.history_[-1].get("shards")
     h = hashlib.sha256()
     for k, v in sorted(est.module_.state_dict().items()):
         h.update(k.encode()); h.update(v.detach().contiguous().numpy().tobytes())
@@ -81,5 +86,8 @@ def test_every_kind_gives_the_same_weights_quiet_and_beside_busy_processes():
             p.kill()
             p.wait()
     assert quiet["torch_threads"] == busy["torch_threads"]
+    if os.cpu_count() > 1:  # the sharded fits really ran on slices
+        assert quiet["shards"]["conv-sharded"] > 1 and quiet["shards"]["segmenter-sharded"] > 1
+    assert quiet["shards"]["conv"] == 1
     differ = [k for k in quiet if quiet[k] != busy[k]]
     assert not differ, f"weights differ beside busy processes: {differ}"

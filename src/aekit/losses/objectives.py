@@ -282,6 +282,23 @@ class Objective:
             code=code, code_weight=self.sparsity_weight,
             corrupt=self.corrupt if self.noise is not None and self.noise_level > 0 else None)
 
+    @property
+    def shardable(self) -> bool:
+        """Whether a batch's loss is the row-weighted sum of its slices' losses (so a step
+        may run on slices: aekit.training.steps.ShardedStep). Not when a term is a statistic
+        of the whole batch: the KL sparsity penalty (the batch's mean activation), the
+        rate (a Gaussian fitted to the batch's codes), or Gaussian noise, clipped to [0, 1]
+        when the batch lies there."""
+        return not ((self.sparsity == "kl" and self.sparsity_weight > 0)
+                    or self.rate_weight > 0
+                    or (self.noise == "gaussian" and self.noise_level > 0))
+
+    def shard_weights(self, batch, bounds) -> list[float]:
+        """Each slice's share of the batch's loss: its share of the rows (every term is a
+        mean over rows)."""
+        n = bounds[-1][1]
+        return [(hi - lo) / n for lo, hi in bounds]
+
     def corrupt(self, x: torch.Tensor, generator=None) -> torch.Tensor:
         """The training-time corruption of a clean batch. Gaussian noise is clipped to
         [0, 1] only when the clean batch lies in [0, 1] (pixel intensities); real-valued
@@ -357,8 +374,22 @@ class CrossEntropy:
     ``weight``: one weight per class (e.g. SegNet's median-frequency balancing), giving
     the weighted mean sum_i w_{y_i} l_i / sum_i w_{y_i} (torch's ``cross_entropy``)."""
 
+    shardable = True
+
     def __init__(self, weight=None):
         self.weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float32)
+
+    def shard_weights(self, batch, bounds) -> list[float]:
+        """Each slice's share of the batch's loss: of its rows, or with class weights of the
+        batch's total weight sum_i w_{y_i}, so that the weighted shard means add up to the
+        batch's weighted mean exactly."""
+        if self.weight is None:
+            n = bounds[-1][1]
+            return [(hi - lo) / n for lo, hi in bounds]
+        w = self.weight.to(batch[1].device)[batch[1]].double()
+        per_row = w.reshape(len(w), -1).sum(dim=1)
+        total = float(per_row.sum())
+        return [float(per_row[lo:hi].sum()) / total for lo, hi in bounds]
 
     def __call__(self, model, batch, *, generator=None, epoch: int = 0,
                  train: bool = True) -> dict:

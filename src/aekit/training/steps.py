@@ -7,6 +7,9 @@
   when the objective declares a closed form for every active term.
 - :class:`DistributedStep`: DistributedDataParallel over the autograd step; each rank takes
   its slice of the global batch.
+- :class:`ShardedStep`: the autograd step over fixed shards of each batch, one CPU thread
+  each; how a step big enough to gain from more than one core uses them
+  (:mod:`aekit.training.threads` says why, and when).
 
 A step returns ``(keys, values, rows)``: the loss terms' names, their values (Python floats
 when ``host``, else 0-d tensors) and the rows they average over (for the epoch's means).
@@ -14,7 +17,12 @@ when ``host``, else 0-d tensors) and the rows they average over (for the epoch's
 
 from __future__ import annotations
 
-from aekit.training import dense_step, distributed
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from aekit.training import dense_step, distributed, threads
 
 
 class AutogradStep:
@@ -76,6 +84,110 @@ class DistributedStep:
         part = idx[lo:hi] if b > 0 else idx[:1]  # an empty slice still joins the all-reduce
         keys, values, _ = self.inner(source, part, generator, epoch, scale=scale)
         return keys, values, b
+
+
+class ShardedStep:
+    """The autograd step over ``shards`` fixed, contiguous slices of each batch, run on up
+    to ``workers`` threads of one intra-op thread each; their gradients are summed in shard
+    order.
+
+    Why: torch's own thread team meets at a barrier after every operator, and a member that
+    shares its core with another process stalls each one (2 threads ran a conv step at
+    2-6x one thread's time beside two busy processes; benchmarks/results/threads.md). A
+    shard runs its whole forward and backward alone and the step joins once, so nothing
+    waits at a barrier: quiet, two shards took 0.47-0.63x one thread's step, and beside two
+    busy processes 0.60-0.68x. And nothing depends on which thread ran which shard: each
+    shard's operators run on one thread, and the sum has a fixed order, so the weights are
+    the same for any number of workers (1 included) and any load.
+
+    Exactness: the objective gives each shard's weight (its share of the batch's loss,
+    :meth:`shard_weights`), so the summed gradient is the whole batch's (up to the order of
+    float additions); an objective with a term that is a statistic of the whole batch says
+    so (``shardable`` false) and is not sharded. Randomness (noise, sampling) comes from one generator per
+    shard, seeded each step by one draw from the loop's generator (exact resume).
+    """
+
+    host = True
+
+    def __init__(self, inner: AutogradStep, shards: int, workers: int, weights):
+        self.inner, self.shards, self.weights = inner, shards, weights
+        self.params = inner.params
+        self.generators = [torch.Generator() for _ in range(shards)]
+        flush = threads.flushing_denormals()
+
+        def init_worker():  # thread-local CPU state: one intra-op thread, denormal mode
+            torch.set_num_threads(1)
+            if flush:
+                torch.set_flush_denormal(True)
+
+        self.pool = ThreadPoolExecutor(workers, initializer=init_worker) \
+            if workers > 1 else None
+
+    @property
+    def keys(self):
+        return self.inner.keys
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def __call__(self, source, idx, generator, epoch):
+        batch = source.batch(idx)
+        n = len(idx)
+        bounds = [distributed.rank_slice(n, i, self.shards) for i in range(self.shards)]
+        bounds = [(lo, hi) for lo, hi in bounds if hi > lo]
+        loss_weights = self.weights(batch, bounds)
+        seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator))
+        model, objective, params = self.inner.model, self.inner.objective, self.params
+
+        def shard(i):
+            lo, hi = bounds[i]
+            part = tuple(t[lo:hi] for t in batch) if isinstance(batch, tuple) else batch[lo:hi]
+            g = self.generators[i].manual_seed(seed + i)
+            terms = objective(model, part, generator=g, epoch=epoch)
+            grads = torch.autograd.grad(terms["loss"] * loss_weights[i], params,
+                                        allow_unused=True)
+            return list(terms), [v.item() for v in terms.values()], grads
+
+        results = list(self.pool.map(shard, range(len(bounds)))) if self.pool is not None \
+            else [shard(i) for i in range(len(bounds))]
+        keys = results[0][0]
+        if self.inner.keys is None:
+            self.inner.keys = keys
+        for j, p in enumerate(params):
+            total = None
+            for _, _, grads in results:  # shard order: the same sum whoever ran them
+                g = grads[j]
+                if g is not None:
+                    total = g if total is None else total + g
+            p.grad = total
+        # Reported terms: row means combined by rows; the loss by its own weights.
+        values = []
+        for k, key in enumerate(keys):
+            w = loss_weights if key == "loss" else [(hi - lo) / n for lo, hi in bounds]
+            values.append(sum(wi * r[1][k] for wi, r in zip(w, results)))
+        return keys, values, n
+
+
+def shardable(step, objective) -> bool:
+    """Whether ``step`` may run as a :class:`ShardedStep`: a host (one CPU process)
+    autograd step whose objective's loss adds up over slices of the batch."""
+    return type(step) is AutogradStep and step.host and \
+        getattr(objective, "shardable", False)
+
+
+@contextlib.contextmanager
+def sharded(step, shards: int, workers: int):
+    """``step`` as a :class:`ShardedStep` of ``shards`` on ``workers`` threads while the
+    block runs (the pool is shut down after), or ``step`` itself for one shard."""
+    if shards <= 1:
+        yield step
+        return
+    wrapped = ShardedStep(step, shards, workers, step.objective.shard_weights)
+    try:
+        yield wrapped
+    finally:
+        wrapped.close()
 
 
 def choose_step(model, objective, config, device, *, ddp: bool):

@@ -49,6 +49,9 @@ ENV = "AEKIT_NUM_THREADS"
 # one thread (benchmarks/results/threads.md: quiet, 2 threads took 0.77x the time at 0.2
 # GFLOP and 0.56-0.66x from 0.4 GFLOP; below, the gain was small or none).
 TEAM_MIN_FLOPS = 2e8
+# Fewest rows a shard of a training step gets: below, a shard's operators are too small to
+# pay for the thread hand-off.
+SHARD_MIN_ROWS = 16
 
 
 def requested(threads: int | None) -> int | None:
@@ -134,17 +137,32 @@ def training_flops(model, n_features: int, batch_size: int) -> float:
     return 3.0 * forward_flops_per_row(model, n_features) * batch_size
 
 
+def shards_for(flops: float, batch_size: int, cores: int | None = None) -> int:
+    """Slices a training step of ``flops`` is split into (:class:`aekit.training.steps.
+    ShardedStep`, when the objective allows): 1 below :data:`TEAM_MIN_FLOPS`, else one per
+    core, each of at least :data:`SHARD_MIN_ROWS` rows. Never reads the load, and not the
+    thread count either: the shards fix the weights, the threads only how fast."""
+    cores = available_cores() if cores is None else cores
+    if flops < TEAM_MIN_FLOPS:
+        return 1
+    return max(1, min(cores, batch_size // SHARD_MIN_ROWS))
+
+
 @contextlib.contextmanager
-def training_threads(threads: int | None, flops_per_step: float):
-    """Run training on the count the policy gives (a fixed count if one was asked for, else
-    :func:`for_work` of one step's FLOPs) and restore torch's count afterwards. Yields the
-    count."""
+def training_threads(threads: int | None, flops_per_step: float, shards: int = 1):
+    """Run training on the count the policy gives and restore torch's count afterwards.
+    Yields the count of threads that work. With ``shards`` > 1 that is the number of
+    shard workers (a fixed count if one was asked for, at most one per shard), each on one
+    intra-op thread; else torch's intra-op team (a fixed count, or :func:`for_work`)."""
     before = torch.get_num_threads()
     fixed = requested(threads)
-    n = fixed if fixed is not None else for_work(flops_per_step, before)
+    if shards > 1:
+        n, team = min(shards, fixed if fixed is not None else shards), 1
+    else:
+        n = team = fixed if fixed is not None else for_work(flops_per_step, before)
     try:
-        if n != before:
-            torch.set_num_threads(n)
+        if team != before:
+            torch.set_num_threads(team)
         yield n
     finally:
         if torch.get_num_threads() != before:
@@ -156,3 +174,9 @@ def inference_threads(flops: float):
     as training (a fixed count if one was asked for, $AEKIT_NUM_THREADS, else
     :func:`for_work`); torch's count restored."""
     return training_threads(None, flops)
+
+
+def flushing_denormals() -> bool:
+    """Whether this thread treats subnormal floats as zero (torch has no getter: probed)."""
+    tiny = torch.tensor([1e-30], dtype=torch.float32)
+    return bool((tiny * 1e-10).item() == 0.0)  # 1e-40 is subnormal in float32

@@ -256,18 +256,13 @@ def flush_denormals():
     1.3 s. Only magnitudes below 1.2e-38 are affected (they become 0); the test MSE is the
     same to 5 digits. torch has no getter for the mode, so the current state is probed.
     """
-    before = _flushing_denormals()
+    before = threads.flushing_denormals()
     supported = torch.set_flush_denormal(True)
     try:
         yield supported
     finally:
         if supported and not before:
             torch.set_flush_denormal(False)
-
-
-def _flushing_denormals() -> bool:
-    tiny = torch.tensor([1e-30], dtype=torch.float32)
-    return bool((tiny * 1e-10).item() == 0.0)  # 1e-40 is subnormal in float32
 
 
 def _use_channels_last(model, config) -> bool:
@@ -310,6 +305,7 @@ class Trainer:
         self.result = TrainResult()
         self.stop = False
         self.threads_used = None  # the thread count of the last fit() (history: "threads")
+        self.shards_used = 1  # the slices of each step in the last fit() (history: "shards")
         self._flops = None  # one training step's FLOPs (the thread policy), once counted
 
     def _callbacks(self, source, val_source, checkpoint_dir, signature) -> list:
@@ -345,12 +341,20 @@ class Trainer:
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
         try:
-            # The thread count comes from one step's work, never the load
+            # The shards and the thread count come from one step's work, never the load
             # (aekit.training.threads): a seed gives the same weights on a busy machine.
-            with flush_denormals(), no_dynamo_import(), threads.training_threads(
-                    self.config.threads, self._step_flops(X)) as n_threads:
-                self.threads_used = n_threads
-                return self._fit(X, X_val, until, checkpoint_dir, resume, signature)
+            flops = self._step_flops(X)
+            shards = threads.shards_for(flops, self.config.batch_size) \
+                if steps.shardable(self.step, self.objective) else 1
+            with flush_denormals(), no_dynamo_import(), \
+                    threads.training_threads(self.config.threads, flops, shards) as n_threads, \
+                    steps.sharded(self.step, shards, n_threads) as step:
+                self.threads_used, self.shards_used = n_threads, shards
+                unsharded, self.step = self.step, step
+                try:
+                    return self._fit(X, X_val, until, checkpoint_dir, resume, signature)
+                finally:
+                    self.step = unsharded
         finally:
             if channels_last:
                 self.model.to(memory_format=torch.contiguous_format)
@@ -359,7 +363,7 @@ class Trainer:
         """One training step's FLOPs for the thread policy (0 off the CPU); counted on the
         first fit() only, since the model and batch size stay (partial_fit calls fit() once
         an epoch)."""
-        if self.device.type != "cpu" or self.config.threads is not None:
+        if self.device.type != "cpu":
             return 0.0
         if self._flops is None:
             n_features = getattr(getattr(self.model, "config", None), "n_features", None)
@@ -451,6 +455,7 @@ class Trainer:
                     c.on_epoch_end(self, record)
             record["seconds"] = time.perf_counter() - t0
             record["threads"] = self.threads_used
+            record["shards"] = self.shards_used
             self.result.history.append(record)
             self.epoch = epoch + 1
             for c in callbacks:
