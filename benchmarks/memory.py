@@ -105,7 +105,7 @@ def worker(path: str, mode: str, batch_size: int, threads: int) -> dict:
             code = cli_main(["train", "--model", "stacked", "--data", path, "--mmap",
                              "--hidden-layer-sizes", "100", "--n-components", "30",
                              "--epochs", "1", "--batch-size", str(batch_size),
-                             "--random-state", "0", "--no-report", "--threads", str(threads),
+                             "--random-state", "0", "--no-report", "--n-threads", str(threads),
                              "--out", str(Path(tmp) / "run")])
             if code != 0:
                 raise SystemExit(f"aekit train exited with {code}")

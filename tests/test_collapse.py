@@ -198,7 +198,7 @@ def test_cli_learning_rate_1e9_real_process(tmp_path):
     # rounding (CI's CPU once ended a hair below the untrained error: see the test above).
     proc = subprocess.run(
         [sys.executable, "-m", "aekit", "train", "--model", "stacked", "--data", "digits",
-         "--epochs", "2", "--learning-rate", "1e9", "--threads", "1",
+         "--epochs", "2", "--learning-rate", "1e9", "--n-threads", "1",
          "--out", str(tmp_path / "run")],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr

@@ -18,7 +18,7 @@ import pytest
 
 ARGS = ["--model", "stacked", "--data", "digits", "--epochs", "3", "--batch-size", "64",
         "--n-components", "4", "--hidden-layer-sizes", "16", "--random-state", "0",
-        "--no-report", "--eval-rows", "50", "--threads", "1"]
+        "--no-report", "--eval-rows", "50", "--n-threads", "1"]
 POINTS = {
     "step:3": "before the first checkpoint was written",  # the 3rd of 23 steps, epoch 1
     "checkpoint:2": "interrupted after epoch 2",

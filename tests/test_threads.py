@@ -186,3 +186,56 @@ def test_inference_count_comes_from_one_chunks_work(two_threads, monkeypatch):
         monkeypatch.undo()
         monkeypatch.setattr(threads, "inference_threads", spy)
         monkeypatch.delenv(threads.ENV, raising=False)
+
+
+@pytest.mark.parametrize("kind", ["stacked", "conv", "vae", "classifier", "segmenter"])
+def test_n_threads_governs_fit_and_every_later_call(two_threads, monkeypatch, kind):
+    """The estimator keyword: fit's count (recorded in history_) and the count of the
+    inference its methods run; torch's count is back after each call."""
+    import aekit
+
+    monkeypatch.delenv(threads.ENV, raising=False)
+    seen = []
+    original = threads.training_threads
+
+    def spy(fixed, flops, shards=1):
+        seen.append(threads.requested(fixed))
+        return original(fixed, flops, shards)
+
+    monkeypatch.setattr(threads, "training_threads", spy)
+    rng = np.random.RandomState(0)
+    X = rng.rand(24, 64).astype(np.float32)
+    small = dict(epochs=1, n_threads=2, random_state=0)
+    if kind == "segmenter":
+        est = aekit.ConvSegmenter(channels=(2,), **small)
+        est.fit(X.reshape(-1, 8, 8), (X.reshape(-1, 8, 8) > 0.5).astype(np.int64))
+        calls = [lambda: est.predict(X.reshape(-1, 8, 8))]
+    else:
+        cls = {"stacked": aekit.StackedAutoencoder, "conv": aekit.ConvAutoencoder,
+               "vae": aekit.VariationalAutoencoder, "classifier": aekit.AutoencoderClassifier}
+        extra = {"conv": {"channels": (2,), "image_shape": (8, 8)},
+                 "classifier": {"pretrain_epochs": 1, "head_epochs": 1,
+                                "finetune_epochs": 1}}.get(kind, {"hidden_layer_sizes": (4,)})
+        if kind == "classifier":
+            small.pop("epochs")
+        est = cls[kind](**small, **extra)
+        est.fit(X, np.arange(24) % 2) if kind == "classifier" else est.fit(X)
+        calls = [lambda: est.predict(X)] if kind == "classifier" else \
+            [lambda: est.transform(X), lambda: est.score_samples(X)]
+    assert est.history_[-1]["threads"] == 2
+    for call in calls:
+        seen.clear()
+        call()
+        assert seen and set(seen) == {2}, seen
+        assert torch.get_num_threads() == 2
+    est.set_params(n_threads=None)
+    seen.clear()
+    calls[0]()
+    assert seen and set(seen) == {None}  # the policy again: the keyword is read per call
+
+
+def test_n_threads_is_validated_before_any_work():
+    from aekit import StackedAutoencoder
+
+    with pytest.raises(ConfigError, match="n_threads"):
+        StackedAutoencoder(n_threads=0).fit(np.zeros((4, 3)))

@@ -64,30 +64,32 @@ def register(sub) -> None:
                    help="test rows used for the metrics and the report (default: every "
                    f"test row, at most {MMAP_EVAL_ROWS} with --mmap), so 'test MSE' is the "
                    "number aekit evaluate prints for the same run and data")
-    p.add_argument("--threads", type=common.IntArg(0, 1024), default=0, metavar="N",
-                   help="CPU threads for training (0: aekit's policy, from the work: one "
-                   "thread for small models, half the cores for large ones; N: exactly N, "
-                   "like AEKIT_NUM_THREADS=N)")
     common.add_estimator_flags(p)
+    # The name --n-threads took over (the estimator's n_threads); scripts keep working.
+    p.add_argument("--threads", dest="param_n_threads", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     """One writer per run folder: the whole run, ``--resume`` too, holds the folder's lock
     (a second run on it fails at once; a killed run leaves no stale lock)."""
-    with common.output_folder_lock(args.out), _thread_override(args.threads):
+    with common.output_folder_lock(args.out), _thread_override(args):
         return _run(args)
 
 
 @contextlib.contextmanager
-def _thread_override(threads: int):
-    """``--threads N``: $AEKIT_NUM_THREADS for this run only (the training loop reads the
-    override from the environment); the caller's value is back afterwards."""
+def _thread_override(args):
+    """``--n-threads N``: $AEKIT_NUM_THREADS for this run only, so that the metrics, the
+    report and every other call after training use N threads as training does; the
+    caller's value is back afterwards. A value that is not a count is left to the
+    parameter check, which names the flag."""
     from aekit.training.threads import ENV
 
     before = os.environ.get(ENV)
-    if threads and threads > 0:
-        os.environ[ENV] = str(threads)
+    value = str(getattr(args, "param_n_threads", "")).strip()
+    if value.isdigit() and int(value) > 0:
+        os.environ[ENV] = value
     try:
         yield
     finally:
@@ -110,8 +112,8 @@ def _run(args) -> int:
     resolved = common.resolve_train_config(
         args, progress_default=is_verbose(args) or sys.stderr.isatty())
     est = common.build_estimator(resolved)
-    if (args.eval_rows is not None and args.eval_rows < 1) or args.threads < 0:
-        raise ConfigError("--eval-rows must be >= 1 and --threads >= 0")
+    if args.eval_rows is not None and args.eval_rows < 1:
+        raise ConfigError("--eval-rows must be >= 1")
     out = Path(args.out)
     existed = out.exists()
     common.check_output_dir(out, allow_nonempty=args.resume)

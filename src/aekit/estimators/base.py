@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 from pathlib import Path
@@ -35,10 +36,20 @@ from aekit.estimators.streamed import (
 from aekit.fitted import FittedAutoencoder, InputLayout
 from aekit.losses import Objective
 from aekit.models import build_model
-from aekit.training import TrainConfig, greedy_layerwise
+from aekit.training import TrainConfig, greedy_layerwise, threads
 from aekit.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
+
+
+def on_own_threads(method):
+    """Run ``method`` with the estimator's ``n_threads`` as the count of every training
+    and inference call it makes (None: aekit's policy; aekit.training.threads)."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with threads.for_calls(self.n_threads):
+            return method(self, *args, **kwargs)
+    return call
 
 
 def store_params(estimator, params: dict) -> None:
@@ -568,6 +579,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
     """
 
     # --- fitting -------------------------------------------------------------------------
+    @on_own_threads
     def fit(self, X, y=None, *, checkpoint_dir=None, resume=False):
         """Build the network and train it on X for ``epochs`` epochs. ``y`` is ignored.
 
@@ -597,6 +609,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         self._fit_sampler(X)
         return self
 
+    @on_own_threads
     def partial_fit(self, X, y=None):
         """One more training epoch over X (the network is built on the first call).
 
@@ -758,11 +771,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         return self.fitted_.density
 
     # --- using ---------------------------------------------------------------------------
+    @on_own_threads
     def transform(self, X):
         """Codes of X: array (n_samples, n_components_), float32."""
         check_is_fitted(self)
         return self.fitted_.encode(self._validate_X(X, reset=False))
 
+    @on_own_threads
     def inverse_transform(self, X):
         """Decode codes (n_samples, n_components_) back to flat data (n_samples,
         n_features_in_), float32: the network's reconstruction of the data they encode."""
@@ -774,12 +789,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
                              "(the code size n_components_) as input.")
         return self.fitted_.decode(Z)
 
+    @on_own_threads
     def reconstruct(self, X):
         """``inverse_transform(transform(X))`` in one pass (unpooling indices included;
         a VAE's decoder mean at z = mu), (n_samples, n_features_in_) float32."""
         check_is_fitted(self)
         return self.fitted_.reconstruct(self._validate_X(X, reset=False))
 
+    @on_own_threads
     def score_samples(self, X):
         """Per-sample score, higher = more normal: minus the squared reconstruction error
         summed over features, ``-sum_j (x_j - x_hat_j)^2`` (units of X squared).
@@ -788,10 +805,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         check_is_fitted(self)
         return self.fitted_.score_samples(self._validate_X(X, reset=False))
 
+    @on_own_threads
     def score(self, X, y=None):
         """Mean of :meth:`score_samples` over X (same units). ``y`` is ignored."""
         return float(np.mean(self.score_samples(X)))
 
+    @on_own_threads
     def sample(self, n_samples=1, random_state=None):
         """Generate ``n_samples`` new rows (n_samples, n_features_in_), float32: codes drawn
         from the density fitted on the training codes (``sampler``), then decoded."""

@@ -16,7 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.errors import ConfigError, DataError, ModelFileError
-from aekit.estimators.base import AutoencoderMixin, store_params
+from aekit.estimators.base import AutoencoderMixin, on_own_threads, store_params
 from aekit.estimators.params import documented
 from aekit.io.rows import LabelledSource, make_source
 from aekit.losses import CrossEntropy
@@ -136,7 +136,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                  pseudo_labels="spread", optimizer="adam",
                  learning_rate=1e-3, finetune_learning_rate=None, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None,
-                 engine="auto", device="cpu", random_state=None, verbose=False,
+                 engine="auto", device="cpu", n_threads=None, random_state=None, verbose=False,
                  log_dir=None):
         store_params(self, locals())
 
@@ -155,6 +155,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                            output_activation=self._resolved("output_activation"))
 
     # --- fitting -------------------------------------------------------------------------
+    @on_own_threads
     def fit(self, X, y, *, pretrained=None, checkpoint_dir=None, resume=False):
         """Pretrain on all of X, then train the head on rows with ``y != -1``.
 
@@ -318,6 +319,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         self.module_.eval()
 
     # --- predicting ----------------------------------------------------------------------
+    @on_own_threads
     def predict_proba(self, X):
         """Class probabilities (n_samples, n_classes), columns ordered as ``classes_``."""
         check_is_fitted(self)
@@ -328,11 +330,13 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                             fitted.layout.to_module(X))
         return torch.softmax(logits.double(), dim=1).numpy()
 
+    @on_own_threads
     def predict(self, X):
         """Most probable class of each row."""
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    @on_own_threads
     def encode(self, X):
         """Codes of the (fine-tuned) encoder, (n_samples, n_components_), float32. (Not
         named ``transform``: the classifier is not a scikit-learn transformer.)"""

@@ -39,8 +39,8 @@ class LinearAutoencoder(BaseAutoencoder):
                  batch_size=256, optimizer="adam", learning_rate=1e-2, weight_decay=0.0,
                  lr_schedule="cosine", warmup_epochs=0.0, validation_fraction=0.0,
                  early_stopping=None, grad_clip=None, engine="auto", sampler="gmm",
-                 sampler_components=10, device="cpu", random_state=None, verbose=False,
-                 log_dir=None):
+                 sampler_components=10, device="cpu", n_threads=None, random_state=None,
+                 verbose=False, log_dir=None):
         store_params(self, locals())
 
     def _model_config(self, layout):

@@ -515,6 +515,14 @@ PARAMS = (
     # --- running -----------------------------------------------------------------------
     _p("device", "str", [str], "Torch device to train on ('cpu', 'cuda', 'cuda:1', ...).",
        _same(ALL, "cpu"), "train:device"),
+    _p("n_threads", "int", [count(1, 1024), None],
+       """CPU threads for fit and for every later call (transform, predict, ...). None
+       lets aekit choose from the work, never the machine's load: one thread for small
+       steps, else one slice of each batch per core where the loss allows
+       (aekit.training.threads), so a seed gives the same weights whatever else the
+       machine runs. With sliced batches the count changes only the speed, never the
+       weights. $AEKIT_NUM_THREADS sets it for every estimator.""",
+       _same(ALL, None), "train:threads"),
     _p("random_state", "int", ["random_state"],
        """Seeds everything random in fit: initial weights, shuffling, noise, sampling and
        the sampler fit.""",
@@ -540,7 +548,7 @@ SEGMENTER_DEFAULTS = {
     "epochs": 8, "batch_size": 16, "optimizer": "adam", "learning_rate": 3e-3,
     "weight_decay": 0.0, "lr_schedule": "cosine", "warmup_epochs": 0.0,
     "validation_fraction": 0.0, "early_stopping": None, "grad_clip": None, "engine": "auto",
-    "device": "cpu", "random_state": None, "verbose": False,
+    "device": "cpu", "n_threads": None, "random_state": None, "verbose": False,
 }
 SEGMENTER_NOTES = _tidy({
     "decoder": {"note": "The segmenter's 'unpool' is SegNet's decoder."},

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.errors import DataError, ModelFileError
-from aekit.estimators.base import AutoencoderMixin, store_params
+from aekit.estimators.base import AutoencoderMixin, on_own_threads, store_params
 from aekit.estimators.params import documented
 from aekit.io.rows import LabelledSource, make_source
 from aekit.losses import CrossEntropy
@@ -152,7 +152,7 @@ class ConvSegmenter(AutoencoderMixin, BaseEstimator):
                  batch_size=16, optimizer="adam", learning_rate=3e-3, weight_decay=0.0,
                  lr_schedule="cosine", warmup_epochs=0.0, validation_fraction=0.0,
                  early_stopping=None, grad_clip=None, engine="auto", device="cpu",
-                 random_state=None, verbose=False):
+                 n_threads=None, random_state=None, verbose=False):
         store_params(self, locals())
 
     def _model_config(self, layout):
@@ -164,6 +164,7 @@ class ConvSegmenter(AutoencoderMixin, BaseEstimator):
                            head_kernel=SEGNET_HEAD_KERNEL)
 
     # --- fitting -------------------------------------------------------------------------
+    @on_own_threads
     def fit(self, X, masks, *, checkpoint_dir=None, resume=False):
         """Train on images X and their masks for ``epochs`` epochs; returns self.
 
@@ -204,16 +205,19 @@ class ConvSegmenter(AutoencoderMixin, BaseEstimator):
         return self
 
     # --- predicting ----------------------------------------------------------------------
+    @on_own_threads
     def predict_proba(self, X):
         """Per-pixel class probabilities (n_samples, n_classes_, H, W), float32."""
         check_is_fitted(self)
         return self.fitted_.segment(self._validate_X(X, reset=False), proba=True)
 
+    @on_own_threads
     def predict(self, X):
         """Per-pixel classes (n_samples, H, W), int64: the most probable class."""
         check_is_fitted(self)
         return self.fitted_.segment(self._validate_X(X, reset=False))
 
+    @on_own_threads
     def score(self, X, y):
         """Mean IoU of ``predict(X)`` against the masks ``y`` (n, H, W): the mean over
         classes of TP / (TP + FP + FN), counting the classes that occur in the masks or

@@ -55,8 +55,8 @@ class StackedAutoencoder(BaseAutoencoder):
                  epochs="auto", batch_size=128, optimizer="adam", learning_rate=5e-3,
                  weight_decay="auto", lr_schedule="cosine", warmup_epochs=1.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None, engine="auto",
-                 sampler="gmm", sampler_components=10, device="cpu", random_state=None,
-                 verbose=False, log_dir=None):
+                 sampler="gmm", sampler_components=10, device="cpu", n_threads=None,
+                 random_state=None, verbose=False, log_dir=None):
         store_params(self, locals())
 
     def _model_config(self, layout):

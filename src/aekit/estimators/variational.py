@@ -3,7 +3,7 @@ beta."""
 
 from __future__ import annotations
 
-from aekit.estimators.base import BaseAutoencoder, store_params
+from aekit.estimators.base import BaseAutoencoder, on_own_threads, store_params
 from aekit.estimators.conv import IMAGE_ATTRIBUTES_DOC
 from aekit.estimators.params import documented
 from aekit.models import ModelConfig
@@ -34,7 +34,7 @@ class VariationalAutoencoder(BaseAutoencoder):
                  n_mc_samples=8, epochs="auto", batch_size=256, optimizer="adam",
                  learning_rate=1e-3, weight_decay="auto", lr_schedule=None, warmup_epochs=0.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None, engine="auto",
-                 device="cpu", random_state=None, verbose=False, log_dir=None):
+                 device="cpu", n_threads=None, random_state=None, verbose=False, log_dir=None):
         store_params(self, locals())
 
     def _resolve_auto(self, X) -> None:
@@ -64,6 +64,7 @@ class VariationalAutoencoder(BaseAutoencoder):
     def _fit_sampler(self, X):
         """The prior N(0, I) is the density (fitted_.density): nothing to fit."""
 
+    @on_own_threads
     def score_samples(self, X):
         """ELBO of each row in nats (higher = more normal), shape (n_samples,), float64:
         E_q[log p(x|z)] - KL(q(z|x) || N(0, I)) with beta = 1 (the true bound on
@@ -76,6 +77,7 @@ class VariationalAutoencoder(BaseAutoencoder):
         """
         return super().score_samples(X)
 
+    @on_own_threads
     def sample(self, n_samples=1, random_state=None):
         """n_samples draws from the generative model (n_samples, n_features_in_),
         float32: z ~ N(0, I), returned as the decoder's mean E[x|z]."""

@@ -37,6 +37,7 @@ or inference ends.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 
@@ -54,11 +55,29 @@ TEAM_MIN_FLOPS = 2e8
 SHARD_MIN_ROWS = 16
 
 
+# An estimator's n_threads for the calls it makes (its fit, transform, ...): see for_calls.
+_CALLER = contextvars.ContextVar("aekit_n_threads", default=None)
+
+
+@contextlib.contextmanager
+def for_calls(n: int | None):
+    """A fixed count ``n`` (None: the policy) for every training and inference call inside
+    the block, in this thread: how an estimator's ``n_threads`` reaches the inference its
+    methods run."""
+    token = _CALLER.set(n)
+    try:
+        yield
+    finally:
+        _CALLER.reset(token)
+
+
 def requested(threads: int | None) -> int | None:
-    """The fixed thread count asked for: ``threads`` if given, else ``$AEKIT_NUM_THREADS``,
-    else None (choose from the work)."""
+    """The fixed thread count asked for: ``threads`` if given, else the caller's
+    (:func:`for_calls`), else ``$AEKIT_NUM_THREADS``, else None (choose from the work)."""
     if threads is not None:
         return int(threads)
+    if _CALLER.get() is not None:
+        return _CALLER.get()
     value = os.environ.get(ENV, "").strip()
     if not value:
         return None
