@@ -4,6 +4,7 @@
     python benchmarks/speed.py --quick    # smoke mode: tiny data, one repeat, seconds
     python benchmarks/speed.py --part fit          # whole calls: fit(), aekit train, aekit tour
     python benchmarks/speed.py --part load         # default training beside a busy process
+    python benchmarks/speed.py --part shared       # the shared-machine table: every kind
     python benchmarks/speed.py --part deep-select  # deep-model recipes on a validation split
     python benchmarks/speed.py --part deep         # the deep model, chosen recipe, test set
 (each part also takes --quick; its results go to results/speed-<part>.{json,md}).
@@ -800,6 +801,21 @@ def summarize(runs, n_train, flops_per_sample):
             "backend": ok[0].get("backend")}
 
 
+def shared_machine(args) -> int:
+    """The shared-machine table (issue 27): every model kind's default fit against one
+    thread, two threads and a plain one-thread loop, quiet and beside two busy processes,
+    and the small-table fits against a plain loop; benchmarks/threads.py measures them
+    (its 'shared' part) into results/speed-shared.{json,md}."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "threads_benchmark", Path(__file__).with_name("threads.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(["--part", "shared", "--name", "speed-shared", "--out", str(args.out)]
+                       + (["--quick"] if args.quick else []))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
@@ -822,8 +838,8 @@ def main(argv=None) -> int:
                          "giving it 2 then only makes the reference faster")
     ap.add_argument("--keras-repeats", type=int, default=None,
                     help="Keras runs (default: --repeats, like every other recipe)")
-    ap.add_argument("--part", choices=("all", "table", "ttq", "threads", "fit", "load", "deep",
-                                       "deep-select"), default="all",
+    ap.add_argument("--part", choices=("all", "table", "ttq", "threads", "fit", "load", "shared",
+                                       "deep", "deep-select"), default="all",
                     help="run only the speed table or only time to quality, merging into "
                          "the existing results file; 'threads': every dense recipe at "
                          "batch 32 with 1 and with 2 threads (results/speed-threads.*); "
@@ -848,6 +864,8 @@ def main(argv=None) -> int:
         args.keras_repeats = args.repeats
     if args.part == "threads":
         return thread_probe(args)
+    if args.part == "shared":
+        return shared_machine(args)
     if args.part == "fit":
         return whole_fits(args)
     if args.part == "load":

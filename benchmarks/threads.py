@@ -282,7 +282,55 @@ else:
            "conv": aekit.ConvAutoencoder, "vae": aekit.VariationalAutoencoder}[kind]
     est = cls(random_state=0, **kw)
     t0 = time.perf_counter(); est.fit(X)
-print(json.dumps({"fit_s": time.perf_counter() - t0}))
+fit_s = time.perf_counter() - t0
+out = {"fit_s": fit_s, "shards": est.history_[-1].get("shards") if hasattr(est, "history_")
+       and est.history_ else None}
+
+
+def plain_loop(net, rows, targets, steps, batch, loss_of):
+    # One thread, a copy of the fitted module, Adam at the estimator's batch size for as
+    # many steps as fit took: what a hand-written PyTorch loop costs for the same work.
+    import copy
+    import torch
+    torch.set_num_threads(1)
+    net = copy.deepcopy(net).train()
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    g = torch.Generator().manual_seed(0)
+    t0, done = time.perf_counter(), 0
+    while done < steps:
+        perm = torch.randperm(len(rows), generator=g)
+        for i in range(0, len(rows), batch):
+            if done == steps:
+                break
+            idx = perm[i:i + batch]
+            loss = loss_of(net, rows[idx], None if targets is None else targets[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            done += 1
+    return time.perf_counter() - t0
+
+
+if kind in ("stacked", "conv", "vae", "segmenter"):
+    import torch
+    import torch.nn.functional as F
+    data = S if kind == "segmenter" else X
+    rows = torch.as_tensor(np.asarray(data, dtype=np.float32).reshape(len(data), -1))
+    targets = torch.as_tensor(M, dtype=torch.long) if kind == "segmenter" else None
+    steps = len(est.history_) * -(-len(rows) // est.batch_size)
+
+    def loss_of(net, xb, yb):
+        o = net(xb)
+        if kind == "segmenter":
+            return F.cross_entropy(o["logits"], yb)
+        if kind == "vae":  # Bernoulli likelihood (digits in [0, 1]) + KL to N(0, I)
+            nll = F.binary_cross_entropy_with_logits(o["logits"], xb, reduction="none")
+            kl = 0.5 * (o["mu"] ** 2 + o["logvar"].exp() - o["logvar"] - 1)
+            return nll.sum(1).mean() + kl.sum(1).mean()
+        return (o["recon"] - xb).pow(2).mean()
+
+    out["loop_s"] = plain_loop(est.module_, rows, targets, steps, est.batch_size, loss_of)
+print(json.dumps(out))
 """
 KINDS = ("linear", "stacked", "conv", "vae", "classifier", "segmenter")
 SETTINGS = {"default": None, "1 thread": "1", "2 threads": "2"}
@@ -293,8 +341,10 @@ def _kind_fit(kind: str, setting: str | None, quick: bool) -> float:
     if setting is not None:
         env["AEKIT_NUM_THREADS"] = setting
     done = subprocess.run([sys.executable, "-c", KIND_CHILD, kind, "1" if quick else "0"],
-                          env=env, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])["fit_s"]
+                          env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} ({setting}): {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def kinds(quick: bool) -> list[dict]:
@@ -304,7 +354,11 @@ def kinds(quick: bool) -> list[dict]:
         for n_busy in (0, 2):
             with busy(n_busy):
                 for label, setting in SETTINGS.items():
-                    row[f"busy{n_busy}/{label}"] = _kind_fit(kind, setting, quick)
+                    got = _kind_fit(kind, setting, quick)
+                    row[f"busy{n_busy}/{label}"] = got["fit_s"]
+                    if label == "default":  # measured in the same child, right after
+                        row[f"busy{n_busy}/loop"] = got.get("loop_s")
+                        row["shards"] = got.get("shards")
         rows.append(row)
         print(f"{kind:11s} quiet " + " ".join(f"{k}={row['busy0/' + k]:.2f}" for k in SETTINGS)
               + " | busy " + " ".join(f"{k}={row['busy2/' + k]:.2f}" for k in SETTINGS),
@@ -358,20 +412,35 @@ def markdown(result: dict) -> str:
                 "Seconds of the whole `fit` call on digits (1442 rows of 8x8; the segmenter "
                 "on 400 scenes of 32x32), each in a fresh process. Floors: busy, default <= "
                 "1.2x one thread; quiet, default within 5% of the best count.", "",
-                "| kind | quiet default | quiet 1 thread | quiet 2 threads | default / best "
-                "| busy default | busy 1 thread | busy 2 threads | default / 1 thread |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "| kind | shards | quiet default | quiet 1 thread | quiet 2 threads | default / "
+                "best | quiet plain loop | default / loop | busy default | busy 1 thread | "
+                "busy 2 threads | default / 1 thread | busy plain loop | default / loop |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+        def loop_cells(r, b):
+            loop = r.get(f"busy{b}/loop")
+            if loop is None:
+                return ["—", "—"]
+            return [f"{loop:.2f}", f"{r[f'busy{b}/default'] / loop:.2f}"]
+
         for r in result["kinds"]:
             q = [r[f"busy0/{k}"] for k in SETTINGS]
             b = [r[f"busy2/{k}"] for k in SETTINGS]
-            out.append(f"| {r['kind']} | {q[0]:.2f} | {q[1]:.2f} | {q[2]:.2f} | "
-                       f"{q[0] / min(q):.2f} | {b[0]:.2f} | {b[1]:.2f} | {b[2]:.2f} | "
-                       f"{b[0] / b[1]:.2f} |")
+            cells = [r["kind"], str(r.get("shards") or "—"), *(f"{v:.2f}" for v in q),
+                     f"{q[0] / min(q):.2f}", *loop_cells(r, 0), *(f"{v:.2f}" for v in b),
+                     f"{b[0] / b[1]:.2f}", *loop_cells(r, 2)]
+            out.append("| " + " | ".join(cells) + " |")
         busy_ok = [r["kind"] for r in result["kinds"]
                    if r["busy2/default"] <= 1.2 * r["busy2/1 thread"]]
         quiet_bad = [r["kind"] for r in result["kinds"]
                      if r["busy0/default"] > 1.05 * min(r[f"busy0/{k}"] for k in SETTINGS)]
-        out += ["", "Single runs, each in a fresh process. Above 0.2 GFLOP per step (conv, "
+        out += ["", "The plain loop: a copy of the fitted module trained by a hand-written "
+                "one-thread PyTorch loop (Adam, the estimator's batch size, as many steps as "
+                "the fit took; MSE, the VAE's Bernoulli ELBO, or the segmenter's "
+                "cross-entropy), in the same process right after the default fit. The "
+                "classifier has no such loop: its phases include label spreading "
+                "(scikit-learn) and three networks. 'linear' solves by SVD.",
+                "", "Single runs, each in a fresh process. Above 0.2 GFLOP per step (conv, "
                 "segmenter) the default splits each batch into one shard per core and "
                 "'1 thread' runs the same shards on one thread (the same weights: threads "
                 "change only the speed); below, every setting trains the same way and "
@@ -388,15 +457,17 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke mode: short timings")
-    ap.add_argument("--part", choices=("all", "crossover", "small-fit", "kinds"),
-                    default="all")
+    ap.add_argument("--part", choices=("all", "crossover", "small-fit", "kinds", "shared"),
+                    default="all", help="'shared': small-fit and kinds (benchmarks/speed.py "
+                    "--part shared runs it)")
+    ap.add_argument("--name", default="threads", help="results file name (%(default)s)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--render", action="store_true",
                     help="rewrite the .md from the .json already in --out, measuring nothing")
     args = ap.parse_args(argv)
     if args.render:
-        result = json.loads((args.out / "threads.json").read_text())
-        (args.out / "threads.md").write_text(markdown(result) + "\n")
+        result = json.loads((args.out / f"{args.name}.json").read_text())
+        (args.out / f"{args.name}.md").write_text(markdown(result) + "\n")
         return 0
     t0 = time.perf_counter()
     result = {"machine": f"{platform.platform()}, {os.cpu_count()} CPUs, "
@@ -404,13 +475,13 @@ def main(argv=None) -> int:
                          f"{torch.__version__}", "quick": args.quick}
     if args.part in ("all", "crossover"):
         result["crossover"] = crossover(args.quick)
-    if args.part in ("all", "small-fit"):
+    if args.part in ("all", "small-fit", "shared"):
         result["small_fit"] = small_fit(args.quick)
-    if args.part in ("all", "kinds"):
+    if args.part in ("all", "kinds", "shared"):
         result["kinds"] = kinds(args.quick)
     result["seconds"] = time.perf_counter() - t0
     args.out.mkdir(parents=True, exist_ok=True)
-    name = "threads-quick" if args.quick else "threads"
+    name = f"{args.name}-quick" if args.quick else args.name
     (args.out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.out / f"{name}.md").write_text(markdown(result) + "\n")
     print(f"wrote {args.out / name}.json and .md")

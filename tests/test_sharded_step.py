@@ -28,8 +28,8 @@ def shard_everything(monkeypatch):
     (threads.TEAM_MIN_FLOPS * 0.99, 256, 8, 1),  # small work: one slice
     (threads.TEAM_MIN_FLOPS, 256, 2, 2),          # one slice per core
     (threads.TEAM_MIN_FLOPS, 256, 8, 8),
-    (1e12, 40, 8, 2),                             # each slice keeps >= SHARD_MIN_ROWS rows
-    (1e12, 8, 8, 1),
+    (1e12, 8, 8, 2),                              # each slice keeps >= SHARD_MIN_ROWS rows
+    (1e12, 7, 8, 1),
 ])
 def test_shards_come_from_the_work_the_batch_and_the_cores(flops, batch, cores, expected):
     assert threads.shards_for(flops, batch, cores) == expected

@@ -50,9 +50,9 @@ ENV = "AEKIT_NUM_THREADS"
 # one thread (benchmarks/results/threads.md: quiet, 2 threads took 0.77x the time at 0.2
 # GFLOP and 0.56-0.66x from 0.4 GFLOP; below, the gain was small or none).
 TEAM_MIN_FLOPS = 2e8
-# Fewest rows a shard of a training step gets: below, a shard's operators are too small to
-# pay for the thread hand-off.
-SHARD_MIN_ROWS = 16
+# Fewest rows a shard of a training step gets (the step's work is already >= TEAM_MIN_FLOPS:
+# a segmenter's batch of 16 scenes splits, a batch of 3 rows does not).
+SHARD_MIN_ROWS = 4
 
 
 # An estimator's n_threads for the calls it makes (its fit, transform, ...): see for_calls.
