@@ -166,3 +166,17 @@ def test_workers_flush_denormals_and_are_gone_after_the_fit(shard_everything):
     assert threading.active_count() == before  # the pool was shut down
     assert len(seen) == 6 and all(flush and n == 1 for _, flush, n in seen)
     assert len({ident for ident, _, _ in seen}) == 2  # two workers really ran
+
+
+def test_torchs_count_caps_the_workers_not_the_shards(shard_everything):
+    """OMP_NUM_THREADS=1 (or torch.set_num_threads(1)) before a fit: the same two shards,
+    run one after the other on one thread, so the same weights."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        capped = _fit()
+    finally:
+        torch.set_num_threads(before)
+    assert capped.result.history[-1]["shards"] == 2 and capped.threads_used == 1
+    for a, b in zip(_weights(capped), _weights(_fit(threads_=2))):
+        assert torch.equal(a, b)

@@ -11,27 +11,32 @@ beside a spinning process and without one).
 
 The policy (``threads=None``, the default), measured on a 2-core machine
 (benchmarks/threads.py, results in benchmarks/results/threads.md): per training step,
-forward + backward + Adam, at 1 and 2 threads, quiet and beside two busy processes:
+forward + backward + Adam, quiet and beside two busy processes:
 
-- beside two busy processes a team of 2 lost at every size up to 2 GFLOP per step
-  (1.5-9x slower than one thread): a member that shares its core with another process
-  stalls every barrier. Only at 16 GFLOP per step did it gain (0.75x);
-- on a quiet machine it gained 15-45% from about 26 MFLOP per step, nothing at 1 MFLOP.
+- torch's own team of 2 threads lost beside busy processes at nearly every size (up to
+  10x slower than one thread): a member that shares its core with another process stalls
+  the barrier at the end of every operator. Quiet, it gained 15-50% above ~0.2 GFLOP;
+- the same step as two shards of the batch, each on its own thread of one intra-op thread
+  (:class:`aekit.training.steps.ShardedStep`), gained about as much quiet and also beside
+  busy processes above ~0.2 GFLOP: a shard never waits for another until the step ends.
 
 So small work (below ``TEAM_MIN_FLOPS`` per step: every dense model of the lecture, the
-VAEs, the conv AE at batch 32 on 28x28 images) always runs on one thread, and larger work on
-a team of half the cores (``cores // 2``), leaving the other half as room for the machine's
-other work. On 2 cores that is one thread for everything (quiet, large models give up the
-gain above; busy, they keep one thread's speed); on 8 cores, 4 threads for large work.
+VAEs, the conv AE on tiny data) runs on one thread, and larger work as one shard per core
+(:func:`shards_for`) when the objective's loss adds up over rows (it says so: sparsity on
+the batch's mean activation, for one, does not); otherwise on a team of half the cores,
+leaving the other half to the machine's other work. The shards fix the arithmetic, so the
+thread count changes only the speed: ``AEKIT_NUM_THREADS=1`` runs the same shards one after
+another and gives the same weights.
 
 :func:`inference_threads` is the same rule for one inference call (encode, decode,
-reconstruct), from one 64-row chunk's work. The count used is recorded in every epoch's
-history record (``threads``), which the run folder's ``history.json`` keeps.
+reconstruct), from one 64-row chunk's work (no shards: one team or one thread). The counts
+used are recorded in every epoch's history record (``threads``, ``shards``), which the run
+folder's ``history.json`` keeps.
 
-Override: ``TrainConfig.threads`` (``aekit train --threads N``), or the environment
-variable ``AEKIT_NUM_THREADS=N`` (any entry point); ``torch.set_num_threads`` (or
-``OMP_NUM_THREADS``) before a fit caps the count. torch's count is restored when training
-or inference ends.
+Override: an estimator's ``n_threads`` (``TrainConfig.threads``, ``aekit train
+--n-threads N``), or the environment variable ``AEKIT_NUM_THREADS=N`` (any entry point);
+``torch.set_num_threads`` (or ``OMP_NUM_THREADS``) before a fit caps the count. torch's
+count is restored when training or inference ends.
 """
 
 from __future__ import annotations
@@ -175,8 +180,8 @@ def training_threads(threads: int | None, flops_per_step: float, shards: int = 1
     intra-op thread; else torch's intra-op team (a fixed count, or :func:`for_work`)."""
     before = torch.get_num_threads()
     fixed = requested(threads)
-    if shards > 1:
-        n, team = min(shards, fixed if fixed is not None else shards), 1
+    if shards > 1:  # torch's count (OMP_NUM_THREADS, set_num_threads) caps the workers
+        n, team = min(shards, fixed if fixed is not None else max(1, before)), 1
     else:
         n = team = fixed if fixed is not None else for_work(flops_per_step, before)
     try:
