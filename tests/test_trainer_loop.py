@@ -164,3 +164,51 @@ def test_classifier_phases_take_validation_early_stopping_and_clipping():
     assert "val_loss" in head[0] and "val_accuracy" in head[0]
     assert len(head) < 30  # early stopping ended the phase (labels here are noise)
     assert all("val_loss" in r for r in clf.history_)  # pretraining monitored too
+
+
+class _Counter(Callback):
+    """A user callback with state: a running sum of epoch losses, and the lr it saw at
+    epoch end (after warm-up handed the schedule's back: on_steps_done comes first)."""
+
+    def __init__(self):
+        self.total, self.epochs, self.lrs = 0.0, 0, []
+
+    def on_epoch_end(self, trainer, record):
+        self.lrs.append(trainer.optimizer.param_groups[0]["lr"])
+
+    def on_epoch_recorded(self, trainer, record):
+        self.total += record["loss"]
+        self.epochs += 1
+
+    def state_dict(self):
+        return {"total": self.total, "epochs": self.epochs}
+
+    def load_state_dict(self, state):
+        self.total, self.epochs = state["total"], state["epochs"]
+
+
+def test_every_callbacks_state_rides_in_the_checkpoint(tmp_path):
+    """A user callback with state_dict() resumes exactly: run 2 of 4 epochs, then resume
+    in a new trainer with a fresh callback; it ends where an uninterrupted one does."""
+    config = TrainConfig(epochs=4, batch_size=32, warmup_epochs=1.0, lr_schedule="cosine")
+    whole = _Counter()
+    Trainer(_model(), Objective(), config, callbacks=[whole]).fit(X)
+    first = _Counter()
+    Trainer(_model(), Objective(), config, callbacks=[first]).fit(
+        X, until=2, checkpoint_dir=tmp_path)
+    second = _Counter()
+    Trainer(_model(), Objective(), config, callbacks=[second]).fit(
+        X, checkpoint_dir=tmp_path, resume=True)
+    assert second.epochs == whole.epochs == 4
+    assert second.total == whole.total  # the same losses summed in the same order
+    assert first.lrs + second.lrs == whole.lrs  # the schedule's lr at each epoch end
+
+
+def test_warm_up_hands_the_schedules_rate_back_before_the_record():
+    """No isinstance in the loop: the record's lr is the schedule's, never a warm-up
+    step's, whatever the callbacks' order."""
+    config = TrainConfig(epochs=3, batch_size=32, warmup_epochs=2.0, lr=1e-2)
+    counter = _Counter()
+    result = Trainer(_model(), Objective(), config, callbacks=[counter]).fit(X)
+    assert [r["lr"] for r in result.history] == [1e-2] * 3
+    assert counter.lrs == [1e-2] * 3

@@ -3,12 +3,14 @@
 
 Events, in order: ``on_train_begin(trainer)``; per epoch ``on_epoch_begin(trainer, epoch)``,
 per step ``on_step_begin(trainer, epoch, step)`` and ``on_step_end(trainer, epoch, step,
-loss)``, then ``on_epoch_end(trainer, record)`` (measuring: may add terms to the record),
-the record joins the history, ``on_epoch_recorded(trainer, record)`` (acting on it: best
-weights, early stopping, the schedule, checkpoints, progress); finally
-``on_train_end(trainer)``. A
-callback that keeps state across epochs has ``state_dict()`` / ``load_state_dict()``, which
-the checkpoint carries, so a resumed run ends exactly as an uninterrupted one.
+loss)``, then ``on_steps_done(trainer, epoch)`` (the epoch's updates are over, its record
+not begun: warm-up hands the schedule's learning rate back here, so the record and the
+schedule see it), ``on_epoch_end(trainer, record)`` (measuring: may add terms to the
+record), the record joins the history, ``on_epoch_recorded(trainer, record)`` (acting on
+it: best weights, early stopping, the schedule, checkpoints, progress); finally
+``on_train_end(trainer)``. A callback that keeps state across epochs has ``state_dict()``
+(JSON-able) / ``load_state_dict()``: the checkpoint carries every callback's, the
+caller's own included, so a resumed run ends exactly as an uninterrupted one.
 ``trainer.stop = True`` ends training after the current epoch.
 """
 
@@ -33,6 +35,7 @@ class Callback:
 
     def on_train_begin(self, trainer) -> None: ...
     def on_epoch_begin(self, trainer, epoch: int) -> None: ...
+    def on_steps_done(self, trainer, epoch: int) -> None: ...
     def on_epoch_end(self, trainer, record: dict) -> None: ...
     def on_epoch_recorded(self, trainer, record: dict) -> None: ...
     def on_train_end(self, trainer) -> None: ...
@@ -67,7 +70,7 @@ class WarmUp(Callback):
             for group, lr in zip(trainer.optimizer.param_groups, self.lrs):
                 group["lr"] = lr * (done + 1) / self.steps
 
-    def on_epoch_end(self, trainer, record):
+    def on_steps_done(self, trainer, epoch):
         for group, lr in zip(trainer.optimizer.param_groups, self.lrs):
             group["lr"] = lr  # the scheduler's own lr back before it steps
 
@@ -219,8 +222,28 @@ class Checkpoint(Callback):
                             best_state=best.state, best_score=best.score,
                             extra={"signature": self.signature, "best_epoch": best.epoch,
                                    "bad_epochs": best.bad_epochs,
-                                   "stopped_early": trainer.stop})
+                                   "stopped_early": trainer.stop,
+                                   "callbacks": callback_states(trainer.callbacks)})
         distributed.barrier()
+
+
+def callback_key(i: int, callback) -> str:
+    """Which callback a saved state belongs to: its place in the list and its class."""
+    return f"{i}:{type(callback).__name__}"
+
+
+def callback_states(callbacks) -> dict:
+    """Every callback's non-empty ``state_dict()``, keyed by :func:`callback_key`."""
+    states = {callback_key(i, c): c.state_dict() for i, c in enumerate(callbacks)}
+    return {k: v for k, v in states.items() if v}
+
+
+def load_callback_states(callbacks, states: dict) -> None:
+    """Give each callback the state saved for it (a callback with none keeps its own)."""
+    for i, c in enumerate(callbacks):
+        state = states.get(callback_key(i, c))
+        if state:
+            c.load_state_dict(state)
 
 
 class ProgressBar(Callback):

@@ -130,15 +130,14 @@ def reconstruct_rows(model, x: torch.Tensor) -> torch.Tensor:
     was_training = model.training
     model.eval()
     try:
-        z, context = model._encode(x)
-        return model.decode(z, context)
+        return model.reconstruct(x)
     finally:
         model.train(was_training)
 
 
 def can_reconstruct(model) -> bool:
     """An aekit autoencoder (the classifier's head phases train other modules)."""
-    return all(hasattr(model, a) for a in ("_encode", "decode", "config"))
+    return all(hasattr(model, a) for a in ("reconstruct", "decode", "config"))
 
 
 class TensorBoard(Callback):

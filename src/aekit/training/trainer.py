@@ -304,6 +304,7 @@ class Trainer:
         self.epoch = 0  # epochs done, over every fit() call
         self.result = TrainResult()
         self.stop = False
+        self.callbacks = []  # the last fit()'s, in event order
         self.threads_used = None  # the thread count of the last fit() (history: "threads")
         self.shards_used = 1  # the slices of each step in the last fit() (history: "shards")
         self._flops = None  # one training step's FLOPs (the thread policy), once counted
@@ -322,15 +323,16 @@ class Trainer:
         if c.early_stopping is not None:
             out.append(cb.EarlyStopping(c.early_stopping, self.best))
         out.append(cb.LRSchedule())
-        if checkpoint_dir is not None:
-            out.append(cb.Checkpoint(checkpoint_dir, signature))
         if c.progress:
             out.append(cb.ProgressBar())
         out.append(cb.LogEpochs())
         if c.log_dir is not None:  # the grid shows held-out rows when there are some
             out.append(tensorboard.TensorBoard(
                 c.log_dir, val_source if val_source is not None else source))
-        return out + self.extra_callbacks
+        out += self.extra_callbacks
+        if checkpoint_dir is not None:  # last: it saves every callback's state of the epoch
+            out.append(cb.Checkpoint(checkpoint_dir, signature))
+        return out
 
     def fit(self, X, *, X_val=None, until: int | None = None, checkpoint_dir=None,
             resume: bool = False, signature: dict | None = None) -> TrainResult:
@@ -390,7 +392,8 @@ class Trainer:
                          "validation": None if val_source is None else fingerprint(val_source)}
         if signature is not None:  # compare in JSON form: tuples and lists must match
             signature = json.loads(json.dumps(signature))
-        callbacks = self._callbacks(source, val_source, checkpoint_dir, signature)
+        callbacks = self.callbacks = self._callbacks(source, val_source, checkpoint_dir,
+                                                     signature)
         if resume and checkpoint_dir is not None and \
                 (checkpoint_dir / CHECKPOINT_NAME).exists():
             self._resume(checkpoint_dir, signature)
@@ -404,55 +407,20 @@ class Trainer:
             c.on_train_begin(self)
         self.model.train()
         step_optimizer = _FusedAdamStep(self.optimizer)
-        host = self.step.host
         pause = step_pause_hook()  # None outside crash tests
         while self.epoch < until and not self.stop:
             epoch, t0 = self.epoch, time.perf_counter()
             for c in callbacks:
                 c.on_epoch_begin(self, epoch)
-            perm = torch.randperm(source.n, generator=self.generator, device=self.device)
-            # One process: one generator for shuffling and noise (exact resume). DDP: the
-            # shared generator only shuffles (the same permutation on every rank); noise and
-            # sampling use a per-rank generator re-derived from (seed, rank, epoch).
-            g_step = self.generator if not self.ddp else torch.Generator(
-                device=self.device).manual_seed(
-                (config.seed * 1_000_003 + distributed.rank()) * 10_007 + epoch)
-            keys, acc = None, None
-            for step, start in enumerate(range(0, source.n, config.batch_size)):
-                for c in step_begin:
-                    c.on_step_begin(self, epoch, step)
-                keys, values, b = self.step(source, perm[start:start + config.batch_size],
-                                            g_step, epoch)
-                if acc is None:
-                    loss_at = keys.index("loss")
-                    acc = [0.0] * len(keys) if host else torch.zeros(
-                        len(keys), dtype=torch.float64, device=self.device)
-                for c in step_end:
-                    c.on_step_end(self, epoch, step, values[loss_at])
-                if config.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
-                step_optimizer()
-                if pause is not None:
-                    pause()
-                if host:
-                    for i, v in enumerate(values):
-                        acc[i] += v * b
-                else:
-                    with torch.no_grad():
-                        acc.add_(torch.stack(values).double(), alpha=b)
-            if self.ddp:
-                distributed.all_reduce_sum(acc)
-            record = {"epoch": epoch + 1}
-            for c in callbacks:  # warm-up gives the schedule's lr back first
-                if isinstance(c, cb.WarmUp):
-                    c.on_epoch_end(self, record)
-            record["lr"] = self.optimizer.param_groups[0]["lr"]
+            keys, sums = self._epoch_steps(source, epoch, step_begin, step_end,
+                                           step_optimizer, pause)
+            for c in callbacks:  # warm-up gives the schedule's lr back here
+                c.on_steps_done(self, epoch)
+            record = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
             if keys is not None:
-                sums = acc if host else acc.tolist()
                 record.update({k: v / source.n for k, v in zip(keys, sums)})
             for c in callbacks:
-                if not isinstance(c, cb.WarmUp):
-                    c.on_epoch_end(self, record)
+                c.on_epoch_end(self, record)
             record["seconds"] = time.perf_counter() - t0
             record["threads"] = self.threads_used
             record["shards"] = self.shards_used
@@ -465,6 +433,44 @@ class Trainer:
         for c in callbacks:
             c.on_train_end(self)
         return self.result
+
+    def _epoch_steps(self, source, epoch, step_begin, step_end, step_optimizer, pause):
+        """One pass over shuffled batches: step, clip, update. Returns the loss terms'
+        names and their row-weighted sums (None, None for no rows)."""
+        config, host = self.config, self.step.host
+        perm = torch.randperm(source.n, generator=self.generator, device=self.device)
+        # One process: one generator for shuffling and noise (exact resume). DDP: the
+        # shared generator only shuffles (the same permutation on every rank); noise and
+        # sampling use a per-rank generator re-derived from (seed, rank, epoch).
+        g_step = self.generator if not self.ddp else torch.Generator(
+            device=self.device).manual_seed(
+            (config.seed * 1_000_003 + distributed.rank()) * 10_007 + epoch)
+        keys, acc = None, None
+        for step, start in enumerate(range(0, source.n, config.batch_size)):
+            for c in step_begin:
+                c.on_step_begin(self, epoch, step)
+            keys, values, b = self.step(source, perm[start:start + config.batch_size],
+                                        g_step, epoch)
+            if acc is None:
+                loss_at = keys.index("loss")
+                acc = [0.0] * len(keys) if host else torch.zeros(
+                    len(keys), dtype=torch.float64, device=self.device)
+            for c in step_end:
+                c.on_step_end(self, epoch, step, values[loss_at])
+            if config.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
+            step_optimizer()
+            if pause is not None:
+                pause()
+            if host:
+                for i, v in enumerate(values):
+                    acc[i] += v * b
+            else:
+                with torch.no_grad():
+                    acc.add_(torch.stack(values).double(), alpha=b)
+        if self.ddp:
+            distributed.all_reduce_sum(acc)
+        return keys, (None if acc is None else acc if host else acc.tolist())
 
     def _resume(self, checkpoint_dir: Path, signature) -> None:
         ckpt = load_checkpoint(checkpoint_dir)
@@ -501,6 +507,8 @@ class Trainer:
         self.result.history = ckpt["history"]
         self.best.state = ckpt["best"]
         self.best.load_state_dict({**ckpt["extra"], "best_score": ckpt["best_score"]})
+        # every callback's own state (checkpoints before it was carried hold none)
+        cb.load_callback_states(self.callbacks, ckpt["extra"].get("callbacks") or {})
         self.epoch = ckpt["epoch"]
         self.stop = bool(ckpt["extra"].get("stopped_early"))
         log.info("resumed from %s after epoch %d", checkpoint_dir, self.epoch)
