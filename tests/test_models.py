@@ -199,7 +199,7 @@ def test_pooling_before_the_activation_changes_no_value_and_no_gradient(act):
 def test_unpool_model_uses_the_encoder_indices(make_model, model_batch):
     model = make_model("conv-unpool")
     x = model_batch("conv-unpool", 4)
-    z, context = model._encode(x)
+    z, context = model.encode_with_context(x)
     with_indices = model.decode_logits(z, context)
     assert torch.allclose(model(x)["logits"], with_indices)
     assert not torch.allclose(with_indices, model.decode_logits(z))  # fixed top-left indices

@@ -336,11 +336,8 @@ class FittedAutoencoder:
     def _logits(m, x):
         """Deterministic decoder logits of x: z = the code (mu for a VAE), with the
         encoder's pooling indices for an unpooling decoder."""
-        z, context = m._encode(x)
+        z, context = m.encode_with_context(x)
         return m.decode_logits(z, context)
-
-    def _output(self, m, logits):
-        return torch.sigmoid(logits) if m.output_activation == "sigmoid" else logits
 
     def reconstruct(self, X) -> np.ndarray:
         """decode(encode(X)) in one pass, (n, D) float32 (a VAE's decoder mean at z = mu;
@@ -348,7 +345,7 @@ class FittedAutoencoder:
         self._reconstructs("reconstruct")
         X = self.check_input(X)
         T = self.layout.to_module(X)
-        out = self.run(lambda x: self._output(self.module, self._logits(self.module, x)), T)
+        out = self.run(self.module.reconstruct, T)
         return _finite(self.layout.crop(out.reshape(len(T), -1)).numpy(), X, "X",
                        "reconstruction")
 
@@ -373,7 +370,7 @@ class FittedAutoencoder:
                                                               reduction="none").mean(1)
                 p = logits.clamp(1e-7, 1 - 1e-7)
                 return -(target * torch.log(p) + (1 - target) * torch.log1p(-p)).mean(1)
-            sq = (self._output(m, logits) - target).pow(2)
+            sq = (m.output(logits) - target).pow(2)
             return sq.sum(1) if metric == "sse" else sq.mean(1)
 
         return self.run(err, self.layout.to_module(X), module=m).numpy().astype(np.float64)
@@ -407,7 +404,7 @@ class FittedAutoencoder:
     def _nll(self, m, logits, x):
         """-log p(x|z) per row (nats, summed over the D real features)."""
         d = self.n_features
-        out = {"logits": logits[:, :d], "recon": self._output(m, logits)[:, :d]}
+        out = {"logits": logits[:, :d], "recon": m.output(logits)[:, :d]}
         return negative_log_likelihood(out, x[:, :d], self.objective.likelihood,
                                        self.objective.likelihood_scale)
 

@@ -91,8 +91,6 @@ class _Part(nn.Module):
     def crop(self, out):  # (B, D + pad) -> (B, D)
         return out[:, :self.d] if self.pad else out
 
-    def output(self, logits):
-        return torch.sigmoid(logits) if self.module.output_activation == "sigmoid" else logits
 
 
 class AutoencoderGraph(_Part):
@@ -105,9 +103,9 @@ class AutoencoderGraph(_Part):
         self.score = score
 
     def forward(self, x):
-        z, context = self.module._encode(self.rows(x))
+        z, context = self.module.encode_with_context(self.rows(x))
         logits = self.crop(self.module.decode_logits(z, context))  # (B, D)
-        recon = self.output(logits)
+        recon = self.module.output(logits)
         if self.score == "bce":
             if self.module.output_activation == "sigmoid":  # stable, from the logits
                 err = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
@@ -132,7 +130,7 @@ class EncoderGraph(_Part):
     def forward(self, x):
         if self.module.variational:
             return self.module.encode_distribution(self.rows(x))
-        return self.module._encode(self.rows(x))[0]
+        return self.module.encode_with_context(self.rows(x))[0]
 
 
 class DecoderGraph(_Part):

@@ -321,15 +321,14 @@ class Objective:
             if model.variational:
                 raise ConfigError("rate_weight applies to plain autoencoders (a VAE's KL "
                                   "term is its rate)")
-            z, context = model._encode(x_in)  # (B, k)
+            z, context = model.encode_with_context(x_in)  # (B, k)
             if train:  # additive uniform noise stands in for rounding (Balle et al. 2017)
                 z_noisy = z + torch.rand(z.shape, generator=generator, device=z.device,
                                          dtype=z.dtype) - 0.5
             else:
                 z_noisy = torch.round(z)
             logits = model.decode_logits(z_noisy, context)
-            out = {"code": z, "logits": logits, "recon": torch.sigmoid(logits)
-                   if model.output_activation == "sigmoid" else logits}
+            out = {"code": z, "logits": logits, "recon": model.output(logits)}
             rate = code_rate_bits(z_noisy, z).mean() / x.shape[1]  # bits per input value
         else:
             out = model(x_in, generator=generator)

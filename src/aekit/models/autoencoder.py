@@ -151,7 +151,10 @@ class ModelConfig:
             fail(f"{n:.3g} parameters is more than the limit {MAX_PARAMETERS:.0e}")
 
     def parameter_count(self) -> int:
-        """Exact parameter count, computed from sizes alone (nothing is allocated)."""
+        """Exact parameter count, computed from sizes alone: a config too large to build is
+        refused before anything is allocated (tests/test_models.py checks it against the
+        built module for every kind; counting on torch's meta device would still run the
+        initialisers, which import torch._dynamo)."""
         code = int(self.code_size or 0)
         heads = 2 if self.variational else 1
         if self.architecture == "dense":
@@ -210,15 +213,16 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _apply_output(name: str, logits: torch.Tensor) -> torch.Tensor:
-    return torch.sigmoid(logits) if name == "sigmoid" else logits
-
-
 class Autoencoder(nn.Module):
-    """A deterministic autoencoder: ``encode`` / ``decode`` / ``forward``.
+    """A deterministic autoencoder.
 
-    ``forward(x)`` returns a dict with ``code`` (B, k), ``logits`` (pre-activation output,
-    B x n_features) and ``recon`` (output after the output activation).
+    Its public contract, which everything outside the module calls (the fitted model,
+    ONNX export, TensorBoard, the objective, the report): ``encode_with_context(x) ->
+    (z, context)`` (the code and what the decoder needs from the encoder: SegNet's pooling
+    indices, else None), ``decode_logits(z, context=None)`` (pre-activation output),
+    ``output(logits)`` (the output activation), and their compositions ``encode``,
+    ``decode``, ``reconstruct`` and ``forward(x)``: a dict with ``code`` (B, k),
+    ``logits`` (B x n_features) and ``recon`` (output after the output activation).
     """
 
     variational = False
@@ -276,9 +280,10 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, D) -> code (B, k)."""
-        return self._encode(x)[0]
+        return self.encode_with_context(x)[0]
 
-    def _encode(self, x):
+    def encode_with_context(self, x: torch.Tensor):
+        """x (B, D) -> (code (B, k), the decoder's context from the encoder or None)."""
         h, context = self._features(x)
         if self.to_code is not None:
             h = self.code_act(self.to_code[0](h))
@@ -294,15 +299,24 @@ class Autoencoder(nn.Module):
         out = self.decoder(z.view(-1, *self.encoder.out_shape), context)
         return out.flatten(1)
 
+    def output(self, logits: torch.Tensor) -> torch.Tensor:
+        """Pre-activation output -> output (the sigmoid, or the identity)."""
+        return torch.sigmoid(logits) if self.output_activation == "sigmoid" else logits
+
     def decode(self, z: torch.Tensor, context=None) -> torch.Tensor:
         """code (B, k) -> reconstruction (B, D), after the output activation."""
-        return _apply_output(self.output_activation, self.decode_logits(z, context))
+        return self.output(self.decode_logits(z, context))
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, D) -> its reconstruction through the deterministic code (a VAE's mean)."""
+        z, context = self.encode_with_context(x)
+        return self.decode(z, context)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
-        z, context = self._encode(x)
+        z, context = self.encode_with_context(x)
         logits = self.decode_logits(z, context)
         return {"code": z, "logits": logits,
-                "recon": _apply_output(self.output_activation, logits)}
+                "recon": self.output(logits)}
 
 
 class VariationalAutoencoder(Autoencoder):
@@ -345,7 +359,7 @@ class VariationalAutoencoder(Autoencoder):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode_distribution(x)[0]
 
-    def _encode(self, x):
+    def encode_with_context(self, x):
         return self.encode(x), None
 
     @staticmethod
@@ -359,7 +373,7 @@ class VariationalAutoencoder(Autoencoder):
         z = self.reparameterize(mu, logvar, generator)
         logits = self.decode_logits(z)
         return {"code": z, "mu": mu, "logvar": logvar, "logits": logits,
-                "recon": _apply_output(self.output_activation, logits)}
+                "recon": self.output(logits)}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws from the generative model: z ~ N(0, I), x = decode(z) (the mean)."""
@@ -399,7 +413,7 @@ class SegmentationNetwork(Autoencoder):
 
     def class_logits(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, D) -> per-pixel class logits (B, n_classes, H, W)."""
-        z, context = self._encode(x)
+        z, context = self.encode_with_context(x)
         return self._head(z, context)
 
     def _head(self, z, context):
@@ -410,8 +424,14 @@ class SegmentationNetwork(Autoencoder):
         return self._head(z, context).flatten(1)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
-        z, context = self._encode(x)
+        z, context = self.encode_with_context(x)
         return {"code": z, "logits": self._head(z, context)}
+
+
+def module_class(config: ModelConfig) -> type:
+    """The module class a config builds."""
+    return (VariationalAutoencoder if config.variational else
+            SegmentationNetwork if config.n_classes is not None else Autoencoder)
 
 
 def build_model(config: ModelConfig | dict, seed: int | None = None) -> Autoencoder:
@@ -422,8 +442,7 @@ def build_model(config: ModelConfig | dict, seed: int | None = None) -> Autoenco
     """
     if isinstance(config, dict):
         config = ModelConfig.from_dict(config)
-    cls = (VariationalAutoencoder if config.variational else
-           SegmentationNetwork if config.n_classes is not None else Autoencoder)
+    cls = module_class(config)
     if seed is None:
         return cls(config)
     with torch.random.fork_rng(devices=[]):
