@@ -11,10 +11,11 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 from aekit.cli import main
-from aekit.cli import common
+from aekit.cli import inputs, options, outputs
 from aekit.errors import ConfigError
 from aekit.estimators import ESTIMATORS
 from aekit.estimators import params as table
@@ -62,7 +63,7 @@ def test_each_kind_is_declared_once_and_reaches_every_list():
         assert getattr(aekit, k.estimator) is cls is getattr(importlib.import_module(k.module),
                                                               k.estimator)
         assert k.estimator in aekit.__all__
-        assert common.MODEL_CLASSES[k.name] == k.estimator == table.MODELS[k.name]
+        assert options.MODEL_CLASSES[k.name] == k.estimator == table.MODELS[k.name]
         assert any(p.defaults.get(k.name) is not None or k.name in p.defaults
                    for p in table.PARAMS), k.name  # the table knows the kind
 
@@ -83,6 +84,70 @@ def test_each_kinds_declared_capabilities_match_its_estimator():
         assert ("architecture" in names) == (k.convolutional == "architecture"), k.name
         assert ("channels" in names) == (k.convolutional != "never"), k.name
         assert set(k.phases) <= names and (not k.phases or "epochs" not in names), k.name
+
+
+def test_each_declared_capability_is_what_the_kind_does():
+    """Each capability in aekit.kinds (from which the table gives kinds their keywords)
+    checked against behaviour: a fitted code density, a likelihood, closed-form steps,
+    hidden layers, penalties on the codes, fit(X) alone."""
+    from aekit.fitted.density import SAMPLERS
+    from aekit.fitted import InputLayout
+    from aekit.kinds import CAPABILITIES, KINDS
+    from aekit.training import steps
+
+    X = np.random.RandomState(0).rand(40, 16).astype(np.float32)
+    for k in KINDS:
+        cls = ESTIMATORS[k.estimator]
+        if k.target is not None:  # supervised: none of the autoencoder capabilities
+            assert not k.capabilities & {"epochs", "code_density", "likelihood",
+                                         "closed_form", "penalties"}, k.name
+            assert k.can("hidden_layers") == (k.target == "classes"), k.name
+            continue
+        kw = {"image_shape": (4, 4), "channels": (2,)} if k.convolutional == "always" else {}
+        est = cls(epochs=1, random_state=0, **kw)
+        est.fit(X)  # fit(X) alone, for `epochs`
+        assert k.can("epochs") and len(est.history_) == 1, k.name
+        density = est.fitted_.density
+        assert k.can("code_density") == (density is not None and density.kind in SAMPLERS)
+        assert k.can("likelihood") == est.fitted_.module.variational, k.name
+        module = est.fitted_.module  # layers from the input to the code
+        depth = sum(isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))
+                    for m in module.encoder.modules()) + (module.to_code is not None)
+        assert k.can("hidden_layers") == (depth > 1), k.name
+        # the default training step for this kind's default network
+        fresh = cls(random_state=0, **kw)
+        fresh._resolve_auto(X)
+        module = fresh._build_module(InputLayout(16, (1, 4, 4) if kw else None))
+        step = steps.choose_step(module, fresh._objective(), fresh._train_config(1, 0),
+                                 torch.device("cpu"), ddp=False)
+        assert k.can("closed_form") == isinstance(step, steps.ClosedFormStep), k.name
+        if k.can("penalties"):
+            pen = cls(epochs=1, random_state=0, sparsity="l1", sparsity_weight=0.1, **kw)
+            assert "l1" in pen.fit(X).history_[0], k.name
+        else:
+            assert "sparsity" not in cls._get_param_names(), k.name
+    assert set().union(*(k.capabilities for k in KINDS)) == set(CAPABILITIES)
+
+
+def test_a_kind_like_another_takes_its_column():
+    """A kind declared ``like`` another gets that kind's keywords and defaults in the
+    table, except the ones it declares itself; a default for a keyword it lacks fails."""
+    from aekit.kinds import Kind
+
+    toy = Kind("toy", "ToyAutoencoder", "toy", like="stacked",
+               capabilities=frozenset({"hidden_layers", "epochs"}),
+               defaults={"noise": "gaussian", "noise_level": 0.1})
+    for p in table.inherit(table.PARAMS, (toy,)):
+        if "stacked" in p.defaults:
+            assert p.defaults["toy"] == toy.defaults.get(p.name, p.defaults["stacked"])
+            assert p.for_model("toy").doc == p.for_model("stacked").doc
+        else:
+            assert "toy" not in p.defaults, p.name
+    bad = Kind("bad", "Bad", "bad", like="linear", defaults={"beta": 2.0})
+    with pytest.raises(ConfigError, match="'bad' declares a default for 'beta'"):
+        table.inherit(table.PARAMS, (bad,))
+    with pytest.raises(ValueError, match="unknown capabilities"):
+        Kind("odd", "Odd", "odd", capabilities=frozenset({"flies"}))
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=ids)
@@ -145,8 +210,9 @@ def test_cli_doc_shows_the_current_help(monkeypatch, capsys):
 
 
 def test_the_cli_reads_no_docstring():
-    assert "__doc__" not in inspect.getsource(common)
-    assert not hasattr(common, "parameter_docs")
+    for module in (options, inputs, outputs):
+        assert "__doc__" not in inspect.getsource(module)
+        assert not hasattr(module, "parameter_docs")
 
 
 def _cases():
@@ -230,14 +296,14 @@ def test_internal_mappings_name_real_fields():
 
 
 def test_cli_flags_take_the_tables_kinds():
-    resolved = common.resolve_train_config(common_args(
+    resolved = options.resolve_train_config(common_args(
         ["--model", "vae", "--data", "digits", "--channels", "8,16", "--beta", "2",
          "--engine", "autograd", "--no-verbose", "--early-stopping", "none"]))
     params = resolved["params"]
     assert params["channels"] == (8, 16) and params["beta"] == 2.0
     assert isinstance(params["beta"], float) and params["engine"] == "autograd"
     assert params["early_stopping"] is None and params["verbose"] is False
-    common.build_estimator(resolved)  # validated, in user names
+    options.build_estimator(resolved)  # validated, in user names
 
 
 def common_args(argv):

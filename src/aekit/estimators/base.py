@@ -28,7 +28,7 @@ from aekit.errors import AekitError, ConfigError, DataError, ModelFileError, Tra
 # Keyword -> TrainConfig / Objective field (one mapping serves fit, partial_fit and saving)
 # and the checks of every keyword: all from the parameter table.
 from aekit.estimators.params import (
-    OBJECTIVE_PARAMS, TRAIN_PARAMS, check_params, device_problem, internal,
+    OBJECTIVE_PARAMS, TABLE, TRAIN_PARAMS, check_params, device_problem, internal, model_of,
 )
 from aekit.estimators.streamed import (
     BLOCK_ROWS, StreamedRows, array_blocks, as_rows, mean_variance,
@@ -129,6 +129,20 @@ class AutoencoderMixin:
 
     _image_input = False  # True: accepts (n, H, W) / (n, C, H, W) arrays and image_shape
 
+    # --- what this kind declares (the parameter table; aekit.kinds) --------------------
+    @classmethod
+    def _kind_name(cls) -> str:
+        return model_of(cls)
+
+    def _has(self, name: str) -> bool:
+        """Whether this kind has keyword ``name``, as the parameter table declares it; a
+        name the table lacks is a KeyError (a misspelt option never reads as absent)."""
+        return self._kind_name() in TABLE[name].defaults
+
+    def _option(self, name: str, absent=None):
+        """Option ``name``'s value, or ``absent`` for a kind declared without it."""
+        return getattr(self, name) if self._has(name) else absent
+
     # --- options -----------------------------------------------------------------------
     # 'auto' options, resolved from the training data by ``_resolve_auto``: (the choice for
     # data in [0, 1], the choice for any other real values).
@@ -161,7 +175,7 @@ class AutoencoderMixin:
 
     def _n_train(self, n_rows: int) -> int:
         """Rows left for training by validation_fraction (what the 'auto' options count)."""
-        return int(n_rows * (1 - (getattr(self, "validation_fraction", 0.0) or 0.0)))
+        return int(n_rows * (1 - (self._option("validation_fraction", 0.0) or 0.0)))
 
     def _code_size(self):
         """The code size the network is built with: n_components, or for 'auto' the size
@@ -176,13 +190,13 @@ class AutoencoderMixin:
         'auto' becomes the unit-range choice (sigmoid / Bernoulli, which model values in
         [0, 1] as probabilities) when every value of X lies in [0, 1], else the real-valued
         one (linear / Gaussian), so standardised data works as it does with PCA."""
-        if getattr(self, "n_components", None) == "auto":
+        if self._option("n_components") == "auto":
             self._auto_code_size = auto_code_size(X.shape[1])
-        if getattr(self, "weight_decay", None) == "auto":  # (stacked; the VAE rescales it)
+        if self._option("weight_decay") == "auto":  # (stacked; the VAE rescales it)
             self.weight_decay_ = auto_weight_decay(X, self._n_train(len(X)))
         unit = None
         for name, (in_unit, real) in self._AUTO.items():
-            if not hasattr(self, name):
+            if not self._has(name):
                 continue
             value = getattr(self, name)
             if value == "auto":
@@ -225,7 +239,7 @@ class AutoencoderMixin:
 
     def _check_combinations(self) -> None:
         """Checks across keywords (each keyword alone is already valid)."""
-        noise = getattr(self, "noise", None)
+        noise = self._option("noise")
         if noise in ("mask", "salt_pepper") and not self.noise_level < 1:
             raise ConfigError(f"noise_level must be below 1 with noise={noise!r} (it is the "
                               f"probability that a value is corrupted), got {self.noise_level!r}")
@@ -280,12 +294,12 @@ class AutoencoderMixin:
         """The input layout for training (see :meth:`InputLayout.infer`)."""
         if not self._image_input:
             return InputLayout(n_features)
-        return InputLayout.infer(n_features, getattr(self, "image_shape", None), seen,
+        return InputLayout.infer(n_features, self._option("image_shape"), seen,
                                  self._n_pools())
 
     def _n_pools(self) -> int:
         """2x2 poolings the network applies (0 for dense networks)."""
-        return len(self.channels) if getattr(self, "architecture", "conv") == "conv" else 0
+        return len(self.channels) if self._option("architecture", "conv") == "conv" else 0
 
     @property
     def module_(self):
@@ -303,13 +317,13 @@ class AutoencoderMixin:
             return
         lo, hi = float(X.min()), float(X.max())
         if lo < 0 or hi > 1:
-            if getattr(self, "loss", None) == "bce":
+            if self._option("loss") == "bce":
                 why, fix = "loss='bce'", "use loss='mse'"
-            elif hasattr(self, "likelihood"):
+            elif self._has("likelihood"):
                 why, fix = "a Bernoulli likelihood", "use likelihood='gaussian'"
             else:
                 why, fix = "a sigmoid output", "use output_activation='linear'"
-            chosen = [n for n in self._AUTO if getattr(self, n, None) == "auto"]
+            chosen = [n for n in self._AUTO if self._option(n) == "auto"]
             how = (f" ({chosen[0]}='auto' chose it from the data fitted first)" if chosen
                    else "")
             raise DataError(
@@ -318,9 +332,9 @@ class AutoencoderMixin:
                 f"sklearn.preprocessing.MinMaxScaler) or {fix}.")
 
     def _needs_unit_range(self) -> bool:
-        return ((hasattr(self, "output_activation")
+        return ((self._has("output_activation")
                  and self._resolved("output_activation") == "sigmoid")
-                or getattr(self, "loss", None) == "bce")
+                or self._option("loss") == "bce")
 
     # --- module ------------------------------------------------------------------------
     def _build_module(self, layout: InputLayout):
@@ -336,7 +350,7 @@ class AutoencoderMixin:
         """``fitted_`` for a trained module (the density is fitted separately)."""
         return FittedAutoencoder(module, objective=self._objective(), layout=layout,
                                  seed=self.seed_,
-                                 n_mc_samples=getattr(self, "n_mc_samples", 8))
+                                 n_mc_samples=self._option("n_mc_samples", 8))
 
     def _train(self, module, layout: InputLayout, X: np.ndarray, epochs: int, seed: int,
                greedy_epochs=None, checkpoint_dir=None, resume: bool = False,
@@ -469,7 +483,7 @@ class AutoencoderMixin:
         found = {"output_activation": fitted.module.output_activation,
                  "likelihood": fitted.objective.likelihood}
         for name, choices in self._AUTO.items():
-            if not hasattr(self, name):
+            if not self._has(name):
                 continue
             value = state.get(name + "_", found[name])
             if value not in choices:
@@ -510,7 +524,7 @@ class AutoencoderMixin:
                 raise ModelFileError(f"estimator state: feature_names_in_ must be "
                                      f"{self.n_features_in_} names (n_features_in_)")
             self.feature_names_in_ = np.asarray(names, dtype=object)
-        if getattr(self, "weight_decay", None) == "auto":
+        if self._option("weight_decay") == "auto":
             self._restore_weight_decay(state)
         self._restore_auto(fitted, state)
         if fitted.n_features != self.n_features_in_:
@@ -595,7 +609,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         module = self._build_module(layout)
         self.epochs_ = self._epochs("epochs", len(X))
         greedy = None
-        if getattr(self, "pretraining", None) == "greedy":
+        if self._option("pretraining") == "greedy":
             greedy = self.pretrain_epochs or self.epochs_
         before = self._state(self._fitted(module, layout), X)  # the untrained network
         try:
@@ -727,7 +741,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         weights grown without bound). The error carries no history, so ``aekit train``
         keeps no model folder, and the code density is not fitted."""
         after = self._state(self.fitted_, X, weights=False)
-        lr = getattr(self, "learning_rate", None)
+        lr = self._option("learning_rate")
         fix = (f"The learning rate is probably too large (learning_rate={lr:g}): lower it "
                "(e.g. to 1e-3) or set grad_clip." if isinstance(lr, (int, float)) else
                "Lower the learning rate or set grad_clip.")

@@ -8,7 +8,7 @@ Generated from it:
 - the numpydoc Parameters section of every estimator docstring (``parameters_doc``);
 - ``_parameter_constraints`` (scikit-learn's validation) and the checks ``fit`` runs first,
   with messages in the keyword's own name (``check_params``);
-- the ``aekit train`` flags and their ``--help`` text (``aekit.cli.common``);
+- the ``aekit train`` flags and their ``--help`` text (``aekit.cli.options``);
 - the keyword -> TrainConfig / Objective field mappings (``TRAIN_PARAMS``, ``OBJECTIVE_PARAMS``).
 
 The estimators keep explicit ``__init__`` signatures (scikit-learn introspects them);
@@ -36,7 +36,7 @@ from sklearn.utils._param_validation import (
 )
 
 from aekit.errors import ConfigError
-from aekit.kinds import MODELS  # noqa: F401 - the table's models, re-exported for its users
+from aekit.kinds import KINDS, MODELS, having
 from aekit.fitted.density import SAMPLERS
 from aekit.losses.objectives import LIKELIHOODS, NOISE_KINDS, RECONSTRUCTIONS, SPARSITY_KINDS
 from aekit.models.autoencoder import (
@@ -49,11 +49,12 @@ from aekit.models.conv import DECODER_KINDS
 from aekit.models.layers import ACTIVATIONS
 from aekit.training.trainer import ENGINES, OPTIMIZERS, SCHEDULES
 
-ALL = tuple(MODELS)  # every kind (aekit.kinds), in the order docs list them
-DEEP = ("stacked", "conv", "vae", "classifier")  # every model with hidden layers
-AUTOENCODERS = ("linear", "stacked", "conv", "vae")  # trained by fit(X) for `epochs`
-SAMPLING = ("linear", "stacked", "conv")  # fit a code density for sample()
-REGULARISED = ("stacked", "conv")  # sparsity and contractive penalties
+# Which kinds have a keyword follows from what each kind declares (aekit.kinds).
+ALL = tuple(MODELS)  # every kind, in the order docs list them
+DEEP = having("hidden_layers")  # every model with hidden layers
+AUTOENCODERS = having("epochs")  # trained by fit(X) for `epochs`
+SAMPLING = having("code_density")  # fit a code density for sample()
+REGULARISED = having("penalties")  # sparsity, contractive and rate penalties
 
 
 # --- constraints -----------------------------------------------------------------------
@@ -579,6 +580,32 @@ PARAMS = tuple(_with_segmenter(p) for p in PARAMS) + (
        background weighs less); None weighs every pixel alike.""",
        {"segmenter": None}),
 )
+
+
+def inherit(params, kinds=KINDS) -> tuple:
+    """``params`` with a column for each kind declared ``like`` another: the other kind's
+    default (and doc variant), or the kind's own ``defaults`` entry. A declared default
+    for a keyword the kind does not get is a ConfigError (a slip, not a silent no-op)."""
+    out = []
+    for p in params:
+        defaults, variants = dict(p.defaults), dict(p.variants)
+        for kind in kinds:
+            if kind.like is None or kind.name in defaults or kind.like not in defaults:
+                continue
+            defaults[kind.name] = kind.defaults.get(p.name, defaults[kind.like])
+            if kind.like in variants:
+                variants[kind.name] = variants[kind.like]
+        out.append(replace(p, defaults=defaults, variants=variants))
+    names = {p.name: p for p in out}
+    for kind in kinds:
+        for name in kind.defaults:
+            if name not in names or kind.name not in names[name].defaults:
+                raise ConfigError(f"kind {kind.name!r} declares a default for {name!r}, "
+                                  f"which {kind.like!r} does not have")
+    return tuple(out)
+
+
+PARAMS = inherit(PARAMS)
 TABLE = {p.name: p for p in PARAMS}
 # Keyword -> TrainConfig / Objective field: one mapping serves fit, partial_fit and saving.
 TRAIN_PARAMS = {p.name: p.goes_to.split(":", 1)[1] for p in PARAMS
