@@ -42,7 +42,7 @@ OUT_PLACEHOLDER = "RUN"  # the run folder in the recorded command
 
 # Options every run shares: one thread (the same arithmetic on any machine with the same
 # torch), every test row evaluated, no HTML report (the models ship without one).
-COMMON = ["--n-threads", "1", "--eval-rows", "10000", "--no-report", "--random-state", "0",
+COMMON = ["--threads", "1", "--eval-rows", "10000", "--no-report", "--random-state", "0",
           "--optimizer", "adam", "--weight-decay", "0", "--validation-fraction", "0",
           "--engine", "auto"]
 # A plain autoencoder on pixel intensities in [0, 1]: sigmoid output, MSE loss, no noise

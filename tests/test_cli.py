@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from aekit.cli import build_parser, main
-from aekit.cli.common import resolve_train_config
+from aekit.cli.options import resolve_train_config
 
 SUBCOMMANDS = ["train", "evaluate", "encode", "decode", "generate", "interpolate", "report",
                "tour", "datasets"]

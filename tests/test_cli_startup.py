@@ -48,9 +48,9 @@ def test_tour_data_sets_named_once_in_effect():
 
 
 def test_model_names_agree_with_the_snapshot():
-    from aekit.cli import common
+    from aekit.cli import options
 
-    assert flag_table.load()["models"] == common.MODEL_CLASSES
+    assert flag_table.load()["models"] == options.MODEL_CLASSES
 
 
 # --- never silent ---------------------------------------------------------------------------
@@ -71,22 +71,22 @@ class _Terminal:
 
 
 def test_a_phase_shows_one_status_line_on_a_terminal(monkeypatch):
-    from aekit.cli import common
+    from aekit.cli import outputs
 
     term = _Terminal()
     monkeypatch.setattr(sys, "stderr", term)
-    with common.phase("train", "writing the report"):
+    with outputs.phase("train", "writing the report"):
         pass
     assert term.text.startswith("aekit train: writing the report ...")
     assert term.text.endswith(" s\n") and term.text.count("\n") == 1
 
 
 def test_a_phase_stopped_by_an_error_says_so(monkeypatch):
-    from aekit.cli import common
+    from aekit.cli import outputs
 
     term = _Terminal()
     monkeypatch.setattr(sys, "stderr", term)
-    with pytest.raises(KeyboardInterrupt), common.phase("report", "figures"):
+    with pytest.raises(KeyboardInterrupt), outputs.phase("report", "figures"):
         raise KeyboardInterrupt
     assert term.text == "aekit report: figures ... stopped\n"
 

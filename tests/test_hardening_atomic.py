@@ -163,7 +163,7 @@ def _write_report(folder):
 
 
 def _move_into(folder):
-    from aekit.cli.common import move_into
+    from aekit.cli.outputs import move_into
 
     staging = folder.parent / "staging"
     (staging / "model").mkdir(parents=True)

@@ -36,7 +36,7 @@ import torch
 from safetensors import SafetensorError
 
 import aekit
-from aekit.cli import EXIT_TERMINATED, Terminated, common, main
+from aekit.cli import EXIT_TERMINATED, Terminated, main, outputs
 from aekit.fitted import files as model_files
 from aekit.io import atomic
 from aekit.models import ModelConfig, build_model
@@ -189,7 +189,7 @@ def _folder_writers(out: Path, model_dir: Path) -> dict[str, list[str]]:
 def test_every_folder_writer_refuses_a_folder_another_run_holds(tmp_path, capsys, command):
     out = tmp_path / "run"
     argv = _folder_writers(out, tmp_path / "model")[command]
-    with common.output_folder_lock(out):  # another run (flock: another open file) holds it
+    with outputs.output_folder_lock(out):  # another run (flock: another open file) holds it
         assert main(argv) == 2
         err = _one_line(capsys)
         assert LOCKED in err and str(out) in err, err
@@ -214,15 +214,15 @@ def test_every_command_that_writes_a_folder_takes_the_lock():
 
 def test_the_lock_is_released_on_any_exit_and_a_leftover_file_is_no_lock(tmp_path):
     out = tmp_path / "a" / "b" / "run"
-    lock = common.lock_file_of(out)
-    with pytest.raises(RuntimeError), common.output_folder_lock(out):
+    lock = outputs.lock_file_of(out)
+    with pytest.raises(RuntimeError), outputs.output_folder_lock(out):
         assert lock.is_file()
         raise RuntimeError
     assert not (tmp_path / "a").exists()  # folders made for the lock file are gone again
     out.parent.mkdir(parents=True)
     lock.write_text("12345\n")  # what a SIGKILLed run leaves: a file, but no lock
-    with common.output_folder_lock(out):
-        with pytest.raises(aekit.ConfigError, match=LOCKED), common.output_folder_lock(out):
+    with outputs.output_folder_lock(out):
+        with pytest.raises(aekit.ConfigError, match=LOCKED), outputs.output_folder_lock(out):
             pass
     assert not lock.exists()
 
@@ -244,9 +244,9 @@ def test_the_same_folder_by_another_path_takes_the_same_lock(tmp_path, monkeypat
         other = Path("..") / ".." / "runs" / "real"
     else:
         other = Path(str(real) + "/")
-    assert common.lock_file_of(other) == common.lock_file_of(real)
-    with common.output_folder_lock(real):
-        with pytest.raises(aekit.ConfigError, match=LOCKED), common.output_folder_lock(other):
+    assert outputs.lock_file_of(other) == outputs.lock_file_of(real)
+    with outputs.output_folder_lock(real):
+        with pytest.raises(aekit.ConfigError, match=LOCKED), outputs.output_folder_lock(other):
             pass
 
 
@@ -255,12 +255,12 @@ def test_a_lock_file_that_is_a_symlink_is_refused_and_its_target_untouched(tmp_p
     out = tmp_path / "run"
     user = tmp_path / "precious.txt"
     user.write_text("the user's data\n")
-    common.lock_file_of(out).symlink_to(user)
+    outputs.lock_file_of(out).symlink_to(user)
     with pytest.raises(aekit.ConfigError, match="is a symbolic link"), \
-            common.output_folder_lock(out):
+            outputs.output_folder_lock(out):
         pass
     assert user.read_text() == "the user's data\n"
-    assert common.lock_file_of(out).is_symlink()  # left as it was, for the user to remove
+    assert outputs.lock_file_of(out).is_symlink()  # left as it was, for the user to remove
 
 
 @pytest.mark.slow  # one child process: about 20 s on a loaded 2-core machine
@@ -280,7 +280,7 @@ def test_a_second_run_is_refused_while_the_first_writes_and_a_killed_run_leaves_
     finally:
         if first.poll() is None:
             first.kill()
-    assert common.lock_file_of(out).exists()  # the killed run's lock file is still there...
+    assert outputs.lock_file_of(out).exists()  # the killed run's lock file is still there...
     assert main([*TRAIN, "--out", str(out), "--resume"]) == 0  # ...but it holds no lock
     assert aekit.load(out).n_iter_ == EPOCHS
     assert _hidden(tmp_path) == []
@@ -412,7 +412,7 @@ def test_sigterm_in_any_command_removes_its_staging_folder_and_lock(tmp_path, ca
     seen = {}
 
     def run(args):
-        with common.staging_dir(out) as tmp:
+        with outputs.staging_dir(out) as tmp:
             (tmp / "index.html").write_text("half")
             seen["staging"] = tmp
             os.kill(os.getpid(), signal.SIGTERM)
@@ -445,7 +445,7 @@ def test_sigterm_during_training_says_where_the_checkpoint_is(tmp_path, wait_for
 @pytest.mark.slow  # one child process
 def test_sigterm_while_writing_outputs_leaves_no_staging_folder(tmp_path, wait_for_handshake):
     out, flag = tmp_path / "run", tmp_path / "flag"
-    proc = _start([*TRAIN, "--out", str(out)], flag=flag, hook="aekit.cli.common:move_into")
+    proc = _start([*TRAIN, "--out", str(out)], flag=flag, hook="aekit.cli.outputs:move_into")
     wait_for_handshake(proc, flag)  # the outputs are complete in the staging folder
     staging = [p for p in tmp_path.iterdir() if p.name.startswith(".run.tmp-")]
     assert len(staging) == 1 and (staging[0] / "model").is_dir()
@@ -500,16 +500,16 @@ def umask(request):
 def test_library_writes_follow_the_umask(tmp_path, umask):
     model_files.save(tmp_path / "model", _model(), history=[{"loss": 1.0}])
     _save_ckpt(tmp_path / "ckpt" / "phase", _model())
-    common.write_array(tmp_path / "codes.npy", np.zeros((2, 2), np.float32))
-    common.write_array(tmp_path / "codes.csv", np.zeros((2, 2), np.float32))
+    outputs.write_array(tmp_path / "codes.npy", np.zeros((2, 2), np.float32))
+    outputs.write_array(tmp_path / "codes.csv", np.zeros((2, 2), np.float32))
     atomic.write_text_atomic(tmp_path / "metrics.json", "{}")
     staged = tmp_path / "staged"
-    with common.staging_dir(staged) as tmp:
+    with outputs.staging_dir(staged) as tmp:
         inner = Path(atomic.make_temp_dir(tmp, prefix="lib-"))  # a library's own modes
         os.chmod(inner, 0o755)
         (inner / "f.txt").write_text("x")
         os.chmod(inner / "f.txt", 0o600)
-        common.move_into(tmp, staged)
+        outputs.move_into(tmp, staged)
     for name in ("model", "ckpt", "codes.npy", "codes.csv", "metrics.json", "staged"):
         assert _modes_wrong(tmp_path / name, umask) == []
     assert _hidden(tmp_path) == []

@@ -312,20 +312,20 @@ YAML = b"model: vae\ndata: digits\nepochs: 3\nbeta: 4.0\nhidden_layer_sizes: [16
 @given(data=st.one_of(st.binary(max_size=48), mutated(TOML), mutated(YAML)),
        suffix=st.sampled_from([".toml", ".yaml"]))
 def test_config_file_reader(data, suffix):
-    from aekit.cli import build_parser, common
+    from aekit.cli import build_parser, options
 
     with tempfile.TemporaryDirectory() as d:
         path = write(Path(d), f"run{suffix}", data)
         args = build_parser().parse_args(["train", "--config", str(path), "--out", f"{d}/o"])
-        only_aekit_errors(lambda: common.build_estimator(common.resolve_train_config(args)))
+        only_aekit_errors(lambda: options.build_estimator(options.resolve_train_config(args)))
 
 
 def test_the_unmutated_config_files_resolve(tmp_path):
-    from aekit.cli import build_parser, common
+    from aekit.cli import build_parser, options
 
     for name, data, model in (("a.toml", TOML, "stacked"), ("a.yaml", YAML, "vae")):
         args = build_parser().parse_args(["train", "--config", str(write(tmp_path, name, data)),
                                           "--out", str(tmp_path / "o")])
-        resolved = common.resolve_train_config(args)
+        resolved = options.resolve_train_config(args)
         assert resolved["model"] == model and resolved["params"]["epochs"] == 3
-        common.build_estimator(resolved)
+        options.build_estimator(resolved)

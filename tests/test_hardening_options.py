@@ -4,7 +4,7 @@ reliability issue, second round).
 The option space is generated, never listed by hand: every flag of every subcommand comes
 from walking ``build_parser()`` and its subparsers' actions, every config key from the
 parameter table (:mod:`aekit.estimators.params`) and ``RUN_KEYS``, and the bad values of
-each come from what the flag declares (an :class:`aekit.cli.common.IntArg`'s bounds,
+each come from what the flag declares (an :class:`aekit.cli.argtypes.IntArg`'s bounds,
 ``choices``, a switch) or from the table's constraints. A new flag or keyword is therefore
 tested as soon as it exists; a flag that takes free text must be listed in ``FREE_TEXT``
 with how garbage is refused, or the walk fails. Each bad value must give exit status 2,
@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aekit.cli import build_parser, common, main
+from aekit.cli import argtypes, build_parser, inputs, main, options
 from aekit.errors import AekitError, ConfigError
 from aekit.estimators.params import MODELS, PARAMS, TABLE, IntTuple, Range, device_problem
 
@@ -181,7 +181,7 @@ def _bad_values(sub: str, action) -> list:
         return _bad_param_values(action.dest[len("param_"):])
     if action.nargs == 0:
         return ["=zzz"]
-    if isinstance(action.type, common.IntArg):
+    if isinstance(action.type, argtypes.IntArg):
         bad = ["abc", "1.5", "", "1e3", "0x10"]
         if action.type.low is not None:
             bad.append(str(action.type.low - 1))
@@ -190,9 +190,9 @@ def _bad_values(sub: str, action) -> list:
         return bad
     if action.choices:
         return ["zzz", ""]
-    if isinstance(action.type, common.ScaleArg):
+    if isinstance(action.type, inputs.ScaleArg):
         return ["zzz", "", "-1", "0", "nan", "inf", "1e400"]
-    if isinstance(action.type, common.LabelColumnArg):
+    if isinstance(action.type, inputs.LabelColumnArg):
         return ["", " "]  # any other text is a column name, checked against the file
     kind = FREE_TEXT.get((sub, action.dest))
     if kind is None:
@@ -210,12 +210,12 @@ for _sub, _action in _actions():
 
 def test_every_flag_is_validated():
     """A flag that takes plain text (``type=int``, ``type=float``, ``type=str``) is neither
-    checked by argparse nor known here: give it a validating type (``common.IntArg``,
+    checked by argparse nor known here: give it a validating type (``argtypes.IntArg``,
     ``choices``) or list it in FREE_TEXT with how garbage is refused."""
     unknown = [(s, a.dest) for s, a in _actions() if _bad_values(s, a) is None]
     assert not unknown, f"flags without validation: {unknown}"
     ints = [(s, a.dest) for s, a in _actions() if a.type in (int, float)]
-    assert not ints, f"plain int/float flags (no range check): {ints}; use common.IntArg"
+    assert not ints, f"plain int/float flags (no range check): {ints}; use argtypes.IntArg"
     assert len(CASES) > 300  # the walk found the whole option space
 
 
@@ -243,7 +243,7 @@ def _valid_values(action) -> list:
         return []
     if action.choices:
         return [str(next(iter(action.choices)))]
-    if isinstance(action.type, common.IntArg):
+    if isinstance(action.type, argtypes.IntArg):
         good = str(action.type.low if action.type.low is not None else 0)
         return [good] * (action.nargs if isinstance(action.nargs, int) else 1)
     return ["1"]
@@ -344,7 +344,7 @@ def _accepts(model: str, name: str, value) -> bool:
     """Whether the parameter table accepts ``value`` for keyword ``name`` of ``model``."""
     from aekit.estimators.params import check_params
 
-    cls = common.estimator_class(model)
+    cls = options.estimator_class(model)
     est = cls()
     setattr(est, name, value)
     try:
@@ -361,12 +361,12 @@ def test_any_flag_text_is_taken_or_refused_naming_the_option(case, text):
     accepts, or one ConfigError line naming the keyword; nothing else escapes."""
     name, model = case
     try:
-        resolved = common.resolve_train_config(_namespace(model, **{name: text}))
-        est = common.build_estimator(resolved)
+        resolved = options.resolve_train_config(_namespace(model, **{name: text}))
+        est = options.build_estimator(resolved)
     except AekitError as exc:
         msg = str(exc)
         assert isinstance(exc, ConfigError) and "\n" not in msg
-        assert name in msg or common._flag(name) in msg, msg
+        assert name in msg or options._flag(name) in msg, msg
         return
     value = est.get_params()[name]
     assert _accepts(model, name, value)
@@ -450,7 +450,7 @@ def test_any_config_value_is_taken_or_refused_naming_the_key(value, case):
         ns = _namespace(model)
         ns.config, ns.model, ns.data = path, None, None
         try:
-            est = common.build_estimator(common.resolve_train_config(ns))
+            est = options.build_estimator(options.resolve_train_config(ns))
         except AekitError as exc:
             msg = str(exc)
             assert isinstance(exc, ConfigError) and "\n" not in msg
@@ -468,26 +468,26 @@ def test_yaml_exponent_numbers_are_floats(tmp_path, name, text, number):
     """YAML 1.1 reads ``1e-3`` as a string; a config file means the number."""
     path = tmp_path / "c.yaml"
     path.write_text(f"model: {_model_for(name)}\ndata: x.npy\n{name}: {text}\n")
-    assert common.read_config_file(path)[name] == number
+    assert options.read_config_file(path)[name] == number
     ns = _namespace(_model_for(name))
     ns.config, ns.model, ns.data = path, None, None
-    params = common.resolve_train_config(ns)["params"]
+    params = options.resolve_train_config(ns)["params"]
     assert params[name] == number and isinstance(params[name], float)
     path.write_text(f"model: stacked\ndata: x.npy\nlearning_rate: '{text}'\n")  # quoted
-    assert common.read_config_file(path)["learning_rate"] == text
+    assert options.read_config_file(path)["learning_rate"] == text
 
 
 @pytest.mark.parametrize("text, expected", [
     ("100,30", (100, 30)), ("(100, 30)", (100, 30)), ("[8]", (8,)), ("", ()), ("()", ()),
     ("none", None), (" 8 , 4 ", (8, 4))])
 def test_integer_lists_parse(text, expected):
-    assert common.coerce("hidden_layer_sizes", text, "ints", from_text=True) == expected
+    assert options.coerce("hidden_layer_sizes", text, "ints", from_text=True) == expected
 
 
 @pytest.mark.parametrize("text", ["100,,30", "100,30,", ",100", "1,,", "a,b", "1.5", "1 2"])
 def test_integer_lists_refuse_empty_items_and_non_integers(text):
     with pytest.raises(ConfigError, match="hidden_layer_sizes"):
-        common.coerce("hidden_layer_sizes", text, "ints", from_text=True)
+        options.coerce("hidden_layer_sizes", text, "ints", from_text=True)
 
 
 # --- devices ----------------------------------------------------------------------------
@@ -571,7 +571,7 @@ def test_numpy_scalars_are_accepted_and_saved(tmp_path, name, model):
     if model in ("vae", "stacked", "classifier"):
         kw["hidden_layer_sizes"] = (8,)
     kw[name] = value
-    est = common.estimator_class(model)(**kw)
+    est = options.estimator_class(model)(**kw)
     # a segmenter: 8x8 images (the default channels pool 3 times) with a mask each
     data = np.tile(X, (1, 4)) if model == "segmenter" else X
     y = {"classifier": np.arange(len(X)) % 2,
@@ -608,7 +608,7 @@ def test_random_state_instance_fits_saves_and_loads(tmp_path, model):
           "conv": dict(channels=(4,), epochs=1),
           "segmenter": dict(channels=(4,), epochs=1, image_shape=(1, 4, 4))
           }.get(model, dict(epochs=1))
-    est = common.estimator_class(model)(random_state=np.random.RandomState(0), **kw)
+    est = options.estimator_class(model)(random_state=np.random.RandomState(0), **kw)
     y = {"classifier": np.arange(len(X)) % 2,  # labels; a segmenter's: a mask per image
          "segmenter": (X.reshape(-1, 4, 4) > 0.5).astype(np.int64)}.get(model)
     (est.fit(X) if y is None else est.fit(X, y)).save(tmp_path / "m")

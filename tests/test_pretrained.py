@@ -78,7 +78,7 @@ def test_provenance_names_the_command_commit_and_metrics(name, script):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_loads_as_an_ordinary_fitted_estimator(name):
-    from aekit.cli.common import estimator_class
+    from aekit.cli.options import estimator_class
 
     est = pretrained.load(name)
     record = pretrained.info(name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aekit.cli import common
+from aekit.cli import argtypes, inputs, model_folders, outputs
 from aekit.cli.encode_cmd import add_rows_args, check_rows_args
 
 SUFFIX = ".aekz"
@@ -25,12 +25,12 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help=f"the stream to write (a {SUFFIX} file)")
     add_fit_data_arg(p)
-    common.add_force_arg(p)
+    outputs.add_force_arg(p)
     p.set_defaults(func=run)
 
 
 def add_quality_arg(p) -> None:
-    p.add_argument("--quality", type=common.IntArg(1, 100), default=50, metavar="Q",
+    p.add_argument("--quality", type=argtypes.IntArg(1, 100), default=50, metavar="Q",
                    help="1..100: higher keeps more detail and costs more bits (quantisation "
                         "noise Q/2 dB below the signal the codes carry)")
 
@@ -45,7 +45,7 @@ def fit_rows(args):
     """The --fit-data rows (train split), or None."""
     if args.fit_data is None:
         return None
-    return common.load_data(args.fit_data, "train").X
+    return inputs.load_data(args.fit_data, "train").X
 
 
 def peak_of(X) -> float:
@@ -61,9 +61,9 @@ def run(args) -> int:
     from aekit.loading import as_fitted
 
     check_rows_args(args)
-    common.check_output_file(args.out, suffixes=(SUFFIX,), force=args.force,
+    outputs.check_output_file(args.out, suffixes=(SUFFIX,), force=args.force,
                              inputs=(args.input, args.data, args.fit_data))
-    model, folder, run = common.load_model(args.model_dir)
+    model, folder, run = model_folders.load_model(args.model_dir)
     X = input_rows(args, model, run)  # in the model's units: the run's scaling applied
     X_fit = fit_rows(args)
     data = compression.compress(model, X, args.quality, X_fit=X_fit)
@@ -92,5 +92,5 @@ def ceiling_note(fitted, X, peak: float) -> str:
 def scaled_note(run: dict) -> str:
     """PSNR is measured where the codec works, on the rows the model sees: say so when the
     run's scaling made those differ from the file's values."""
-    scaler = common.run_scaler(run)
+    scaler = inputs.run_scaler(run)
     return "" if scaler is None else f", on the rows scaled by the run's {scaler.rule}"

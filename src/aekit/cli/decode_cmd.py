@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aekit.cli import common
+from aekit.cli import inputs, model_folders, outputs
 
 
 def register(sub) -> None:
@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("--png", type=Path, default=None, metavar="FILE",
                    help=f"also draw the decoded rows as images (the first {GRID_MAX}, "
                    "10 per line, so the tiles stay readable)")
-    common.add_force_arg(p)
+    outputs.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -29,26 +29,32 @@ def run(args) -> int:
     from aekit.errors import DataError
     from aekit.loading import as_fitted
 
-    common.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
+    outputs.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
                              inputs=(args.codes,))
     if args.png is not None:
-        common.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
+        outputs.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
                                  inputs=(args.codes, args.out))
-    model, folder, run_cfg = common.load_model(args.model_dir)
+    model, folder, run_cfg = model_folders.load_model(args.model_dir)
     fitted = as_fitted(model)
-    Z = common.read_array(args.codes, "--codes")
+    Z = inputs.read_array(args.codes, "--codes")
     if Z.shape[1] != fitted.code_size:
         raise DataError(f"--codes {args.codes}: rows have {Z.shape[1]} values but the code "
                         f"size is {fitted.code_size}")
     X = fitted.decode(Z)
-    common.write_rows(args.out, X, run_cfg)  # in the units of the run's data
-    shown = ""
-    if args.png is not None:
-        n = save_grid(model, X, args.png, run_cfg, "Decoded codes")
-        shown = (f"; {args.png} shows " + (f"all {n}" if n == len(X) else
-                                           f"the first {n} of {len(X)}"))
+    shown = write_rows_and_grid(args, model, X, run_cfg, "Decoded codes")
     print(f"wrote {args.out}: {X.shape[0]} rows of {X.shape[1]} values{shown}")
     return 0
+
+
+def write_rows_and_grid(args, model, X, run_cfg, title: str) -> str:
+    """Rows to ``--out`` in the units of the run's data, and with ``--png`` their grid;
+    returns what the grid shows, for the command's one line."""
+    inputs.write_rows(args.out, X, run_cfg)
+    if args.png is None:
+        return ""
+    n = save_grid(model, X, args.png, run_cfg, title)
+    return f"; {args.png} shows " + (f"all {n}" if n == len(X) else
+                                     f"the first {n} of {len(X)}")
 
 
 GRID_MAX = 100  # images drawn by --png: 10 lines of 10; more would shrink tiles to dots
@@ -62,14 +68,14 @@ def save_grid(model, X, path, run_cfg, title, per_row: int = 10, limit: int = GR
     ds = None
     if run_cfg.get("data"):
         try:
-            ds = common.load_data(run_cfg["data"], "test", 1,
+            ds = inputs.load_data(run_cfg["data"], "test", 1,
                                   label_column=run_cfg.get("label_column"))
         except Exception:  # noqa: BLE001 - the run's data may be gone; fall back to the model
             ds = None
-    shape = common.image_shape_for(model, ds)
+    shape = model_folders.image_shape_for(model, ds)
     n = min(len(X), limit)
     if n < len(X):
         title = f"{title}: the first {n:,} of {len(X):,}"
     rows = [X[i:i + per_row] for i in range(0, n, per_row)]
-    common.save_png(mosaic_figure(rows, shape, title=title), Path(path))
+    outputs.save_png(mosaic_figure(rows, shape, title=title), Path(path))
     return n

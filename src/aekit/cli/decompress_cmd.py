@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aekit.cli import common
+from aekit.cli import inputs, model_folders, outputs
 from aekit.cli.compress_cmd import (
     add_fit_data_arg,
     ceiling_note,
@@ -35,7 +35,7 @@ def register(sub) -> None:
                   input_help="the original rows (for PSNR) as a .npy or .csv array, in the "
                   "units of the run's training data")
     add_fit_data_arg(p)
-    common.add_force_arg(p)
+    outputs.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -47,12 +47,12 @@ def run(args) -> int:
     from aekit.loading import as_fitted
 
     check_rows_args(args, required=False)
-    inputs = (args.stream, args.input, args.data, args.fit_data)
-    common.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
-                             inputs=inputs)
+    read = (args.stream, args.input, args.data, args.fit_data)
+    outputs.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
+                              inputs=read)
     if args.png is not None:
-        common.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
-                                 inputs=(*inputs, args.out))
+        outputs.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
+                                  inputs=(*read, args.out))
     if not args.stream.is_file():
         raise DataError(f"STREAM {args.stream}: no such file")
     try:
@@ -65,7 +65,7 @@ def run(args) -> int:
         info = compression.stream_info(data)
     except DataError as exc:
         raise DataError(f"STREAM {args.stream}: {exc}") from None
-    model, folder, run_cfg = common.load_model(args.model_dir)
+    model, folder, run_cfg = model_folders.load_model(args.model_dir)
     originals = None
     if args.data is not None or args.input is not None:
         originals = input_rows(args, model, run_cfg)  # scaled as the model sees them
@@ -76,7 +76,7 @@ def run(args) -> int:
         X_hat = compression.decompress(model, data, X_fit=fit_rows(args))
     except DataError as exc:
         raise DataError(f"STREAM {args.stream}: {exc}") from None
-    common.write_rows(args.out, X_hat, run_cfg)  # in the units of the run's data
+    inputs.write_rows(args.out, X_hat, run_cfg)  # in the units of the run's data
     if args.png is not None:
         save_grid(model, X_hat[:GRID_ROWS], args.png, run_cfg,
                   f"Decompressed ({min(GRID_ROWS, len(X_hat))} of {len(X_hat)} rows)")

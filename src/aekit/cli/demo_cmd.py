@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from aekit.cli import common
+from aekit.cli import argtypes, outputs
 from aekit.io.atomic import write_text_atomic
 
 # Tuned for the 1.4k digits (100 short epochs); the estimator's own defaults suit big data.
@@ -33,16 +33,16 @@ def register(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("aekit-demo"),
                    help="folder for the figures, metrics.json and the model")
-    p.add_argument("--code-size", type=common.IntArg(1), default=DEFAULTS["code_size"],
+    p.add_argument("--code-size", type=argtypes.IntArg(1), default=DEFAULTS["code_size"],
                    help="code size of the autoencoder and number of PCA components")
-    p.add_argument("--epochs", type=common.IntArg(1), default=DEFAULTS["epochs"],
+    p.add_argument("--epochs", type=argtypes.IntArg(1), default=DEFAULTS["epochs"],
                    help="training epochs")
-    p.add_argument("--seed", type=common.seed_arg(), default=0, help="random seed")
+    p.add_argument("--seed", type=argtypes.seed_arg(), default=0, help="random seed")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    with common.output_folder_lock(args.out):  # one writer per output folder
+    with outputs.output_folder_lock(args.out):  # one writer per output folder
         return _run(args)
 
 

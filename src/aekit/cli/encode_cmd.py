@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.cli import common
+from aekit.cli import inputs, model_folders, outputs
 
 
 def register(sub) -> None:
@@ -19,7 +19,7 @@ def register(sub) -> None:
     add_rows_args(p)
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="codes.npy or codes.csv, one row per input row")
-    common.add_force_arg(p)
+    outputs.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -31,7 +31,7 @@ DATA_ONLY = ("split", "max_rows", "scale", "label_column")  # flags that select/
 def add_rows_args(p, data_help: str | None = None, input_help: str = INPUT_HELP) -> None:
     """--data (with --split, --max-rows, --scale, --label-column) or --input. --split has
     no default here, so that giving it with --input can be refused (it means test)."""
-    common.add_data_args(p, required=False, split=None, help_text=data_help)
+    inputs.add_data_args(p, required=False, split=None, help_text=data_help)
     p.add_argument("--input", type=Path, metavar="FILE", help=input_help)
 
 
@@ -59,13 +59,13 @@ def input_rows(args, model, run: dict | None = None):
     :func:`check_rows_args` before any work."""
     if args.input is not None:
         where = f"--input {args.input}"
-        X = common.to_model_units(common.read_array(args.input, "--input", np.float64), run,
+        X = inputs.to_model_units(inputs.read_array(args.input, "--input", np.float64), run,
                                   where)
     else:
-        X = common.load_data(args.data, getattr(args, "split", "test"), args.max_rows,
-                             **common.data_options(args, run)).X
+        X = inputs.load_data(args.data, getattr(args, "split", "test"), args.max_rows,
+                             **inputs.data_options(args, run)).X
         where = f"--data {args.data}"
-    common.check_features(model, X, where)
+    inputs.check_features(model, X, where)
     return X
 
 
@@ -73,10 +73,10 @@ def run(args) -> int:
     from aekit.applications import encode
 
     check_rows_args(args)
-    common.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
+    outputs.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
                              inputs=(args.input, args.data))
-    model, folder, run = common.load_model(args.model_dir)
+    model, folder, run = model_folders.load_model(args.model_dir)
     Z = encode(model, input_rows(args, model, run))
-    common.write_array(args.out, Z)
+    outputs.write_array(args.out, Z)
     print(f"wrote {args.out}: {Z.shape[0]} codes of size {Z.shape[1]}")
     return 0

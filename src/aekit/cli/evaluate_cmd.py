@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.cli import common
+from aekit.cli import argtypes, inputs, model_folders, outputs
 
 
 def register(sub) -> None:
@@ -17,15 +17,15 @@ def register(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR",
                    help="a model folder, or a `aekit train` folder holding model/")
-    common.add_data_args(p, split="test")
-    p.add_argument("--fit-rows", type=common.IntArg(2), default=5000, metavar="N",
+    inputs.add_data_args(p, split="test")
+    p.add_argument("--fit-rows", type=argtypes.IntArg(2), default=5000, metavar="N",
                    help="training rows used to fit PCA and the linear/kNN probes")
-    p.add_argument("--iw-samples", type=common.IntArg(1, 100000), default=100, metavar="K",
+    p.add_argument("--iw-samples", type=argtypes.IntArg(1, 100000), default=100, metavar="K",
                    help="VAE: importance samples for log p(x)")
     p.add_argument("--out", type=Path, default=None, metavar="FILE.json",
                    help="also write the metrics as JSON")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    common.add_force_arg(p)
+    outputs.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -35,25 +35,25 @@ def run(args) -> int:
     from aekit.loading import as_fitted
 
     if args.out is not None:
-        common.check_output_file(args.out, suffixes=(".json",), force=args.force,
+        outputs.check_output_file(args.out, suffixes=(".json",), force=args.force,
                                  inputs=(args.data,))
     if args.fit_rows < 2 or args.iw_samples < 1:
         raise ConfigError("--fit-rows must be >= 2 and --iw-samples >= 1")
-    model, folder, run = common.load_model(args.model_dir)
-    options = common.data_options(args, run)  # the run's fitted scaling, label column
-    ds = common.load_data(args.data, args.split, args.max_rows, **options)
-    common.check_features(model, ds.X, f"--data {args.data}")
+    model, folder, run = model_folders.load_model(args.model_dir)
+    options = inputs.data_options(args, run)  # the run's fitted scaling, label column
+    ds = inputs.load_data(args.data, args.split, args.max_rows, **options)
+    inputs.check_features(model, ds.X, f"--data {args.data}")
     if as_fitted(model).segmenter:
         return _segmenter(args, model, folder, ds)
-    fit = common.load_data(args.data, "train", None, **options) if args.split == "test" else ds
+    fit = inputs.load_data(args.data, "train", None, **options) if args.split == "test" else ds
     if len(fit.X) < 2:
         raise DataError(f"--data {args.data}: {len(fit.X)} training row(s); PCA, fitted "
                         "beside the model, needs at least 2")
     rng = np.random.default_rng(0)
     idx = np.sort(rng.permutation(len(fit.X))[:args.fit_rows])
     X_fit, y_fit = fit.X[idx], None if fit.y is None else fit.y[idx]
-    labelled = common.enough_labels(y_fit, ds.y)[0] is not None  # probes: two classes
-    with common.phase("evaluate", f"metrics on {len(ds.X)} rows, PCA beside"):
+    labelled = inputs.enough_labels(y_fit, ds.y)[0] is not None  # probes: two classes
+    with outputs.phase("evaluate", f"metrics on {len(ds.X)} rows, PCA beside"):
         metrics = ev.evaluate_model(model, ds.X, X_train=X_fit if labelled else None,
                                     y_train=y_fit, y_test=ds.y if labelled else None,
                                     iw_samples=args.iw_samples)
@@ -64,17 +64,17 @@ def run(args) -> int:
     if hasattr(model, "predict") and ds.y is not None:
         out["accuracy"] = float(np.mean(model.predict(ds.X) == ds.y))
     if args.json:
-        print(common.to_json(out))
+        print(outputs.to_json(out))
     else:
         header, rows = ev.comparison_rows(metrics, pca)
         print(f"{folder} on {args.data} ({args.split}, {len(ds.X)} rows)")
-        print(common.format_table(header, rows))
+        print(outputs.format_table(header, rows))
         if "accuracy" in out:
             print(f"classification accuracy: {out['accuracy']:.4f}")
     if args.out is not None:
         from aekit.io.atomic import write_text_atomic
 
-        write_text_atomic(args.out, common.to_json(out))
+        write_text_atomic(args.out, outputs.to_json(out))
     return 0
 
 
@@ -90,16 +90,16 @@ def _segmenter(args, model, folder, ds) -> int:
     out = {"model_dir": str(folder), "data": args.data, "split": args.split,
            "rows": len(ds.X), "model": metrics}
     if args.json:
-        print(common.to_json(out))
+        print(outputs.to_json(out))
     else:
         print(f"{folder} on {args.data} ({args.split}, {len(ds.X)} images)")
-        print(common.format_table(["metric", "value"], [
+        print(outputs.format_table(["metric", "value"], [
             [label, f"{metrics[k]:.4f}"] for k, label in ev.SEGMENTATION_LABELS.items()]))
         names = metrics.get("class_names") or [f"class {i}" for i in range(len(metrics["iou"]))]
-        print(common.format_table(["class", "IoU"], [
+        print(outputs.format_table(["class", "IoU"], [
             [n, "-" if v is None else f"{v:.4f}"] for n, v in zip(names, metrics["iou"])]))
     if args.out is not None:
         from aekit.io.atomic import write_text_atomic
 
-        write_text_atomic(args.out, common.to_json(out))
+        write_text_atomic(args.out, outputs.to_json(out))
     return 0

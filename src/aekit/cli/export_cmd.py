@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aekit.cli import common
+from aekit.cli import model_folders, outputs
 
 FORMATS = ("onnx", "folder")
 PARTS = ("autoencoder", "encoder", "decoder", "classifier", "segmenter")
@@ -45,7 +45,7 @@ def register(sub) -> None:
                         "an anomaly when score > X)")
     p.add_argument("--out", type=Path, required=True, metavar="PATH",
                    help="model.onnx (--format onnx) or a new folder (--format folder)")
-    common.add_force_arg(p)
+    outputs.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -67,9 +67,9 @@ def run(args) -> int:
     if args.format == "folder":
         if args.part is not None or args.threshold is not None or args.score is not None:
             raise ConfigError("--part, --score and --threshold apply to --format onnx")
-        with common.output_folder_lock(args.out):  # one writer per folder
-            common.check_output_dir(args.out)
-            model, folder, _ = common.load_model(args.model_dir)
+        with outputs.output_folder_lock(args.out):  # one writer per folder
+            outputs.check_output_dir(args.out)
+            model, folder, _ = model_folders.load_model(args.model_dir)
             if Path(args.out).resolve() == folder.resolve():
                 raise ConfigError(f"--out {args.out}: is the model folder being exported")
             model.save(args.out)
@@ -79,12 +79,12 @@ def run(args) -> int:
     from aekit.fitted.onnx import require_onnx
 
     require_onnx()  # before the model is read
-    common.check_output_file(args.out, suffixes=(".onnx",), force=args.force)
+    outputs.check_output_file(args.out, suffixes=(".onnx",), force=args.force)
     for flag, value in (("--threshold", args.threshold), ("--score", args.score)):
         if value is not None and args.part not in (None, "autoencoder"):
             raise ConfigError(f"{flag} applies to --part autoencoder (the graph with the "
                               f"score), not --part {args.part}")
-    model, folder, _ = common.load_model(args.model_dir)
+    model, folder, _ = model_folders.load_model(args.model_dir)
     if args.part is None:
         from aekit.loading import as_fitted
 

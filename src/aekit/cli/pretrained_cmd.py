@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from aekit import pretrained
-    from aekit.cli import common
+    from aekit.cli import outputs
     from aekit.errors import ConfigError
 
     if args.name is None:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             m, p = r["test_metrics"], r["pca_test_metrics"]
             rows.append([r["name"], kind, r["data"]["name"], m["code_size"],
                          f"{m['mse']:.4g}", f"{p['mse']:.4g}", f"{r['bytes'] / 2**10:.0f} KiB"])
-        print(common.format_table(["NAME", "MODEL", "DATA", "CODE", "TEST MSE", "PCA MSE",
+        print(outputs.format_table(["NAME", "MODEL", "DATA", "CODE", "TEST MSE", "PCA MSE",
                                    "SIZE"], rows))
         print("details: aekit pretrained NAME; a copy to use as MODEL_DIR: aekit pretrained "
               "NAME --out DIR; in Python: aekit.pretrained.load(NAME)")
@@ -62,12 +62,12 @@ def run(args: argparse.Namespace) -> int:
     record = pretrained.info(args.name)
     if args.out is not None:
         pretrained.verify(args.name)  # a changed file is never copied out under the name
-        out = common.check_output_dir(Path(args.out))
-        with common.output_folder_lock(out), common.staging_dir(out) as tmp:
+        out = outputs.check_output_dir(Path(args.out))
+        with outputs.output_folder_lock(out), outputs.staging_dir(out) as tmp:
             for f in sorted(source.iterdir()):
                 if f.is_file():
                     (tmp / f.name).write_bytes(f.read_bytes())
-            common.move_into(tmp, out)
+            outputs.move_into(tmp, out)
         print(f"wrote {out}/: the model folder of {args.name} (aekit.load({str(out)!r}) or "
               "MODEL_DIR of any subcommand)")
         return 0
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
           f"({record['machine']}, {record['trained_at']})")
     print(f"test metrics on the {record['evaluated_on']} ({record['eval_rows']} rows):")
     keys = [k for k in m if k not in ("name",)]
-    print(common.format_table(["metric", "model", p.get("name", "PCA")],
+    print(outputs.format_table(["metric", "model", p.get("name", "PCA")],
                               [[k, _fmt(m[k]), _fmt(p.get(k))] for k in keys]))
     print(f"folder:      {source}")
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.cli import common
+from aekit.cli import argtypes, inputs, model_folders, outputs
 
 
 def register(sub) -> None:
@@ -20,15 +20,15 @@ def register(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR",
                    help="a model folder, or a `aekit train` folder holding model/")
-    common.add_data_args(p, split="test", help_text="images: scenes:NAME, a folder with "
+    inputs.add_data_args(p, split="test", help_text="images: scenes:NAME, a folder with "
                          "images/ and masks/, an image folder, or a .npy/.npz file")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.npy",
                    help="the predicted masks, int64 (n, H, W)")
     p.add_argument("--png", type=Path, default=None, metavar="FILE.png",
                    help="also draw images with their true (if known) and predicted masks")
-    p.add_argument("--rows", type=common.IntArg(1, 64), default=8, metavar="N",
+    p.add_argument("--rows", type=argtypes.IntArg(1, 64), default=8, metavar="N",
                    help="images drawn in --png")
-    common.add_force_arg(p)
+    outputs.add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -38,22 +38,22 @@ def run(args) -> int:
     from aekit.loading import as_fitted
     from aekit.plotting import plot_segmentation
 
-    common.check_output_file(args.out, suffixes=(".npy",), force=args.force,
+    outputs.check_output_file(args.out, suffixes=(".npy",), force=args.force,
                              inputs=(args.data,))
     if args.png is not None:
-        common.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
+        outputs.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
                                  inputs=(args.data, args.out))
-    model, folder, run = common.load_model(args.model_dir)
+    model, folder, run = model_folders.load_model(args.model_dir)
     # --scale / --label-column, or what the run recorded: refused where they do not apply
-    ds = common.load_data(args.data, args.split, args.max_rows,
-                          **common.data_options(args, run))
+    ds = inputs.load_data(args.data, args.split, args.max_rows,
+                          **inputs.data_options(args, run))
     fitted = as_fitted(model)
     if not fitted.segmenter:
         raise ConfigError(f"{folder}: not a segmentation model (train one with aekit train "
                           "--model segmenter)")
-    common.check_features(model, ds.X, f"--data {args.data}")
+    inputs.check_features(model, ds.X, f"--data {args.data}")
     pred = fitted.segment(ds.X)
-    common.write_array(args.out, pred)
+    outputs.write_array(args.out, pred)
     h, w = pred.shape[1:]
     masks = ds.y if ds.y is not None and np.ndim(ds.y) == 3 else None
     k = fitted.module.config.n_classes
@@ -66,6 +66,6 @@ def run(args) -> int:
         fig = plot_segmentation(fitted, ds.X[:args.rows],
                                 None if masks is None else masks[:args.rows],
                                 class_names=ds.classes)
-        common.save_png(fig, args.png)
+        outputs.save_png(fig, args.png)
         print(f"wrote {args.png}")
     return 0

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from aekit.cli import common
+from aekit.cli import argtypes, outputs
 
 
 # The tour's data sets (aekit.tour.TOUR_DATASETS, which run_tour checks; named here so that
@@ -29,9 +29,9 @@ def register(sub) -> None:
                    help="tiny budgets (seconds per section) to check that everything runs")
     p.add_argument("--only", nargs="+", metavar="WORD", default=None,
                    help="run only the sections whose title contains one of these words")
-    p.add_argument("--seed", type=common.seed_arg(), default=0,
+    p.add_argument("--seed", type=argtypes.seed_arg(), default=0,
                    help="random seed of every experiment")
-    p.add_argument("--threads", type=common.IntArg(0, 1024), default=1, metavar="N",
+    p.add_argument("--threads", type=argtypes.IntArg(0, 1024), default=1, metavar="N",
                    help="torch CPU threads (the tour's networks are small: one thread "
                    "avoids oversubscription on a busy machine; 0 keeps torch's default)")
     p.set_defaults(func=run)
@@ -39,7 +39,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     """One writer per report folder: the run holds the folder's lock throughout."""
-    with common.output_folder_lock(args.out):
+    with outputs.output_folder_lock(args.out):
         return _run(args)
 
 
@@ -62,7 +62,7 @@ def _run(args) -> int:
             raise ConfigError(f"--only {' '.join(unmatched)}: no section title contains it; "
                               f"the sections are: {'; '.join(titles)}")
     out = Path(args.out)
-    common.check_output_dir(out, allow_nonempty=(out / MARKER).exists())
+    outputs.check_output_dir(out, allow_nonempty=(out / MARKER).exists())
     threads_before = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -85,7 +85,7 @@ def _tour(args, out) -> int:
     page = report.save(out)
     from aekit.io.atomic import apply_default_modes, write_text_atomic
 
-    write_text_atomic(out / "results.json", common.to_json(report.results))
+    write_text_atomic(out / "results.json", outputs.to_json(report.results))
     apply_default_modes(out)  # the modes a plain mkdir/open gives under the umask
     total = report.results["timings"]["total"]
     n = len(report.results["timings"]) - 1  # every section timed, and the total

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.cli import common
+from aekit.cli import argtypes, inputs, options, outputs
 from aekit.kinds import BY_NAME
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,15 @@ def register(sub) -> None:
                        "metrics and an HTML report", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", metavar="MODEL",
-                   help=f"one of {', '.join(common.MODEL_CLASSES)}")
-    common.add_data_args(p, required=False, split=None)
+                   help=f"one of {', '.join(options.MODEL_CLASSES)}")
+    inputs.add_data_args(p, required=False, split=None)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="TOML (.toml) or YAML (.yaml) file with the same keys as the flags")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in DIR from its last checkpoint")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
-    p.add_argument("--n-labelled", type=common.IntArg(1), default=None, metavar="N",
+    p.add_argument("--n-labelled", type=argtypes.IntArg(1), default=None, metavar="N",
                    help="classifier: keep the labels of N training rows (the rest are "
                    "unlabelled, -1); default all")
     p.add_argument("--progress", dest="param_verbose", action=argparse.BooleanOptionalAction,
@@ -60,11 +61,11 @@ def register(sub) -> None:
     p.add_argument("--mmap", action="store_true", default=None,
                    help="stream a .npy --data from disk (memory-mapped, read a batch at a "
                    "time) instead of loading it: peak memory stays flat as the file grows")
-    p.add_argument("--eval-rows", type=common.IntArg(1), default=None, metavar="N",
+    p.add_argument("--eval-rows", type=argtypes.IntArg(1), default=None, metavar="N",
                    help="test rows used for the metrics and the report (default: every "
                    f"test row, at most {MMAP_EVAL_ROWS} with --mmap), so 'test MSE' is the "
                    "number aekit evaluate prints for the same run and data")
-    common.add_estimator_flags(p)
+    options.add_estimator_flags(p)
     # The name --n-threads took over (the estimator's n_threads); scripts keep working.
     p.add_argument("--threads", dest="param_n_threads", default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
@@ -74,7 +75,7 @@ def register(sub) -> None:
 def run(args) -> int:
     """One writer per run folder: the whole run, ``--resume`` too, holds the folder's lock
     (a second run on it fails at once; a killed run leaves no stale lock)."""
-    with common.output_folder_lock(args.out), _thread_override(args):
+    with outputs.output_folder_lock(args.out), _thread_override(args):
         return _run(args)
 
 
@@ -99,36 +100,67 @@ def _thread_override(args):
             os.environ[ENV] = before
 
 
-def _run(args) -> int:
-    from aekit.cli import Terminated
-    from aekit.errors import ConfigError, DataError, TrainingError
-    from aekit.io.atomic import is_write_fault, write_failed
-    from aekit.training import distributed
+@dataclasses.dataclass
+class _Run:
+    """What one ``aekit train`` run has settled before training, passed to its phases."""
 
+    args: argparse.Namespace
+    resolved: dict
+    est: object
+    out: Path
+    existed: bool  # the output folder was there before (a fresh run removes its own)
+    main: bool  # this process writes the outputs (rank 0)
+    ds: object
+    X: object
+    y: object
+    fit_args: tuple
+    eval_rows: int | None
+
+    @property
+    def kind(self):
+        return BY_NAME[self.resolved["model"]]
+
+    @property
+    def ckpt(self) -> Path:
+        return self.out / "checkpoints"
+
+
+def _run(args) -> int:
+    """Check everything, train, then write the model, metrics and report."""
+    run = _prepare(args)
+    seconds, stopped = _train(run)
+    if stopped is not None:
+        return stopped
+    return _write_outputs(run, seconds) if run.main else 0
+
+
+def _prepare(args) -> _Run:
+    """Every flag, the data and the output folder checked, before any training."""
     from aekit.cli import is_verbose
+    from aekit.errors import ConfigError, DataError
+    from aekit.training import distributed
 
     # A progress bar when someone watches (stderr is a terminal) or asked for it (-v,
     # --verbose / --progress); --no-progress / --no-verbose turn it off.
-    resolved = common.resolve_train_config(
+    resolved = options.resolve_train_config(
         args, progress_default=is_verbose(args) or sys.stderr.isatty())
-    est = common.build_estimator(resolved)
+    est = options.build_estimator(resolved)
     if args.eval_rows is not None and args.eval_rows < 1:
         raise ConfigError("--eval-rows must be >= 1")
     out = Path(args.out)
     existed = out.exists()
-    common.check_output_dir(out, allow_nonempty=args.resume)
-    if existed and args.resume and not (out / common.RESOLVED_CONFIG).is_file():
+    outputs.check_output_dir(out, allow_nonempty=args.resume)
+    if existed and args.resume and not (out / outputs.RESOLVED_CONFIG).is_file():
         raise ConfigError(f"--out {out}: not an aekit train folder (no "
-                          f"{common.RESOLVED_CONFIG}); nothing to resume")
+                          f"{outputs.RESOLVED_CONFIG}); nothing to resume")
 
     distributed.maybe_init_distributed(resolved["params"].get("device", "cpu"))
-    main = distributed.is_main_process()
     mmap = resolved.get("mmap", False)
     kind = BY_NAME[resolved["model"]]
     if mmap and kind.target is not None:
         raise ConfigError(f"--mmap: the {resolved['model']} trains on labelled rows in "
                           "memory; leave --mmap out")
-    ds = common.load_data(resolved["data"], resolved["split"], resolved["max_rows"],
+    ds = inputs.load_data(resolved["data"], resolved["split"], resolved["max_rows"],
                           scale=resolved.get("scale", "auto"),
                           label_column=resolved.get("label_column"), mmap=mmap)
     # X: what the estimator fits; a streamed Dataset with --mmap (never read whole)
@@ -136,115 +168,139 @@ def _run(args) -> int:
     eval_rows = args.eval_rows or (MMAP_EVAL_ROWS if mmap else None)
     _give_image_shape(est, resolved, ds)
     y = _check_data_fits_model(resolved, ds, y)
-    common.check_rows_before_training(resolved, len(X), eval_rows=eval_rows or sys.maxsize,
+    inputs.check_rows_before_training(resolved, len(X), eval_rows=eval_rows or sys.maxsize,
                                       report=not args.no_report)
-    if args.resume and (out / common.RESOLVED_CONFIG).is_file():
+    if args.resume and (out / outputs.RESOLVED_CONFIG).is_file():
         _check_same_run(out, resolved)
     fit_args = ()
     if kind.target == "classes":
         if y is None:
             raise DataError(f"--data {resolved['data']}: the {kind.name} needs labels")
         fit_args = (_keep_labels(y, resolved["n_labelled"], resolved["params"]),)
-    segmenter = kind.target == "masks"
-    if segmenter:
+    elif kind.target == "masks":
         fit_args = (_masks_of(ds, resolved["data"]),)
-    ckpt = out / "checkpoints"
-    if args.resume and not ckpt.is_dir():
-        print(f"aekit train: no checkpoint in {ckpt}; starting from scratch", file=sys.stderr)
+    return _Run(args, resolved, est, out, existed, distributed.is_main_process(), ds, X, y,
+                fit_args, eval_rows)
 
+
+def _train(run: _Run) -> tuple:
+    """Fit (resuming from the checkpoint when asked). Returns (seconds, None), or (None,
+    exit code) when Ctrl-C or SIGTERM stopped it. A failed fresh run leaves no folder;
+    one that diverged keeps the best weights so far."""
+    from aekit.cli import Terminated
+    from aekit.errors import TrainingError
+    from aekit.io.atomic import write_text_atomic
+
+    out, main, ckpt = run.out, run.main, run.ckpt
+    if run.args.resume and not ckpt.is_dir():
+        print(f"aekit train: no checkpoint in {ckpt}; starting from scratch", file=sys.stderr)
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        from aekit.io.atomic import write_text_atomic
-
-        write_text_atomic(out / common.RESOLVED_CONFIG, common.to_json(resolved))
+        write_text_atomic(out / outputs.RESOLVED_CONFIG, outputs.to_json(run.resolved))
     t0 = time.perf_counter()
     try:
-        est.fit(X, *fit_args, checkpoint_dir=ckpt, resume=args.resume)
+        run.est.fit(run.X, *run.fit_args, checkpoint_dir=ckpt, resume=run.args.resume)
     except (KeyboardInterrupt, Terminated) as exc:  # Ctrl-C, SIGTERM (see aekit.cli.main)
-        return _stopped_in_training(exc, ckpt, out, fresh=main and not existed)
+        return None, _stopped_in_training(exc, ckpt, out, fresh=main and not run.existed)
     except TrainingError as exc:  # diverged: train() restored the best weights so far
-        if main and getattr(exc, "history", None) and _save_best(est, out / common.MODEL_SUBDIR):
+        if main and getattr(exc, "history", None) and _save_best(
+                run.est, out / outputs.MODEL_SUBDIR):
             raise TrainingError(f"{exc} The best weights so far are saved in "
-                                f"{out / common.MODEL_SUBDIR}.") from None
-        if main and not existed:
+                                f"{out / outputs.MODEL_SUBDIR}.") from None
+        if main and not run.existed:
             shutil.rmtree(out, ignore_errors=True)
         raise
     except BaseException:
-        if main and not existed:  # no partial output from a failed fresh run
+        if main and not run.existed:  # no partial output from a failed fresh run
             shutil.rmtree(out, ignore_errors=True)
         raise
-    seconds = time.perf_counter() - t0
-    if not main:
-        return 0
+    return time.perf_counter() - t0, None
 
+
+def _write_outputs(run: _Run, seconds: float) -> int:
+    """The model, history, scaling, metrics and report, staged and moved in at once; an
+    interruption or a full disk leaves the previous outputs and says how to finish."""
+    from aekit.cli import Terminated
+    from aekit.io.atomic import is_write_fault, write_failed
+
+    args, resolved, est, ds, y, out = run.args, run.resolved, run.est, run.ds, run.y, run.out
+    mmap = resolved.get("mmap", False)
     # The test split scaled by the training rows' fitted scaling (ds.scaler), as aekit
     # evaluate/encode/report apply it later from scaling.json.
-    test = common.test_split_of(resolved["data"], resolved["split"],
+    test = inputs.test_split_of(resolved["data"], resolved["split"],
                                 scale=ds.scaler or "auto",
                                 label_column=resolved.get("label_column"), mmap=mmap)
-    held = (test if test is not None else ds).head(eval_rows, in_memory=True)
+    held = (test if test is not None else ds).head(run.eval_rows, in_memory=True)
     X_eval, y_eval = held.X, (held.y if y is not None else None)
     n_held = len(test if test is not None else ds)
     rng = np.random.default_rng(0)
-    sub = np.sort(rng.permutation(len(X))[:REPORT_TRAIN_ROWS])
+    sub = np.sort(rng.permutation(len(run.X))[:REPORT_TRAIN_ROWS])
     X_fit, y_fit = ds.batch(sub), (None if y is None else y[sub])
     evaluated_on = "test split" if test is not None else "training rows (no test split)"
     try:
-        with common.staging_dir(out) as tmp:
+        with outputs.staging_dir(out) as tmp:
             from aekit.training.checkpoint import pause_point_for_tests
 
             pause_point_for_tests("outputs")  # crash tests only (inert otherwise)
-            with common.phase("train", "saving the model"):  # fits the code density
-                est.save(tmp / common.MODEL_SUBDIR)
-            (tmp / "history.json").write_text(common.to_json(est.history_))
+            with outputs.phase("train", "saving the model"):  # fits the code density
+                est.save(tmp / outputs.MODEL_SUBDIR)
+            (tmp / "history.json").write_text(outputs.to_json(est.history_))
             if ds.scaler is not None:
-                (tmp / common.SCALING_FILE).write_text(common.to_json(ds.scaler.to_dict()))
+                (tmp / outputs.SCALING_FILE).write_text(outputs.to_json(ds.scaler.to_dict()))
             if ds.feature_names is not None:  # rows written back get the CSV's header
-                (tmp / common.COLUMNS_FILE).write_text(common.to_json(ds.feature_names))
-            # a classifier's test accuracy, predicted once for the metrics and the report
-            accuracy = (float(np.mean(est.predict(X_eval) == y_eval))
-                        if kind.target == "classes" and y_eval is not None else None)
-            if segmenter:
-                metrics = _segmenter_outputs(est, tmp, X_eval, y_eval, ds, resolved,
-                                             report=not args.no_report)
-            elif args.no_report:
-                with common.phase("train", f"metrics on {len(X_eval)} rows"):
-                    metrics = _metrics(est, X_fit, y_fit, X_eval, y_eval)
-            else:
-                from aekit.report import build_report
-
-                with common.phase("train", f"metrics and report on {len(X_eval)} rows"):
-                    report = build_report(
-                        est, X_fit, X_eval, y_train=y_fit, y_test=y_eval,
-                        history=est.history_, config=resolved, image_shape=ds.image_shape,
-                        class_names=ds.classes,
-                        title=f"aekit train: {resolved['model']} on {resolved['data']}")
-                    metrics = {"model": report.results["model"],
-                               "pca": report.results["pca"]}
-                    if accuracy is not None:
-                        _classifier_section(est, report, accuracy)
-                    report.save(tmp / "report")
-            if accuracy is not None:
-                metrics["accuracy"] = accuracy
+                (tmp / outputs.COLUMNS_FILE).write_text(outputs.to_json(ds.feature_names))
+            metrics = _metrics_and_report(run, tmp, X_fit, y_fit, X_eval, y_eval)
             if getattr(est, "solver_", None) == "svd":  # LinearAutoencoder's exact solve
                 metrics["solver"] = "svd"
             metrics.update(train_seconds=seconds, epochs_trained=len(est.history_),
                            evaluated_on=evaluated_on, eval_rows=len(X_eval),
                            eval_rows_available=n_held)
-            (tmp / "metrics.json").write_text(common.to_json(metrics))
-            common.move_into(tmp, out)
+            (tmp / "metrics.json").write_text(outputs.to_json(metrics))
+            outputs.move_into(tmp, out)
     except (KeyboardInterrupt, Terminated) as exc:  # staging_dir removed what it held
         what, code = _stop_kind(exc)
         print(f"aekit train: {what} while writing outputs; training finished and the "
-              f"checkpoint is in {ckpt}: rerun with --resume to write them", file=sys.stderr)
+              f"checkpoint is in {run.ckpt}: rerun with --resume to write them",
+              file=sys.stderr)
         return code
     except Exception as exc:  # a full disk: OSError, or safetensors' SafetensorError
         if not is_write_fault(exc):
             raise
-        raise write_failed(out, exc, f"; training finished and the checkpoint is in {ckpt}: "
-                           "rerun with --resume to write the outputs") from None
+        raise write_failed(out, exc, f"; training finished and the checkpoint is in "
+                           f"{run.ckpt}: rerun with --resume to write the outputs") from None
     _print_summary(resolved, metrics, seconds, out, report=not args.no_report)
     return 0
+
+
+def _metrics_and_report(run: _Run, tmp: Path, X_fit, y_fit, X_eval, y_eval) -> dict:
+    """metrics.json's numbers, and the report into ``tmp/report`` unless --no-report."""
+    est, resolved, ds, kind = run.est, run.resolved, run.ds, run.kind
+    report_too = not run.args.no_report
+    # a classifier's test accuracy, predicted once for the metrics and the report
+    accuracy = (float(np.mean(est.predict(X_eval) == y_eval))
+                if kind.target == "classes" and y_eval is not None else None)
+    if kind.target == "masks":
+        metrics = _segmenter_outputs(est, tmp, X_eval, y_eval, ds, resolved,
+                                     report=report_too)
+    elif not report_too:
+        with outputs.phase("train", f"metrics on {len(X_eval)} rows"):
+            metrics = _metrics(est, X_fit, y_fit, X_eval, y_eval)
+    else:
+        from aekit.report import build_report
+
+        with outputs.phase("train", f"metrics and report on {len(X_eval)} rows"):
+            report = build_report(
+                est, X_fit, X_eval, y_train=y_fit, y_test=y_eval,
+                history=est.history_, config=resolved, image_shape=ds.image_shape,
+                class_names=ds.classes,
+                title=f"aekit train: {resolved['model']} on {resolved['data']}")
+            metrics = {"model": report.results["model"], "pca": report.results["pca"]}
+            if accuracy is not None:
+                _classifier_section(est, report, accuracy)
+            report.save(tmp / "report")
+    if accuracy is not None:
+        metrics["accuracy"] = accuracy
+    return metrics
 
 
 # Options a resumed run may change: they do not alter what is computed (``epochs`` may
@@ -262,11 +318,11 @@ def _check_same_run(out: Path, resolved: dict) -> None:
     from aekit.training.trainer import differences
 
     try:
-        before = json.loads((out / common.RESOLVED_CONFIG).read_text(encoding="utf-8"))
+        before = json.loads((out / outputs.RESOLVED_CONFIG).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"--out {out}: {common.RESOLVED_CONFIG} is unreadable ({exc}); "
+        raise ConfigError(f"--out {out}: {outputs.RESOLVED_CONFIG} is unreadable ({exc}); "
                           "cannot tell which run to resume") from None
-    now = json.loads(common.to_json(resolved))  # the same JSON form as the file
+    now = json.loads(outputs.to_json(resolved))  # the same JSON form as the file
     for d in (before, now):
         for key in RESUME_NEUTRAL:
             (d.get("params") or {}).pop(key, None)
@@ -351,7 +407,7 @@ def _keep_labels(y, n_labelled, params) -> np.ndarray:
 def _metrics(est, X_fit, y_fit, X_eval, y_eval) -> dict:
     from aekit import evaluation as ev
 
-    y_fit, y_eval = common.enough_labels(y_fit, y_eval)  # probes need two classes
+    y_fit, y_eval = inputs.enough_labels(y_fit, y_eval)  # probes need two classes
     labelled = y_fit is not None
     kw = dict(X_train=X_fit, y_train=y_fit, y_test=y_eval) if labelled else {}
     model = ev.evaluate_model(est, X_eval, **kw)
@@ -453,7 +509,7 @@ def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:
         print(f"{resolved['model']} on {resolved['data']}: {metrics['epochs_trained']} epochs "
               f"in {seconds:.1f} s; metrics on the {metrics['evaluated_on']} "
               f"({metrics['eval_rows']} images)")
-        print(common.format_table(["metric", "value"], [[label, f"{m[k]:.4f}"] for k, label
+        print(outputs.format_table(["metric", "value"], [[label, f"{m[k]:.4f}"] for k, label
                                                         in SEGMENTATION_LABELS.items()]))
         written = ["model/", "config.resolved.json", "history.json", "metrics.json",
                    *(["report/index.html"] if report else [])]
@@ -468,11 +524,11 @@ def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:
     print(f"{resolved['model']} on {resolved['data']}: {trained} in "
           f"{seconds:.1f} s; metrics on the {metrics['evaluated_on']} "
           f"({f'all {n}' if n == of else f'{n} of {of}'} rows)")
-    print(common.format_table([header[0], *header[2:]], [[r[0], *r[2:]] for r in rows]))
+    print(outputs.format_table([header[0], *header[2:]], [[r[0], *r[2:]] for r in rows]))
     if "accuracy" in metrics:
         print(f"classification accuracy: {metrics['accuracy']:.3f}")
     written = ["model/", "config.resolved.json", "history.json", "metrics.json"]
-    for name in (common.SCALING_FILE, common.COLUMNS_FILE):
+    for name in (outputs.SCALING_FILE, outputs.COLUMNS_FILE):
         if (Path(out) / name).is_file():
             written.append(name)
     if report:

@@ -121,6 +121,49 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                                    title=title, subtitle=subtitle, class_names=class_names)
     fitted = app.as_fitted(model, objective)
     obj = fitted.objective
+    X_train, X_test, y_train, y_test = _checked_rows(X_train, X_test, y_train, y_test)
+    labelled = y_test is not None and y_train is not None
+    rng = np.random.default_rng(random_state)
+    k = fitted.code_size
+    vae = fitted.variational
+    shape = _display_shape(fitted, image_shape)
+    images = shape is not None
+    report = Report(title, subtitle)
+    _configuration_section(report, model, config, X_train, X_test, shape)
+    metrics, pca, pca_metrics, Y_map = _metrics_section(
+        report, fitted, X_train, X_test, y_train, y_test, iw_samples, max_map_points,
+        random_state, labelled)
+    _training_section(report, history)
+    show = X_test[:n_show]
+    s = report.section(
+        "Reconstructions",
+        claim="An undercomplete autoencoder keeps what matters to rebuild the input; detail "
+              "beyond what the code can hold is lost (blur), as it is for PCA.",
+        measured=(f"PSNR {metrics['psnr']:.2f} dB vs PCA {pca_metrics['psnr']:.2f} dB."
+                  if "psnr" in metrics and "psnr" in pca_metrics else
+                  f"Test MSE {metrics['mse']:.4g} vs PCA {pca_metrics['mse']:.4g}."))
+    if images:
+        s.figure(pl.plot_reconstructions(fitted, show, baseline=pca, image_shape=shape),
+                 "test inputs (top), autoencoder, PCA with the same code size")
+    _code_map_sections(report, fitted, metrics, pca_metrics, Y_map, X_test, y_test, shape,
+                       labelled, max_map_points, random_state, class_names)
+    # --- generation, interpolation, averaging, grid, traversals -------------------------
+    if images:
+        _image_sections(report, fitted, obj, metrics, X_train, X_test, y_test, rng, k, vae,
+                        shape, n_show, random_state)
+    noisy = _denoising_sections(report, fitted, obj, pca, X_test, show, shape, noise,
+                                noise_level, random_state)
+    _anomaly_section(report, fitted, X_train, X_test, noisy, vae, contamination, noise,
+                     noise_level)
+    _sparsity_section(report, fitted, obj, X_test)
+    log.info("report %r assembled: %d sections, %d figures", title, len(report.sections),
+             len(report.figures()))
+    return report
+
+
+def _checked_rows(X_train, X_test, y_train, y_test):
+    """float32 rows, enough of them (a DataError before any work), and labels for the
+    probes only when both splits have them and the training labels hold two classes."""
     X_train = np.asarray(X_train, np.float32)
     X_test = np.asarray(X_test, np.float32)
     if X_train.ndim != 2 or len(X_train) < MIN_TRAIN_ROWS:
@@ -133,17 +176,12 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     y_test = None if y_test is None else np.asarray(y_test)
     if y_train is not None and len(np.unique(y_train)) < 2:
         y_train = None  # one class: nothing for the probes to tell apart
-    labelled = y_train is not None and y_test is not None
-    if not labelled:
+    if y_train is None or y_test is None:
         y_train = None  # the probes use both or neither
-    rng = np.random.default_rng(random_state)
-    k = fitted.code_size
-    vae = fitted.variational
-    shape = _display_shape(fitted, image_shape)
-    images = shape is not None
-    report = Report(title, subtitle)
+    return X_train, X_test, y_train, y_test
 
-    # --- configuration ------------------------------------------------------------------
+
+def _configuration_section(report, model, config, X_train, X_test, shape) -> None:
     s = report.section("Configuration")
     s.key_values(model_summary(model), caption="model")
     if config:
@@ -151,6 +189,7 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
         s.key_values(run, caption="run configuration")
         if params:
             s.key_values(params, caption="estimator parameters")
+    images = shape is not None
     s.key_values({"train rows": len(X_train), "test rows": len(X_test),
                   "image shape (C, H, W)": list(shape) if images else "none"}, caption="data")
     if not images:
@@ -158,7 +197,12 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                "figures (reconstructions, samples, interpolations, denoising, inpainting) are "
                "left out; every other section is here.")
 
-    # --- metrics ------------------------------------------------------------------------
+
+def _metrics_section(report, fitted, X_train, X_test, y_train, y_test, iw_samples,
+                     max_map_points, random_state, labelled):
+    """The model's test metrics beside PCA's; returns (metrics, the fitted PCA, PCA's
+    metrics, the 2-D code map or None)."""
+    k = fitted.code_size
     metrics = ev.evaluate_model(fitted, X_test, X_train=X_train, y_train=y_train,
                                 y_test=y_test, iw_samples=iw_samples,
                                 random_state=random_state)
@@ -183,8 +227,10 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
         measured=f"Test MSE {metrics['mse']:.4g} vs PCA {pca_metrics['mse']:.4g} "
                  f"({ratio:.2f}x, {better} PCA) at code size {k}.",
     ).table(header, rows, caption=f"model vs {pca_metrics['name']} on {len(X_test)} test rows")
+    return metrics, pca, pca_metrics, Y_map
 
-    # --- training curves ----------------------------------------------------------------
+
+def _training_section(report, history) -> None:
     if history and all(h.get("solver") == "svd" for h in history):
         # LinearAutoencoder's exact solve: one record, no curve to draw
         report.section(
@@ -200,20 +246,10 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
         ).figure(pl.plot_training_curves(history), "each loss term per epoch "
                  "(solid: training, dashed: validation)")
 
-    # --- reconstructions ----------------------------------------------------------------
-    show = X_test[:n_show]
-    s = report.section(
-        "Reconstructions",
-        claim="An undercomplete autoencoder keeps what matters to rebuild the input; detail "
-              "beyond what the code can hold is lost (blur), as it is for PCA.",
-        measured=(f"PSNR {metrics['psnr']:.2f} dB vs PCA {pca_metrics['psnr']:.2f} dB."
-                  if "psnr" in metrics and "psnr" in pca_metrics else
-                  f"Test MSE {metrics['mse']:.4g} vs PCA {pca_metrics['mse']:.4g}."))
-    if images:
-        s.figure(pl.plot_reconstructions(fitted, show, baseline=pca, image_shape=shape),
-                 "test inputs (top), autoencoder, PCA with the same code size")
 
-    # --- code map -------------------------------------------------------------------------
+def _code_map_sections(report, fitted, metrics, pca_metrics, Y_map, X_test, y_test, shape,
+                       labelled, max_map_points, random_state, class_names) -> None:
+    """The 2-D map of the codes, and the interactive one the page decodes."""
     if Y_map is not None:
         parts = [f"trustworthiness {metrics['trustworthiness']:.3f}"]
         if labelled:
@@ -228,19 +264,16 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
         ).figure(pl.plot_code_map(embedding=Y_map, y=None if y_test is None else y_test,
                                   class_names=class_names, n_total=len(X_test)),
                  pl.code_map_caption(Y_map, len(X_test)))
-
-    # --- interactive code map: the page decodes any point of it -------------------------
-    if k >= 2:  # rows that are no images: one bar per feature
-        add_latent_map(report, fitted, X_test, y_test, image_shape=shape if images else None,
+    if fitted.code_size >= 2:  # rows that are no images: one bar per feature
+        add_latent_map(report, fitted, X_test, y_test, image_shape=shape,
                        max_points=max_map_points, random_state=random_state,
-                       class_names=class_names, rows=not images)
+                       class_names=class_names, rows=shape is None)
 
-    # --- generation, interpolation, averaging, grid, traversals -------------------------
-    if images:
-        _image_sections(report, fitted, obj, metrics, X_train, X_test, y_test, rng, k, vae,
-                        shape, n_show, random_state)
 
-    # --- denoising ----------------------------------------------------------------------
+def _denoising_sections(report, fitted, obj, pca, X_test, show, shape, noise, noise_level,
+                        random_state):
+    """Denoising (and, for images, inpainting); returns the noisy test rows."""
+    images = shape is not None
     noisy = app.add_noise(X_test, noise, noise_level, random_state)
     den = {"noisy": ev.reconstruction_metrics(X_test, noisy)["mse"],
            "autoencoder": ev.reconstruction_metrics(X_test, app.denoise(fitted, noisy))["mse"],
@@ -260,16 +293,17 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
         s.figure(pl.plot_denoising(fitted, show, noise=noise, level=noise_level,
                                    random_state=random_state, baseline=pca, image_shape=shape),
                  "clean / noisy / autoencoder output / PCA")
-
-        # --- inpainting -------------------------------------------------------------------
         report.section(
             "Inpainting",
             claim="Iterating reconstruction while clamping the known pixels fills a missing "
                   "region with content consistent with the rest of the input.",
         ).figure(pl.plot_inpainting(fitted, show, kind="bottom", image_shape=shape),
                  "bottom half missing; 20 iterations")
+    return noisy
 
-    # --- anomaly scores ---------------------------------------------------------------------
+
+def _anomaly_section(report, fitted, X_train, X_test, noisy, vae, contamination, noise,
+                     noise_level) -> None:
     metric = "elbo" if vae else "mse"
     s_train = app.anomaly_scores(fitted, X_train, metric)
     s_test = app.anomaly_scores(fitted, X_test, metric)
@@ -294,19 +328,18 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                                        threshold=thr, xlabel=unit, log_x=not vae),
              f"score = {unit}")
 
-    # --- sparse codes ---------------------------------------------------------------------
-    if obj.sparsity is not None and obj.sparsity_weight > 0:
-        Z = app.encode(fitted, X_test)
-        near_zero = float((np.abs(Z) < 1e-2).mean())
-        report.section(
-            "Code activations",
-            claim="A sparsity penalty makes most code units inactive for any given input.",
-            measured=f"{near_zero:.1%} of test code values are within 0.01 of zero "
-                     f"({obj.sparsity} penalty, weight {obj.sparsity_weight:g}).",
-        ).figure(pl.plot_activation_histogram(fitted, X_test), "code values on the test set")
-    log.info("report %r assembled: %d sections, %d figures", title, len(report.sections),
-             len(report.figures()))
-    return report
+
+def _sparsity_section(report, fitted, obj, X_test) -> None:
+    if obj.sparsity is None or not obj.sparsity_weight > 0:
+        return
+    Z = app.encode(fitted, X_test)
+    near_zero = float((np.abs(Z) < 1e-2).mean())
+    report.section(
+        "Code activations",
+        claim="A sparsity penalty makes most code units inactive for any given input.",
+        measured=f"{near_zero:.1%} of test code values are within 0.01 of zero "
+                 f"({obj.sparsity} penalty, weight {obj.sparsity_weight:g}).",
+    ).figure(pl.plot_activation_histogram(fitted, X_test), "code values on the test set")
 
 
 def _image_sections(report, fitted, obj, metrics, X_train, X_test, y_test, rng, k, vae,
