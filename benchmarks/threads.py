@@ -347,18 +347,32 @@ def _kind_fit(kind: str, setting: str | None, quick: bool) -> float:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+REPEAT_BELOW_S = 10.0  # fits shorter than this run 3 times (interleaved): the median
+REPEATS = 3
+
+
 def kinds(quick: bool) -> list[dict]:
     rows = []
     for kind in KINDS:
         row = {"kind": kind}
         for n_busy in (0, 2):
             with busy(n_busy):
-                for label, setting in SETTINGS.items():
-                    got = _kind_fit(kind, setting, quick)
-                    row[f"busy{n_busy}/{label}"] = got["fit_s"]
-                    if label == "default":  # measured in the same child, right after
-                        row[f"busy{n_busy}/loop"] = got.get("loop_s")
-                        row["shards"] = got.get("shards")
+                runs = {label: [] for label in SETTINGS}
+                loops, repeats, r = [], 1, 0
+                while r < repeats:  # settings interleaved: drift hits each alike
+                    for label, setting in SETTINGS.items():
+                        got = _kind_fit(kind, setting, quick)
+                        runs[label].append(got["fit_s"])
+                        if label == "default":  # measured in the same child, right after
+                            loops.append(got.get("loop_s"))
+                            row["shards"] = got.get("shards")
+                    if r == 0 and not quick and runs["default"][0] < REPEAT_BELOW_S:
+                        repeats = REPEATS
+                    r += 1
+            for label in SETTINGS:
+                row[f"busy{n_busy}/{label}"] = float(np.median(runs[label]))
+            row[f"busy{n_busy}/loop"] = None if loops[0] is None else float(np.median(loops))
+            row[f"busy{n_busy}/runs"] = repeats
         rows.append(row)
         print(f"{kind:11s} quiet " + " ".join(f"{k}={row['busy0/' + k]:.2f}" for k in SETTINGS)
               + " | busy " + " ".join(f"{k}={row['busy2/' + k]:.2f}" for k in SETTINGS),
@@ -412,10 +426,10 @@ def markdown(result: dict) -> str:
                 "Seconds of the whole `fit` call on digits (1442 rows of 8x8; the segmenter "
                 "on 400 scenes of 32x32), each in a fresh process. Floors: busy, default <= "
                 "1.2x one thread; quiet, default within 5% of the best count.", "",
-                "| kind | shards | quiet default | quiet 1 thread | quiet 2 threads | default / "
+                "| kind | runs | shards | quiet default | quiet 1 thread | quiet 2 threads | default / "
                 "best | quiet plain loop | default / loop | busy default | busy 1 thread | "
                 "busy 2 threads | default / 1 thread | busy plain loop | default / loop |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
         def loop_cells(r, b):
             loop = r.get(f"busy{b}/loop")
@@ -426,7 +440,7 @@ def markdown(result: dict) -> str:
         for r in result["kinds"]:
             q = [r[f"busy0/{k}"] for k in SETTINGS]
             b = [r[f"busy2/{k}"] for k in SETTINGS]
-            cells = [r["kind"], str(r.get("shards") or "—"), *(f"{v:.2f}" for v in q),
+            cells = [r["kind"], str(r.get("busy0/runs", 1)), str(r.get("shards") or "—"), *(f"{v:.2f}" for v in q),
                      f"{q[0] / min(q):.2f}", *loop_cells(r, 0), *(f"{v:.2f}" for v in b),
                      f"{b[0] / b[1]:.2f}", *loop_cells(r, 2)]
             out.append("| " + " | ".join(cells) + " |")
