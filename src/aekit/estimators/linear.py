@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
+from threadpoolctl import threadpool_limits
+
 from aekit.errors import ConfigError
 from aekit.estimators.base import BaseAutoencoder, store_params
 from aekit.estimators.params import documented
 from aekit.estimators.stacked import ATTRIBUTES_DOC
 from aekit.estimators.streamed import StreamedRows, row_blocks
 from aekit.models import ModelConfig
+from aekit.training import threads
 from aekit.training.closed_form import (
     SVD_MAX_FEATURES,
     principal_subspace,
@@ -99,12 +102,18 @@ class LinearAutoencoder(BaseAutoencoder):
             return super()._train(module, layout, X, epochs, seed, greedy_epochs,
                                   checkpoint_dir, resume, trainer, continuing)
         t0 = time.perf_counter()
-        mean, components, mse = principal_subspace(row_blocks(X), module.code_size)
+        # The solve is numpy's (BLAS), which torch's count does not govern: the same
+        # policy, from its work (n D^2 for the scatter matrix), through threadpoolctl.
+        n, d = X.shape
+        n_threads = threads.requested(None) or threads.for_work(
+            2.0 * n * d * d, bound=threads.available_cores())
+        with threadpool_limits(limits=n_threads):
+            mean, components, mse = principal_subspace(row_blocks(X), module.code_size)
         set_principal_weights(module, mean, components)
         module.eval()
         self._trainer = None  # partial_fit starts a fresh optimizer from the solution
         record = {"epoch": 1, "loss": mse, "seconds": time.perf_counter() - t0,
-                  "solver": "svd"}
+                  "solver": "svd", "threads": n_threads}
         if self.log_dir is not None:  # the solve's one record, as an epoch's would be
             self._log_solve(module, X, record)
         self.history_ = list(self.history_) + [record]

@@ -377,6 +377,19 @@ PARAMS = (
     _p("kl_warmup_epochs", "int", [count(0)],
        "The KL weight ramps up linearly to beta over this many epochs (0: no warm-up).",
        {"vae": 0}, "objective:kl_warmup_epochs"),
+    _p("importance_samples", "int", [count(1, 5000)],
+       """k: 1 trains on the ELBO; k > 1 on the k-sample importance-weighted bound
+       log mean_i p(x, z_i) / q(z_i|x) (IWAE, Burda, Grosse & Salakhutdinov 2016), which is
+       tighter and lets the encoder spread its mass; each step decodes k codes per row.
+       Needs beta=1 and kl_warmup_epochs=0.""",
+       {"vae": 1}, "objective:importance_samples"),
+    _p("binarize", "str", [Choices(("dynamic",)), None],
+       """'dynamic': train on binary data drawn from the intensities, x ~ Bernoulli(x),
+       a new draw for every batch (the standard protocol for likelihoods on image data);
+       the log-likelihood aekit evaluate reports is then that of one fixed draw of the
+       test rows (seed 0). Needs a Bernoulli likelihood. None trains on the intensities
+       as they are.""",
+       {"vae": None}, "objective:binarize"),
     # --- training schedule -------------------------------------------------------------
     _p("pretraining", "str", [Choices(("greedy",)), None],
        """'greedy': greedy layer-wise pretraining, one shallow autoencoder per layer, before

@@ -31,7 +31,7 @@ class VariationalAutoencoder(BaseAutoencoder):
     def __init__(self, n_components=2, *, architecture="dense", hidden_layer_sizes=(256,),
                  image_shape=None, channels=(32, 64), decoder="transpose", activation="relu",
                  beta=1.0, likelihood="auto", likelihood_scale=0.1, kl_warmup_epochs=0,
-                 n_mc_samples=8, epochs="auto", batch_size=256, optimizer="adam",
+                 importance_samples=1, binarize=None, n_mc_samples=8, epochs="auto", batch_size=256, optimizer="adam",
                  learning_rate=1e-3, weight_decay="auto", lr_schedule=None, warmup_epochs=0.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None, engine="auto",
                  device="cpu", n_threads=None, random_state=None, verbose=False, log_dir=None):

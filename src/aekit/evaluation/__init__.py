@@ -51,6 +51,7 @@ METRIC_LABELS = {
     "log_likelihood": ("log p(x), importance-sampled", "nats per sample"),
     "active_units": ("active units", "Cov_x E[z_j] > 0.01"),
     "iw_samples": ("importance samples k", "for the log-likelihood"),
+    "binarization": ("binarisation of the rows scored", "ELBO and log p(x)"),
 }
 
 

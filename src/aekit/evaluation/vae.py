@@ -44,10 +44,29 @@ def active_units(model, X, threshold: float = 0.01) -> int:
     return int((unit_activity(model, X) > threshold).sum())
 
 
+BINARIZE_SEED = 0  # the one draw of the test rows a dynamically binarised VAE is scored on
+
+
+def scored_rows(model, X, objective=None) -> tuple[np.ndarray, str]:
+    """The rows a VAE's likelihoods are measured on, and what they are: X itself (its
+    intensities, the Bernoulli likelihood's probabilities), or for a model trained with
+    binarize='dynamic' one fixed draw x ~ Bernoulli(X) (seed BINARIZE_SEED), the protocol
+    its training followed (Burda et al. 2016, sec. 5)."""
+    fitted = as_fitted(model, objective)
+    if fitted.objective.binarize != "dynamic":
+        return X, "none (intensities)"
+    X = fitted.check_input(X)
+    draw = np.random.default_rng(BINARIZE_SEED).random(X.shape)
+    return (draw < np.clip(X, 0, 1)).astype(np.float32), \
+        f"dynamic: one fixed draw (seed {BINARIZE_SEED})"
+
+
 def vae_metrics(model, X, objective=None, k: int = 100, random_state=None) -> dict:
     """Mean metrics over X (n, D) for a VAE, nats per sample: "elbo", "recon_nll"
     (E_q[-log p(x|z)]), "kl", "log_likelihood" (importance-sampled, k samples),
-    "iw_samples" (= k) and "active_units" (count)."""
+    "iw_samples" (= k), "binarization" (the rows scored: :func:`scored_rows`) and
+    "active_units" (count)."""
+    X, binarization = scored_rows(model, X, objective)
     kl = kl_per_dimension(model, X)
     e = float(elbo(model, X, objective, random_state=random_state).mean())
     return {
@@ -57,5 +76,6 @@ def vae_metrics(model, X, objective=None, k: int = 100, random_state=None) -> di
         "log_likelihood": float(importance_sampled_log_likelihood(
             model, X, k, objective, random_state).mean()),
         "iw_samples": int(k),
+        "binarization": binarization,
         "active_units": active_units(model, X),
     }

@@ -29,11 +29,12 @@ from aekit.fitted.density import CodeDensity, StandardNormal, check_codes, fit_d
 from aekit.fitted.entropy import EntropyModel
 from aekit.fitted.layout import InputLayout
 from aekit.training import threads
-from aekit.losses import Objective, kl_to_standard_normal, negative_log_likelihood
+from aekit.losses import (
+    Objective, importance_log_weights, kl_to_standard_normal, negative_log_likelihood,
+)
 
 INFER_ROWS = 64
 ERROR_METRICS = ("sse", "mse", "bce")
-LOG_2PI = math.log(2 * math.pi)
 
 
 def default_objective(module) -> Objective:
@@ -447,20 +448,11 @@ class FittedAutoencoder:
 
         def fn(x):
             x = x.double()
-            b = len(x)
             mu, logvar = m.encode_distribution(x)  # (b, kz)
-            std = torch.exp(0.5 * logvar)
-            log_w = []
-            for start in range(0, k, per_pass):
-                e = eps[start:start + per_pass].to(x.device)[:, None, :]  # (s, 1, kz)
-                s = len(e)
-                z = mu + std * e  # (s, b, kz)
-                logits = m.decode_logits(z.reshape(s * b, -1))
-                target = x.expand(s, *x.shape).reshape(s * b, -1)
-                log_px_z = -self._nll(m, logits, target).view(s, b)
-                log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)  # N(0, I)
-                log_qz = -0.5 * (e.pow(2) + logvar + LOG_2PI).sum(-1)  # N(mu, sigma^2) at z
-                log_w.append(log_px_z + log_pz - log_qz)  # (s, b)
+            log_w = [importance_log_weights(
+                m, mu, logvar, x, eps[start:start + per_pass].to(x.device)[:, None, :],
+                lambda logits, t: self._nll(m, logits, t))[0]  # (s, b), eps shared by rows
+                for start in range(0, k, per_pass)]
             return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
 
         return self.run(fn, self.layout.to_module(X), module=m).numpy().astype(np.float64)

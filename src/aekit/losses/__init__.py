@@ -1,14 +1,17 @@
 """Loss terms and the composable training objective."""
 
 from aekit.losses.objectives import (
+    BINARIZE,
     LIKELIHOODS,
     NOISE_KINDS,
     RECONSTRUCTIONS,
     SPARSITY_KINDS,
     CrossEntropy,
     Objective,
+    binarized,
     contractive_penalty,
     corrupt,
+    importance_log_weights,
     negative_log_likelihood,
     kl_to_standard_normal,
     reconstruction,
@@ -16,14 +19,17 @@ from aekit.losses.objectives import (
 )
 
 __all__ = [
+    "BINARIZE",
     "LIKELIHOODS",
     "NOISE_KINDS",
     "RECONSTRUCTIONS",
     "SPARSITY_KINDS",
     "CrossEntropy",
     "Objective",
+    "binarized",
     "contractive_penalty",
     "corrupt",
+    "importance_log_weights",
     "negative_log_likelihood",
     "kl_to_standard_normal",
     "reconstruction",

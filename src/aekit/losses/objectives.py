@@ -25,6 +25,7 @@ RECONSTRUCTIONS = ("mse", "bce")
 NOISE_KINDS = ("gaussian", "mask", "salt_pepper")
 SPARSITY_KINDS = ("l1", "kl")
 LIKELIHOODS = ("gaussian", "bernoulli")
+BINARIZE = (None, "dynamic")
 
 
 # --- corruption (denoising autoencoders) -------------------------------------------------
@@ -71,6 +72,32 @@ def negative_log_likelihood(out: dict, target: torch.Tensor, likelihood: str, sc
     d = target.shape[1]
     sq = (out["recon"] - target).pow(2).sum(dim=1)
     return sq / (2 * scale**2) + d * (math.log(scale) + 0.5 * math.log(2 * math.pi))
+
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def importance_log_weights(model, mu, logvar, target, eps, nll):
+    """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x) for z_i = mu + sigma * eps_i
+    (Burda, Grosse & Salakhutdinov 2016, eq. 8): (s, B), and the decoder's logits
+    (s * B, D). ``eps`` (s, B, k), or (s, 1, k) shared by every row; ``nll(logits,
+    targets)`` -> -log p(x|z) per row. logsumexp_i log w_i - log s is the s-sample bound
+    on log p(x) (the ELBO for s = 1; it never decreases with s)."""
+    std = torch.exp(0.5 * logvar)
+    z = mu + std * eps  # (s, B, k)
+    s, b = z.shape[0], mu.shape[0]
+    logits = model.decode_logits(z.reshape(s * b, -1))
+    targets = target.expand(s, *target.shape).reshape(s * b, -1)
+    log_px_z = -nll(logits, targets).view(s, b)
+    log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)  # N(0, I)
+    log_qz = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)  # N(mu, sigma^2) at z
+    return log_px_z + log_pz - log_qz, logits
+
+
+def binarized(x: torch.Tensor, generator=None) -> torch.Tensor:
+    """x ~ Bernoulli(intensity): dynamic binarisation of [0, 1] data (a new draw for each
+    batch in training: Salakhutdinov & Murray 2008; Burda et al. 2016, sec. 5)."""
+    return torch.bernoulli(x.clamp(0, 1), generator=generator)
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -212,6 +239,10 @@ class Objective:
     likelihood: str = "bernoulli"
     likelihood_scale: float = 0.1  # std of the Gaussian likelihood
     kl_warmup_epochs: int = 0  # beta ramps linearly from beta/warmup to beta
+    # k > 1: train on the k-sample importance-weighted bound (IWAE, Burda et al. 2016)
+    importance_samples: int = 1
+    # "dynamic": Bernoulli data drawn from the intensities for every batch (binarized)
+    binarize: str | None = None
 
     def __post_init__(self):
         def fail(msg):
@@ -240,6 +271,16 @@ class Objective:
             fail(f"likelihood_scale must be > 0, got {self.likelihood_scale}")
         if self.kl_warmup_epochs < 0:
             fail(f"kl_warmup_epochs must be >= 0, got {self.kl_warmup_epochs}")
+        k = self.importance_samples
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            fail(f"importance_samples must be an integer >= 1, got {k!r}")
+        if k > 1 and (self.beta != 1 or self.kl_warmup_epochs):
+            fail("importance_samples > 1 trains on the importance-weighted bound, which has "
+                 "no KL term to weight: use beta=1 and kl_warmup_epochs=0 with it")
+        if self.binarize not in BINARIZE:
+            fail(f"binarize {self.binarize!r} is not one of {list(BINARIZE)}")
+        if self.binarize is not None and self.likelihood != "bernoulli":
+            fail("binarize='dynamic' draws Bernoulli data: it needs likelihood='bernoulli'")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -259,6 +300,7 @@ class Objective:
         "contractive": (0, 0.0), "rate_weight": (0, 0.0),
         # variational fields: a plain autoencoder's loss has no term for them
         "beta": ANY, "likelihood": ANY, "likelihood_scale": ANY, "kl_warmup_epochs": ANY,
+        "importance_samples": ANY, "binarize": ANY,
     }
 
     def closed_form(self) -> ClosedForm | None:
@@ -315,7 +357,11 @@ class Objective:
         With ``train=True`` the input is corrupted (denoising) and the contractive penalty
         (which needs input gradients) is included; evaluation passes ``train=False``.
         """
+        if self.binarize == "dynamic" and model.variational:
+            x = binarized(x, generator)  # training batches and held-out ones alike
         x_in = self.corrupt(x, generator) if train else x
+        if model.variational and self.importance_samples > 1:
+            return self._importance_weighted(model, x_in, x, generator)
         rate = None
         if self.rate_weight > 0:
             if model.variational:
@@ -360,6 +406,26 @@ class Objective:
             terms["mse"] = F.mse_loss(out["recon"].detach(), x)
         terms["loss"] = loss
         return terms
+
+
+    def _importance_weighted(self, model, x_in, x, generator) -> dict:
+        """The k-sample importance-weighted bound (IWAE: Burda et al. 2016, eq. 8) with
+        reparameterised samples, as ``loss`` = -bound (nats per row); ``kl`` (the closed
+        form, as the ELBO reports it) and ``mse`` (of the first sample) for monitoring."""
+        k = self.importance_samples
+        mu, logvar = model.encode_distribution(x_in)
+        eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device,
+                          dtype=mu.dtype)
+
+        def nll(logits, targets):
+            return negative_log_likelihood({"logits": logits, "recon": model.output(logits)},
+                                           targets, self.likelihood, self.likelihood_scale)
+
+        log_w, logits = importance_log_weights(model, mu, logvar, x, eps, nll)
+        loss = -(torch.logsumexp(log_w, dim=0) - math.log(k)).mean()
+        kl = kl_to_standard_normal(mu, logvar).sum(dim=1).mean().detach()
+        mse = F.mse_loss(model.output(logits[:len(x)]).detach(), x)
+        return {"kl": kl, "mse": mse, "loss": loss}
 
 
 class CrossEntropy:
