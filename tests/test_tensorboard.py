@@ -61,10 +61,10 @@ def test_estimator_logs_every_term_equal_to_history(digits, tmp_path):
                                  random_state=0, validation_fraction=0.2,
                                  log_dir=tmp_path / "logs").fit(digits)
     acc = events(tmp_path / "logs")
-    terms = [k for k in est.history_[0] if k not in ("epoch", "lr", "seconds", "threads")]
+    terms = [k for k in est.history_[0] if k not in ("epoch", "lr", "seconds", "threads", "shards")]
     assert {"loss", "kl", "val_loss", "val_kl"} <= set(terms)
     # every key but the epoch and the run's fixed thread count is a scalar
-    expected_tags = {tb.tag_of(k) for k in est.history_[0] if k not in ("epoch", "threads")}
+    expected_tags = {tb.tag_of(k) for k in est.history_[0] if k not in ("epoch", "threads", "shards")}
     assert set(acc.Tags()["scalars"]) == expected_tags
     for key in [*terms, "lr"]:
         tag = tb.tag_of(key)

@@ -602,12 +602,15 @@ def inherit(params, kinds=KINDS) -> tuple:
     out = []
     for p in params:
         defaults, variants = dict(p.defaults), dict(p.variants)
-        for kind in kinds:
-            if kind.like is None or kind.name in defaults or kind.like not in defaults:
+        for kind in kinds:  # the like-kind's column wins over entries for every kind
+            if kind.like is None or kind.like not in defaults:
                 continue
             defaults[kind.name] = kind.defaults.get(p.name, defaults[kind.like])
+            variants.pop(kind.name, None)
             if kind.like in variants:
                 variants[kind.name] = variants[kind.like]
+        order = [*MODELS, *(k.name for k in kinds if k.name not in MODELS)]
+        defaults = {m: defaults[m] for m in order if m in defaults}  # the docs' kind order
         out.append(replace(p, defaults=defaults, variants=variants))
     names = {p.name: p for p in out}
     for kind in kinds:

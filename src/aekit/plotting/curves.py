@@ -10,7 +10,7 @@ from matplotlib.ticker import MaxNLocator
 from aekit.errors import DataError
 from aekit.plotting.base import new_figure
 
-SKIP = {"epoch", "lr", "seconds", "threads"}
+SKIP = {"epoch", "lr", "seconds", "threads", "shards"}
 
 
 def loss_terms(history) -> list[str]:

@@ -68,7 +68,7 @@ def check_log_dir(log_dir) -> str:
 
 def tag_of(key: str) -> str | None:
     """The TensorBoard tag of a history key (None: not logged)."""
-    if key in ("epoch", "threads"):  # the thread count is fixed for the run
+    if key in ("epoch", "threads", "shards"):  # fixed for the run
         return None
     if key == "lr":
         return "learning_rate"
