@@ -346,7 +346,7 @@ class Trainer:
             # The shards and the thread count come from one step's work, never the load
             # (aekit.training.threads): a seed gives the same weights on a busy machine.
             flops = self._step_flops(X)
-            shards = threads.shards_for(flops, self.config.batch_size) \
+            shards = threads.shards_for(flops, self._step_rows(X)) \
                 if steps.shardable(self.step, self.objective) else 1
             with flush_denormals(), no_dynamo_import(), \
                     threads.training_threads(self.config.threads, flops, shards) as n_threads, \
@@ -372,8 +372,17 @@ class Trainer:
             if not isinstance(n_features, int):
                 n_features = int(X.shape[1]) if getattr(X, "ndim", 0) == 2 else None
             self._flops = 0.0 if n_features is None else threads.training_flops(
-                self.model, n_features, self.config.batch_size)
+                self.model, n_features, self._step_rows(X))
         return self._flops
+
+    def _step_rows(self, X) -> int:
+        """Rows of a full training step: the batch size, or all the rows when there are
+        fewer (a 20-row table gains nothing from slices of 10)."""
+        try:
+            n = int(X.n) if hasattr(X, "n") else len(X)
+        except TypeError:
+            return self.config.batch_size
+        return max(1, min(self.config.batch_size, n))
 
     def _fit(self, X, X_val, until, checkpoint_dir, resume, signature) -> TrainResult:
         config = self.config
