@@ -94,6 +94,13 @@ def importance_log_weights(model, mu, logvar, target, eps, nll):
     return log_px_z + log_pz - log_qz, logits
 
 
+def row_shares(bounds) -> list[float]:
+    """Each slice's share of the rows, for contiguous slices [lo, hi) covering a batch: the
+    weight of a slice's mean in the batch's mean (aekit.training.steps.ShardedStep)."""
+    n = bounds[-1][1]
+    return [(hi - lo) / n for lo, hi in bounds]
+
+
 def binarized(x: torch.Tensor, generator=None) -> torch.Tensor:
     """x ~ Bernoulli(intensity): dynamic binarisation of [0, 1] data (a new draw for each
     batch in training: Salakhutdinov & Murray 2008; Burda et al. 2016, sec. 5)."""
@@ -338,8 +345,7 @@ class Objective:
     def shard_weights(self, batch, bounds) -> list[float]:
         """Each slice's share of the batch's loss: its share of the rows (every term is a
         mean over rows)."""
-        n = bounds[-1][1]
-        return [(hi - lo) / n for lo, hi in bounds]
+        return row_shares(bounds)
 
     def corrupt(self, x: torch.Tensor, generator=None) -> torch.Tensor:
         """The training-time corruption of a clean batch. Gaussian noise is clipped to
@@ -449,8 +455,7 @@ class CrossEntropy:
         batch's total weight sum_i w_{y_i}, so that the weighted shard means add up to the
         batch's weighted mean exactly."""
         if self.weight is None:
-            n = bounds[-1][1]
-            return [(hi - lo) / n for lo, hi in bounds]
+            return row_shares(bounds)
         w = self.weight.to(batch[1].device)[batch[1]].double()
         per_row = w.reshape(len(w), -1).sum(dim=1)
         total = float(per_row.sum())

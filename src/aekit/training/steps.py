@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+from aekit.losses.objectives import row_shares
 from aekit.training import dense_step, distributed, threads
 
 
@@ -92,19 +93,20 @@ class ShardedStep:
     order.
 
     Why: torch's own thread team meets at a barrier after every operator, and a member that
-    shares its core with another process stalls each one (2 threads ran a conv step at
-    2-6x one thread's time beside two busy processes; benchmarks/results/threads.md). A
-    shard runs its whole forward and backward alone and the step joins once, so nothing
-    waits at a barrier: quiet, two shards took 0.47-0.63x one thread's step, and beside two
-    busy processes 0.60-0.68x. And nothing depends on which thread ran which shard: each
-    shard's operators run on one thread, and the sum has a fixed order, so the weights are
-    the same for any number of workers (1 included) and any load.
+    shares its core with another process stalls each one (beside two busy processes a team
+    of 2 took 1.0-10.7x one thread's step; benchmarks/results/threads.md). A shard runs its
+    whole forward and backward alone and the step joins once, so nothing waits at a
+    barrier: above 0.2 GFLOP per step two shards took 0.52-0.75x one thread's step quiet,
+    and 0.65-0.96x beside two busy processes. And nothing depends on which thread ran which
+    shard: each shard's operators run on one thread, and the sum has a fixed order, so the
+    weights are the same for any number of workers (1 included) and any load.
 
     Exactness: the objective gives each shard's weight (its share of the batch's loss,
     :meth:`shard_weights`), so the summed gradient is the whole batch's (up to the order of
     float additions); an objective with a term that is a statistic of the whole batch says
-    so (``shardable`` false) and is not sharded. Randomness (noise, sampling) comes from one generator per
-    shard, seeded each step by one draw from the loop's generator (exact resume).
+    so (``shardable`` false) and is not sharded. Randomness (noise, sampling) comes from
+    one generator per shard, seeded each step by one draw from the loop's generator (exact
+    resume).
     """
 
     host = True
@@ -162,9 +164,10 @@ class ShardedStep:
                     total = g if total is None else total + g
             p.grad = total
         # Reported terms: row means combined by rows; the loss by its own weights.
+        rows = row_shares(bounds)
         values = []
         for k, key in enumerate(keys):
-            w = loss_weights if key == "loss" else [(hi - lo) / n for lo, hi in bounds]
+            w = loss_weights if key == "loss" else rows
             values.append(sum(wi * r[1][k] for wi, r in zip(w, results)))
         return keys, values, n
 
