@@ -2,6 +2,8 @@
 from the machine's load; a fixed count by TrainConfig.threads or $AEKIT_NUM_THREADS; torch's
 count restored afterwards; the count recorded in every epoch's history record."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -239,3 +241,30 @@ def test_n_threads_is_validated_before_any_work():
 
     with pytest.raises(ConfigError, match="n_threads"):
         StackedAutoencoder(n_threads=0).fit(np.zeros((4, 3)))
+
+
+def test_cli_n_threads_governs_every_call_of_the_run(two_threads, monkeypatch, tmp_path):
+    """``aekit train --n-threads 2``: training, the metrics and the report after it all
+    run at 2 (one context, threads.for_calls, as the estimators' keyword), without
+    touching $AEKIT_NUM_THREADS; the policy is back after the run."""
+    from sklearn.datasets import load_digits
+
+    from aekit.cli import main
+
+    monkeypatch.delenv(threads.ENV, raising=False)
+    seen = []
+    original = threads.training_threads
+
+    def spy(fixed, flops, shards=1):
+        assert threads.ENV not in os.environ  # a context, not the process's environment
+        seen.append(threads.requested(fixed))
+        return original(fixed, flops, shards)
+
+    monkeypatch.setattr(threads, "training_threads", spy)
+    data = tmp_path / "digits.csv"
+    np.savetxt(data, load_digits().data[:60], delimiter=",", fmt="%d")
+    assert main(["train", "--data", str(data), "--model", "stacked", "--epochs", "1",
+                 "--hidden-layer-sizes", "8", "--n-threads", "2", "--eval-rows", "30",
+                 "--out", str(tmp_path / "run")]) == 0
+    assert len(seen) > 2 and set(seen) == {2}, seen  # training and every later call
+    assert threads.requested(None) is None

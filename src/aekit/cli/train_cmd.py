@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import dataclasses
 import logging
-import os
 import shutil
 import sys
 import time
@@ -81,23 +80,15 @@ def run(args) -> int:
 
 @contextlib.contextmanager
 def _thread_override(args):
-    """``--n-threads N``: $AEKIT_NUM_THREADS for this run only, so that the metrics, the
-    report and every other call after training use N threads as training does; the
-    caller's value is back afterwards. A value that is not a count is left to the
+    """``--n-threads N``: a fixed count for every call of this run (training, the metrics,
+    the report), as an estimator's ``n_threads`` gives its own calls
+    (:func:`aekit.training.threads.for_calls`). A value that is not a count is left to the
     parameter check, which names the flag."""
-    from aekit.training.threads import ENV
+    from aekit.training import threads
 
-    before = os.environ.get(ENV)
     value = str(getattr(args, "param_n_threads", "")).strip()
-    if value.isdigit() and int(value) > 0:
-        os.environ[ENV] = value
-    try:
+    with threads.for_calls(int(value) if value.isdigit() and int(value) > 0 else None):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(ENV, None)
-        else:
-            os.environ[ENV] = before
 
 
 @dataclasses.dataclass

@@ -66,10 +66,12 @@ _CALLER = contextvars.ContextVar("aekit_n_threads", default=None)
 
 @contextlib.contextmanager
 def for_calls(n: int | None):
-    """A fixed count ``n`` (None: the policy) for every training and inference call inside
-    the block, in this thread: how an estimator's ``n_threads`` reaches the inference its
-    methods run."""
-    token = _CALLER.set(n)
+    """A fixed count ``n`` for every training and inference call inside the block, in this
+    thread: how an estimator's ``n_threads`` reaches the inference its methods run, and
+    ``aekit train --n-threads`` every call of its run. None keeps the enclosing block's
+    count (the policy where there is none), so an estimator left at ``n_threads=None``
+    inside the CLI's block follows the flag."""
+    token = _CALLER.set(_CALLER.get() if n is None else n)
     try:
         yield
     finally:
