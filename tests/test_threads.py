@@ -182,9 +182,20 @@ def test_inference_count_comes_from_one_chunks_work(two_threads, monkeypatch):
         assert torch.get_num_threads() == 2
         monkeypatch.setattr(threads, "available_cores", lambda: 4)
         monkeypatch.setattr(threads, "TEAM_MIN_FLOPS", 1.0)
+        pools, make_pool = [], threads.worker_pool
+        monkeypatch.setattr(threads, "worker_pool",
+                            lambda n: pools.append(n) or make_pool(n))
+        before = len(chosen)
         big = fitted.reconstruct(X)
-        assert chosen[-1][1] == 2
-        np.testing.assert_allclose(small, big, atol=1e-6)
+        # Above the bar the chunks are the shards: 4 cores, capped by torch's count of 2
+        # workers, each on one intra-op thread, so the numbers are one thread's exactly.
+        assert pools == [2] and len(chosen) == before
+        np.testing.assert_array_equal(small, big)
+        assert torch.get_num_threads() == 2
+        monkeypatch.setenv(threads.ENV, "1")  # a fixed count caps the workers too
+        pools.clear()
+        fitted.reconstruct(X)
+        assert pools == [] and chosen[-1][1] == 1
         monkeypatch.undo()
         monkeypatch.setattr(threads, "inference_threads", spy)
         monkeypatch.delenv(threads.ENV, raising=False)

@@ -283,25 +283,42 @@ class FittedAutoencoder:
 
     # --- the one inference path ------------------------------------------------------------
     @torch.no_grad()
-    def run(self, fn, T: torch.Tensor, module=None) -> torch.Tensor:
+    def run(self, fn, T: torch.Tensor, module=None, samples: int = 1) -> torch.Tensor:
         """``fn(chunk) -> (rows, ...)`` over T in chunks of exactly INFER_ROWS rows (the
-        last one zero-padded), in eval mode; the previous train/eval mode is restored."""
+        last one zero-padded), in eval mode; the previous train/eval mode is restored.
+        ``samples``: forward passes ``fn`` makes per row (importance samples), for the
+        thread policy."""
         module = self.module if module is None else module
         was_training = module.training
         module.eval()
         dev = next(module.parameters()).device
-        outs = []
-        # The thread count comes from one chunk's work (aekit.training.threads): each
-        # chunk's operators are the OpenMP regions a team would split.
+        starts = range(0, len(T), INFER_ROWS)
+
+        @torch.no_grad()  # grad mode is per thread: the workers' too
+        def one(i):
+            chunk = T[i:i + INFER_ROWS]
+            rows = len(chunk)
+            if rows < INFER_ROWS:
+                pad = chunk.new_zeros((INFER_ROWS - rows, *chunk.shape[1:]))
+                chunk = torch.cat([chunk, pad])
+            return fn(chunk.to(dev))[:rows].cpu()
+
+        # The thread count comes from one chunk's work (aekit.training.threads). Above the
+        # bar the chunks are the shards, each on a worker of one intra-op thread: rows
+        # never meet at inference, so nothing waits at a per-operator barrier and a chunk's
+        # numbers do not depend on which worker ran it.
+        flops = INFER_ROWS * self._row_flops() * samples
+        workers = threads.inference_workers(flops, len(starts)) if dev.type == "cpu" else 1
         try:
-            with threads.inference_threads(INFER_ROWS * self._row_flops()):
-                for i in range(0, len(T), INFER_ROWS):
-                    chunk = T[i:i + INFER_ROWS]
-                    rows = len(chunk)
-                    if rows < INFER_ROWS:
-                        pad = chunk.new_zeros((INFER_ROWS - rows, *chunk.shape[1:]))
-                        chunk = torch.cat([chunk, pad])
-                    outs.append(fn(chunk.to(dev))[:rows].cpu())
+            if workers > 1:
+                pool = threads.worker_pool(workers)
+                try:
+                    outs = list(pool.map(one, starts))
+                finally:  # on Ctrl-C, drop the chunks not started
+                    pool.shutdown(cancel_futures=True)
+            else:
+                with threads.inference_threads(flops):
+                    outs = [one(i) for i in starts]
         finally:
             module.train(was_training)
         return torch.cat(outs) if outs else torch.empty(0)
@@ -405,7 +422,9 @@ class FittedAutoencoder:
     def _nll(self, m, logits, x):
         """-log p(x|z) per row (nats, summed over the D real features)."""
         d = self.n_features
-        out = {"logits": logits[:, :d], "recon": m.output(logits)[:, :d]}
+        out = {"logits": logits[:, :d]}
+        if self.objective.likelihood != "bernoulli":  # Bernoulli reads only the logits
+            out["recon"] = m.output(logits)[:, :d]
         return negative_log_likelihood(out, x[:, :d], self.objective.likelihood,
                                        self.objective.likelihood_scale)
 
@@ -431,7 +450,8 @@ class FittedAutoencoder:
                 nll = nll + self._nll(m, m.decode_logits(mu + torch.exp(0.5 * logvar) * e), x)
             return -(nll / S) - kl_to_standard_normal(mu, logvar).sum(dim=1)
 
-        return self.run(fn, self.layout.to_module(X), module=m).numpy().astype(np.float64)
+        return self.run(fn, self.layout.to_module(X), module=m,
+                        samples=S).numpy().astype(np.float64)
 
     def log_likelihood(self, X, k: int = 100, random_state=None) -> np.ndarray:
         """Importance-sampled log p(x) per row, nats, (n,) float64 (Burda, Grosse &
@@ -455,7 +475,8 @@ class FittedAutoencoder:
                 for start in range(0, k, per_pass)]
             return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
 
-        return self.run(fn, self.layout.to_module(X), module=m).numpy().astype(np.float64)
+        return self.run(fn, self.layout.to_module(X), module=m,
+                        samples=k).numpy().astype(np.float64)
 
     def kl_per_dimension(self, X) -> np.ndarray:
         """Mean over rows of KL(q(z_j|x) || N(0, 1)) per latent dim, (k,) float64, nats;

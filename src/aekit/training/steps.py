@@ -18,7 +18,6 @@ when ``host``, else 0-d tensors) and the rows they average over (for the epoch's
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -115,15 +114,7 @@ class ShardedStep:
         self.inner, self.shards, self.weights = inner, shards, weights
         self.params = inner.params
         self.generators = [torch.Generator() for _ in range(shards)]
-        flush = threads.flushing_denormals()
-
-        def init_worker():  # thread-local CPU state: one intra-op thread, denormal mode
-            torch.set_num_threads(1)
-            if flush:
-                torch.set_flush_denormal(True)
-
-        self.pool = ThreadPoolExecutor(workers, initializer=init_worker) \
-            if workers > 1 else None
+        self.pool = threads.worker_pool(workers) if workers > 1 else None
 
     @property
     def keys(self):

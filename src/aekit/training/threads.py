@@ -29,8 +29,9 @@ thread count changes only the speed: ``AEKIT_NUM_THREADS=1`` runs the same shard
 another and gives the same weights.
 
 :func:`inference_threads` is the same rule for one inference call (encode, decode,
-reconstruct), from one 64-row chunk's work (no shards: one team or one thread). The counts
-used are recorded in every epoch's history record (``threads``, ``shards``), which the run
+reconstruct), from one 64-row chunk's work: below the bar one thread; above it the chunks
+themselves are the shards (:func:`inference_workers`), each on a worker of one intra-op
+thread, since rows never interact at inference. The counts used are recorded in every epoch's history record (``threads``, ``shards``), which the run
 folder's ``history.json`` keeps.
 
 Override: an estimator's ``n_threads`` (``TrainConfig.threads``, ``aekit train
@@ -45,6 +46,7 @@ import contextlib
 import contextvars
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -200,6 +202,32 @@ def inference_threads(flops: float):
     as training (a fixed count if one was asked for, $AEKIT_NUM_THREADS, else
     :func:`for_work`); torch's count restored."""
     return training_threads(None, flops)
+
+
+def inference_workers(flops: float, chunks: int) -> int:
+    """Workers for ``chunks`` independent inference chunks of ``flops`` each: one per
+    shard the work would get in training (:func:`shards_for`, so 1 below the bar), capped
+    by the chunks and by a fixed count if one was asked for (or torch's count). Each
+    chunk's operators run on one thread, whichever worker runs it, so the outputs do not
+    depend on the count."""
+    shards = min(chunks, shards_for(flops, chunks * SHARD_MIN_ROWS))
+    if shards <= 1:
+        return 1
+    fixed = requested(None)
+    return max(1, min(shards, fixed if fixed is not None else torch.get_num_threads()))
+
+
+def worker_pool(workers: int) -> ThreadPoolExecutor:
+    """A pool of ``workers`` threads that each run torch on one intra-op thread, with this
+    thread's denormal mode (both are per-thread CPU state): the shards' workers."""
+    flush = flushing_denormals()
+
+    def init_worker():
+        torch.set_num_threads(1)
+        if flush:
+            torch.set_flush_denormal(True)
+
+    return ThreadPoolExecutor(workers, initializer=init_worker)
 
 
 def flushing_denormals() -> bool:
