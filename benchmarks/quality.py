@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aekit.losses import Objective, kl_to_standard_normal
+from aekit.losses import Objective
+from aekit.models import kl_to_standard_normal
 from aekit.models import ModelConfig, build_model
 from aekit.training import TrainConfig, greedy_layerwise, train
 

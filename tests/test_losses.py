@@ -13,11 +13,10 @@ from aekit.losses import (
     Objective,
     contractive_penalty,
     corrupt,
-    kl_to_standard_normal,
     negative_log_likelihood,
     sparsity_kl,
 )
-from aekit.models import ModelConfig, build_model
+from aekit.models import ModelConfig, build_model, kl_to_standard_normal
 from aekit.training import evaluate
 
 # Every test here runs torch on one thread (conftest.py: one_thread).

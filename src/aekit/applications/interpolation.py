@@ -11,6 +11,7 @@ from aekit.errors import ConfigError, DataError
 
 INTERPOLATIONS = ("linear", "slerp")
 GRID_METHODS = ("prior", "quantile", "range")
+PRIOR_GRID_DRAWS = 4096  # a VampPrior's draws (seed 0) whose quantiles lay out its grid
 
 
 def slerp(z_a: np.ndarray, z_b: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -126,7 +127,8 @@ def latent_grid(model, n: int = 15, method: str | None = None, *, X_fit=None,
                 low: float = -3.0, high: float = 3.0, quantiles=(0.05, 0.95)):
     """Decode an n x n grid over a 2-D code space.
 
-    method: "prior" (N(0,1) quantiles; default for VAEs), "quantile" (quantiles of the codes
+    method: "prior" (quantiles of the prior's marginals: N(0,1), or of a VampPrior's
+    draws; default for VAEs), "quantile" (quantiles of the codes
     of ``X_fit``; default for plain AEs, which have no prior) or "range" ([low, high]^2).
     Returns (images (n*n, D), codes (n*n, 2)) in the order of :func:`latent_grid_codes`.
     Raises ConfigError when the code is not 2-D.
@@ -138,7 +140,11 @@ def latent_grid(model, n: int = 15, method: str | None = None, *, X_fit=None,
                           "use latent_traversal for one dimension at a time")
     method = method or ("prior" if fitted.variational else "quantile")
     codes = fitted.encode(X_fit) if method == "quantile" and X_fit is not None else None
-    Z = latent_grid_codes(n, method, codes=codes, low=low, high=high, quantiles=quantiles)
+    axes = method
+    if method == "prior" and fitted.variational and fitted.module.prior.kind != "standard":
+        # A VampPrior's marginals are not N(0, 1): the same quantiles of its own draws
+        codes, axes = fitted.sample_codes(PRIOR_GRID_DRAWS, random_state=0), "quantile"
+    Z = latent_grid_codes(n, axes, codes=codes, low=low, high=high, quantiles=quantiles)
     return fitted.decode(Z), Z
 
 

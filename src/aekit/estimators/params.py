@@ -47,6 +47,7 @@ from aekit.models.autoencoder import (
 )
 from aekit.models.conv import DECODER_KINDS
 from aekit.models.layers import ACTIVATIONS
+from aekit.models.priors import MAX_PSEUDO_INPUTS, PRIORS
 from aekit.training.trainer import ENGINES, OPTIMIZERS, SCHEDULES
 
 # Which kinds have a keyword follows from what each kind declares (aekit.kinds).
@@ -390,6 +391,18 @@ PARAMS = (
        test rows (seed 0). Needs a Bernoulli likelihood. None trains on the intensities
        as they are.""",
        {"vae": None}, "objective:binarize"),
+    _p("prior", "str", [Choices(PRIORS)],
+       """The prior p(z): 'standard' is N(0, I); 'vamp' is the VampPrior (Tomczak &
+       Welling 2018), the mixture of the encoder's posteriors at n_pseudo_inputs learned
+       pseudo-inputs, trained with the model (the ELBO's KL term is then estimated at its
+       sample). It is part of the fitted model: sample, score_samples and the
+       importance-sampled likelihood use it.""",
+       {"vae": "standard"}),
+    _p("n_pseudo_inputs", "int", [count(1, MAX_PSEUDO_INPUTS)],
+       """K, the VampPrior's pseudo-inputs (prior='vamp'; 500 in the paper). Each is a
+       learned row in the data's space (in [0, 1] for a Bernoulli likelihood), and each
+       training step encodes all K.""",
+       {"vae": 500}),
     # --- training schedule -------------------------------------------------------------
     _p("pretraining", "str", [Choices(("greedy",)), None],
        """'greedy': greedy layer-wise pretraining, one shallow autoencoder per layer, before

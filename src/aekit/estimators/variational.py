@@ -17,9 +17,10 @@ GAUSSIAN_DECAY = 3.0
 
 @documented(IMAGE_ATTRIBUTES_DOC)
 class VariationalAutoencoder(BaseAutoencoder):
-    """Variational autoencoder: q(z|x) = N(mu(x), diag sigma^2(x)), prior N(0, I),
-    decoder p(x|z) Bernoulli or Gaussian. Trained on the negative ELBO
-    -log p(x|z) + beta * KL(q(z|x) || N(0, I)) in nats per sample.
+    """Variational autoencoder: q(z|x) = N(mu(x), diag sigma^2(x)), prior N(0, I) or a
+    VampPrior (prior='vamp'), decoder p(x|z) Bernoulli or Gaussian. Trained on the
+    negative ELBO -log p(x|z) + beta * KL(q(z|x) || p(z)) in nats per sample, or with
+    importance_samples=k > 1 on the k-sample importance-weighted bound (IWAE).
 
     transform returns the posterior mean mu; sample decodes draws from the prior;
     score_samples is the ELBO. The network is dense (hidden_layer_sizes) or, with
@@ -31,7 +32,8 @@ class VariationalAutoencoder(BaseAutoencoder):
     def __init__(self, n_components=2, *, architecture="dense", hidden_layer_sizes=(256,),
                  image_shape=None, channels=(32, 64), decoder="transpose", activation="relu",
                  beta=1.0, likelihood="auto", likelihood_scale=0.1, kl_warmup_epochs=0,
-                 importance_samples=1, binarize=None, n_mc_samples=8, epochs="auto", batch_size=256, optimizer="adam",
+                 importance_samples=1, binarize=None, prior="standard", n_pseudo_inputs=500,
+                 n_mc_samples=8, epochs="auto", batch_size=256, optimizer="adam",
                  learning_rate=1e-3, weight_decay="auto", lr_schedule=None, warmup_epochs=0.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None, engine="auto",
                  device="cpu", n_threads=None, random_state=None, verbose=False, log_dir=None):
@@ -59,18 +61,21 @@ class VariationalAutoencoder(BaseAutoencoder):
             code_size=self.n_components, activation=self.activation,
             output_activation="sigmoid" if self._resolved("likelihood") == "bernoulli" else "linear",
             image_shape=layout.image_shape if conv else None,
-            decoder=self.decoder, variational=True)
+            decoder=self.decoder, variational=True, prior=self.prior,
+            n_pseudo_inputs=self.n_pseudo_inputs if self.prior == "vamp" else None)
 
     def _fit_sampler(self, X):
-        """The prior N(0, I) is the density (fitted_.density): nothing to fit."""
+        """The prior (N(0, I), or the VampPrior inside the module) is the density
+        (fitted_.density): nothing to fit."""
 
     @on_own_threads
     def score_samples(self, X):
         """ELBO of each row in nats (higher = more normal), shape (n_samples,), float64:
-        E_q[log p(x|z)] - KL(q(z|x) || N(0, I)) with beta = 1 (the true bound on
+        E_q[log p(x|z)] - KL(q(z|x) || p(z)) with beta = 1 (the true bound on
         log p(x), whatever beta was trained with), summed over features.
 
-        The KL is exact (closed form); the expectation is a Monte Carlo mean over
+        The KL is exact (closed form) for the N(0, I) prior; for a VampPrior it is
+        estimated at the same draws (log q(z|x) - log p(z)); the expectation is a Monte Carlo mean over
         n_mc_samples draws eps_s ~ N(0, I) shared by all rows (common random numbers
         from the fitted seed), z_s = mu + sigma * eps_s, so scores are deterministic and do
         not depend on the other rows (computed in float64).
@@ -80,5 +85,6 @@ class VariationalAutoencoder(BaseAutoencoder):
     @on_own_threads
     def sample(self, n_samples=1, random_state=None):
         """n_samples draws from the generative model (n_samples, n_features_in_),
-        float32: z ~ N(0, I), returned as the decoder's mean E[x|z]."""
+        float32: z ~ p(z) (N(0, I), or for a VampPrior a pseudo-input's posterior chosen
+        uniformly), returned as the decoder's mean E[x|z]."""
         return super().sample(n_samples, random_state)

@@ -2,8 +2,9 @@
 
 - reconstruction: :func:`psnr`, :func:`reconstruction_metrics`, :func:`evaluate_reconstruction`,
   :func:`fit_pca`, :func:`pca_reconstruct`, :func:`pca_baseline`
-- VAE: :func:`elbo`, :func:`importance_sampled_log_likelihood`, :func:`kl_per_dimension`,
-  :func:`unit_activity`, :func:`active_units`, :func:`vae_metrics`
+- VAE: :func:`elbo`, :func:`importance_sampled_log_likelihood`, :func:`kl`,
+  :func:`kl_per_dimension`, :func:`unit_activity`, :func:`units_by_information`,
+  :func:`active_units`, :func:`vae_metrics`
 - codes: :func:`linear_probe_accuracy`, :func:`knn_accuracy`, :func:`probe_metrics`,
   :func:`code_metrics`, :func:`embed_2d`, :func:`map_trustworthiness`
 - anomalies: :func:`auroc`, :func:`one_class_auroc`
@@ -32,7 +33,8 @@ from aekit.evaluation.segmentation import (
     SEGMENTATION_LABELS, evaluate_segmenter, segmentation_metrics,
 )
 from aekit.evaluation.vae import (
-    active_units, elbo, importance_sampled_log_likelihood, kl_per_dimension, unit_activity,
+    active_units, elbo, importance_sampled_log_likelihood, kl, kl_per_dimension,
+    unit_activity, units_by_information,
     vae_metrics,
 )
 
@@ -115,9 +117,9 @@ __all__ = [
     "comparison_rows",
     "cross_entropy", "elbo", "entropy", "kl_divergence",
     "embed_2d", "evaluate_model", "evaluate_segmenter", "evaluate_reconstruction", "fit_pca",
-    "importance_sampled_log_likelihood", "kl_per_dimension", "knn_accuracy",
+    "importance_sampled_log_likelihood", "kl", "kl_per_dimension", "knn_accuracy",
     "linear_probe_accuracy", "map_trustworthiness", "one_class_auroc", "pca_baseline",
     "pca_reconstruct", "probe_metrics", "psnr", "reconstruction_metrics",
     "segmentation_metrics", "subsample",
-    "unit_activity", "vae_metrics",
+    "unit_activity", "units_by_information", "vae_metrics",
 ]

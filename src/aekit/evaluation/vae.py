@@ -1,5 +1,6 @@
-"""Variational-autoencoder metrics: ELBO, importance-sampled log-likelihood, KL per
-latent dimension and active units. All in nats per sample unless stated.
+"""Variational-autoencoder metrics: ELBO, importance-sampled log-likelihood, KL (per
+latent dimension for the N(0, I) prior, per row for any) and active units. All in nats
+per sample unless stated.
 """
 
 from __future__ import annotations
@@ -29,8 +30,26 @@ def importance_sampled_log_likelihood(model, X, k: int = 100, objective=None,
 
 def kl_per_dimension(model, X) -> np.ndarray:
     """Mean over rows of X of KL(q(z_j|x) || N(0, 1)) for each latent dim j, shape (k,),
-    nats. Sums to the total KL term of the ELBO (averaged over X)."""
+    nats. Sums to the total KL term of the ELBO (averaged over X). The N(0, I) prior
+    only (a VampPrior is not a product over dimensions: :func:`kl`)."""
     return as_fitted(model).kl_per_dimension(X)
+
+
+def kl(model, X, objective=None, n_samples: int | None = None,
+       random_state=None) -> np.ndarray:
+    """The ELBO's KL(q(z|x) || p(z)) per row of X, shape (n,), nats: closed form for the
+    N(0, I) prior, estimated at the ELBO's own draws for a VampPrior (the same draws as
+    :func:`elbo` with the same arguments)."""
+    return as_fitted(model, objective).kl(X, n_samples, random_state)
+
+
+def units_by_information(model, X) -> np.ndarray:
+    """The code units ordered most informative first: by KL per dimension for the N(0, I)
+    prior, else (a VampPrior) by activity Cov_x(E_q[z_j|x]) (:func:`unit_activity`)."""
+    fitted = as_fitted(model)
+    if fitted.variational and fitted.module.prior.kind == "standard":
+        return np.argsort(-kl_per_dimension(fitted, X), kind="stable")
+    return np.argsort(-unit_activity(fitted, X), kind="stable")
 
 
 def unit_activity(model, X) -> np.ndarray:
@@ -67,12 +86,15 @@ def vae_metrics(model, X, objective=None, k: int = 100, random_state=None) -> di
     "iw_samples" (= k), "binarization" (the rows scored: :func:`scored_rows`) and
     "active_units" (count)."""
     X, binarization = scored_rows(model, X, objective)
-    kl = kl_per_dimension(model, X)
+    fitted = as_fitted(model, objective)
+    kl_total = float(kl_per_dimension(model, X).sum()) if \
+        fitted.module.prior.kind == "standard" else \
+        float(kl(model, X, objective, random_state=random_state).mean())
     e = float(elbo(model, X, objective, random_state=random_state).mean())
     return {
         "elbo": e,
-        "recon_nll": -e - float(kl.sum()),
-        "kl": float(kl.sum()),
+        "recon_nll": -e - kl_total,
+        "kl": kl_total,
         "log_likelihood": float(importance_sampled_log_likelihood(
             model, X, k, objective, random_state).mean()),
         "iw_samples": int(k),

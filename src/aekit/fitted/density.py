@@ -168,6 +168,37 @@ class StandardNormal:
         return {}
 
 
+class ModulePrior:
+    """A VAE's own prior when it is not N(0, I) (a VampPrior: the mixture of the encoder's
+    posteriors at its pseudo-inputs, aekit.models.priors), read from the module at each
+    draw; nothing stored beside the module's weights."""
+
+    kind = "prior"
+
+    def __init__(self, module):
+        self.module = module
+        self.k = int(module.code_size)
+
+    def sample(self, n: int, rng: np.random.RandomState) -> np.ndarray:
+        """A component uniformly, then its Gaussian, both drawn from ``rng``."""
+        with torch.no_grad():
+            means, logvars = (t.detach().cpu().double().numpy()
+                              for t in self.module.prior.components(self.module))
+        pick = rng.randint(0, len(means), size=n)
+        eps = rng.standard_normal((n, self.k))
+        return (means[pick] + np.exp(0.5 * logvars[pick]) * eps).astype(np.float32)
+
+    def to_tensors(self) -> dict:
+        return {}
+
+
+def prior_of(module):
+    """A VAE module's prior as a code density: N(0, I) or :class:`ModulePrior`."""
+    if module.prior.kind == "standard":
+        return StandardNormal(module.code_size)
+    return ModulePrior(module)
+
+
 def fit_density(kind: str, codes, n_components: int = 10, seed: int = 0):
     """A density of ``kind`` (one of DENSITIES) over codes (n, k): 'prior' needs only k."""
     if kind == "prior":

@@ -72,8 +72,11 @@ class EntropyModel:
 
     @classmethod
     def from_prior(cls, fitted) -> "EntropyModel":
-        """For a VAE without a fitted one: codes drawn from its prior N(0, I) with a fixed
-        seed (the same on every call, so compressor and decompressor agree)."""
+        """For a VAE without a fitted one: codes drawn from its prior (N(0, I), or its
+        VampPrior) with a fixed seed (the same on every call, so compressor and decompressor agree)."""
+        if fitted.module.prior.kind != "standard":  # a VampPrior: its own draws
+            codes = fitted.density.sample(PRIOR_ROWS, np.random.RandomState(20170101))
+            return cls.fit(fitted, codes)
         rng = np.random.default_rng(20170101)
         codes = rng.standard_normal((PRIOR_ROWS, fitted.code_size)).astype(np.float32)
         return cls.fit(fitted, codes)

@@ -25,13 +25,13 @@ from sklearn.utils import check_random_state
 
 from aekit.errors import ConfigError, DataError, ModelFileError
 from aekit.fitted import files
-from aekit.fitted.density import CodeDensity, StandardNormal, check_codes, fit_density
+from aekit.fitted.density import CodeDensity, StandardNormal, check_codes, fit_density, \
+    prior_of
 from aekit.fitted.entropy import EntropyModel
 from aekit.fitted.layout import InputLayout
+from aekit.losses import Objective, importance_log_weights, negative_log_likelihood
+from aekit.models.priors import kl_to_standard_normal
 from aekit.training import threads
-from aekit.losses import (
-    Objective, importance_log_weights, kl_to_standard_normal, negative_log_likelihood,
-)
 
 INFER_ROWS = 64
 ERROR_METRICS = ("sse", "mse", "bce")
@@ -170,7 +170,7 @@ class FittedAutoencoder:
         if self.layout.module_features != module.config.n_features:
             raise ConfigError(f"the input layout has {self.layout.module_features} values per "
                               f"row but the module takes {module.config.n_features}")
-        self.density = StandardNormal(self.code_size) if self.variational else density
+        self.density = prior_of(module) if self.variational else density
         self.seed = int(seed)
         self.n_mc_samples = int(n_mc_samples)
         self.history = history
@@ -429,29 +429,45 @@ class FittedAutoencoder:
                                        self.objective.likelihood_scale)
 
     def elbo(self, X, n_samples: int | None = None, random_state=None) -> np.ndarray:
-        """ELBO per row in nats, (n,) float64: E_q[log p(x|z)] - KL(q(z|x) || N(0, I)) with
+        """ELBO per row in nats, (n,) float64: E_q[log p(x|z)] - KL(q(z|x) || p(z)) with
         beta = 1 (the true bound on log p(x), whatever beta was trained with).
 
-        KL in closed form (Kingma & Welling 2014, App. B); the expectation is a mean over
-        ``n_samples`` (default ``n_mc_samples``) draws z_s = mu + sigma * eps_s, the eps_s
-        shared by all rows (seeded by ``random_state``, default the model's seed)."""
-        self._variational("the ELBO")
+        The expectation is a mean over ``n_samples`` (default ``n_mc_samples``) draws
+        z_s = mu + sigma * eps_s, the eps_s shared by all rows (seeded by ``random_state``,
+        default the model's seed). The KL term: closed form for the N(0, I) prior
+        (Kingma & Welling 2014, App. B); for a VampPrior, log q(z_s|x) - log p(z_s) at the
+        same draws (:meth:`kl`)."""
+        return self._elbo_terms(X, n_samples, random_state, "elbo")
+
+    def kl(self, X, n_samples: int | None = None, random_state=None) -> np.ndarray:
+        """The ELBO's KL(q(z|x) || p(z)) per row, nats, (n,) float64, as :meth:`elbo`
+        computes it (same draws for the same arguments)."""
+        return self._elbo_terms(X, n_samples, random_state, "kl")
+
+    def _elbo_terms(self, X, n_samples, random_state, which: str) -> np.ndarray:
+        self._variational("the ELBO" if which == "elbo" else "the KL term")
         S = self.n_mc_samples if n_samples is None else int(n_samples)
         if S < 1:
             raise ConfigError(f"n_samples must be >= 1, got {n_samples}")
         X = self._in_likelihood_domain(self.check_input(X))
         eps, m = self._eps(S, random_state), self._module64()
+        closed = m.prior.kind == "standard"
 
         def fn(x):
             x = x.double()
             mu, logvar = m.encode_distribution(x)
-            nll = 0.0
+            nll, kl = 0.0, 0.0
             for e in eps.to(x.device):
-                nll = nll + self._nll(m, m.decode_logits(mu + torch.exp(0.5 * logvar) * e), x)
-            return -(nll / S) - kl_to_standard_normal(mu, logvar).sum(dim=1)
+                z = mu + torch.exp(0.5 * logvar) * e
+                if which == "elbo":
+                    nll = nll + self._nll(m, m.decode_logits(z), x)
+                if not closed:
+                    kl = kl + m.kl_to_prior(mu, logvar, z)
+            kl = m.kl_to_prior(mu, logvar, None) if closed else kl / S
+            return -(nll / S) - kl if which == "elbo" else kl
 
         return self.run(fn, self.layout.to_module(X), module=m,
-                        samples=S).numpy().astype(np.float64)
+                        samples=S if which == "elbo" else 1).numpy().astype(np.float64)
 
     def log_likelihood(self, X, k: int = 100, random_state=None) -> np.ndarray:
         """Importance-sampled log p(x) per row, nats, (n,) float64 (Burda, Grosse &
@@ -480,8 +496,14 @@ class FittedAutoencoder:
 
     def kl_per_dimension(self, X) -> np.ndarray:
         """Mean over rows of KL(q(z_j|x) || N(0, 1)) per latent dim, (k,) float64, nats;
-        sums to the ELBO's KL term averaged over X."""
+        sums to the ELBO's KL term averaged over X. Only for the N(0, I) prior: a
+        VampPrior is not a product over dimensions (its KL per row: :meth:`kl`)."""
         self._variational("the KL per dimension")
+        if self.module.prior.kind != "standard":
+            raise ConfigError(f"the KL per dimension needs the N(0, I) prior, a product over "
+                              f"dimensions; this model's prior is {self.module.prior.kind!r}"
+                              " (its KL per row: kl(X); its active units: "
+                              "aekit.evaluation.active_units)")
         X, m = self.check_input(X), self._module64()
         kl = self.run(lambda x: kl_to_standard_normal(*m.encode_distribution(x.double())),
                       self.layout.to_module(X), module=m)
@@ -528,7 +550,7 @@ class FittedAutoencoder:
         """A density of ``kind`` over this model's codes: 'prior' is N(0, I); the others
         are fitted on the codes of X."""
         if kind == "prior":
-            return StandardNormal(self.code_size)
+            return prior_of(self.module) if self.variational else StandardNormal(self.code_size)
         if X is None:
             raise ConfigError(f"a {kind!r} density is fitted on training codes: pass X_fit")
         return fit_density(kind, self.encode(X), n_components, self.seed)

@@ -13,7 +13,6 @@ from aekit.losses.objectives import (
     corrupt,
     importance_log_weights,
     negative_log_likelihood,
-    kl_to_standard_normal,
     reconstruction,
     sparsity_kl,
 )
@@ -31,7 +30,6 @@ __all__ = [
     "corrupt",
     "importance_log_weights",
     "negative_log_likelihood",
-    "kl_to_standard_normal",
     "reconstruction",
     "sparsity_kl",
 ]

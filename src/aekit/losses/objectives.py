@@ -89,7 +89,7 @@ def importance_log_weights(model, mu, logvar, target, eps, nll):
     logits = model.decode_logits(z.reshape(s * b, -1))
     targets = target.expand(s, *target.shape).reshape(s * b, -1)
     log_px_z = -nll(logits, targets).view(s, b)
-    log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)  # N(0, I)
+    log_pz = model.log_prior(z)  # N(0, I), or the model's own prior
     log_qz = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)  # N(mu, sigma^2) at z
     return log_px_z + log_pz - log_qz, logits
 
@@ -105,15 +105,6 @@ def binarized(x: torch.Tensor, generator=None) -> torch.Tensor:
     """x ~ Bernoulli(intensity): dynamic binarisation of [0, 1] data (a new draw for each
     batch in training: Salakhutdinov & Murray 2008; Burda et al. 2016, sec. 5)."""
     return torch.bernoulli(x.clamp(0, 1), generator=generator)
-
-
-def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, sigma^2) || N(0, I)) per latent dimension, shape (B, k).
-
-    Closed form (Kingma & Welling 2014, Appendix B):
-    -KL = 1/2 * sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2).
-    """
-    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
 
 
 def sparsity_kl(code: torch.Tensor, target: float, eps: float = 1e-6) -> torch.Tensor:
@@ -387,7 +378,7 @@ class Objective:
         terms = {}
         if model.variational:
             recon = negative_log_likelihood(out, x, self.likelihood, self.likelihood_scale).mean()
-            kl = kl_to_standard_normal(out["mu"], out["logvar"]).sum(dim=1).mean()
+            kl = model.kl_to_prior(out["mu"], out["logvar"], out["code"]).mean()
             terms["recon"], terms["kl"] = recon, kl
             loss = recon + self.kl_weight(epoch) * kl
         else:
@@ -416,8 +407,8 @@ class Objective:
 
     def _importance_weighted(self, model, x_in, x, generator) -> dict:
         """The k-sample importance-weighted bound (IWAE: Burda et al. 2016, eq. 8) with
-        reparameterised samples, as ``loss`` = -bound (nats per row); ``kl`` (the closed
-        form, as the ELBO reports it) and ``mse`` (of the first sample) for monitoring."""
+        reparameterised samples, as ``loss`` = -bound (nats per row); ``kl`` (as the ELBO
+        reports it) and ``mse`` (of the first sample) for monitoring."""
         k = self.importance_samples
         mu, logvar = model.encode_distribution(x_in)
         eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device,
@@ -429,7 +420,8 @@ class Objective:
 
         log_w, logits = importance_log_weights(model, mu, logvar, x, eps, nll)
         loss = -(torch.logsumexp(log_w, dim=0) - math.log(k)).mean()
-        kl = kl_to_standard_normal(mu, logvar).sum(dim=1).mean().detach()
+        with torch.no_grad():  # monitoring: the closed form, or estimated at a sample
+            kl = model.kl_to_prior(mu, logvar, mu + torch.exp(0.5 * logvar) * eps[0]).mean()
         mse = F.mse_loss(model.output(logits[:len(x)]).detach(), x)
         return {"kl": kl, "mse": mse, "loss": loss}
 

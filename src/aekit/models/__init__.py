@@ -1,4 +1,5 @@
-"""PyTorch modules of the autoencoder family (dense, tied, convolutional, variational)."""
+"""PyTorch modules of the autoencoder family (dense, tied, convolutional, variational, and
+a VAE's priors)."""
 
 from aekit.models.autoencoder import (
     Autoencoder,
@@ -10,6 +11,7 @@ from aekit.models.autoencoder import (
 from aekit.models.conv import DECODER_KINDS, ConvDecoder, ConvEncoder
 from aekit.models.dense import DenseDecoder, DenseEncoder, TiedDenseDecoder
 from aekit.models.layers import ACTIVATIONS
+from aekit.models.priors import PRIORS, VampPrior, kl_to_standard_normal
 
 __all__ = [
     "ACTIVATIONS",
@@ -20,8 +22,11 @@ __all__ = [
     "DenseDecoder",
     "DenseEncoder",
     "ModelConfig",
+    "PRIORS",
     "SegmentationNetwork",
     "TiedDenseDecoder",
+    "VampPrior",
     "VariationalAutoencoder",
     "build_model",
+    "kl_to_standard_normal",
 ]

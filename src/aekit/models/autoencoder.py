@@ -19,6 +19,7 @@ from aekit.errors import ConfigError
 from aekit.models.conv import DECODER_KINDS, ConvDecoder, ConvEncoder
 from aekit.models.dense import DenseDecoder, DenseEncoder, TiedDenseDecoder
 from aekit.models.layers import ACTIVATIONS, activation, linear
+from aekit.models.priors import MAX_PSEUDO_INPUTS, PRIORS, build_prior, sample_components
 
 ARCHITECTURES = ("dense", "conv")
 OUTPUT_ACTIVATIONS = ("sigmoid", "linear")
@@ -48,6 +49,10 @@ class ModelConfig:
     image_shape: tuple[int, int, int] | None = None  # (C, H, W), required for conv
     decoder: str = "transpose"  # conv only: one of DECODER_KINDS
     variational: bool = False
+    # A VAE's prior p(z) (aekit.models.priors): "standard" N(0, I), or "vamp" with
+    # n_pseudo_inputs learned pseudo-inputs (their values are weights of the module).
+    prior: str = "standard"
+    n_pseudo_inputs: int | None = None
     extra: dict = field(default_factory=dict)  # free-form, ignored by the builder
     # Segmentation (conv, no dense code): per-pixel logits over n_classes instead of a
     # reconstruction (SegmentationNetwork). None for every autoencoder.
@@ -73,9 +78,11 @@ class ModelConfig:
 
         self.hidden = integers("hidden", self.hidden)
         self.image_shape = integers("image_shape", self.image_shape, allow_none=True)
-        for name in ("n_features", "code_size", "n_classes", "decoder_convs", "head_kernel"):
+        for name in ("n_features", "code_size", "n_classes", "decoder_convs", "head_kernel",
+                     "n_pseudo_inputs"):
             value = getattr(self, name)
-            if not (_is_int(value) or (value is None and name in ("code_size", "n_classes"))):
+            if not (_is_int(value) or (value is None and name in ("code_size", "n_classes",
+                                                                  "n_pseudo_inputs"))):
                 raise ConfigError(f"model config: {name} must be an integer, got {value!r}")
             if value is not None:
                 setattr(self, name, int(value))
@@ -85,7 +92,7 @@ class ModelConfig:
                                                        None) == "b"):
                 raise ConfigError(f"model config: {name} must be true or false, got {value!r}")
             setattr(self, name, bool(value))
-        for name in ("architecture", "activation", "output_activation", "decoder"):
+        for name in ("architecture", "activation", "output_activation", "decoder", "prior"):
             if not isinstance(getattr(self, name), str):
                 raise ConfigError(f"model config: {name} must be a string, "
                                   f"got {getattr(self, name)!r}")
@@ -140,6 +147,17 @@ class ModelConfig:
             if self.architecture != "conv" or self.code_size is not None or self.variational:
                 fail("a segmentation network (n_classes) is convolutional, with no dense "
                      "code (code_size null) and not variational")
+        if self.prior not in PRIORS:
+            fail(f"prior {self.prior!r} is not one of {list(PRIORS)}")
+        if self.prior != "standard" and not self.variational:
+            fail(f"prior={self.prior!r} is a variational autoencoder's prior over its codes; "
+                 "a plain autoencoder has none")
+        if (self.prior == "vamp") != (self.n_pseudo_inputs is not None):
+            fail("n_pseudo_inputs goes with prior='vamp' (and only with it)")
+        if self.n_pseudo_inputs is not None and \
+                not 1 <= self.n_pseudo_inputs <= MAX_PSEUDO_INPUTS:
+            fail(f"n_pseudo_inputs must be in 1..{MAX_PSEUDO_INPUTS}, "
+                 f"got {self.n_pseudo_inputs!r}")
         if not 1 <= self.decoder_convs <= 4:
             fail(f"decoder_convs must be in 1..4, got {self.decoder_convs!r}")
         if self.head_kernel not in (1, 3, 5):
@@ -155,6 +173,10 @@ class ModelConfig:
         refused before anything is allocated (tests/test_models.py checks it against the
         built module for every kind; counting on torch's meta device would still run the
         initialisers, which import torch._dynamo)."""
+        pseudo = (self.n_pseudo_inputs or 0) * self.n_features  # a VampPrior's inputs
+        return pseudo + self._network_parameters()
+
+    def _network_parameters(self) -> int:
         code = int(self.code_size or 0)
         heads = 2 if self.variational else 1
         if self.architecture == "dense":
@@ -192,6 +214,9 @@ class ModelConfig:
         d["image_shape"] = list(self.image_shape) if self.image_shape else None
         if d["n_classes"] is None:  # autoencoders' configs stay as they always were
             for key in ("n_classes", "decoder_convs", "head_kernel"):
+                del d[key]
+        if d["prior"] == "standard":  # so do those of models with the standard prior
+            for key in ("prior", "n_pseudo_inputs"):
                 del d[key]
         return d
 
@@ -350,6 +375,18 @@ class VariationalAutoencoder(Autoencoder):
             self.decoder = ConvDecoder(c.image_shape, c.hidden, act, c.decoder,
                                        c.output_activation)
             self._build_conv_bottleneck(heads=2)
+        # built last: the other weights are drawn as they always were
+        self.prior = build_prior(c.prior, c.code_size, c.n_features, c.n_pseudo_inputs,
+                                 bounded=c.output_activation == "sigmoid")
+
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) for codes z (..., k): (...,)."""
+        return self.prior.log_prob(z, self)
+
+    def kl_to_prior(self, mu, logvar, z) -> torch.Tensor:
+        """The ELBO's KL(q(z|x) || p(z)) per row (B,): closed form for N(0, I), else
+        estimated at the sample z drawn from q(z|x) (B, k)."""
+        return self.prior.kl(mu, logvar, z, self)
 
     def encode_distribution(self, x: torch.Tensor):
         """x (B, D) -> (mu, logvar), each (B, k); logvar = log sigma^2."""
@@ -375,12 +412,17 @@ class VariationalAutoencoder(Autoencoder):
         return {"code": z, "mu": mu, "logvar": logvar, "logits": logits,
                 "recon": self.output(logits)}
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n draws from the generative model: z ~ N(0, I), x = decode(z) (the mean)."""
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n codes (n, k) drawn from the prior p(z)."""
+        if self.prior.kind != "standard":
+            return sample_components(*self.prior.components(self), n, generator)
         p = next(self.parameters())
-        z = torch.randn((n, self.config.code_size), generator=generator, device=p.device,
-                        dtype=p.dtype)
-        return self.decode(z)
+        return torch.randn((n, self.config.code_size), generator=generator, device=p.device,
+                           dtype=p.dtype)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws from the generative model: z ~ p(z), x = decode(z) (the mean)."""
+        return self.decode(self.sample_prior(n, generator))
 
 
 class SegmentationNetwork(Autoencoder):

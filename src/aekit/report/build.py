@@ -383,16 +383,18 @@ def _image_sections(report, fitted, obj, metrics, X_train, X_test, y_test, rng, 
                   "codes decode to similar items and classes occupy regions.",
         ).figure(pl.plot_latent_grid(fitted, n=15, method=grid_method,
                                      X_fit=None if vae else X_train, image_shape=shape),
-                 "N(0,1) quantiles 5%..95% per axis" if vae else
+                 ("N(0,1) quantiles 5%..95% per axis" if fitted.module.prior.kind == "standard"
+                  else "5%..95% quantiles of the VampPrior's draws per axis") if vae else
                  "5%..95% quantiles of the training codes per axis")
     if vae:
-        dims = np.argsort(-ev.kl_per_dimension(fitted, X_test))[:min(k, 10)]
+        dims = ev.units_by_information(fitted, X_test)[:min(k, 10)]
         report.section(
             "Latent traversals",
             claim="In a beta-VAE (beta > 1) single latent dimensions tend to control single "
                   "factors of variation; dimensions the KL pushed to the prior change "
                   "nothing.",
             measured=f"beta = {obj.beta:g}; {metrics['active_units']} of {k} units "
-                     "active. Rows ordered by KL, most informative first.",
+                     "active. Rows ordered by KL (by activity under a VampPrior), most "
+                     "informative first.",
         ).figure(pl.plot_latent_traversals(fitted, X_test[0], dims=dims, image_shape=shape),
                  "each row varies one dimension from -3 to 3 around a test code")
