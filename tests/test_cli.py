@@ -313,3 +313,27 @@ def test_train_under_torchrun_writes_once(tmp_path):
     assert proc.stdout.count("wrote ") == 1  # only rank 0 reports and writes
     assert len(json.loads((out / "history.json").read_text())) == 2
     assert (out / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("example, kind", [("vae_binarized.toml", "vae"),
+                                           ("iwae_binarized.toml", "iwae")])
+def test_likelihood_examples_are_the_benchmarks_models(example, kind):
+    """examples/{vae,iwae}_binarized.toml train the very models whose numbers
+    benchmarks/variational.py commits (so results/variational.md measures them)."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("variational_bench",
+                                                  root / "benchmarks" / "variational.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    resolved = _resolve(["--config", str(root / "examples" / example)])
+    assert resolved["model"] == "vae" and resolved["data"] == "fashion-mnist"
+    options = {k: (50 if v is None else v) for k, v in bench.MODELS[kind].items()}
+    expected = bench.model(options, epochs=bench.EPOCHS, seed=0).get_params()
+    defaults = bench.model({}, epochs=1, seed=0).__class__().get_params()
+    for key, value in expected.items():
+        got = resolved["params"].get(key, defaults[key])
+        assert (list(got) if isinstance(got, tuple) else got) == \
+            (list(value) if isinstance(value, tuple) else value), key
