@@ -9,7 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from aekit.errors import ConfigError
-from aekit.models import ACTIVATIONS, ConvDecoder, ConvEncoder, ModelConfig, build_model
+from aekit.models import (
+    ACTIVATIONS, Autoencoder, ConvDecoder, ConvEncoder, ModelConfig, SegmentationConfig,
+    SegmentationNetwork, build_model, config_from_dict,
+)
 
 # Every test here runs torch on one thread (conftest.py: one_thread); the model kinds,
 # make_model and model_batch come from conftest.py as well.
@@ -277,10 +280,9 @@ def test_config_dict_round_trip(model_kinds):
 @pytest.mark.parametrize("decoder_convs, head_kernel", [(1, 1), (2, 3), (3, 5)])
 def test_segmentation_decoder_blocks_and_head(decoder, decoder_convs, head_kernel):
     shape = (3, 27, 29)
-    cfg = ModelConfig(n_features=math.prod(shape), architecture="conv", hidden=(4, 6, 8),
-                      code_size=None, image_shape=shape, decoder=decoder, n_classes=5,
-                      output_activation="linear", decoder_convs=decoder_convs,
-                      head_kernel=head_kernel)
+    cfg = SegmentationConfig(n_features=math.prod(shape), n_classes=5, hidden=(4, 6, 8),
+                             image_shape=shape, decoder=decoder,
+                             decoder_convs=decoder_convs, head_kernel=head_kernel)
     model = build_model(cfg, seed=0)
     assert cfg.parameter_count() == sum(p.numel() for p in model.parameters())
     # one list per block, decoder_convs - 1 convs each (none, and no weights, for 1)
@@ -289,21 +291,32 @@ def test_segmentation_decoder_blocks_and_head(decoder, decoder_convs, head_kerne
     x = torch.rand(2, math.prod(shape))
     assert model(x)["logits"].shape == (2, 5, 27, 29)
     assert model.head.kernel_size == (head_kernel, head_kernel)
-    # the fields round-trip through the config's JSON form
-    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    # the fields round-trip through the config's JSON form, read as a segmentation config
+    assert config_from_dict(cfg.to_dict()) == cfg
+    assert isinstance(model, SegmentationNetwork) and not isinstance(model, Autoencoder)
 
 
-def test_segmentation_fields_stay_out_of_autoencoders_and_old_files_read_as_one():
+def test_segmentation_has_its_own_config_and_old_files_read_as_one():
+    """The autoencoder's config has no segmentation fields; a segmentation network's file
+    keeps the one schema (the autoencoder keys at their only values), and one written
+    before decoder_convs / head_kernel existed reads them as 1."""
     ae = ModelConfig(n_features=64, architecture="conv", hidden=(4,), code_size=None,
                      image_shape=(1, 8, 8))
-    assert "decoder_convs" not in ae.to_dict() and "head_kernel" not in ae.to_dict()
-    with pytest.raises(ConfigError, match="segmentation networks"):
-        ModelConfig(**{**ae.to_dict(), "decoder_convs": 2})
+    assert not {"n_classes", "decoder_convs", "head_kernel"} & set(ae.to_dict())
+    with pytest.raises(ConfigError, match="unknown keys"):
+        ModelConfig.from_dict({**ae.to_dict(), "decoder_convs": 2})
     old = {**ae.to_dict(), "n_classes": 3, "output_activation": "linear"}  # a file from before
+    cfg = config_from_dict(old)
+    assert isinstance(cfg, SegmentationConfig) and cfg.to_dict() == {
+        **old, "decoder_convs": 1, "head_kernel": 1}
     model = build_model(old, seed=0)
     assert model.head.kernel_size == (1, 1)
     assert not any("refine" in key for key in model.state_dict())  # the keys of old files
     for bad in ({"decoder_convs": 0}, {"decoder_convs": 5}, {"head_kernel": 2},
                 {"head_kernel": 1.5}, {"decoder_convs": None}, {"head_kernel": None}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
-            ModelConfig(**{**old, **bad})
+            config_from_dict({**old, **bad})
+    for key, wrong in (("code_size", 4), ("variational", True), ("tied", True),
+                       ("output_activation", "sigmoid")):  # not a segmentation network's
+        with pytest.raises(ConfigError, match=key):
+            config_from_dict({**old, key: wrong})

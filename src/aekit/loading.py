@@ -14,7 +14,7 @@ import torch
 
 from aekit.errors import ConfigError
 from aekit.estimators import estimator_from_model_file
-from aekit.fitted import FittedAutoencoder
+from aekit.fitted import FittedAutoencoder, FittedModel, FittedSegmenter
 
 
 def load(path):
@@ -25,14 +25,15 @@ def load(path):
     :class:`~aekit.fitted.FittedAutoencoder`. Loading never unpickles: see
     :mod:`aekit.fitted.files`.
     """
-    fitted, folder, config, extra = FittedAutoencoder.read(path)
+    fitted, folder, config, extra = FittedModel.read(path)
     if config.get("estimator") is None:
         return fitted
     return estimator_from_model_file(folder, fitted, config, extra)
 
 
-def as_fitted(model, objective=None) -> FittedAutoencoder:
-    """The :class:`FittedAutoencoder` behind ``model``.
+def as_fitted(model, objective=None) -> FittedModel:
+    """The fitted model behind ``model``: a :class:`FittedAutoencoder`, or a
+    :class:`FittedSegmenter` for a segmentation network.
 
     model: a fitted aekit estimator (its ``fitted_``), a ``FittedAutoencoder``, an aekit
         torch module (wrapped with its own layout and :func:`default_objective`), or the
@@ -43,17 +44,18 @@ def as_fitted(model, objective=None) -> FittedAutoencoder:
     return fitted.with_objective(objective)
 
 
-def _fitted(model) -> FittedAutoencoder:
-    if isinstance(model, FittedAutoencoder):
+def _fitted(model) -> FittedModel:
+    if isinstance(model, FittedModel):
         return model
     if isinstance(model, (str, os.PathLike)):
         return _fitted(load(Path(model)))
     found = getattr(model, "fitted_", None)
-    if isinstance(found, FittedAutoencoder):
+    if isinstance(found, FittedModel):
         return found
     if isinstance(model, torch.nn.Module) and hasattr(model, "config") \
             and hasattr(model, "encode"):
-        return FittedAutoencoder(model)
+        segments = getattr(getattr(model, "config", None), "n_classes", None) is not None
+        return FittedSegmenter(model) if segments else FittedAutoencoder(model)
     kind = type(model).__name__
     if hasattr(type(model), "fit") and hasattr(model, "get_params"):
         raise ConfigError(f"{kind} is not fitted yet: call fit() before using it here")

@@ -32,6 +32,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from aekit import evaluation as ev
     from aekit.errors import ConfigError, DataError
+    from aekit.fitted import FittedSegmenter
     from aekit.loading import as_fitted
 
     if args.out is not None:
@@ -43,7 +44,7 @@ def run(args) -> int:
     options = inputs.data_options(args, run)  # the run's fitted scaling, label column
     ds = inputs.load_data(args.data, args.split, args.max_rows, **options)
     inputs.check_features(model, ds.X, f"--data {args.data}")
-    if as_fitted(model).segmenter:
+    if isinstance(as_fitted(model), FittedSegmenter):
         return _segmenter(args, model, folder, ds)
     fit = inputs.load_data(args.data, "train", None, **options) if args.split == "test" else ds
     if len(fit.X) < 2:

@@ -85,14 +85,13 @@ def run(args) -> int:
             raise ConfigError(f"{flag} applies to --part autoencoder (the graph with the "
                               f"score), not --part {args.part}")
     model, folder, _ = model_folders.load_model(args.model_dir)
-    if args.part is None:
-        from aekit.loading import as_fitted
+    from aekit.loading import as_fitted
 
-        args.part = "segmenter" if as_fitted(model).segmenter else "autoencoder"
-    if args.part == "classifier" and not hasattr(model, "head_"):
+    fitted = as_fitted(model)
+    args.part = args.part or fitted.onnx_part
+    if args.part == "classifier" and getattr(fitted, "head", None) is None:
         raise ConfigError(f"--part classifier: {folder} holds no classifier (train one with "
                           "--model classifier)")
-    # an estimator passes its classifier head along; a bare FittedAutoencoder has none
     path = model.export_onnx(args.out, args.part, threshold=args.threshold,
                              score=args.score or "sse", force=args.force)
     print(f"wrote {path}: the {args.part} of {folder} (ONNX, batch axis dynamic)")

@@ -35,6 +35,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from aekit.errors import ConfigError
     from aekit.evaluation import segmentation_metrics
+    from aekit.fitted import FittedSegmenter
     from aekit.loading import as_fitted
     from aekit.plotting import plot_segmentation
 
@@ -48,7 +49,7 @@ def run(args) -> int:
     ds = inputs.load_data(args.data, args.split, args.max_rows,
                           **inputs.data_options(args, run))
     fitted = as_fitted(model)
-    if not fitted.segmenter:
+    if not isinstance(fitted, FittedSegmenter):
         raise ConfigError(f"{folder}: not a segmentation model (train one with aekit train "
                           "--model segmenter)")
     inputs.check_features(model, ds.X, f"--data {args.data}")
@@ -56,7 +57,7 @@ def run(args) -> int:
     outputs.write_array(args.out, pred)
     h, w = pred.shape[1:]
     masks = ds.y if ds.y is not None and np.ndim(ds.y) == 3 else None
-    k = fitted.module.config.n_classes
+    k = fitted.n_classes
     print(f"wrote {args.out}: {len(pred)} masks of {h}x{w}, classes 0..{k - 1}")
     if masks is not None:
         m = segmentation_metrics(masks, pred, k)

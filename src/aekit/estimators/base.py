@@ -33,7 +33,7 @@ from aekit.estimators.params import (
 from aekit.estimators.streamed import (
     BLOCK_ROWS, StreamedRows, array_blocks, as_rows, mean_variance,
 )
-from aekit.fitted import FittedAutoencoder, InputLayout
+from aekit.fitted import FittedAutoencoder, FittedModel, InputLayout
 from aekit.losses import Objective
 from aekit.models import build_model
 from aekit.training import TrainConfig, greedy_layerwise, threads
@@ -452,7 +452,7 @@ class AutoencoderMixin:
         return self.fitted_.save(path, extra_config=extra, extra_tensors=self._extra_tensors(),
                                  history=self.history_)
 
-    def export_onnx(self, path, part: str = "autoencoder", *, threshold=None,
+    def export_onnx(self, path, part: str | None = None, *, threshold=None,
                     score: str = "sse", force: bool = False) -> Path:
         """Write ``part`` of the fitted model to the ONNX file ``path`` (dynamic batch axis),
         checked against PyTorch in onnxruntime before it is written; needs
@@ -460,38 +460,35 @@ class AutoencoderMixin:
 
         part: 'autoencoder' (x -> reconstruction, score), 'encoder' (x -> code; a VAE gives
         mu and logvar), 'decoder' (code -> reconstruction; not for decoder='unpool', whose
-        indices come from the encoder) or, for a classifier, 'classifier' (x -> logits,
-        probabilities). ``score`` ('sse', 'mse', 'bce') is the autoencoder graph's per-row
+        indices come from the encoder), for a classifier 'classifier' (x -> logits,
+        probabilities), for a segmenter 'segmenter'; None: the whole network. ``score`` ('sse', 'mse', 'bce') is the autoencoder graph's per-row
         error and ``threshold`` an anomaly threshold on it; both go into the metadata with
         the input layout and output activation (:func:`aekit.fitted.onnx.read_metadata`).
         ``force`` replaces an existing file."""
         check_is_fitted(self)
-        classes = getattr(self, "classes_", None)
-        return self.fitted_.export_onnx(
-            path, part, threshold=threshold, score=score, force=force,
-            head=getattr(self, "head_", None),
-            classes=None if classes is None else list(np.asarray(classes).tolist()))
+        return self.fitted_.export_onnx(path, part, threshold=threshold, score=score,
+                                        force=force)
 
     def _train_epochs(self) -> int:
         """Epochs of the training run (saved in the model file's training record)."""
         return getattr(self, "epochs_", None) or self._epochs()
 
-    def _restore_auto(self, fitted: FittedAutoencoder, state: dict) -> None:
+    def _restore_auto(self, fitted: FittedModel, state: dict) -> None:
         """``output_activation_`` / ``likelihood_`` of a loaded model: the saved record, or
         (folders written before 'auto' existed) what the saved network and objective use.
         The caller then checks that the parameters build exactly the saved network."""
-        found = {"output_activation": fitted.module.output_activation,
-                 "likelihood": fitted.objective.likelihood}
         for name, choices in self._AUTO.items():
             if not self._has(name):
                 continue
-            value = state.get(name + "_", found[name])
+            found = {"output_activation": lambda: fitted.module.output_activation,
+                     "likelihood": lambda: fitted.objective.likelihood}[name]()
+            value = state.get(name + "_", found)
             if value not in choices:
                 raise ConfigError(f"estimator state: {name}_ must be one of {list(choices)}, "
                                   f"got {value!r}")
-            if value != found[name]:
+            if value != found:
                 raise ConfigError(f"estimator state: {name}_ is {value!r} but the saved model "
-                                  f"uses {found[name]!r}")
+                                  f"uses {found!r}")
             setattr(self, name + "_", value)
 
     def _restore_weight_decay(self, state: dict) -> None:
@@ -504,7 +501,7 @@ class AutoencoderMixin:
                               f"weight_decay is 'auto', got {value!r}")
         self.weight_decay_ = float(value)
 
-    def _restore(self, fitted: FittedAutoencoder, state: dict, extra: dict) -> None:
+    def _restore(self, fitted: FittedModel, state: dict, extra: dict) -> None:
         """Inverse of ``_json_state`` / ``_extra_tensors`` (validated by the caller)."""
         self.fitted_ = fitted
         self.history_ = list(fitted.history or [])

@@ -20,7 +20,7 @@ from aekit.estimators.base import AutoencoderMixin, on_own_threads, store_params
 from aekit.estimators.params import documented
 from aekit.io.rows import LabelledSource, make_source
 from aekit.losses import CrossEntropy
-from aekit.models import ModelConfig
+from aekit.models import CodeHead, ModelConfig
 from aekit.training.trainer import Trainer
 
 
@@ -47,28 +47,6 @@ def class_mass_normalised(scores: np.ndarray, shares: np.ndarray) -> np.ndarray:
     return np.where(total > 0, scores / np.where(total > 0, total, 1.0), 1.0 / scores.shape[1])
 
 
-class CodeHead(torch.nn.Module):
-    """Softmax-regression head on codes: ``logits = W (z - mean) / scale + b``.
-    ``mean``/``scale`` (k,) are fixed buffers (identity until :meth:`set_statistics`)."""
-
-    def __init__(self, code_size: int, n_classes: int):
-        super().__init__()
-        self.linear = torch.nn.Linear(code_size, n_classes)
-        self.register_buffer("mean", torch.zeros(code_size))
-        self.register_buffer("scale", torch.ones(code_size))
-
-    @torch.no_grad()
-    def set_statistics(self, codes: torch.Tensor) -> None:
-        """Standardise with the column means/stds of ``codes`` (n, k); a constant
-        column keeps scale 1."""
-        std = codes.std(dim=0)
-        self.mean.copy_(codes.mean(dim=0))
-        self.scale.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.linear((z - self.mean) / self.scale)  # (B, k) -> (B, n_classes)
-
-
 class EncoderHead(torch.nn.Module):
     """Encoder and head as one module for fine-tuning: x (B, D) -> logits (B, classes)."""
 
@@ -86,8 +64,8 @@ Attributes
 classes_ : ndarray
     Labels seen in y (without -1).
 fitted_ : aekit.fitted.FittedAutoencoder
-    The autoencoder (module_ is its network).
-head_ : CodeHead
+    The autoencoder (module_ is its network), which owns the head and the class labels.
+head_ : aekit.models.CodeHead
     Standardisation + linear layer on the codes.
 history_ : list of dict
     One record per autoencoder epoch.
@@ -289,6 +267,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):  # seeded head init, global RNG untouched
             torch.manual_seed(self.seed_ + 1)
             self.head_ = CodeHead(self.n_components_, len(self.classes_))
+        self.fitted_.classes = self.classes_.tolist()
         if self.standardize_codes:
             self.head_.set_statistics(torch.from_numpy(codes))  # (n, k)
         yt = torch.as_tensor(targets, dtype=torch.long, device=device)
@@ -325,10 +304,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         check_is_fitted(self)
         X = np.asarray(validate_data(self, X, reset=False, dtype=[np.float32, np.float64]),
                        dtype=np.float32)
-        fitted = self.fitted_
-        logits = fitted.run(lambda x: self.head_(fitted.module.encode(x)),
-                            fitted.layout.to_module(X))
-        return torch.softmax(logits.double(), dim=1).numpy()
+        return self.fitted_.classify(X)
 
     @on_own_threads
     def predict(self, X):
@@ -353,8 +329,14 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         state["n_pseudo_labelled_"] = self.n_pseudo_labelled_
         return state
 
-    def _extra_tensors(self):
-        return {f"head/{k}": v for k, v in self.head_.state_dict().items()}
+    @property
+    def head_(self):
+        """The head on the codes: the fitted model's own (``fitted_.head``)."""
+        return self.fitted_.head
+
+    @head_.setter
+    def head_(self, head):
+        self.fitted_.head = head
 
     def _restore(self, fitted, state, extra):
         super()._restore(fitted, state, extra)
@@ -365,10 +347,8 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         self.n_labelled_ = int(state["n_labelled_"])
         self.n_pseudo_labelled_ = int(state.get("n_pseudo_labelled_", 0))  # older files: 0
         self.supervised_history_ = []
-        self.head_ = CodeHead(self.n_components_, len(classes))
-        head = {k[len("head/"):]: v.float() for k, v in extra.items() if k.startswith("head/")}
-        expected = {k: v.shape for k, v in self.head_.state_dict().items()}
-        if {k: v.shape for k, v in head.items()} != expected:
+        head = fitted.head
+        if head is None or head.linear.weight.shape != (len(classes), self.n_components_):
             raise ModelFileError(f"classifier head tensors do not match {len(classes)} classes "
                                  f"and a {self.n_components_}-d code")
-        self.head_.load_state_dict(head)
+        fitted.classes = self.classes_.tolist()

@@ -39,15 +39,11 @@ from aekit.errors import ConfigError
 from aekit.kinds import KINDS, MODELS, having
 from aekit.fitted.density import SAMPLERS
 from aekit.losses.objectives import LIKELIHOODS, NOISE_KINDS, RECONSTRUCTIONS, SPARSITY_KINDS
-from aekit.models.autoencoder import (
-    ARCHITECTURES,
-    MAX_CLASSES,
-    MAX_LAYER_WIDTH,
-    OUTPUT_ACTIVATIONS,
-)
+from aekit.models.autoencoder import ARCHITECTURES, MAX_LAYER_WIDTH, OUTPUT_ACTIVATIONS
 from aekit.models.conv import DECODER_KINDS
 from aekit.models.layers import ACTIVATIONS
 from aekit.models.priors import MAX_PSEUDO_INPUTS, PRIORS
+from aekit.models.segmentation import MAX_CLASSES
 from aekit.training.trainer import ENGINES, OPTIMIZERS, SCHEDULES
 
 # Which kinds have a keyword follows from what each kind declares (aekit.kinds).

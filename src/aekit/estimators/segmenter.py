@@ -6,7 +6,7 @@ max-unpooling with the encoder's pooling indices - ending in a per-pixel class h
 (:class:`aekit.models.SegmentationNetwork`). Training is the one training loop
 (:class:`aekit.training.trainer.Trainer`: checkpoints, resume, DDP, progress) with the
 supervised objective the classifier uses, :class:`aekit.losses.CrossEntropy`, over
-``(image, mask)`` batches; the fitted network is a :class:`aekit.fitted.FittedAutoencoder`
+``(image, mask)`` batches; the fitted network is a :class:`aekit.fitted.FittedSegmenter`
 (``fitted_``), saved and loaded like every aekit model.
 """
 
@@ -23,10 +23,10 @@ from sklearn.utils.validation import check_is_fitted
 from aekit.errors import DataError, ModelFileError
 from aekit.estimators.base import AutoencoderMixin, on_own_threads, store_params
 from aekit.estimators.params import documented
+from aekit.fitted import FittedSegmenter
 from aekit.io.rows import LabelledSource, make_source
 from aekit.losses import CrossEntropy
-from aekit.models import ModelConfig
-from aekit.models.autoencoder import MAX_CLASSES
+from aekit.models.segmentation import MAX_CLASSES, SegmentationConfig
 from aekit.training.trainer import Trainer
 
 EVAL_IMAGES = 64  # images per validation batch (a 64x64 image's activations are large)
@@ -109,7 +109,7 @@ n_classes_ : int
     Classes the network predicts.
 class_weight_ : ndarray of shape (n_classes_,)
     Weight of each class's pixels in the loss (ones unless class_weight is set).
-fitted_ : aekit.fitted.FittedAutoencoder
+fitted_ : aekit.fitted.FittedSegmenter
     The network (module_ is it), with its input layout.
 image_shape_ : tuple of int
     (C, H, W) of the images.
@@ -156,12 +156,15 @@ class ConvSegmenter(AutoencoderMixin, BaseEstimator):
         store_params(self, locals())
 
     def _model_config(self, layout):
-        return ModelConfig(n_features=layout.module_features, architecture="conv",
-                           hidden=tuple(self.channels), code_size=None,
-                           activation=self.activation, output_activation="linear",
-                           image_shape=layout.image_shape, decoder=self.decoder,
-                           n_classes=int(self.n_classes_), decoder_convs=SEGNET_DECODER_CONVS,
-                           head_kernel=SEGNET_HEAD_KERNEL)
+        return SegmentationConfig(n_features=layout.module_features,
+                                  n_classes=int(self.n_classes_),
+                                  image_shape=layout.image_shape, hidden=tuple(self.channels),
+                                  activation=self.activation, decoder=self.decoder,
+                                  decoder_convs=SEGNET_DECODER_CONVS,
+                                  head_kernel=SEGNET_HEAD_KERNEL)
+
+    def _fitted(self, module, layout):
+        return FittedSegmenter(module, layout=layout, seed=self.seed_)
 
     # --- fitting -------------------------------------------------------------------------
     @on_own_threads

@@ -1,7 +1,9 @@
 """The fitted-model core: one object per trained autoencoder.
 
-- :class:`FittedAutoencoder` (``model.py``): the module, its objective, input layout, code
-  density, and the one inference path (encode / decode / reconstruct / scores / sample).
+- :class:`FittedModel` (``model.py``): what every trained network shares (its module, input
+  layout, the one inference path, its folder, ONNX export); its two kinds are
+  :class:`FittedAutoencoder` (objective, code density, encode / decode / reconstruct /
+  scores / sample, and a classifier's head) and :class:`FittedSegmenter` (a class per pixel).
 - :class:`InputLayout` (``layout.py``): user rows <-> network rows (image shape, padding).
 - ``density.py``: code densities (the VAE prior; GMM / Gaussian / box over a plain AE's codes).
 - ``entropy.py``: the entropy model of the codes (quantiles, medians, decoder gains) that
@@ -15,7 +17,9 @@ Estimators build one in ``fit`` (``est.fitted_``); every other layer takes it th
 from aekit.fitted.density import CodeDensity, StandardNormal, fit_density
 from aekit.fitted.entropy import EntropyModel
 from aekit.fitted.layout import InputLayout
-from aekit.fitted.model import INFER_ROWS, FittedAutoencoder, default_objective
+from aekit.fitted.model import (INFER_ROWS, FittedAutoencoder, FittedModel, FittedSegmenter,
+                                default_objective)
 
-__all__ = ["INFER_ROWS", "CodeDensity", "EntropyModel", "FittedAutoencoder", "InputLayout", "StandardNormal",
-           "default_objective", "fit_density"]
+__all__ = ["INFER_ROWS", "CodeDensity", "EntropyModel", "FittedAutoencoder", "FittedModel",
+           "FittedSegmenter", "InputLayout", "StandardNormal", "default_objective",
+           "fit_density"]

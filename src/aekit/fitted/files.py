@@ -27,7 +27,7 @@ from aekit.errors import AekitError, ModelFileError
 from aekit.io.atomic import (apply_default_modes, is_write_fault, make_temp_dir,
                              swap_folder, write_failed)
 from aekit.io.json_values import json_default
-from aekit.models import ModelConfig, build_model
+from aekit.models import build_model, config_from_dict
 
 FORMAT = "aekit-model-1"
 CONFIG_NAME, WEIGHTS_NAME, HISTORY_NAME = "config.json", "model.safetensors", "history.json"
@@ -169,9 +169,9 @@ def describe(exc: BaseException) -> str:
     return f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
 
 
-def model_config(path, config: dict) -> ModelConfig:
+def model_config(path, config: dict):
     try:
-        return ModelConfig.from_dict(config.get("model"))
+        return config_from_dict(config.get("model"))
     except DAMAGE_ERRORS as exc:
         raise ModelFileError(f"{Path(path) / CONFIG_NAME}: invalid model config: {exc}") from None
 

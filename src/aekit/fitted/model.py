@@ -30,7 +30,9 @@ from aekit.fitted.density import CodeDensity, StandardNormal, check_codes, fit_d
 from aekit.fitted.entropy import EntropyModel
 from aekit.fitted.layout import InputLayout
 from aekit.losses import Objective, importance_log_weights, negative_log_likelihood
+from aekit.models.heads import CodeHead
 from aekit.models.priors import kl_to_standard_normal
+from aekit.models.segmentation import SegmentationConfig
 from aekit.training import threads
 
 INFER_ROWS = 64
@@ -98,6 +100,25 @@ def _saved_entropy(weights: Path, module, rec: dict, extra: dict):
     return entropy
 
 
+def _saved_head(where, module, extra: dict):
+    """A classifier's head from the folder's ``head/`` tensors (None when there are none):
+    its size comes from the tensors, checked against the module's code."""
+    state = {k[len("head/"):]: v.float() for k, v in extra.items() if k.startswith("head/")}
+    if not state:
+        return None
+    weight = state.get("linear.weight")
+    if weight is None or weight.ndim != 2 or weight.shape[1] != module.code_size:
+        raise ModelFileError(f"{where}: classifier head tensors do not match the "
+                             f"{module.code_size}-d code")
+    head = CodeHead(module.code_size, weight.shape[0])
+    try:
+        head.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelFileError(f"{where}: classifier head tensors are damaged: "
+                             f"{str(exc).splitlines()[0]}") from None
+    return head.eval()
+
+
 class _FittedOnFirstUse:
     """An attribute that :meth:`defer` leaves to be fitted from ``pending`` by
     ``fit(obj, pending)`` on its first read; assigning it sets it outright. Kept in the
@@ -143,58 +164,26 @@ def _finite(out: np.ndarray, given: np.ndarray, name: str, what: str) -> np.ndar
                     f"{int(bad.sum())} row(s) refused")
 
 
-class FittedAutoencoder:
-    """A trained autoencoder with its objective, input layout and code density.
+class FittedModel:
+    """What every trained aekit network shares: its module, its input layout (user rows <->
+    network rows), the one inference path (:meth:`run`), its folder on disk and ONNX export.
+    :class:`FittedAutoencoder` and :class:`FittedSegmenter` are the two kinds; loading a
+    folder gives the one it holds (:meth:`read`)."""
 
-    module: an aekit ``Autoencoder`` / ``VariationalAutoencoder``. objective: the training
-    :class:`~aekit.losses.Objective` (default: :func:`default_objective`). layout: the
-    :class:`InputLayout` (default: the module's own width and image shape). density: a
-    :class:`CodeDensity` for a plain AE (None: none fitted yet), ignored for a VAE, whose
-    density is its prior. seed: default seed of the Monte Carlo draws in scores.
-    n_mc_samples: default draws of z per row in :meth:`elbo`. entropy: the
-    :class:`~aekit.fitted.entropy.EntropyModel` of the training codes (compression; None:
-    none fitted yet).
-    """
-
-    def __init__(self, module, *, objective: Objective | None = None,
-                 layout: InputLayout | None = None, density=None, seed: int = 0,
-                 n_mc_samples: int = 8, history: list | None = None,
-                 entropy: EntropyModel | None = None):
+    def __init__(self, module, *, layout: InputLayout | None = None, seed: int = 0,
+                 history: list | None = None):
         if not (isinstance(module, torch.nn.Module) and hasattr(module, "config")
                 and hasattr(module, "encode")):
-            raise ConfigError(f"expected an aekit autoencoder module, got "
+            raise ConfigError(f"expected an aekit network module, got "
                               f"{type(module).__name__}")
         self.module = module  # inference sets eval() and restores the caller's mode
-        self.objective = objective if objective is not None else default_objective(module)
         self.layout = layout if layout is not None else InputLayout.of_module(module)
         if self.layout.module_features != module.config.n_features:
             raise ConfigError(f"the input layout has {self.layout.module_features} values per "
                               f"row but the module takes {module.config.n_features}")
-        self.density = prior_of(module) if self.variational else density
         self.seed = int(seed)
-        self.n_mc_samples = int(n_mc_samples)
         self.history = history
-        self.entropy = entropy
 
-    # --- the code density and the entropy model, fitted when first needed ------------------
-    density = _FittedOnFirstUse(
-        lambda self, pending: fit_density(*pending),
-        """The code density ``sample`` draws from. After :meth:`fit_density` the mixture is
-        fitted on first use (``sample``, ``save``, a pickle): most fits never sample, and EM
-        on the codes cost up to a third of a short fit (issue 27). Seeded, so the density is
-        the one an eager fit gave.""")
-    entropy = _FittedOnFirstUse(
-        lambda self, codes: EntropyModel.fit(self, codes),
-        """The entropy model of the training codes (compression), fitted like the density:
-        on first use (compress, save, a pickle) from the codes :meth:`fit_density` kept.""")
-
-    def __getstate__(self):
-        """Pickles carry the fitted density and entropy model, not the codes they are
-        fitted from."""
-        self.density, self.entropy  # noqa: B018 - fits what is pending
-        return dict(self.__dict__)
-
-    # --- what the model is -------------------------------------------------------------
     @property
     def variational(self) -> bool:
         return bool(self.module.variational)
@@ -212,74 +201,18 @@ class FittedAutoencoder:
         """(C, H, W) to show one input row as an image (ConfigError when there is none)."""
         return self.layout.display_shape()
 
-    @property
-    def free_code_note(self) -> str | None:
-        """How a free code (sampled, interpolated, typed in) is decoded, when that differs
-        from reconstructing an input: a max-unpooling decoder has no encoder indices for
-        it and unpools each value to the top-left cell of its 2x2 window (see
-        :mod:`aekit.models.conv`). None for every other decoder."""
-        c = self.module.config
-        if c.architecture == "conv" and c.decoder == "unpool":
-            return ("max-unpooling decoder: free codes are decoded with fixed top-left "
-                    "pooling indices (inputs use their own)")
-        return None
-
-    @property
-    def segmenter(self) -> bool:
-        """True for a segmentation network (``ModelConfig.n_classes``): it predicts a class
-        per pixel (:meth:`segment`) and has no reconstruction."""
-        return getattr(self.module.config, "n_classes", None) is not None
-
-    def _reconstructs(self, what: str) -> None:
-        if self.segmenter:
-            raise ConfigError(f"{what}: this is a segmentation model; it predicts a class per "
-                              "pixel (predict / aekit segment) and does not reconstruct")
-
-    def segment(self, X, proba: bool = False) -> np.ndarray:
-        """A segmentation network's per-pixel classes (n, H, W) int64 (the argmax of the
-        logits), or with ``proba`` the softmax probabilities (n, n_classes, H, W) float32."""
-        if not self.segmenter:
-            raise ConfigError("segment: this model is an autoencoder, not a segmentation "
-                              "model (ConvSegmenter)")
-        T = self.layout.to_module(self.check_input(X))
-        m = self.module
-        fn = (lambda x: torch.softmax(m.class_logits(x), dim=1)) if proba else \
-            (lambda x: m.class_logits(x).argmax(dim=1))
-        out = self.run(fn, T)
-        shape = (len(T), *(self.layout.image_shape[1:]))
-        if proba:
-            return out.numpy().reshape(len(T), -1, *shape[1:]).astype(np.float32, copy=False)
-        return out.numpy().reshape(shape).astype(np.int64, copy=False)
-
-    def with_objective(self, objective: Objective | None) -> "FittedAutoencoder":
-        """This model scored under another likelihood (a shallow copy); None: self."""
+    def with_objective(self, objective: Objective | None) -> "FittedModel":
+        """This model scored under another likelihood; None: self. Only an autoencoder has
+        a likelihood."""
         if objective is None:
             return self
-        other = copy.copy(self)
-        other.objective = objective
-        return other
+        raise ConfigError(f"a {type(self).__name__} has no likelihood to score under another "
+                          "objective")
 
     # --- checks --------------------------------------------------------------------------
     def check_input(self, X, name: str = "X") -> np.ndarray:
         """X in any accepted layout -> finite float32 (n, D) (see :class:`InputLayout`)."""
         return self.layout.flat(X, name)
-
-    def check_codes(self, Z, name: str = "Z") -> np.ndarray:
-        """Codes (n, k) or one code (k,) -> finite float32 (n, k)."""
-        if isinstance(Z, torch.Tensor):
-            Z = Z.detach().cpu().numpy()
-        Z = np.asarray(Z)
-        if Z.dtype.kind not in "biuf":
-            raise DataError(f"{name} must hold numbers, got dtype {Z.dtype}")
-        Z = np.atleast_2d(Z)
-        if Z.ndim != 2 or Z.shape[1] != self.code_size:
-            raise DataError(f"{name} must have shape (n, {self.code_size}) (the code size), got "
-                            f"{Z.shape}")
-        with np.errstate(over="ignore"):
-            Z = np.ascontiguousarray(Z, dtype=np.float32)
-        if not np.isfinite(Z).all():
-            raise DataError(f"{name} contains NaN or infinite values")
-        return Z
 
     # --- the one inference path ------------------------------------------------------------
     @torch.no_grad()
@@ -342,10 +275,190 @@ class FittedAutoencoder:
         out = self.run(self.module.encode, T)
         return _finite(out.numpy().reshape(len(T), self.code_size), X, "X", "code")
 
+    # --- files ---------------------------------------------------------------------------
+    def record(self) -> dict:
+        """The JSON part of this object ("fitted" in config.json)."""
+        return {"n_features": self.layout.n_features,
+                "image_shape": list(self.layout.image_shape) if self.layout.image_shape else None,
+                "pad": self.layout.pad, "seed": self.seed}
+
+    def save(self, path, *, extra_config: dict | None = None,
+             extra_tensors: dict | None = None, history: list | None = None):
+        """Write the model folder ``path`` (config.json + model.safetensors) atomically."""
+        config = {"fitted": self.record(), **(extra_config or {})}
+        history = self.history if history is None else history
+        return files.save(path, self.module, extra_config=config, extra_tensors=extra_tensors,
+                          history=history)
+
+    @classmethod
+    def from_parts(cls, where, module, config: dict, extra: dict) -> "FittedModel":
+        """Rebuild from a model folder's parts (``files.load_module``): a FittedSegmenter
+        for a segmentation network, else a FittedAutoencoder. Folders written before the
+        fitted record existed (estimator state, or a bare module) still load; a
+        segmentation network's folder written with an autoencoder's record (objective,
+        density) loads without them."""
+        try:
+            rec = config.get("fitted")
+            if rec is None:  # aekit-model-1 folders of the first version
+                state = (config.get("estimator") or {}).get("state") or {}
+                params = (config.get("estimator") or {}).get("params") or {}
+                shape = state.get("image_shape_")
+                rec = {"n_features": state.get("n_features_in_", module.config.n_features),
+                       "image_shape": shape, "pad": state.get("_pad_", 0),
+                       "seed": state.get("seed_", 0),
+                       "n_mc_samples": params.get("n_mc_samples", 8)}
+                if shape is None and module.config.image_shape is not None:
+                    rec["image_shape"] = module.config.image_shape
+            if not isinstance(rec, dict):
+                raise TypeError("'fitted' must be an object")
+            segmenter = isinstance(module.config, SegmentationConfig)
+            for key in ("n_features", "pad", "seed", *(() if segmenter else ("n_mc_samples",))):
+                if isinstance(rec.get(key), bool) or not isinstance(rec.get(key), int) \
+                        or not 0 <= rec[key] < 2**63:
+                    raise TypeError(f"'{key}' must be an integer >= 0")
+            shape = rec.get("image_shape")
+            if shape is not None and not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(
+                    isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
+                raise TypeError("'image_shape' must be null or three positive integers")
+            layout = InputLayout(rec["n_features"], shape, rec["pad"])
+            if segmenter:
+                return FittedSegmenter(module, layout=layout, seed=rec["seed"])
+            objective = (Objective(**config["objective"]) if "objective" in config
+                         else default_objective(module))
+            density = _saved_density(Path(where).with_name(files.WEIGHTS_NAME), module, rec,
+                                     extra)
+            entropy = _saved_entropy(Path(where).with_name(files.WEIGHTS_NAME), module, rec,
+                                     extra)
+            head = _saved_head(where, module, extra)
+            classes = ((config.get("estimator") or {}).get("state") or {}).get("classes_") \
+                if head is not None else None
+            return FittedAutoencoder(module, objective=objective, layout=layout,
+                                     density=density, seed=rec["seed"],
+                                     n_mc_samples=max(1, rec["n_mc_samples"]),
+                                     entropy=entropy, head=head, classes=classes)
+        except ModelFileError:
+            raise
+        except files.DAMAGE_ERRORS as exc:
+            raise ModelFileError(f"{where}: invalid fitted-model record: "
+                                 f"{files.describe(exc)}") from None
+
+    @classmethod
+    def load(cls, path) -> "FittedModel":
+        """The fitted model of a model folder or run folder (never unpickles)."""
+        return cls.read(path)[0]
+
+    @classmethod
+    def read(cls, path):
+        """(fitted model, its folder, config.json, extra tensors) of a model folder or run
+        folder: what :func:`aekit.load` also needs to rebuild an estimator."""
+        folder = files.resolve_folder(path)
+        module, config, extra = files.load_module(folder)
+        fitted = cls.from_parts(folder / files.CONFIG_NAME, module, config, extra)
+        fitted.history = files.read_history(folder)
+        return fitted, folder, config, extra
+
+    def export_onnx(self, path, part: str | None = None, *, threshold=None,
+                    score: str = "sse", force: bool = False):
+        """Write ``part`` ('autoencoder', 'encoder', 'decoder', 'classifier', 'segmenter';
+        None: :attr:`onnx_part`) as an ONNX file with a dynamic batch axis, the input
+        layout, output activation, score and ``threshold`` in its metadata, after checking
+        it against PyTorch in onnxruntime; see :func:`aekit.fitted.onnx.export_onnx`
+        (needs ``pip install 'aekit[onnx]'``)."""
+        from aekit.fitted.onnx import export_onnx
+
+        return export_onnx(self, path, part, threshold=threshold, score=score, force=force)
+
+
+class FittedAutoencoder(FittedModel):
+    """A trained autoencoder with its objective, input layout and code density (and, for
+    an :class:`~aekit.estimators.AutoencoderClassifier`, the class head on its codes).
+
+    module: an aekit ``Autoencoder`` / ``VariationalAutoencoder``. objective: the training
+    :class:`~aekit.losses.Objective` (default: :func:`default_objective`). layout: the
+    :class:`InputLayout` (default: the module's own width and image shape). density: a
+    :class:`CodeDensity` for a plain AE (None: none fitted yet), ignored for a VAE, whose
+    density is its prior. seed: default seed of the Monte Carlo draws in scores.
+    n_mc_samples: default draws of z per row in :meth:`elbo`. entropy: the
+    :class:`~aekit.fitted.entropy.EntropyModel` of the training codes (compression; None:
+    none fitted yet). head, classes: a classifier's head (codes -> logits) and its class
+    labels, in the order of the logits (None: not a classifier).
+    """
+
+    onnx_part = "autoencoder"  # what export_onnx writes by default
+
+    def __init__(self, module, *, objective: Objective | None = None,
+                 layout: InputLayout | None = None, density=None, seed: int = 0,
+                 n_mc_samples: int = 8, history: list | None = None,
+                 entropy: EntropyModel | None = None, head=None, classes=None):
+        super().__init__(module, layout=layout, seed=seed, history=history)
+        if isinstance(module.config, SegmentationConfig):
+            raise ConfigError("a segmentation network is a FittedSegmenter, not an autoencoder")
+        self.objective = objective if objective is not None else default_objective(module)
+        self.density = prior_of(module) if self.variational else density
+        self.n_mc_samples = int(n_mc_samples)
+        self.entropy = entropy
+        self.head, self.classes = head, classes
+
+    # --- the code density and the entropy model, fitted when first needed ------------------
+    density = _FittedOnFirstUse(
+        lambda self, pending: fit_density(*pending),
+        """The code density ``sample`` draws from. After :meth:`fit_density` the mixture is
+        fitted on first use (``sample``, ``save``, a pickle): most fits never sample, and EM
+        on the codes cost up to a third of a short fit (issue 27). Seeded, so the density is
+        the one an eager fit gave.""")
+    entropy = _FittedOnFirstUse(
+        lambda self, codes: EntropyModel.fit(self, codes),
+        """The entropy model of the training codes (compression), fitted like the density:
+        on first use (compress, save, a pickle) from the codes :meth:`fit_density` kept.""")
+
+    def __getstate__(self):
+        """Pickles carry the fitted density and entropy model, not the codes they are
+        fitted from."""
+        self.density, self.entropy  # noqa: B018 - fits what is pending
+        return dict(self.__dict__)
+
+    # --- what the model is -------------------------------------------------------------
+    @property
+    def free_code_note(self) -> str | None:
+        """How a free code (sampled, interpolated, typed in) is decoded, when that differs
+        from reconstructing an input: a max-unpooling decoder has no encoder indices for
+        it and unpools each value to the top-left cell of its 2x2 window (see
+        :mod:`aekit.models.conv`). None for every other decoder."""
+        c = self.module.config
+        if c.architecture == "conv" and c.decoder == "unpool":
+            return ("max-unpooling decoder: free codes are decoded with fixed top-left "
+                    "pooling indices (inputs use their own)")
+        return None
+
+    def with_objective(self, objective: Objective | None) -> "FittedAutoencoder":
+        """This model scored under another likelihood (a shallow copy); None: self."""
+        if objective is None:
+            return self
+        other = copy.copy(self)
+        other.objective = objective
+        return other
+
+    # --- checks --------------------------------------------------------------------------
+    def check_codes(self, Z, name: str = "Z") -> np.ndarray:
+        """Codes (n, k) or one code (k,) -> finite float32 (n, k)."""
+        if isinstance(Z, torch.Tensor):
+            Z = Z.detach().cpu().numpy()
+        Z = np.asarray(Z)
+        if Z.dtype.kind not in "biuf":
+            raise DataError(f"{name} must hold numbers, got dtype {Z.dtype}")
+        Z = np.atleast_2d(Z)
+        if Z.ndim != 2 or Z.shape[1] != self.code_size:
+            raise DataError(f"{name} must have shape (n, {self.code_size}) (the code size), got "
+                            f"{Z.shape}")
+        with np.errstate(over="ignore"):
+            Z = np.ascontiguousarray(Z, dtype=np.float32)
+        if not np.isfinite(Z).all():
+            raise DataError(f"{name} contains NaN or infinite values")
+        return Z
+
     def decode(self, Z) -> np.ndarray:
         """Outputs (n, D) float32 of codes (n, k), after the output activation (see
         ``free_code_note`` for an unpooling decoder)."""
-        self._reconstructs("decode")
         Z = self.check_codes(Z)
         out = self.run(self.module.decode, torch.from_numpy(Z))
         return _finite(self.layout.crop(out.reshape(len(Z), -1)).numpy(), Z, "Z", "output")
@@ -360,7 +473,6 @@ class FittedAutoencoder:
     def reconstruct(self, X) -> np.ndarray:
         """decode(encode(X)) in one pass, (n, D) float32 (a VAE's decoder mean at z = mu;
         an unpooling decoder uses the input's own pooling indices)."""
-        self._reconstructs("reconstruct")
         X = self.check_input(X)
         T = self.layout.to_module(X)
         out = self.run(self.module.reconstruct, T)
@@ -372,7 +484,6 @@ class FittedAutoencoder:
         """Per-row error of the deterministic reconstruction, (n,) float64: "sse" sum of
         squared errors over features (units of X squared), "mse" their mean, "bce" mean
         binary cross-entropy per value in nats (inputs in [0, 1])."""
-        self._reconstructs("reconstruction error")
         if metric not in ERROR_METRICS:
             raise ConfigError(f"metric {metric!r} is not one of {list(ERROR_METRICS)}")
         X = self.check_input(X)
@@ -571,97 +682,84 @@ class FittedAutoencoder:
         return self.decode(self.sample_codes(n, random_state, density).reshape(-1,
                                                                               self.code_size))
 
+    # --- classifying (a classifier's fitted model) ----------------------------------------
+    def classify(self, X) -> np.ndarray:
+        """Class probabilities (n, n_classes) float64 of the head on the codes of X, the
+        columns in the order of :attr:`classes`."""
+        if self.head is None:
+            raise ConfigError("classify: this model has no class head (train an "
+                              "AutoencoderClassifier)")
+        X = self.check_input(X)
+        head, m = self.head, self.module
+        logits = self.run(lambda x: head(m.encode(x)), self.layout.to_module(X))
+        return torch.softmax(logits.double(), dim=1).numpy()
+
     # --- files ---------------------------------------------------------------------------
     def record(self) -> dict:
         """The JSON part of this object (the tensors are the module's and the density's)."""
-        return {"n_features": self.layout.n_features,
-                "image_shape": list(self.layout.image_shape) if self.layout.image_shape else None,
-                "pad": self.layout.pad, "seed": self.seed, "n_mc_samples": self.n_mc_samples,
+        return {**super().record(), "n_mc_samples": self.n_mc_samples,
                 "density": None if self.density is None else self.density.kind,
                 "entropy_model": self.entropy is not None}
 
     def save(self, path, *, extra_config: dict | None = None,
              extra_tensors: dict | None = None, history: list | None = None):
-        """Write the model folder ``path`` (config.json + model.safetensors) atomically."""
+        """Write the model folder ``path`` (config.json + model.safetensors) atomically:
+        the module, the objective, the density and entropy model."""
         tensors = dict(self.density.to_tensors()) if self.density is not None else {}
         if self.entropy is not None:
             tensors.update(self.entropy.to_tensors())
+        if self.head is not None:
+            tensors.update({f"head/{k}": v for k, v in self.head.state_dict().items()})
         tensors.update(extra_tensors or {})
-        config = {"objective": self.objective.to_dict(), "fitted": self.record(),
-                  **(extra_config or {})}
-        history = self.history if history is None else history
-        return files.save(path, self.module, extra_config=config, extra_tensors=tensors,
-                          history=history)
-
-    @classmethod
-    def from_parts(cls, where, module, config: dict, extra: dict) -> "FittedAutoencoder":
-        """Rebuild from a model folder's parts (``files.load_module``). Folders written
-        before the fitted record existed (estimator state, or a bare module) still load."""
-        try:
-            objective = (Objective(**config["objective"]) if "objective" in config
-                         else default_objective(module))
-            rec = config.get("fitted")
-            if rec is None:  # aekit-model-1 folders of the first version
-                state = (config.get("estimator") or {}).get("state") or {}
-                params = (config.get("estimator") or {}).get("params") or {}
-                shape = state.get("image_shape_")
-                rec = {"n_features": state.get("n_features_in_", module.config.n_features),
-                       "image_shape": shape, "pad": state.get("_pad_", 0),
-                       "seed": state.get("seed_", 0),
-                       "n_mc_samples": params.get("n_mc_samples", 8)}
-                if shape is None and module.config.image_shape is not None:
-                    rec["image_shape"] = module.config.image_shape
-            if not isinstance(rec, dict):
-                raise TypeError("'fitted' must be an object")
-            for key in ("n_features", "pad", "seed", "n_mc_samples"):
-                if isinstance(rec.get(key), bool) or not isinstance(rec.get(key), int) \
-                        or not 0 <= rec[key] < 2**63:
-                    raise TypeError(f"'{key}' must be an integer >= 0")
-            shape = rec.get("image_shape")
-            if shape is not None and not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(
-                    isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
-                raise TypeError("'image_shape' must be null or three positive integers")
-            layout = InputLayout(rec["n_features"], shape, rec["pad"])
-            density = _saved_density(Path(where).with_name(files.WEIGHTS_NAME), module, rec,
-                                     extra)
-            entropy = _saved_entropy(Path(where).with_name(files.WEIGHTS_NAME), module, rec,
-                                     extra)
-            return cls(module, objective=objective, layout=layout, density=density,
-                       seed=rec["seed"], n_mc_samples=max(1, rec["n_mc_samples"]),
-                       entropy=entropy)
-        except ModelFileError:
-            raise
-        except files.DAMAGE_ERRORS as exc:
-            raise ModelFileError(f"{where}: invalid fitted-model record: "
-                                 f"{files.describe(exc)}") from None
-
-    @classmethod
-    def load(cls, path) -> "FittedAutoencoder":
-        """The fitted model of a model folder or run folder (never unpickles)."""
-        return cls.read(path)[0]
-
-    @classmethod
-    def read(cls, path):
-        """(fitted model, its folder, config.json, extra tensors) of a model folder or run
-        folder: what :func:`aekit.load` also needs to rebuild an estimator."""
-        folder = files.resolve_folder(path)
-        module, config, extra = files.load_module(folder)
-        fitted = cls.from_parts(folder / files.CONFIG_NAME, module, config, extra)
-        fitted.history = files.read_history(folder)
-        return fitted, folder, config, extra
-
-    def export_onnx(self, path, part: str = "autoencoder", *, threshold=None,
-                    score: str = "sse", force: bool = False, head=None, classes=None):
-        """Write ``part`` ('autoencoder', 'encoder', 'decoder', 'classifier') as an ONNX
-        file with a dynamic batch axis, the input layout, output activation, score and
-        ``threshold`` in its metadata, after checking it against PyTorch in onnxruntime;
-        see :func:`aekit.fitted.onnx.export_onnx` (needs ``pip install 'aekit[onnx]'``)."""
-        from aekit.fitted.onnx import export_onnx
-
-        return export_onnx(self, path, part, threshold=threshold, score=score, force=force,
-                           head=head, classes=classes)
+        return super().save(path, extra_config={"objective": self.objective.to_dict(),
+                                                **(extra_config or {})},
+                            extra_tensors=tensors, history=history)
 
     def __repr__(self) -> str:
         kind = "VAE" if self.variational else "autoencoder"
         return (f"FittedAutoencoder({kind}, {self.module.config.architecture}, "
                 f"{self.n_features} -> {self.code_size})")
+
+
+class FittedSegmenter(FittedModel):
+    """A trained segmentation network (:class:`aekit.models.SegmentationNetwork`): a class
+    for every pixel (:meth:`segment`). It encodes (its last feature map) but has no code
+    to decode and no reconstruction: those calls are refused by name."""
+
+    onnx_part = "segmenter"
+
+    def segment(self, X, proba: bool = False) -> np.ndarray:
+        """Per-pixel classes (n, H, W) int64 (the argmax of the logits), or with ``proba``
+        the softmax probabilities (n, n_classes, H, W) float32."""
+        T = self.layout.to_module(self.check_input(X))
+        m = self.module
+        fn = (lambda x: torch.softmax(m.class_logits(x), dim=1)) if proba else \
+            (lambda x: m.class_logits(x).argmax(dim=1))
+        out = self.run(fn, T)
+        shape = (len(T), *(self.layout.image_shape[1:]))
+        if proba:
+            return out.numpy().reshape(len(T), -1, *shape[1:]).astype(np.float32, copy=False)
+        return out.numpy().reshape(shape).astype(np.int64, copy=False)
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.module.config.n_classes)
+
+    def __getattr__(self, name):
+        # An autoencoder's calls on a segmenter: one clear error, not an AttributeError.
+        if name in AUTOENCODER_ONLY:
+            raise ConfigError(f"{name}: this is a segmentation model; it predicts a class per "
+                              "pixel (predict / aekit segment) and does not reconstruct")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return (f"FittedSegmenter({self.module.config.decoder}, {self.n_features} -> "
+                f"{self.n_classes} classes per pixel)")
+
+
+# The autoencoder's calls that a FittedSegmenter refuses by name (methods only: a probe
+# such as getattr(fitted, "objective", None) still reads as absent).
+AUTOENCODER_ONLY = frozenset((
+    "decode", "reconstruct", "reconstruction_error", "score_samples", "elbo", "kl",
+    "log_likelihood", "kl_per_dimension", "sample", "sample_codes", "fit_density",
+    "fit_entropy", "entropy_model", "density_like", "check_codes"))

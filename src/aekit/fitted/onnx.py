@@ -12,7 +12,7 @@ ones), with a dynamic batch axis:
 - ``decoder``: code (batch, k) -> reconstruction (batch, D). Refused for a max-unpooling
   decoder: it needs the encoder's pooling indices (export the whole autoencoder).
 - ``classifier``: x -> logits and probabilities (batch, n_classes), for an
-  :class:`~aekit.estimators.AutoencoderClassifier` (its head is passed in).
+  :class:`~aekit.estimators.AutoencoderClassifier` (the head its fitted model owns).
 
 Padding (a flat row laid out on a larger image) happens inside the graph: the input is the
 D values of a row, images flattened row-major as (C, H, W). The model's metadata (ONNX
@@ -161,7 +161,7 @@ class SegmenterGraph(_Part):
         return probabilities, probabilities.argmax(dim=1)
 
 
-def _graph(fitted, part: str, score: str, head):
+def _graph(fitted, part: str, score: str):
     """(wrapper module, input name, output names, output descriptions) of ``part``."""
     c = fitted.module.config
     segmenter = getattr(c, "n_classes", None) is not None
@@ -195,7 +195,7 @@ def _graph(fitted, part: str, score: str, head):
                 "(the decoder runs inside it with the input's own indices)")
         return (DecoderGraph(module, layout), "code", ("reconstruction",),
                 (f"reconstruction (batch, {d}) after the output activation",))
-    head = _cpu_float_copy(head)  # part == "classifier"; _check_options made sure of a head
+    head = _cpu_float_copy(fitted.head)  # part == "classifier": _check_options saw a head
     return (ClassifierGraph(module, layout, head), "x", ("logits", "probabilities"),
             ("logits (batch, n_classes)", "probabilities (batch, n_classes): softmax of the "
              "logits, columns in the order of aekit.classes"))
@@ -208,7 +208,7 @@ def _cpu_float_copy(module):
 
 
 # --- export ------------------------------------------------------------------------------
-def _check_options(path, part, threshold, score, force, head) -> tuple[Path, float]:
+def _check_options(fitted, path, part, threshold, score, force) -> tuple[Path, float]:
     if part not in PARTS:
         raise ConfigError(f"part {part!r} is not one of {list(PARTS)}")
     if score not in SCORES:
@@ -221,7 +221,7 @@ def _check_options(path, part, threshold, score, force, head) -> tuple[Path, flo
                 or not math.isfinite(float(threshold)):
             raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
         threshold = float(threshold)
-    if part == "classifier" and head is None:
+    if part == "classifier" and getattr(fitted, "head", None) is None:
         raise ConfigError("part='classifier' needs a classifier: export it from a fitted "
                           "AutoencoderClassifier (or its saved folder)")
     path = Path(path)
@@ -257,26 +257,29 @@ def _example(n: int, width: int, seed: int = 0) -> torch.Tensor:
     return torch.rand((n, width), generator=torch.Generator().manual_seed(seed))
 
 
-def export_onnx(fitted, path, part: str = "autoencoder", *, threshold=None,
-                score: str = "sse", force: bool = False, head=None, classes=None) -> Path:
-    """Write ``part`` of ``fitted`` (a :class:`FittedAutoencoder`) to the ONNX file ``path``.
+def export_onnx(fitted, path, part: str | None = None, *, threshold=None,
+                score: str = "sse", force: bool = False) -> Path:
+    """Write ``part`` of ``fitted`` (a :class:`FittedAutoencoder` or
+    :class:`FittedSegmenter`) to the ONNX file ``path``.
 
     part: 'autoencoder' (x -> reconstruction, score), 'encoder' (x -> code; a VAE: mu,
-        logvar), 'decoder' (code -> reconstruction; not for a max-unpooling decoder) or
-        'classifier' (x -> logits, probabilities; needs ``head``).
+        logvar), 'decoder' (code -> reconstruction; not for a max-unpooling decoder),
+        'classifier' (x -> logits, probabilities; a fitted classifier's, whose model owns
+        its head and class labels) or 'segmenter' (a segmentation network's one part);
+        None: the model's whole network ('segmenter' or 'autoencoder').
     threshold: an anomaly threshold on ``score`` (part='autoencoder'), stored in the
         metadata: a row is an anomaly when score > threshold.
     score: the per-row error the autoencoder graph outputs: 'sse' (default, minus the
         estimators' ``score_samples`` for a plain autoencoder), 'mse' or 'bce'.
     force: replace an existing file (never done otherwise).
-    head, classes: a classifier's head module and its class labels (estimators pass them).
 
     Returns the path. The file is written only after onnxruntime reproduced PyTorch on
     CHECK_ROWS rows (see the module docstring); its metadata is :func:`read_metadata`'s.
     """
     require_onnx()
-    path, threshold = _check_options(path, part, threshold, score, force, head)
-    graph, in_name, out_names, out_text = _graph(fitted, part, score, head)
+    part = fitted.onnx_part if part is None else part
+    path, threshold = _check_options(fitted, path, part, threshold, score, force)
+    graph, in_name, out_names, out_text = _graph(fitted, part, score)
     width = fitted.code_size if part == "decoder" else fitted.n_features
     with _quiet_exporter():
         program = torch.onnx.export(
@@ -284,8 +287,8 @@ def export_onnx(fitted, path, part: str = "autoencoder", *, threshold=None,
             output_names=list(out_names), dynamic_shapes=({0: torch.export.Dim("batch")},),
             verbose=False)
     proto = program.model_proto
-    meta = _metadata(fitted, part, in_name, out_names, out_text, score, threshold, classes,
-                     proto)
+    meta = _metadata(fitted, part, in_name, out_names, out_text, score, threshold,
+                     getattr(fitted, "classes", None), proto)
     diff = _check_parity(graph, proto, in_name, out_names, width)
     meta["check"] = {"rows": CHECK_ROWS, "max_abs_diff": diff,
                      "what": "onnxruntime against PyTorch on rows uniform in [0, 1)"}

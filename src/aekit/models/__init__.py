@@ -1,32 +1,34 @@
 """PyTorch modules of the autoencoder family (dense, tied, convolutional, variational, and
-a VAE's priors)."""
+a VAE's priors) and the segmentation network."""
 
-from aekit.models.autoencoder import (
-    Autoencoder,
-    ModelConfig,
-    SegmentationNetwork,
-    VariationalAutoencoder,
-    build_model,
-)
+from aekit.models.autoencoder import Autoencoder, ModelConfig, VariationalAutoencoder
+from aekit.models.build import build_model, config_from_dict, module_class
 from aekit.models.conv import DECODER_KINDS, ConvDecoder, ConvEncoder
 from aekit.models.dense import DenseDecoder, DenseEncoder, TiedDenseDecoder
+from aekit.models.heads import CodeHead
 from aekit.models.layers import ACTIVATIONS
 from aekit.models.priors import PRIORS, VampPrior, kl_to_standard_normal
+from aekit.models.segmentation import MAX_CLASSES, SegmentationConfig, SegmentationNetwork
 
 __all__ = [
     "ACTIVATIONS",
     "DECODER_KINDS",
     "Autoencoder",
+    "CodeHead",
     "ConvDecoder",
     "ConvEncoder",
     "DenseDecoder",
     "DenseEncoder",
+    "MAX_CLASSES",
     "ModelConfig",
     "PRIORS",
+    "SegmentationConfig",
     "SegmentationNetwork",
     "TiedDenseDecoder",
     "VampPrior",
     "VariationalAutoencoder",
     "build_model",
+    "config_from_dict",
     "kl_to_standard_normal",
+    "module_class",
 ]

@@ -26,17 +26,102 @@ OUTPUT_ACTIVATIONS = ("sigmoid", "linear")
 # Refuse configs whose weights alone would exceed this many parameters (~4 GB of fp32)
 # before anything is allocated: protects `aekit.load` against absurd or hostile configs.
 MAX_PARAMETERS = 1_000_000_000
-# A segmenter's labels are 0 .. MAX_CLASSES - 1, checked before any network is built: the
-# head has one output per class up to the largest label, so one stray pixel labelled 100000
-# would build a 100001-class network (8 GB). 255 is left out because data sets use it for
-# "void" pixels (PASCAL VOC, CamVid); aekit has no ignore label, so they must be relabelled.
-MAX_CLASSES = 255
 MAX_LAYER_WIDTH = 1_000_000
+
+
+def check_field_types(config, integers=(), optional_integers=(), sizes=(),
+                      optional_sizes=(), flags=(), strings=(), optional_strings=()) -> None:
+    """Check (and normalise) a config's fields by type before any conversion: a config read
+    from a file must not be silently rounded (2.5 -> 2) or truthy-cast ("false" -> True).
+    ``sizes``: lists of integers (stored as tuples)."""
+    def int_list(name, value):
+        if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):
+            value = value.tolist()  # numpy arrays / tensors of sizes
+        values = value if isinstance(value, (list, tuple)) else None
+        if values is None or not all(_is_int(v) for v in values):
+            raise ConfigError(f"model config: {name} must be a list of integers, "
+                              f"got {value!r}")
+        return tuple(int(v) for v in values)
+
+    for name in (*sizes, *optional_sizes):
+        value = getattr(config, name)
+        if not (value is None and name in optional_sizes):
+            setattr(config, name, int_list(name, value))
+    for name in (*integers, *optional_integers):
+        value = getattr(config, name)
+        if not (_is_int(value) or (value is None and name in optional_integers)):
+            raise ConfigError(f"model config: {name} must be an integer, got {value!r}")
+        if value is not None:
+            setattr(config, name, int(value))
+    for name in flags:
+        value = getattr(config, name)
+        if not (isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind",
+                                                   None) == "b"):
+            raise ConfigError(f"model config: {name} must be true or false, got {value!r}")
+        setattr(config, name, bool(value))
+    for name in strings:
+        if not isinstance(getattr(config, name), str):
+            raise ConfigError(f"model config: {name} must be a string, "
+                              f"got {getattr(config, name)!r}")
+    for name in optional_strings:
+        if not isinstance(getattr(config, name), (str, type(None))):
+            raise ConfigError(f"model config: {name} must be a string or null, "
+                              f"got {getattr(config, name)!r}")
+    if not isinstance(config.extra, dict):
+        raise ConfigError("model config: extra must be an object")
+
+
+def check_conv_shape(config, fail, what: str = "a convolutional autoencoder") -> None:
+    """A conv network's shape: (C, H, W) matching n_features, at least one conv layer, a
+    known decoder kind."""
+    if config.image_shape is None or len(config.image_shape) != 3:
+        fail(f"{what} needs image_shape = (C, H, W)")
+    if math.prod(config.image_shape) != config.n_features:
+        fail(f"image_shape {config.image_shape} has {math.prod(config.image_shape)} values "
+             f"but n_features is {config.n_features}")
+    if not config.hidden:
+        fail(f"{what} needs at least one conv layer (hidden)")
+    if config.decoder not in DECODER_KINDS:
+        fail(f"decoder {config.decoder!r} is not one of {list(DECODER_KINDS)}")
+
+
+def check_sizes(config, fail) -> None:
+    """Sizes every network shares: n_features, the layer widths, the activation."""
+    if not 0 < config.n_features <= 10**8:
+        fail(f"n_features must be a positive integer up to 1e8, got {config.n_features!r}")
+    if any(not 0 < h <= MAX_LAYER_WIDTH for h in config.hidden):
+        fail(f"hidden sizes must be in 1..{MAX_LAYER_WIDTH}, got {list(config.hidden)}")
+    if config.activation not in ACTIVATIONS:
+        fail(f"activation {config.activation!r} is not one of {sorted(ACTIVATIONS)}")
+
+
+def check_parameters(config, fail) -> None:
+    n = config.parameter_count()
+    if n > MAX_PARAMETERS:
+        fail(f"{n:.3g} parameters is more than the limit {MAX_PARAMETERS:.0e}")
+
+
+def conv_encoder_parameters(image_shape, hidden) -> int:
+    """aekit.models.conv.ConvEncoder's parameters: a 3x3 conv (with bias) per layer."""
+    dims = [image_shape[0], *hidden]
+    return sum(9 * a * b + b for a, b in zip(dims[:-1], dims[1:]))
+
+
+def conv_decoder_parameters(out_channels: int, hidden, decoder: str,
+                            convs_per_block: int = 1) -> int:
+    """aekit.models.conv.ConvDecoder's parameters: per block a 4x4 transposed conv or a 3x3
+    conv (with bias), then convs_per_block - 1 more 3x3 convs."""
+    k = 16 if decoder == "transpose" else 9  # 4x4 transposed vs 3x3 convs
+    dims = [out_channels, *hidden]
+    dec = sum(k * a * b for a, b in zip(dims[:-1], dims[1:])) + sum(dims[:-1])
+    return dec + (convs_per_block - 1) * sum(9 * b * b + b for b in dims[:-1])
 
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild a model; JSON-serialisable (see ``to_dict``)."""
+    """Everything needed to rebuild an autoencoder; JSON-serialisable (see ``to_dict``).
+    A segmentation network has its own (:class:`aekit.models.segmentation.
+    SegmentationConfig`); :func:`config_from_dict` reads either."""
 
     n_features: int
     architecture: str = "dense"
@@ -54,53 +139,15 @@ class ModelConfig:
     prior: str = "standard"
     n_pseudo_inputs: int | None = None
     extra: dict = field(default_factory=dict)  # free-form, ignored by the builder
-    # Segmentation (conv, no dense code): per-pixel logits over n_classes instead of a
-    # reconstruction (SegmentationNetwork). None for every autoencoder.
-    n_classes: int | None = None
-    # Segmentation only (kept out of autoencoders' configs; files without them read as 1):
-    # convs per decoder block and the class head's kernel size.
-    decoder_convs: int = 1
-    head_kernel: int = 1
 
     def __post_init__(self):
-        # Types are checked before any conversion: a config read from a file must not be
-        # silently rounded (2.5 -> 2) or truthy-cast ("false" -> True).
-        def integers(name, value, allow_none=False):
-            if value is None and allow_none:
-                return None
-            if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):
-                value = value.tolist()  # numpy arrays / tensors of sizes
-            values = value if isinstance(value, (list, tuple)) else None
-            if values is None or not all(_is_int(v) for v in values):
-                raise ConfigError(f"model config: {name} must be a list of integers, "
-                                  f"got {value!r}")
-            return tuple(int(v) for v in values)
-
-        self.hidden = integers("hidden", self.hidden)
-        self.image_shape = integers("image_shape", self.image_shape, allow_none=True)
-        for name in ("n_features", "code_size", "n_classes", "decoder_convs", "head_kernel",
-                     "n_pseudo_inputs"):
-            value = getattr(self, name)
-            if not (_is_int(value) or (value is None and name in ("code_size", "n_classes",
-                                                                  "n_pseudo_inputs"))):
-                raise ConfigError(f"model config: {name} must be an integer, got {value!r}")
-            if value is not None:
-                setattr(self, name, int(value))
-        for name in ("tied", "variational"):
-            value = getattr(self, name)
-            if not (isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind",
-                                                       None) == "b"):
-                raise ConfigError(f"model config: {name} must be true or false, got {value!r}")
-            setattr(self, name, bool(value))
-        for name in ("architecture", "activation", "output_activation", "decoder", "prior"):
-            if not isinstance(getattr(self, name), str):
-                raise ConfigError(f"model config: {name} must be a string, "
-                                  f"got {getattr(self, name)!r}")
-        if not isinstance(self.code_activation, (str, type(None))):
-            raise ConfigError(f"model config: code_activation must be a string or null, "
-                              f"got {self.code_activation!r}")
-        if not isinstance(self.extra, dict):
-            raise ConfigError("model config: extra must be an object")
+        check_field_types(self, integers=("n_features",),
+                          optional_integers=("code_size", "n_pseudo_inputs"),
+                          sizes=("hidden",), optional_sizes=("image_shape",),
+                          flags=("tied", "variational"),
+                          strings=("architecture", "activation", "output_activation",
+                                   "decoder", "prior"),
+                          optional_strings=("code_activation",))
         self.validate()
 
     @property
@@ -111,18 +158,15 @@ class ModelConfig:
         def fail(msg):
             raise ConfigError(f"model config: {msg}")
 
-        if not 0 < self.n_features <= 10**8:
-            fail(f"n_features must be a positive integer up to 1e8, got {self.n_features!r}")
+        check_sizes(self, fail)
         if self.architecture not in ARCHITECTURES:
             fail(f"architecture {self.architecture!r} is not one of {list(ARCHITECTURES)}")
-        for name in ("activation", "code_activation", "output_activation"):
+        for name in ("code_activation", "output_activation"):
             value = getattr(self, name)
             if value is not None and value not in ACTIVATIONS:
                 fail(f"{name} {value!r} is not one of {sorted(ACTIVATIONS)}")
         if self.output_activation not in OUTPUT_ACTIVATIONS:
             fail(f"output_activation must be one of {list(OUTPUT_ACTIVATIONS)}")
-        if any(not 0 < h <= MAX_LAYER_WIDTH for h in self.hidden):
-            fail(f"hidden sizes must be in 1..{MAX_LAYER_WIDTH}, got {list(self.hidden)}")
         if self.code_size is not None and not 0 < int(self.code_size) <= MAX_LAYER_WIDTH:
             fail(f"code_size must be in 1..{MAX_LAYER_WIDTH}, got {self.code_size!r}")
         if self.architecture == "dense" and self.code_size is None:
@@ -132,21 +176,7 @@ class ModelConfig:
         if self.tied and (self.architecture != "dense" or self.variational):
             fail("tied weights apply to plain dense autoencoders only")
         if self.architecture == "conv":
-            if self.image_shape is None or len(self.image_shape) != 3:
-                fail("a convolutional autoencoder needs image_shape = (C, H, W)")
-            if math.prod(self.image_shape) != self.n_features:
-                fail(f"image_shape {self.image_shape} has {math.prod(self.image_shape)} values "
-                     f"but n_features is {self.n_features}")
-            if not self.hidden:
-                fail("a convolutional autoencoder needs at least one conv layer (hidden)")
-            if self.decoder not in DECODER_KINDS:
-                fail(f"decoder {self.decoder!r} is not one of {list(DECODER_KINDS)}")
-        if self.n_classes is not None:
-            if not 2 <= self.n_classes <= MAX_CLASSES:
-                fail(f"n_classes must be in 2..{MAX_CLASSES}, got {self.n_classes!r}")
-            if self.architecture != "conv" or self.code_size is not None or self.variational:
-                fail("a segmentation network (n_classes) is convolutional, with no dense "
-                     "code (code_size null) and not variational")
+            check_conv_shape(self, fail)
         if self.prior not in PRIORS:
             fail(f"prior {self.prior!r} is not one of {list(PRIORS)}")
         if self.prior != "standard" and not self.variational:
@@ -158,15 +188,7 @@ class ModelConfig:
                 not 1 <= self.n_pseudo_inputs <= MAX_PSEUDO_INPUTS:
             fail(f"n_pseudo_inputs must be in 1..{MAX_PSEUDO_INPUTS}, "
                  f"got {self.n_pseudo_inputs!r}")
-        if not 1 <= self.decoder_convs <= 4:
-            fail(f"decoder_convs must be in 1..4, got {self.decoder_convs!r}")
-        if self.head_kernel not in (1, 3, 5):
-            fail(f"head_kernel must be 1, 3 or 5, got {self.head_kernel!r}")
-        if self.n_classes is None and (self.decoder_convs, self.head_kernel) != (1, 1):
-            fail("decoder_convs and head_kernel apply to segmentation networks (n_classes)")
-        n = self.parameter_count()
-        if n > MAX_PARAMETERS:
-            fail(f"{n:.3g} parameters is more than the limit {MAX_PARAMETERS:.0e}")
+        check_parameters(self, fail)
 
     def parameter_count(self) -> int:
         """Exact parameter count, computed from sizes alone: a config too large to build is
@@ -187,19 +209,8 @@ class ModelConfig:
             if self.tied:
                 return enc + sum(dec_dims[1:])
             return enc + sum(a * b + b for a, b in zip(dec_dims[:-1], dec_dims[1:]))
-        c = self.image_shape[0]
-        dims = [c, *self.hidden]
-        enc = sum(9 * a * b + b for a, b in zip(dims[:-1], dims[1:]))
-        k = 16 if self.decoder == "transpose" else 9  # 4x4 transposed vs 3x3 convs
-        # A segmentation decoder ends in hidden[0] feature maps (decoder_convs per block),
-        # then a class head of kernel head_kernel.
-        out = c if self.n_classes is None else self.hidden[0]
-        dec_dims = [out, *self.hidden]
-        dec = sum(k * a * b for a, b in zip(dec_dims[:-1], dec_dims[1:])) + sum(dec_dims[:-1])
-        dec += (self.decoder_convs - 1) * sum(9 * b * b + b for b in dec_dims[:-1])
-        total = enc + dec
-        if self.n_classes is not None:
-            total += (self.head_kernel ** 2 * self.hidden[0] + 1) * self.n_classes
+        total = conv_encoder_parameters(self.image_shape, self.hidden) + \
+            conv_decoder_parameters(self.image_shape[0], self.hidden, self.decoder)
         if self.code_size is not None:
             h, w = self.image_shape[1:]
             for _ in self.hidden:
@@ -212,26 +223,39 @@ class ModelConfig:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         d["image_shape"] = list(self.image_shape) if self.image_shape else None
-        if d["n_classes"] is None:  # autoencoders' configs stay as they always were
-            for key in ("n_classes", "decoder_convs", "head_kernel"):
-                del d[key]
-        if d["prior"] == "standard":  # so do those of models with the standard prior
+        if d["prior"] == "standard":  # configs with the standard prior stay as they were
             for key in ("prior", "n_pseudo_inputs"):
                 del d[key]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        if not isinstance(d, dict):
-            raise ConfigError("model config must be a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"model config: unknown keys {sorted(unknown)}")
-        try:
-            return cls(**d)
-        except TypeError as exc:
-            raise ConfigError(f"model config: {exc}") from None
+        return dict_to_config(cls, d)
+
+
+def dict_to_config(cls, d: dict, fixed: dict | None = None):
+    """``cls(**d)`` for a config read from a file, unknown keys refused; ``fixed``: keys
+    the file carries that must have exactly these values (not fields of ``cls``)."""
+    if not isinstance(d, dict):
+        raise ConfigError("model config must be a JSON object")
+    d = dict(d)
+    for key, value in (fixed or {}).items():
+        if key in d and d.pop(key) != value:
+            raise ConfigError(f"model config: {key} must be {json_literal(value)} for this "
+                              "network")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ConfigError(f"model config: unknown keys {sorted(unknown)}")
+    try:
+        return cls(**d)
+    except TypeError as exc:
+        raise ConfigError(f"model config: {exc}") from None
+
+
+def json_literal(value) -> str:
+    return {None: "null", True: "true", False: "false"}.get(value, repr(value)) \
+        if isinstance(value, (bool, type(None))) else repr(value)
 
 
 def _is_int(value) -> bool:
@@ -423,70 +447,3 @@ class VariationalAutoencoder(Autoencoder):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws from the generative model: z ~ p(z), x = decode(z) (the mean)."""
         return self.decode(self.sample_prior(n, generator))
-
-
-class SegmentationNetwork(Autoencoder):
-    """SegNet (Badrinarayanan et al., arXiv:1511.00561): the conv encoder and one of the
-    three decoders of :mod:`aekit.models.conv` (``'unpool'``: max-unpooling with the
-    encoder's pooling indices), the decoder ending in ``hidden[0]`` full-resolution
-    feature maps, then a per-pixel class head (a ``head_kernel`` conv; softmax in the
-    loss). ``decoder_convs`` convs per decoder block densify the unpooled maps.
-
-    ``forward(x)`` takes flat rows (B, D) like every aekit model and returns ``code``
-    (B, k: the last feature map, flat) and ``logits`` (B, n_classes, H, W). It predicts
-    classes; it does not reconstruct (``decode`` gives per-pixel logits, flat).
-    """
-
-    def __init__(self, config: ModelConfig):
-        nn.Module.__init__(self)
-        self.config = config
-        self.output_activation = "linear"  # logits
-        c, act = config, config.activation
-        feature_shape = (c.hidden[0], *c.image_shape[1:])  # (F, H, W) before the head
-        self.encoder = ConvEncoder(c.image_shape, c.hidden, act,
-                                   return_indices=c.decoder == "unpool")
-        self.decoder = ConvDecoder(feature_shape, c.hidden, act, c.decoder, act,
-                                   convs_per_block=c.decoder_convs)
-        self.decoder_act = activation(act)
-        # per-pixel classes; a 3x3 head also sees each pixel's neighbours (smoother edges)
-        self.head = nn.Conv2d(c.hidden[0], c.n_classes, kernel_size=c.head_kernel,
-                              padding=c.head_kernel // 2)
-        self.to_code = self.from_code = None
-
-    def class_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, D) -> per-pixel class logits (B, n_classes, H, W)."""
-        z, context = self.encode_with_context(x)
-        return self._head(z, context)
-
-    def _head(self, z, context):
-        h = self.decoder(z.view(-1, *self.encoder.out_shape), context)  # (B, F, H, W)
-        return self.head(self.decoder_act(h))  # (B, n_classes, H, W)
-
-    def decode_logits(self, z: torch.Tensor, context=None) -> torch.Tensor:
-        return self._head(z, context).flatten(1)
-
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
-        z, context = self.encode_with_context(x)
-        return {"code": z, "logits": self._head(z, context)}
-
-
-def module_class(config: ModelConfig) -> type:
-    """The module class a config builds."""
-    return (VariationalAutoencoder if config.variational else
-            SegmentationNetwork if config.n_classes is not None else Autoencoder)
-
-
-def build_model(config: ModelConfig | dict, seed: int | None = None) -> Autoencoder:
-    """The one constructor: a config (or its dict) -> a fresh, initialised module.
-
-    With ``seed`` the initial weights are reproducible. The global RNG is forked, seeded and
-    restored, so the caller's random state is left exactly as it was.
-    """
-    if isinstance(config, dict):
-        config = ModelConfig.from_dict(config)
-    cls = module_class(config)
-    if seed is None:
-        return cls(config)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return cls(config)

@@ -15,6 +15,7 @@ from aekit import applications as app
 from aekit import evaluation as ev
 from aekit import plotting as pl
 from aekit.errors import ConfigError, DataError
+from aekit.fitted import FittedSegmenter
 from aekit.report.html import Report
 from aekit.report.latent_map import add_latent_map
 from aekit.report.segmentation import segmentation_report
@@ -116,7 +117,7 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     ``class_names`` names the mask labels. Otherwise ``class_names`` (the dataset's
     ``classes``, label order) names the classes in the code map's legend.
     """
-    if app.as_fitted(model).segmenter:
+    if isinstance(app.as_fitted(model), FittedSegmenter):
         return segmentation_report(model, X_test, y_test, history=history, config=config,
                                    title=title, subtitle=subtitle, class_names=class_names)
     fitted = app.as_fitted(model, objective)

@@ -1,0 +1,41 @@
+"""The one constructor of aekit's networks, and which config a saved ``model`` object is."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aekit.models.autoencoder import Autoencoder, ModelConfig, VariationalAutoencoder
+from aekit.models.segmentation import SegmentationConfig, SegmentationNetwork
+
+
+def module_class(config) -> type:
+    """The module class a config builds."""
+    if isinstance(config, SegmentationConfig):
+        return SegmentationNetwork
+    return VariationalAutoencoder if config.variational else Autoencoder
+
+
+def config_from_dict(d: dict):
+    """The config a file's ``model`` object describes: a segmentation network's (it names
+    n_classes) or an autoencoder's."""
+    if isinstance(d, dict) and d.get("n_classes") is not None:
+        return SegmentationConfig.from_dict(d)
+    return ModelConfig.from_dict(d)
+
+
+def build_model(config, seed: int | None = None) -> nn.Module:
+    """A config (or its dict) -> a fresh, initialised module: an autoencoder, or a
+    segmentation network for a :class:`SegmentationConfig`.
+
+    With ``seed`` the initial weights are reproducible. The global RNG is forked, seeded and
+    restored, so the caller's random state is left exactly as it was.
+    """
+    if isinstance(config, dict):
+        config = config_from_dict(config)
+    cls = module_class(config)
+    if seed is None:
+        return cls(config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(config)
