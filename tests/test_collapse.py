@@ -85,17 +85,21 @@ def test_a_fit_a_little_better_than_untrained_but_far_worse_than_the_mean_is_ref
     # `aekit train --learning-rate 1e9` once saved as a model. Built here exactly: an
     # untrained network, with "before training" weights a thousandth of its own and an error
     # 1% above its own; with a tenth (moved 9x) it is an undertrained network, left alone.
+    from aekit.training.collapse import CollapseCheck, check_rows
+
     est = StackedAutoencoder(4, hidden_layer_sizes=(16,), epochs=0, random_state=0).fit(X)
-    before = est._state(est.fitted_, X)
+    f = est.fitted_
+    check = CollapseCheck(check_rows(X), f.reconstruct, f.encode, f.module, 1e9)
+    before = check.before
     mean_mse = before["data"] / X.shape[1]
     assert before["mse"] > 2 * mean_mse and before["spread"] > 1e-6 * before["data"]
     before["mse"] *= 1.01
     weights = before["weights"]
     before["weights"] = [w / 10 for w in weights]
-    est._check_not_collapsed(X, before)
+    check.check()
     before["weights"] = [w / 1000 for w in weights]
     with pytest.raises(TrainingError, match="training made no progress.*learning_rate="):
-        est._check_not_collapsed(X, before)
+        check.check()
 
 
 def test_a_tiny_network_dying_at_a_normal_learning_rate_is_left_alone():
@@ -263,3 +267,29 @@ def test_codes_beyond_float32_are_a_data_error(bad):
     with pytest.raises(DataError, match="no code density"):
         fit_density("gmm", codes)
     assert issubclass(DataError, AekitError)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: aekit.LinearAutoencoder(3),                                 # the solve's epoch
+    lambda: aekit.LinearAutoencoder(3, solver="gradient", epochs=1),
+    lambda: StackedAutoencoder(3, hidden_layer_sizes=(8,), epochs=1),
+    lambda: StackedAutoencoder(3, hidden_layer_sizes=(8,), epochs=1, pretraining="greedy"),
+    lambda: ConvAutoencoder(channels=(2,), n_components=3, epochs=1, image_shape=(8, 8)),
+    lambda: aekit.VariationalAutoencoder(3, hidden_layer_sizes=(8,), epochs=1),
+    lambda: aekit.AutoencoderClassifier(3, hidden_layer_sizes=(8,), pretrain_epochs=1,
+                                        head_epochs=1, finetune_epochs=1),
+], ids=["linear-svd", "linear-gradient", "stacked", "greedy", "conv", "vae", "classifier"])
+def test_every_autoencoder_run_ends_with_the_check_as_a_callback(monkeypatch, make):
+    """The check is a callback of the run's last training phase (greedy: the fine-tune;
+    the linear solve: its one epoch through the loop), run once per fit, after training."""
+    from aekit.training.collapse import CollapseCheck
+
+    ended = []
+    check = CollapseCheck.check
+    monkeypatch.setattr(CollapseCheck, "on_train_end",
+                        lambda self, trainer: ended.append(trainer) or check(self))
+    est = make().set_params(random_state=0)
+    Xd = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    est.fit(Xd, np.arange(64) % 2) if hasattr(est, "predict") else est.fit(Xd)
+    assert len(ended) == 1 and ended[0].epoch >= 1
+    assert CollapseCheck in [type(c) for c in ended[0].callbacks]

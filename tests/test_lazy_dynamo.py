@@ -24,6 +24,8 @@ def test_fit_checkpoint_and_resume_leave_torch_dynamo_unimported(tmp_path):
         make = lambda e: StackedAutoencoder(3, hidden_layer_sizes=(8,), epochs=e, random_state=0)
         make(2).fit(X, checkpoint_dir={str(tmp_path)!r})
         make(2).fit(X, checkpoint_dir={str(tmp_path)!r}, resume=True)  # loads the state
+        from aekit import LinearAutoencoder
+        LinearAutoencoder(3).fit(X)  # the solve: a loop step that leaves no gradient
         print("torch._dynamo" in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

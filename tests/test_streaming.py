@@ -258,13 +258,14 @@ def test_fit_never_reads_the_whole_file(tmp_path, monkeypatch, one_thread):
     collapse check's sample, the code density's sample): never the file."""
     from aekit.datasets import load
     from aekit.estimators import base, streamed
+    from aekit.training import collapse
 
     np.save(tmp_path / "x.npy", np.random.default_rng(0).integers(0, 256, (3000, 16),
                                                                   dtype=np.uint8))
     monkeypatch.setattr(streamed, "BLOCK_ROWS", 500)
     monkeypatch.setattr(base, "BLOCK_ROWS", 500)
     monkeypatch.setattr(base, "DENSITY_ROWS", 400)
-    monkeypatch.setattr(base.BaseAutoencoder, "_CHECK_ROWS", 300)
+    monkeypatch.setattr(collapse, "CHECK_ROWS", 300)
     reads = []
     batch = ArraySource.batch
     monkeypatch.setattr(ArraySource, "batch",

@@ -37,6 +37,7 @@ from aekit.fitted import FittedAutoencoder, FittedModel, InputLayout
 from aekit.losses import Objective
 from aekit.models import build_model
 from aekit.training import TrainConfig, greedy_layerwise, threads
+from aekit.training.collapse import CollapseCheck, check_rows
 from aekit.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -354,12 +355,14 @@ class AutoencoderMixin:
 
     def _train(self, module, layout: InputLayout, X: np.ndarray, epochs: int, seed: int,
                greedy_epochs=None, checkpoint_dir=None, resume: bool = False,
-               trainer=None, continuing: bool = False) -> None:
+               trainer=None, continuing: bool = False, callbacks=()) -> None:
         """Train ``module`` in place (history appended). On divergence ``train`` restores
         the last good weights into the module, and ``fitted_`` holds them (without a code
         density) when the TrainingError propagates, so they can still be saved.
         ``checkpoint_dir``/``resume``: see :func:`aekit.training.train` (the signature
-        stored with each checkpoint is the network + objective config)."""
+        stored with each checkpoint is the network + objective config). ``callbacks``: the
+        run's own (its collapse check), added to the last phase (greedy: the fine-tune),
+        and replacing the previous call's in a continued trainer."""
         config = self._train_config(epochs, seed)
         if isinstance(X, StreamedRows) and greedy_epochs is None:
             Xt = X.source(pad=layout.pad, device=config.device)  # read a batch at a time
@@ -372,12 +375,16 @@ class AutoencoderMixin:
                 results = greedy_layerwise(module, self._objective(), Xt, config=config,
                                            pretrain_epochs=greedy_epochs,
                                            checkpoint_dir=checkpoint_dir, resume=resume,
-                                           signature=signature)
+                                           signature=signature, callbacks=callbacks)
                 self.pretraining_history_ = [r.history for r in results["layers"]]
                 history = results["fine_tune"].history
             else:
                 if trainer is None:
-                    trainer = Trainer(module, self._objective(), config)
+                    trainer = Trainer(module, self._objective(), config, callbacks=callbacks)
+                else:  # a continued run: this call's checks, not the last call's
+                    trainer.extra_callbacks = [
+                        c for c in trainer.extra_callbacks if not isinstance(c, CollapseCheck)
+                    ] + list(callbacks)
                 self._trainer = trainer  # partial_fit continues from here (warm start)
                 done = len(trainer.result.history)
                 until = trainer.epoch + epochs if continuing else None
@@ -394,6 +401,13 @@ class AutoencoderMixin:
         module.eval()
         self.history_ = list(self.history_) + history
         self.n_iter_ += len(history)
+
+    def _collapse_check(self, module, layout: InputLayout, X) -> CollapseCheck:
+        """The run's collapse check (:mod:`aekit.training.collapse`), measuring the network
+        as it is now (before this training) on X's rows, in X's units."""
+        fitted = self._fitted(module, layout)
+        return CollapseCheck(check_rows(X), fitted.reconstruct, fitted.encode, module,
+                             self._option("learning_rate"))
 
     def __getstate__(self):
         """Pickles leave the live trainer out (optimizer, buffers): an unpickled model's
@@ -559,24 +573,6 @@ def _past_the_schedule(trainer, planned: int) -> None:
 DENSITY_ROWS = 5_000
 
 
-def _pca_errors(X: np.ndarray, k: int, shuffles: int = 5) -> tuple[float, float]:
-    """Per-value MSE of reconstructing X (n, D) from its top k principal components, and
-    the mean of the same over ``shuffles`` copies of X with each column shuffled on its own
-    (same marginals, no structure across columns; seeded, so the result is fixed)."""
-    X = np.asarray(X, dtype=np.float64)
-    scale = max(float(np.abs(X).max()), 1e-150)  # computed on X / scale: no overflow
-
-    def error(A):
-        A = (A - A.mean(axis=0)) / scale
-        s = np.linalg.svd(A, compute_uv=False)
-        return float((s[k:] ** 2).sum() / A.size) * scale ** 2
-
-    rng = np.random.default_rng(0)
-    null = np.mean([error(np.column_stack([rng.permutation(c) for c in X.T]))
-                    for _ in range(shuffles)])
-    return error(X), float(null)
-
-
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, AutoencoderMixin,
                       BaseEstimator):
     """Transformer API shared by every autoencoder estimator.
@@ -608,15 +604,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         greedy = None
         if self._option("pretraining") == "greedy":
             greedy = self.pretrain_epochs or self.epochs_
-        before = self._state(self._fitted(module, layout), X)  # the untrained network
+        check = self._collapse_check(module, layout, X)  # the untrained network
         try:
             self._train(module, layout, X, self.epochs_, self.seed_, greedy_epochs=greedy,
-                        checkpoint_dir=checkpoint_dir, resume=resume)
-        except TrainingError:
-            self._keep_after_divergence(module, layout, X)
+                        checkpoint_dir=checkpoint_dir, resume=resume, callbacks=[check])
+        except TrainingError as exc:
+            if getattr(exc, "history", None) is not None:  # diverged (a collapse has none)
+                self._keep_after_divergence(module, layout, X)
             raise
         self.fitted_ = self._fitted(module, layout)
-        self._check_not_collapsed(X, before)
         self._fit_sampler(X)
         return self
 
@@ -654,15 +650,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
             trainer = Trainer(module, self._objective(), config)
         trainer.best.restore = False  # partial_fit keeps the last epoch's weights
         _past_the_schedule(trainer, self.epochs_)
-        before = self._state(self._fitted(module, layout), X)  # before this epoch
+        check = self._collapse_check(module, layout, X)  # before this epoch
         try:
-            self._train(module, layout, X, 1, self.seed_, trainer=trainer, continuing=True)
-        except TrainingError:
-            self._keep_after_divergence(module, layout, X)
+            self._train(module, layout, X, 1, self.seed_, trainer=trainer, continuing=True,
+                        callbacks=[check])
+        except TrainingError as exc:
+            if getattr(exc, "history", None) is not None:  # diverged (a collapse has none)
+                self._keep_after_divergence(module, layout, X)
             raise
         if first:
             self.fitted_ = self._fitted(module, layout)
-        self._check_not_collapsed(X, before)
         self._fit_sampler(X)
         return self
 
@@ -679,102 +676,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
             self.fitted_ = self._fitted(module, layout)
         with contextlib.suppress(AekitError):
             self._fit_sampler(X)
-
-    # --- a collapsed model is an error, not a result ------------------------------------------
-    _CHECK_ROWS = 1024  # training rows the check reconstructs (evenly spaced; 2048 cost
-    # 0.1 s of a 3-epoch Fashion-MNIST fit, issue 27)
-    _MOVED = 1.0  # the weights moved farther than this times their norm before training
-    _FLAT = 1e-6  # outputs varying less than this fraction of the data's variance: constant
-    _SHRUNK = 1e-3  # ... and less than this fraction of the untrained network's: collapsed
-    _MEAN_WORSE = 1.5  # a constant output this many times worse than the mean: collapsed
-    _FAR = 100.0  # weights moved farther than this: only steps of absurd size do that (an
-    # undertrained tiny net at lr 5e-3 moves about 1x and can sit 1.8x above the mean's error)
-    _STRUCTURE = 0.8  # PCA error below this fraction of its error on shuffled columns
-
-    def _state(self, fitted: FittedAutoencoder, X: np.ndarray, weights: bool = True) -> dict:
-        """What the collapse check compares: the reconstruction error (MSE) and the
-        outputs' variance across rows (summed over features) of ``fitted`` on up to
-        _CHECK_ROWS rows of X, in float64; with ``weights``, a copy of the weights."""
-        if len(X) > self._CHECK_ROWS or isinstance(X, StreamedRows):  # (streamed: read them)
-            X = X[np.linspace(0, len(X) - 1, min(len(X), self._CHECK_ROWS)).astype(np.int64)]
-        R = fitted.reconstruct(X).astype(np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
-            state = {"mse": float(np.mean((R - X) ** 2)), "spread": float(R.var(axis=0).sum()),
-                     "data": float(X.astype(np.float64).var(axis=0).sum()), "rows": X}
-        if weights:
-            state["weights"] = [p.detach().to("cpu", torch.float64, copy=True)
-                                for p in fitted.module.parameters()]
-        return state
-
-    def _moved(self, before: dict) -> float:
-        """How far training moved the weights, relative to their norm before training."""
-        now = [p.detach().to("cpu", torch.float64) for p in self.fitted_.module.parameters()]
-        if len(now) != len(before["weights"]):
-            return 0.0
-        step = sum(float(((a - b) ** 2).sum()) for a, b in zip(now, before["weights"]))
-        size = sum(float((b ** 2).sum()) for b in before["weights"])
-        return float(np.sqrt(step / size)) if size > 0 else float("inf")
-
-    def _check_not_collapsed(self, X: np.ndarray, before: dict) -> None:
-        """Raise a :class:`TrainingError` when training left a model that is of no use
-        although the loss stayed finite (so the divergence guard never fired). Both cases
-        require that training moved the weights farther than _MOVED times their norm before
-        training: the mark of steps far too large (a tiny network whose ReLUs die at a
-        normal learning rate moves its weights by a few percent, and is left alone):
-
-        - collapsed: the network gives (nearly) the same output for every training row
-          (its outputs vary by less than _FLAT of the data's variance, and _SHRUNK of what
-          they did before training), and that output is either more than _MEAN_WORSE times
-          worse than predicting each feature's mean, or the data has structure a model with
-          this code size learns (PCA with as many components as the code reconstructs it
-          with under _STRUCTURE of its error on the same columns shuffled; on random data a
-          constant output is about the best there is); or
-        - no progress: its reconstruction error on the training rows is worse than
-          predicting each feature's mean, and either no better than before training or,
-          with the weights moved more than _FAR times their size, over _MEAN_WORSE times
-          the mean's.
-
-        Both come from a learning rate far too large (dead ReLUs, saturated sigmoids,
-        weights grown without bound). The error carries no history, so ``aekit train``
-        keeps no model folder, and the code density is not fitted."""
-        after = self._state(self.fitted_, X, weights=False)
-        lr = self._option("learning_rate")
-        fix = (f"The learning rate is probably too large (learning_rate={lr:g}): lower it "
-               "(e.g. to 1e-3) or set grad_clip." if isinstance(lr, (int, float)) else
-               "Lower the learning rate or set grad_clip.")
-        if not np.isfinite([after["mse"], after["spread"]]).all() \
-                and np.isfinite([before["mse"], before["spread"]]).all():
-            raise TrainingError("training blew up: the network's outputs on the training rows "
-                                f"overflow float32, though every weight is finite. {fix}")
-        moved = self._moved(before)
-        if not moved > self._MOVED:
-            return
-        rows, data = after["rows"], after["data"]
-        mean_mse = data / rows.shape[1]  # predicting each feature's mean
-        if len(rows) > 1 and data > 0 and after["spread"] <= self._FLAT * data \
-                and after["spread"] <= self._SHRUNK * before["spread"]:
-            k = int(self.fitted_.code_size)
-            pca, null = _pca_errors(rows, k)
-            if after["mse"] > self._MEAN_WORSE * mean_mse or pca < self._STRUCTURE * null:
-                codes = self.fitted_.encode(rows).astype(np.float64)
-                raise TrainingError(
-                    "training collapsed: the network gives the same output for every "
-                    f"training row (variance of its outputs across rows {after['spread']:.3g},"
-                    f" of the data {data:.3g}, summed over features; largest standard "
-                    f"deviation of a code unit {float(codes.std(axis=0).max()):.3g}), so it "
-                    f"learned nothing from the data: reconstruction error MSE "
-                    f"{after['mse']:.4g}, against {mean_mse:.4g} for predicting each "
-                    f"feature's mean and {pca:.4g} for PCA with {k} components; training "
-                    f"moved the weights {moved:.3g} times their initial size. {fix}")
-        # (worse than before; or, after absurd steps, far worse than the mean though a hair
-        # better than before: at lr 1e9 an untrained sigmoid net's 0.5 is 2-3x the mean's)
-        if after["mse"] > mean_mse and (after["mse"] >= before["mse"] or (
-                moved > self._FAR and after["mse"] > self._MEAN_WORSE * mean_mse)):
-            raise TrainingError(
-                "training made no progress: the reconstruction error on the training rows "
-                f"is MSE {after['mse']:.4g}, against {before['mse']:.4g} before training "
-                f"and {mean_mse:.4g} for predicting each feature's mean, although training "
-                f"moved the weights {moved:.3g} times their initial size. {fix}")
 
     @property
     def sampler_(self):

@@ -164,7 +164,8 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
             module = self._copy_pretrained(pretrained, module)
         elif self.epochs_ > 0:
             self._train(module, layout, X, self.epochs_, self.seed_,
-                        checkpoint_dir=checkpoint_dir, resume=resume)
+                        checkpoint_dir=checkpoint_dir, resume=resume,
+                        callbacks=[self._collapse_check(module, layout, X)])
         self.fitted_ = self._fitted(module, layout)
         Z = self.fitted_.encode(X)  # (n, k): once, for the statistics and the head
         labelled, targets, batch = ~unlabelled, targets, self.supervised_batch_size

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
-from threadpoolctl import threadpool_limits
+import dataclasses
 
 from aekit.errors import ConfigError
 from aekit.estimators.base import BaseAutoencoder, store_params
 from aekit.estimators.params import documented
 from aekit.estimators.stacked import ATTRIBUTES_DOC
-from aekit.estimators.streamed import StreamedRows, row_blocks
+from aekit.estimators.streamed import row_blocks
 from aekit.models import ModelConfig
-from aekit.training import threads
-from aekit.training.closed_form import (
-    SVD_MAX_FEATURES,
-    principal_subspace,
-    set_principal_weights,
-)
+from aekit.training.closed_form import SVD_MAX_FEATURES
+from aekit.training.steps import SolveStep
+from aekit.training.trainer import Trainer
 
 
 @documented(ATTRIBUTES_DOC + """solver_ : str
@@ -89,7 +84,7 @@ class LinearAutoencoder(BaseAutoencoder):
         return "gradient" if self.solver == "gradient" or blockers else "svd"
 
     def _train(self, module, layout, X, epochs, seed, greedy_epochs=None, checkpoint_dir=None,
-               resume=False, trainer=None, continuing=False):
+               resume=False, trainer=None, continuing=False, callbacks=()):
         """``fit``: solve when solver resolves to 'svd' (recorded as ``solver_``), else the
         training loop; ``partial_fit`` (``trainer``/``continuing``): gradient steps from
         where the model is."""
@@ -100,40 +95,20 @@ class LinearAutoencoder(BaseAutoencoder):
             self.solver_ = self._chosen_solver(X.shape[1])
         if self.solver_ == "gradient" or trainer is not None or continuing:
             return super()._train(module, layout, X, epochs, seed, greedy_epochs,
-                                  checkpoint_dir, resume, trainer, continuing)
-        t0 = time.perf_counter()
-        # The solve is numpy's (BLAS), which torch's count does not govern: the same
-        # policy, from its work (n D^2 for the scatter matrix), through threadpoolctl.
+                                  checkpoint_dir, resume, trainer, continuing, callbacks)
+        # The solve is the loop's one step over every row (aekit.training.steps.SolveStep):
+        # the thread policy, history, TensorBoard and checkpoints treat it as an epoch.
         n, d = X.shape
-        n_threads = threads.requested(None) or threads.for_work(
-            2.0 * n * d * d, bound=threads.available_cores())
-        with threadpool_limits(limits=n_threads):
-            mean, components, mse = principal_subspace(row_blocks(X), module.code_size)
-        set_principal_weights(module, mean, components)
-        module.eval()
+        config = dataclasses.replace(self._train_config(1, seed), batch_size=max(1, n),
+                                     lr_schedule=None, warmup_epochs=0.0)
+        step = SolveStep(module, lambda: row_blocks(X), n, d)
+        trainer = Trainer(module, self._objective(), config, step=step)
+        done = len(self.history_)
+        super()._train(module, layout, X, 1, seed, checkpoint_dir=checkpoint_dir,
+                       resume=resume, trainer=trainer, callbacks=callbacks)
+        for record in self.history_[done:]:
+            record["solver"] = "svd"
         self._trainer = None  # partial_fit starts a fresh optimizer from the solution
-        record = {"epoch": 1, "loss": mse, "seconds": time.perf_counter() - t0,
-                  "solver": "svd", "threads": n_threads}
-        if self.log_dir is not None:  # the solve's one record, as an epoch's would be
-            self._log_solve(module, X, record)
-        self.history_ = list(self.history_) + [record]
-        self.n_iter_ += 1
-
-    def _log_solve(self, module, X, record) -> None:
-        """TensorBoard's callback on the solved network: the loss at step 1 and the
-        reconstruction grid of the first rows (what one epoch of training would log)."""
-        from types import SimpleNamespace
-
-        from aekit.io.rows import make_source
-        from aekit.training.tensorboard import TensorBoard
-
-        source = X.source() if isinstance(X, StreamedRows) else make_source(X)
-        board, run = TensorBoard(self.log_dir, source), SimpleNamespace(model=module)
-        board.on_train_begin(run)
-        try:
-            board.on_epoch_recorded(run, record)
-        finally:
-            board.on_train_end(run)
 
     # --- saving ------------------------------------------------------------------------
     def _json_state(self) -> dict:

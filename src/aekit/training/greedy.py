@@ -59,11 +59,11 @@ def phase_names(n_layers: int, fine_tune: bool = True) -> list[str]:
 def greedy_layerwise(model, objective: Objective, X, *, config: TrainConfig,
                      pretrain_epochs: int | None = None, fine_tune: bool = True,
                      X_val=None, checkpoint_dir=None, resume: bool = False,
-                     signature: dict | None = None) -> dict:
+                     signature: dict | None = None, callbacks=()) -> dict:
     """Pre-train ``model`` (a plain dense Autoencoder) one layer at a time, then fine-tune.
 
     ``checkpoint_dir`` / ``resume`` / ``signature``: as in :func:`train`, per phase (see the
-    module docstring). Returns ``{"layers": [TrainResult, ...], "fine_tune": TrainResult |
+    module docstring); ``callbacks``: the fine-tune's. Returns ``{"layers": [TrainResult, ...], "fine_tune": TrainResult |
     None}``.
     """
     c = model.config
@@ -106,7 +106,8 @@ def greedy_layerwise(model, objective: Objective, X, *, config: TrainConfig,
         inputs = torch.cat([shallow.encode(inputs[i:i + 8192])
                             for i in range(0, len(inputs), 8192)]).detach()
     if fine_tune:
-        results["fine_tune"] = run(n_layers, model, objective, X, config, X_val=X_val)
+        results["fine_tune"] = run(n_layers, model, objective, X, config, X_val=X_val,
+                                   callbacks=callbacks)
     return results
 
 

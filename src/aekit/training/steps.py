@@ -10,6 +10,9 @@
 - :class:`ShardedStep`: the autograd step over fixed shards of each batch, one CPU thread
   each; how a step big enough to gain from more than one core uses them
   (:mod:`aekit.training.threads` says why, and when).
+- :class:`SolveStep`: the linear autoencoder's exact minimum (PCA,
+  :mod:`aekit.training.closed_form`) as one step over every row; given by the caller
+  (``Trainer(step=...)``), never chosen.
 
 A step returns ``(keys, values, rows)``: the loss terms' names, their values (Python floats
 when ``host``, else 0-d tensors) and the rows they average over (for the epoch's means).
@@ -20,9 +23,11 @@ from __future__ import annotations
 import contextlib
 
 import torch
+from threadpoolctl import threadpool_limits
 
 from aekit.losses.objectives import row_shares
 from aekit.training import dense_step, distributed, threads
+from aekit.training.closed_form import principal_subspace, set_principal_weights
 
 
 class AutogradStep:
@@ -161,6 +166,37 @@ class ShardedStep:
             w = loss_weights if key == "loss" else rows
             values.append(sum(wi * r[1][k] for wi, r in zip(w, results)))
         return keys, values, n
+
+
+class SolveStep:
+    """The MSE minimum of a one-layer linear autoencoder, solved (PCA: :mod:`aekit.training.
+    closed_form`) as the loop's one step of an epoch: the caller sets the batch to every
+    row, and ``blocks()`` reads them once, in order, a block at a time (an array, or rows
+    streamed from a file). The weights are written in place and no gradient is left, so
+    the optimizer leaves them; the callbacks (history, TensorBoard, checkpoints, best
+    weights) see an epoch like any other. numpy's BLAS does the work, under the thread
+    count the loop chose from :meth:`flops` (threadpoolctl; torch's setting does not
+    reach numpy)."""
+
+    host = True
+    keys = ["loss"]
+
+    def __init__(self, model, blocks, n_rows: int, n_features: int):
+        self.model, self.blocks = model, blocks
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.work = 2.0 * n_rows * n_features ** 2  # the scatter matrix, sum over rows
+
+    def flops(self) -> float:
+        return self.work
+
+    def __call__(self, source, idx, generator, epoch):
+        with threadpool_limits(limits=torch.get_num_threads()):
+            mean, components, mse = principal_subspace(self.blocks(), self.model.code_size)
+        with torch.no_grad():
+            set_principal_weights(self.model, mean, components)
+        for p in self.params:
+            p.grad = None
+        return self.keys, [mse], len(idx)
 
 
 def shardable(step, objective) -> bool:

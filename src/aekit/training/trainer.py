@@ -161,6 +161,9 @@ class _FusedAdamStep:
                 or getattr(torch_optimizer, "_global_optimizer_post_hooks", None):
             return opt.step()
         grads = [p.grad for p in params]
+        if all(g is None for g in grads):  # a step that set the weights itself (a solve):
+            opt._opt_called = True  # Adam would skip every parameter (and import dynamo)
+            return None
         if self.lists is None or any(g is None for g in grads):
             if any(g is None for g in grads):
                 self.lists = None
@@ -285,7 +288,7 @@ class Trainer:
     """
 
     def __init__(self, model, objective, config: TrainConfig | None = None, *,
-                 callbacks=()):
+                 callbacks=(), step=None):
         self.model, self.objective = model, objective
         self.config = config = config or TrainConfig()
         distributed.maybe_init_distributed(config.device)
@@ -297,7 +300,9 @@ class Trainer:
             self.optimizer = make_optimizer(model.parameters(), config)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.step = steps.choose_step(model, objective, config, self.device, ddp=self.ddp)
+        # the caller's step (a linear solve), else the one for this model and objective
+        self.step = step if step is not None else steps.choose_step(
+            model, objective, config, self.device, ddp=self.ddp)
         self.best = cb.BestWeights(config.restore_best)
         self.extra_callbacks = [c if isinstance(c, cb.Callback) else cb.EpochFunction(c)
                                 for c in callbacks]
@@ -367,6 +372,8 @@ class Trainer:
         an epoch)."""
         if self.device.type != "cpu":
             return 0.0
+        if hasattr(self.step, "flops"):  # a step that knows its own work
+            return self.step.flops()
         if self._flops is None:
             n_features = getattr(getattr(self.model, "config", None), "n_features", None)
             if not isinstance(n_features, int):
