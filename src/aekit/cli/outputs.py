@@ -214,7 +214,10 @@ def output_folder_lock(folder, option: str = "--out"):
 
     Under torchrun only rank 0 writes, so only rank 0 locks. Folders created for the lock
     file are removed again if they are still empty at the end (a failed fresh run leaves
-    nothing)."""
+    nothing).
+
+    Long because taking, checking and releasing the lock (and removing the folders made for
+    it) must sit in one try/finally: split, a failure between the parts could leave a lock."""
     import errno
     import fcntl
 

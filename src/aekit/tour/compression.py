@@ -104,7 +104,10 @@ def _rd_figure(curves: dict):
 
 def compression(report, ctx):
     """Rate-distortion of the tour's stacked autoencoder against JPEG, in domain and on
-    out-of-domain images (inverted test images, uniform noise)."""
+    out-of-domain images (inverted test images, uniform noise).
+
+    Long because it is one section of the tour read top to bottom: the narrative, the
+    measurements and the figures in the order the page shows them."""
     shape = ctx.image_shape
     model = ctx.stacked()
     X = ctx.X_test

@@ -28,7 +28,10 @@ def _pairs(ctx, n: int = 4):
 
 
 def four_questions(report, ctx, model, title: str, kind: str):
-    """One section: reconstruction, code perturbation, averaging, generation."""
+    """One section: reconstruction, code perturbation, averaging, generation.
+
+    Long because it is one section of the tour read top to bottom (four questions, each
+    measured and drawn in the order the page shows them)."""
     X, shape = ctx.X_test, ctx.image_shape
     vae = kind == "VAE"
     Z = app.encode(model, X)
