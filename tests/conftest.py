@@ -300,3 +300,34 @@ def _load_script(name: str):
 def load_script():
     """``load_script(NAME)``: ``scripts/NAME.py`` as a module."""
     return _load_script
+
+
+# Same arithmetic on the same machine class: float32 results agree to rounding.
+COMPAT_TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+def _reproduces(model, X, ref: dict, score_rtol: float) -> None:
+    """A loaded model gives the outputs recorded in ``ref`` for rows X: class
+    probabilities for a classifier or segmenter; else codes, reconstructions, scores and,
+    where recorded, decoded codes and samples (seed 0)."""
+    import numpy as np
+
+    if "predict_proba" in ref:
+        np.testing.assert_allclose(model.predict_proba(X), ref["predict_proba"], **COMPAT_TOL)
+        return
+    np.testing.assert_allclose(model.transform(X), ref["transform"], **COMPAT_TOL)
+    np.testing.assert_allclose(model.reconstruct(X), ref["reconstruct"], **COMPAT_TOL)
+    np.testing.assert_allclose(model.score_samples(X), ref["score_samples"], rtol=score_rtol)
+    if "inverse_transform" in ref:
+        np.testing.assert_allclose(model.inverse_transform(model.transform(X[:5])),
+                                   ref["inverse_transform"], **COMPAT_TOL)
+    if "sample" in ref:
+        np.testing.assert_allclose(model.sample(4, random_state=0), ref["sample"],
+                                   **COMPAT_TOL)
+
+
+@pytest.fixture
+def reproduces():
+    """``reproduces(model, X, ref, score_rtol)``: the compat tests' check of a loaded model
+    against the outputs its version recorded."""
+    return _reproduces
