@@ -27,6 +27,7 @@ OUTPUT_ACTIVATIONS = ("sigmoid", "linear")
 # before anything is allocated: protects `aekit.load` against absurd or hostile configs.
 MAX_PARAMETERS = 1_000_000_000
 MAX_LAYER_WIDTH = 1_000_000
+MAX_DEPTH = 100  # hidden layers (or conv blocks): a file cannot ask for a million modules
 
 
 def check_field_types(config, integers=(), optional_integers=(), sizes=(),
@@ -89,32 +90,25 @@ def check_sizes(config, fail) -> None:
     """Sizes every network shares: n_features, the layer widths, the activation."""
     if not 0 < config.n_features <= 10**8:
         fail(f"n_features must be a positive integer up to 1e8, got {config.n_features!r}")
+    if len(config.hidden) > MAX_DEPTH:
+        fail(f"hidden has {len(config.hidden)} layers; at most {MAX_DEPTH}")
     if any(not 0 < h <= MAX_LAYER_WIDTH for h in config.hidden):
         fail(f"hidden sizes must be in 1..{MAX_LAYER_WIDTH}, got {list(config.hidden)}")
     if config.activation not in ACTIVATIONS:
         fail(f"activation {config.activation!r} is not one of {sorted(ACTIVATIONS)}")
 
 
+def count_parameters(config) -> int:
+    """Parameters of the network ``config`` builds, counted on the meta device."""
+    with torch.device("meta"):
+        module = config.module_class()(config)
+    return sum(p.numel() for p in module.parameters())
+
+
 def check_parameters(config, fail) -> None:
     n = config.parameter_count()
     if n > MAX_PARAMETERS:
         fail(f"{n:.3g} parameters is more than the limit {MAX_PARAMETERS:.0e}")
-
-
-def conv_encoder_parameters(image_shape, hidden) -> int:
-    """aekit.models.conv.ConvEncoder's parameters: a 3x3 conv (with bias) per layer."""
-    dims = [image_shape[0], *hidden]
-    return sum(9 * a * b + b for a, b in zip(dims[:-1], dims[1:]))
-
-
-def conv_decoder_parameters(out_channels: int, hidden, decoder: str,
-                            convs_per_block: int = 1) -> int:
-    """aekit.models.conv.ConvDecoder's parameters: per block a 4x4 transposed conv or a 3x3
-    conv (with bias), then convs_per_block - 1 more 3x3 convs."""
-    k = 16 if decoder == "transpose" else 9  # 4x4 transposed vs 3x3 convs
-    dims = [out_channels, *hidden]
-    dec = sum(k * a * b for a, b in zip(dims[:-1], dims[1:])) + sum(dims[:-1])
-    return dec + (convs_per_block - 1) * sum(9 * b * b + b for b in dims[:-1])
 
 
 @dataclass
@@ -191,33 +185,14 @@ class ModelConfig:
         check_parameters(self, fail)
 
     def parameter_count(self) -> int:
-        """Exact parameter count, computed from sizes alone: a config too large to build is
-        refused before anything is allocated (tests/test_models.py checks it against the
-        built module for every kind; counting on torch's meta device would still run the
-        initialisers, which import torch._dynamo)."""
-        pseudo = (self.n_pseudo_inputs or 0) * self.n_features  # a VampPrior's inputs
-        return pseudo + self._network_parameters()
+        """The network's parameter count, from its modules built on the meta device
+        (nothing allocated, no initialisation): a config too large to build is refused
+        before any weight exists."""
+        return count_parameters(self)
 
-    def _network_parameters(self) -> int:
-        code = int(self.code_size or 0)
-        heads = 2 if self.variational else 1
-        if self.architecture == "dense":
-            dims = [self.n_features, *self.hidden]
-            enc = sum(a * b + b for a, b in zip(dims[:-1], dims[1:]))
-            enc += heads * (dims[-1] * code + code)
-            dec_dims = [code, *reversed(self.hidden), self.n_features]
-            if self.tied:
-                return enc + sum(dec_dims[1:])
-            return enc + sum(a * b + b for a, b in zip(dec_dims[:-1], dec_dims[1:]))
-        total = conv_encoder_parameters(self.image_shape, self.hidden) + \
-            conv_decoder_parameters(self.image_shape[0], self.hidden, self.decoder)
-        if self.code_size is not None:
-            h, w = self.image_shape[1:]
-            for _ in self.hidden:
-                h, w = h // 2, w // 2
-            flat = self.hidden[-1] * h * w
-            total += heads * (flat * code + code) + code * flat + flat
-        return total
+    def module_class(self) -> type:
+        """The module class this config builds."""
+        return VariationalAutoencoder if self.variational else Autoencoder
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

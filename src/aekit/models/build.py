@@ -5,15 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aekit.models.autoencoder import Autoencoder, ModelConfig, VariationalAutoencoder
-from aekit.models.segmentation import SegmentationConfig, SegmentationNetwork
+from aekit.models.autoencoder import ModelConfig
+from aekit.models.segmentation import SegmentationConfig
 
 
 def module_class(config) -> type:
-    """The module class a config builds."""
-    if isinstance(config, SegmentationConfig):
-        return SegmentationNetwork
-    return VariationalAutoencoder if config.variational else Autoencoder
+    """The module class a config builds (the config says)."""
+    return config.module_class()
 
 
 def config_from_dict(d: dict):

@@ -34,7 +34,11 @@ def init_weight_(weight: torch.Tensor, activation_name: str) -> None:
 
     Glorot (Xavier) uniform for tanh/sigmoid/linear, He (Kaiming) normal for relu/elu,
     LeCun normal for selu (what self-normalisation assumes; Klambauer et al. 2017).
+    A weight on the meta device (a network built only to be counted) is left as it is:
+    it has no values, and torch's normal draw there imports torch._dynamo (about 1 s).
     """
+    if weight.is_meta:
+        return
     if activation_name in ("relu", "elu"):
         nn.init.kaiming_normal_(weight, nonlinearity="relu")
     elif activation_name == "selu":

@@ -92,8 +92,10 @@ class VampPrior(nn.Module):
     def __init__(self, n_pseudo_inputs: int, n_features: int, bounded: bool):
         super().__init__()
         self.bounded = bool(bounded)
-        self.pseudo_inputs = nn.Parameter(
-            torch.randn(n_pseudo_inputs, n_features) * 0.01 + 0.05)
+        u = torch.empty(n_pseudo_inputs, n_features)
+        if not u.is_meta:  # (a network built on the meta device is only counted)
+            u.normal_(0.05, 0.01)
+        self.pseudo_inputs = nn.Parameter(u)
 
     def inputs(self) -> torch.Tensor:
         u = self.pseudo_inputs

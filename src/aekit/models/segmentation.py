@@ -15,8 +15,8 @@ from torch import nn
 
 from aekit.errors import ConfigError
 from aekit.models.autoencoder import (
-    check_conv_shape, check_field_types, check_parameters, check_sizes,
-    conv_decoder_parameters, conv_encoder_parameters, dict_to_config,
+    check_conv_shape, check_field_types, check_parameters, check_sizes, count_parameters,
+    dict_to_config,
 )
 from aekit.models.conv import ConvDecoder, ConvEncoder
 from aekit.models.layers import activation
@@ -74,12 +74,11 @@ class SegmentationConfig:
         check_parameters(self, fail)
 
     def parameter_count(self) -> int:
-        """Exact parameter count from sizes alone (see ModelConfig.parameter_count): the
-        encoder, a decoder ending in hidden[0] full-resolution maps, the class head."""
-        return (conv_encoder_parameters(self.image_shape, self.hidden)
-                + conv_decoder_parameters(self.hidden[0], self.hidden, self.decoder,
-                                          self.decoder_convs)
-                + (self.head_kernel ** 2 * self.hidden[0] + 1) * self.n_classes)
+        """The network's parameter count, from its modules built on the meta device."""
+        return count_parameters(self)
+
+    def module_class(self) -> type:
+        return SegmentationNetwork
 
     def to_dict(self) -> dict:
         """The saved form: the autoencoder config's keys in their order (FIXED_KEYS at
