@@ -81,6 +81,20 @@ def nll(est, X, k: int) -> float:
     return -float(est.fitted_.log_likelihood(rows, k=k, random_state=0).mean())
 
 
+def previous_rows(path: Path, settings: dict) -> dict:
+    """The rows of an earlier results file by model, when it was run with ``settings``."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    for r in old["rows"]:  # rows written before the kinds were recorded
+        r.setdefault("kind", r["model"].split("-")[0])
+        r.setdefault("options", {"importance_samples": r["k"]} if r.get("k", 1) > 1 else {})
+    had = {"seed": 0, **old, "epochs": old["rows"][0]["epochs"] if old["rows"] else None}
+    if any(had.get(key) != value for key, value in settings.items()):
+        return {}
+    return {r["model"]: r for r in old["rows"]}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke mode: 2000 rows, 2 epochs")
@@ -92,29 +106,21 @@ def main(argv=None) -> int:
     ap.add_argument("--val-eval-k", type=int, default=500,
                     help="importance samples of the validation log-likelihood (%(default)s)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS),
+    ap.add_argument("--models", nargs="*", choices=list(MODELS), default=list(MODELS),
                     help="models to (re)run; the others' rows are kept from the last run "
-                         "of the same settings (default: all)")
+                         "of the same settings (default: all; none: only merge and render)")
+    ap.add_argument("--merge", nargs="*", type=Path, default=[],
+                    help="results files of other runs whose rows (of the same settings) "
+                         "join this one's")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     epochs, eval_k, val_k = (2, 50, 50) if args.quick else (args.epochs, args.eval_k,
                                                              args.val_eval_k)
-    X_train, X_val, X_test = data(args.quick)
+    X_train, X_val, X_test = data(args.quick) if args.models else (None, None, None)
     name = "variational-quick" if args.quick else "variational"
     settings = {"quick": args.quick, "epochs": epochs, "eval_k": eval_k, "val_eval_k": val_k,
                 "seed": args.seed}
-    # Rows of models not run now are kept from the last run of the same settings.
-    previous = args.out / f"{name}.json"
-    kept = {}
-    if previous.exists():
-        old = json.loads(previous.read_text())
-        for r in old["rows"]:  # rows written before the kinds were recorded
-            r.setdefault("kind", r["model"].split("-")[0])
-            r.setdefault("options", {"importance_samples": r["k"]} if r.get("k", 1) > 1
-                         else {})
-        had = {"seed": 0, **old, "epochs": old["rows"][0]["epochs"] if old["rows"] else None}
-        if all(had.get(key) == value for key, value in settings.items()):
-            kept = {r["model"]: r for r in old["rows"]}
+    rows_run = {}
     for kind in args.models:
         options = {key: (args.k if value is None else value)
                    for key, value in MODELS[kind].items()}
@@ -127,9 +133,16 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         row.update(test_nll=nll(est, X_test, eval_k), eval_s=time.perf_counter() - t0,
                    paper_mnist_nll=PAPER_MNIST.get(label))
-        kept[label] = row
+        rows_run[label] = row
         print(f"{label:10s} {seconds:7.1f} s  val NLL {row['val_nll']:.2f}  test NLL "
               f"{row['test_nll']:.2f}", flush=True)
+    # Rows of models not run now are kept from the last run of the same settings (read
+    # now, so that a run of one model beside another adds to what the other wrote), and
+    # from --merge files (a run elsewhere, the same settings).
+    kept = {}
+    for path in [args.out / f"{name}.json", *args.merge]:
+        kept.update(previous_rows(path, settings))
+    kept.update(rows_run)
     rows = sorted(kept.values(), key=lambda r: list(MODELS).index(r["kind"]))
     base = kept.get("vae")
     gains = {r["model"]: base["test_nll"] - r["test_nll"] for r in rows
