@@ -280,6 +280,14 @@ def test_classifier_with_few_labels(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert "classification accuracy" in capsys.readouterr().out
+    # aekit evaluate gives the estimator's own accuracy (the head its fitted model owns)
+    import aekit
+    from aekit.datasets import load
+
+    test = load("digits", split="test")
+    assert main(["evaluate", str(out), "--data", "digits", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["accuracy"]
+    assert got == float(np.mean(aekit.load(out).predict(test.X) == test.y))
 
 
 @pytest.mark.slow

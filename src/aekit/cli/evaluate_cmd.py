@@ -62,8 +62,10 @@ def run(args) -> int:
                               *((y_fit, ds.y) if labelled else ()))
     out = {"model_dir": str(folder), "data": args.data, "split": args.split,
            "rows": len(ds.X), "model": metrics, "pca": pca}
-    if hasattr(model, "predict") and ds.y is not None:
-        out["accuracy"] = float(np.mean(model.predict(ds.X) == ds.y))
+    fitted = as_fitted(model)
+    if getattr(fitted, "head", None) is not None and ds.y is not None:  # a classifier's
+        predicted = np.asarray(fitted.classes)[fitted.classify(ds.X).argmax(axis=1)]
+        out["accuracy"] = float(np.mean(predicted == ds.y))
     if args.json:
         print(outputs.to_json(out))
     else:
