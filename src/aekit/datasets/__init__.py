@@ -23,10 +23,12 @@ from aekit.datasets.idx import read_idx, write_idx
 from aekit.datasets.registry import DatasetInfo, Sources
 from aekit.datasets.scenes import load_masked_folder, make_scenes
 from aekit.datasets.scaling import Scaler
+from aekit.datasets.sprites import Sprites, make_sprites, sprites_from_factors
 from aekit.errors import ConfigError, DataError
 
 __all__ = ["Dataset", "DatasetInfo", "Scaler", "available", "load", "load_masked_folder",
-           "make_scenes", "names", "read_idx", "write_idx"]
+           "make_scenes", "make_sprites", "names", "read_idx", "Sprites",
+           "sprites_from_factors", "write_idx"]
 
 # Options that only make sense for one kind of input, with their "not given" value.
 _KIND_OPTIONS = {

@@ -10,6 +10,8 @@
 - anomalies: :func:`auroc`, :func:`one_class_auroc`
 - segmentation: :func:`segmentation_metrics` (SegNet's global / class-average accuracy,
   mean IoU, boundary F1), :func:`evaluate_segmenter`
+- disentanglement (known factors, e.g. :func:`aekit.datasets.make_sprites`): :func:`mig`,
+  :func:`factor_vae_score`, :func:`dci`, :func:`disentanglement_metrics`
 - information: :func:`entropy`, :func:`kl_divergence`, :func:`cross_entropy` (bits or nats)
 - one call for a report or CLI: :func:`evaluate_model`, :func:`comparison_rows`
 """
@@ -28,6 +30,9 @@ from aekit.evaluation.codes import (
 from aekit.evaluation.reconstruction import (
     evaluate_reconstruction, fit_pca, pca_baseline, pca_reconstruct, psnr,
     reconstruction_metrics,
+)
+from aekit.evaluation.disentanglement import (
+    dci, disentanglement_metrics, factor_vae_score, mig, mutual_information,
 )
 from aekit.evaluation.segmentation import (
     SEGMENTATION_LABELS, evaluate_segmenter, segmentation_metrics,
@@ -115,7 +120,8 @@ def comparison_rows(model_metrics: dict, baseline_metrics: dict | None = None,
 __all__ = [
     "METRIC_LABELS", "SEGMENTATION_LABELS", "active_units", "auroc", "code_metrics",
     "comparison_rows",
-    "cross_entropy", "elbo", "entropy", "kl_divergence",
+    "cross_entropy", "dci", "disentanglement_metrics", "elbo", "entropy",
+    "factor_vae_score", "kl_divergence", "mig", "mutual_information",
     "embed_2d", "evaluate_model", "evaluate_segmenter", "evaluate_reconstruction", "fit_pca",
     "importance_sampled_log_likelihood", "kl", "kl_per_dimension", "knn_accuracy",
     "linear_probe_accuracy", "map_trustworthiness", "one_class_auroc", "pca_baseline",
