@@ -387,6 +387,13 @@ PARAMS = (
        test rows (seed 0). Needs a Bernoulli likelihood. None trains on the intensities
        as they are.""",
        {"vae": None}, "objective:binarize"),
+    _p("tc_weight", "float", [nonnegative()],
+       """beta-TCVAE (Chen et al. 2018): the KL term is split into the index-code mutual
+       information, the total correlation of the code units and their dimension-wise KL,
+       and the total correlation is weighted tc_weight (estimated over each batch by
+       minibatch-weighted sampling); above 1 it pushes the units to be independent
+       (disentangled). 1 is the ELBO. Needs beta=1 and importance_samples=1.""",
+       {"vae": 1.0}, "objective:tc_weight"),
     _p("prior", "str", [Choices(PRIORS)],
        """The prior p(z): 'standard' is N(0, I); 'vamp' is the VampPrior (Tomczak &
        Welling 2018), the mixture of the encoder's posteriors at n_pseudo_inputs learned

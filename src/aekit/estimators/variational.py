@@ -3,6 +3,8 @@ beta."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from aekit.estimators.base import BaseAutoencoder, on_own_threads, store_params
 from aekit.estimators.conv import IMAGE_ATTRIBUTES_DOC
 from aekit.estimators.params import documented
@@ -32,7 +34,8 @@ class VariationalAutoencoder(BaseAutoencoder):
     def __init__(self, n_components=2, *, architecture="dense", hidden_layer_sizes=(256,),
                  image_shape=None, channels=(32, 64), decoder="transpose", activation="relu",
                  beta=1.0, likelihood="auto", likelihood_scale=0.1, kl_warmup_epochs=0,
-                 importance_samples=1, binarize=None, prior="standard", n_pseudo_inputs=500,
+                 importance_samples=1, binarize=None, tc_weight=1.0, prior="standard",
+                 n_pseudo_inputs=500,
                  n_mc_samples=8, epochs="auto", batch_size=256, optimizer="adam",
                  learning_rate=1e-3, weight_decay="auto", lr_schedule=None, warmup_epochs=0.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None, engine="auto",
@@ -43,12 +46,22 @@ class VariationalAutoencoder(BaseAutoencoder):
         """weight_decay='auto': the base prior (``auto_weight_decay``) in the ELBO's units
         for a Gaussian likelihood, none for a Bernoulli one (see the parameter's doc)."""
         super()._resolve_auto(X)
+        self._n_train_rows = len(X)  # beta-TCVAE's N (see _objective)
         if self.weight_decay == "auto":
             if self.likelihood_ == "gaussian":
                 nats_per_mse = X.shape[1] / (2 * self.likelihood_scale ** 2)
                 self.weight_decay_ = GAUSSIAN_DECAY * nats_per_mse * self.weight_decay_
             else:
                 self.weight_decay_ = 0.0
+
+    def _objective(self):
+        """The table's objective, with the training rows as the beta-TCVAE estimator's
+        dataset size N (minibatch-weighted sampling) when tc_weight is not 1."""
+        objective = super()._objective()
+        n = getattr(self, "_n_train_rows", 0)
+        if objective.tc_weight != 1 and n:
+            objective = dataclasses.replace(objective, dataset_size=int(n))
+        return objective
 
     def _needs_unit_range(self):
         return self._resolved("likelihood") == "bernoulli"

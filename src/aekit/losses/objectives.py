@@ -94,6 +94,25 @@ def importance_log_weights(model, mu, logvar, target, eps, nll):
     return log_px_z + log_pz - log_qz, logits
 
 
+def kl_decomposition(z, mu, logvar, log_pz, n_data: int):
+    """The ELBO's KL at the sample z, split per row (Chen et al. 2018, eq. 2) into
+    index-code mutual information log q(z|x) - log q(z), total correlation
+    log q(z) - sum_d log q(z_d) and dimension-wise KL sum_d log q(z_d) - log p(z); their
+    sum is log q(z|x) - log p(z) exactly. q(z) and its marginals are estimated over the
+    batch by minibatch-weighted sampling (sec. 4.1): log q(z_i) ~= logsumexp_j
+    log q(z_i|x_j) - log(N M), for a batch of M rows out of N. Returns three (M,) tensors."""
+    m = z.shape[0]
+    # log q(z_id | x_j) for every pair of rows, per dimension: (M, M, d)
+    log_q = -0.5 * ((z[:, None, :] - mu[None]).pow(2) * torch.exp(-logvar[None])
+                    + logvar[None] + LOG_2PI)
+    rows = torch.arange(m, device=z.device)
+    log_qz_x = log_q[rows, rows].sum(-1)  # log q(z_i | x_i)
+    norm = math.log(m * max(int(n_data), m))
+    log_qz = torch.logsumexp(log_q.sum(-1), dim=1) - norm
+    log_prod = (torch.logsumexp(log_q, dim=1) - norm).sum(-1)
+    return log_qz_x - log_qz, log_qz - log_prod, log_prod - log_pz
+
+
 def row_shares(bounds) -> list[float]:
     """Each slice's share of the rows, for contiguous slices [lo, hi) covering a batch: the
     weight of a slice's mean in the batch's mean (aekit.training.steps.ShardedStep)."""
@@ -241,6 +260,12 @@ class Objective:
     importance_samples: int = 1
     # "dynamic": Bernoulli data drawn from the intensities for every batch (binarized)
     binarize: str | None = None
+    # beta-TCVAE (Chen et al. 2018): the KL term split into index-code MI, total
+    # correlation and dimension-wise KL, the total correlation weighted tc_weight (1: the
+    # ELBO's KL itself); dataset_size is N of the minibatch-weighted sampling estimator
+    # (the estimator sets it to the training rows; 0: the batch's size)
+    tc_weight: float = 1.0
+    dataset_size: int = 0
 
     def __post_init__(self):
         def fail(msg):
@@ -259,7 +284,7 @@ class Objective:
             fail(f"sparsity {self.sparsity!r} is not one of {list(SPARSITY_KINDS)}")
         if not 0 < self.sparsity_target < 1:
             fail(f"sparsity_target must be in (0, 1), got {self.sparsity_target}")
-        for name in ("sparsity_weight", "contractive", "beta", "rate_weight"):
+        for name in ("sparsity_weight", "contractive", "beta", "rate_weight", "tc_weight"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 fail(f"{name} must be a finite number >= 0, got {value}")
@@ -275,6 +300,12 @@ class Objective:
         if k > 1 and (self.beta != 1 or self.kl_warmup_epochs):
             fail("importance_samples > 1 trains on the importance-weighted bound, which has "
                  "no KL term to weight: use beta=1 and kl_warmup_epochs=0 with it")
+        n = self.dataset_size
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            fail(f"dataset_size must be an integer >= 0, got {n!r}")
+        if self.tc_weight != 1 and (self.beta != 1 or k > 1):
+            fail("tc_weight weights the total correlation inside the KL term (beta-TCVAE): "
+                 "use it with beta=1 and importance_samples=1")
         if self.binarize not in BINARIZE:
             fail(f"binarize {self.binarize!r} is not one of {list(BINARIZE)}")
         if self.binarize is not None and self.likelihood != "bernoulli":
@@ -298,7 +329,7 @@ class Objective:
         "contractive": (0, 0.0), "rate_weight": (0, 0.0),
         # variational fields: a plain autoencoder's loss has no term for them
         "beta": ANY, "likelihood": ANY, "likelihood_scale": ANY, "kl_warmup_epochs": ANY,
-        "importance_samples": ANY, "binarize": ANY,
+        "importance_samples": ANY, "binarize": ANY, "tc_weight": ANY, "dataset_size": ANY,
     }
 
     def closed_form(self) -> ClosedForm | None:
@@ -331,7 +362,8 @@ class Objective:
         when the batch lies there."""
         return not ((self.sparsity == "kl" and self.sparsity_weight > 0)
                     or self.rate_weight > 0
-                    or (self.noise == "gaussian" and self.noise_level > 0))
+                    or (self.noise == "gaussian" and self.noise_level > 0)
+                    or self.tc_weight != 1)
 
     def shard_weights(self, batch, bounds) -> list[float]:
         """Each slice's share of the batch's loss: its share of the rows (every term is a
@@ -378,9 +410,17 @@ class Objective:
         terms = {}
         if model.variational:
             recon = negative_log_likelihood(out, x, self.likelihood, self.likelihood_scale).mean()
-            kl = model.kl_to_prior(out["mu"], out["logvar"], out["code"]).mean()
-            terms["recon"], terms["kl"] = recon, kl
-            loss = recon + self.kl_weight(epoch) * kl
+            if self.tc_weight != 1:  # beta-TCVAE: the KL term in its three parts
+                mi, tc, dim_kl = (t.mean() for t in kl_decomposition(
+                    out["code"], out["mu"], out["logvar"], model.log_prior(out["code"]),
+                    self.dataset_size or len(x)))
+                kl = mi + tc + dim_kl
+                terms.update(recon=recon, kl=kl, mi=mi, tc=tc, dim_kl=dim_kl)
+                loss = recon + self.kl_weight(epoch) * (mi + self.tc_weight * tc + dim_kl)
+            else:
+                kl = model.kl_to_prior(out["mu"], out["logvar"], out["code"]).mean()
+                terms["recon"], terms["kl"] = recon, kl
+                loss = recon + self.kl_weight(epoch) * kl
         else:
             loss = terms["recon"] = reconstruction(out, x, self.reconstruction)
         if self.sparsity == "l1" and self.sparsity_weight > 0:
