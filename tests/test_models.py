@@ -352,3 +352,14 @@ def test_parameters_are_counted_from_the_modules_on_the_meta_device():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_a_segmentation_config_reads_as_any_network_config():
+    """Code that reads any network's config (ONNX metadata, the report) sees the
+    autoencoder keys a segmentation network's file carries, at their only values."""
+    from aekit.models.segmentation import FIXED_KEYS
+
+    cfg = SegmentationConfig(n_features=64, n_classes=3, image_shape=(1, 8, 8), hidden=(4,))
+    for key, value in FIXED_KEYS.items():
+        assert getattr(cfg, key) == value and cfg.to_dict()[key] == value, key
+    assert build_model(cfg, seed=0).output_activation == "linear"

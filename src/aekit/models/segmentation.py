@@ -47,10 +47,12 @@ class SegmentationConfig:
     extra: dict = field(default_factory=dict)  # free-form, ignored by the builder
 
     # What code that reads any network's config sees (read-only: FIXED_KEYS).
-    architecture = "conv"
-    code_size = None
-    variational = False
-    output_activation = "linear"  # logits
+    architecture = FIXED_KEYS["architecture"]
+    code_size = FIXED_KEYS["code_size"]
+    code_activation = FIXED_KEYS["code_activation"]
+    output_activation = FIXED_KEYS["output_activation"]  # logits
+    tied = FIXED_KEYS["tied"]
+    variational = FIXED_KEYS["variational"]
 
     def __post_init__(self):
         check_field_types(self, integers=("n_features", "n_classes", "decoder_convs",
@@ -107,6 +109,7 @@ class SegmentationNetwork(nn.Module):
     """
 
     variational = False
+    output_activation = "linear"  # its outputs are logits
 
     def __init__(self, config: SegmentationConfig):
         super().__init__()
