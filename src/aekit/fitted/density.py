@@ -26,6 +26,8 @@ from aekit.errors import ConfigError, DataError, ModelFileError
 
 SAMPLERS = ("gmm", "gaussian", "uniform")
 DENSITIES = ("prior", *SAMPLERS)  # "prior": N(0, I), a VAE's own
+# What a model folder stores: a Gaussian is a one-component mixture; a prior stores nothing.
+STORED = ("gmm", "uniform")
 REG = 1e-6  # added to covariance diagonals, scaled by the codes' variance
 # The mixture is fitted on at most this many codes (a seeded random subsample). Why: EM
 # costs O(rows x components x k^2) per iteration; on all 60k Fashion-MNIST codes (k = 30,
@@ -115,7 +117,7 @@ class CodeDensity:
     def from_tensors(cls, tensors: dict, k: int) -> "CodeDensity":
         """Rebuild from ``sampler/<kind>/<name>`` tensors, checking names and shapes."""
         found = {key.split("/", 2)[1] for key in tensors if key.startswith("sampler/")}
-        if len(found) != 1 or next(iter(found)) not in ("gmm", "uniform"):
+        if len(found) != 1 or next(iter(found)) not in STORED:
             raise ModelFileError(f"sampler tensors of unknown kind {sorted(found)}")
         kind = found.pop()
         p = {key.split("/", 2)[2]: tensors[key].double().numpy()

@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 
 from aekit.errors import ConfigError, DataError, ModelFileError
 from aekit.fitted import files
+from aekit.fitted.density import STORED as STORED_DENSITIES
 from aekit.fitted.density import CodeDensity, StandardNormal, check_codes, fit_density, \
     prior_of
 from aekit.fitted.entropy import EntropyModel
@@ -53,8 +54,9 @@ def _saved_density(weights: Path, module, rec: dict, extra: dict):
     refused here, not when ``sample`` is first called."""
     found = any(k.startswith("sampler/") for k in extra)
     kind = rec.get("density")
-    if kind is not None and kind not in ("prior", "gmm", "uniform"):
-        raise TypeError(f"'density' must be null, 'prior', 'gmm' or 'uniform', got {kind!r}")
+    if kind is not None and kind not in ("prior", *STORED_DENSITIES):
+        raise TypeError(f"'density' must be null or one of "
+                        f"{['prior', *STORED_DENSITIES]}, got {kind!r}")
     if module.variational:
         return None
     if "density" in rec:  # folders of the first version have no record: the tensors decide
