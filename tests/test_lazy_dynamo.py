@@ -14,7 +14,7 @@ import torch
 from aekit.training import lazy_dynamo
 
 
-def test_fit_checkpoint_and_resume_leave_torch_dynamo_unimported(tmp_path):
+def test_fit_checkpoint_resume_and_counting_leave_torch_dynamo_unimported(tmp_path):
     code = textwrap.dedent(f"""
         import sys, warnings
         warnings.simplefilter("error")  # no LR-scheduler order warning either
@@ -26,6 +26,9 @@ def test_fit_checkpoint_and_resume_leave_torch_dynamo_unimported(tmp_path):
         make(2).fit(X, checkpoint_dir={str(tmp_path)!r}, resume=True)  # loads the state
         from aekit import LinearAutoencoder
         LinearAutoencoder(3).fit(X)  # the solve: a loop step that leaves no gradient
+        from aekit.models import ModelConfig  # parameter counts: modules on meta
+        ModelConfig(8, hidden=(4,), code_size=2, variational=True, prior="vamp",
+                    n_pseudo_inputs=3).parameter_count()
         print("torch._dynamo" in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
