@@ -100,3 +100,54 @@ def test_the_metrics_of_a_fitted_model_on_sprites(sprites):
     # the same numbers from the estimator, its fitted model, or a saved folder
     assert disentanglement_metrics(est.fitted_, make_sprites(400, random_state=1),
                                    n_votes=40) == out
+
+
+def test_sprites_as_a_data_source():
+    """--data sprites[:n=N,size=S,seed=K]: a train split of n, a test split of n // 4
+    (the next seed), y the shape, the five factors carried through row subsets."""
+    from aekit.datasets import check_options, load
+    from aekit.datasets.sprites import SHAPES
+
+    train = load("sprites:n=40,size=16,seed=3")
+    test = load("sprites:n=40,size=16,seed=3", split="test")
+    assert train.X.shape == (40, 256) and test.X.shape == (10, 256)
+    assert train.image_shape == (1, 16, 16) and train.classes == list(SHAPES)
+    np.testing.assert_array_equal(train.y, train.factors[:, 0])
+    np.testing.assert_array_equal(train.factors, make_sprites(40, 16, 3).factors)
+    np.testing.assert_array_equal(test.X, make_sprites(10, 16, 4).X)
+    assert load("sprites:n=40,size=16", split="all").factors.shape == (50, 5)
+    head = train.head(7)
+    assert head.factors.shape == (7, 5) and np.array_equal(head.factors, train.factors[:7])
+    assert check_options("sprites") == "sprites"
+    for bad, match in (("sprites:n=0", "n must be"), ("sprites:size=8", "size must be"),
+                       ("sprites:colour=2", "unknown sprites option"),
+                       ("sprites:n=x", "n must be an integer")):
+        with pytest.raises(ConfigError, match=match):
+            load(bad)
+    with pytest.raises(ConfigError, match="sprites"):
+        load("sprites", label_column=0)
+
+
+@pytest.mark.slow
+def test_aekit_evaluate_reports_disentanglement_where_factors_are_known(tmp_path, capsys):
+    import json
+
+    import aekit
+    from aekit.cli import main
+    from aekit.datasets import load
+
+    data = "sprites:n=400,size=16"
+    assert main(["train", "--model", "vae", "--data", data, "--epochs", "2",
+                 "--hidden-layer-sizes", "32", "--n-components", "4", "--no-report",
+                 "--random-state", "0", "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run"), "--data", data, "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["disentanglement"]
+    test = load(data, split="test")
+    from aekit.datasets.sprites import Sprites
+
+    expected = disentanglement_metrics(aekit.load(tmp_path / "run"),
+                                       Sprites(test.X.reshape(-1, 1, 16, 16), test.factors))
+    assert got == pytest.approx(expected)
+    assert main(["evaluate", str(tmp_path / "run"), "--data", data]) == 0
+    assert "disentanglement (known factors): MIG" in capsys.readouterr().out

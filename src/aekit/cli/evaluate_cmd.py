@@ -66,6 +66,13 @@ def run(args) -> int:
     if getattr(fitted, "head", None) is not None and ds.y is not None:  # a classifier's
         predicted = np.asarray(fitted.classes)[fitted.classify(ds.X).argmax(axis=1)]
         out["accuracy"] = float(np.mean(predicted == ds.y))
+    if ds.factors is not None:  # known factors (sprites): how the codes follow them
+        from aekit.datasets.sprites import Sprites
+
+        shape = ds.image_shape or (1, *(2 * (int(round(ds.X.shape[1] ** 0.5)),)))
+        with outputs.phase("evaluate", f"disentanglement on {len(ds.X)} rows"):
+            out["disentanglement"] = ev.disentanglement_metrics(
+                model, Sprites(ds.X.reshape(len(ds.X), *shape), ds.factors))
     if args.json:
         print(outputs.to_json(out))
     else:
@@ -74,6 +81,11 @@ def run(args) -> int:
         print(outputs.format_table(header, rows))
         if "accuracy" in out:
             print(f"classification accuracy: {out['accuracy']:.4f}")
+        if "disentanglement" in out:
+            m = out["disentanglement"]
+            print(f"disentanglement (known factors): MIG {m['mig']:.4f}, FactorVAE score "
+                  f"{m['factor_vae']:.4f}, DCI {m['disentanglement']:.4f} / "
+                  f"{m['completeness']:.4f} / {m['informativeness']:.4f}")
     if args.out is not None:
         from aekit.io.atomic import write_text_atomic
 

@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from aekit.datasets import arrays, images, registry, scenes
+from aekit.datasets import arrays, images, registry, scenes, sprites
 from aekit.datasets.dataset import Dataset, ScaleOption, select_split
 from aekit.datasets.idx import read_idx, write_idx
 from aekit.datasets.registry import DatasetInfo, Sources
@@ -59,7 +59,9 @@ def load(
 
     source: a name from ``names()`` ("digits", "fashion-mnist", "mnist"; case and "_"
         ignored); "scenes:NAME[:options]", scenes composed from a named dataset with
-        per-pixel labels (y holds the masks, see :mod:`aekit.datasets.scenes`); or a path
+        per-pixel labels (y holds the masks, see :mod:`aekit.datasets.scenes`);
+        "sprites[:n=N,size=S,seed=K]", procedural sprites with their five known factors
+        (``factors``; y is the shape: :mod:`aekit.datasets.sprites`); or a path
         to a ``.npy``, ``.npz``, ``.csv``, IDX file
         (``*-idx*-ubyte[.gz]``, ``*.idx[.gz]``) or a folder of PNG/JPEG images (a folder
         holding ``images/`` and ``masks/`` is a segmentation set: y holds the masks). A name
@@ -99,6 +101,9 @@ def load(
         _reject_options(options, "scenes", source)
         sources = Sources(data_dir, cache_dir, _as_tuple(base_url), download, progress)
         return scenes.load_scenes(source, "train" if split == "auto" else split, sources)
+    if sprites.is_sprites_source(source):
+        _reject_options(options, "sprites", source)
+        return sprites.load_sprites(source, "train" if split == "auto" else split)
     name = registry.canonical_name(str(source)) if isinstance(source, str) else None
     if name is not None:  # a registered name wins over a same-named folder ("./mnist")
         _reject_options(options, "named dataset", name)
@@ -127,6 +132,10 @@ def check_options(source: str | os.PathLike, **options) -> str:
     if scenes.is_scenes_source(source):
         _reject_options(given, "scenes", source)
         return "scenes"
+    if sprites.is_sprites_source(source):
+        _reject_options(given, "sprites", source)
+        sprites.parse_sprites_source(source)
+        return "sprites"
     name = registry.canonical_name(str(source)) if isinstance(source, str) else None
     if name is not None:
         _reject_options(given, "named dataset", name)

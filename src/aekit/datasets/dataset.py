@@ -63,6 +63,8 @@ class Dataset:
     rows: lazy only: the file's row numbers this dataset holds (a split), or None for all.
     feature_names: a CSV header's names of the feature columns (label column left out), or
         None (no header, or not a CSV).
+    factors: (n_samples, F) int64 known factors of variation of each row (procedural
+        sprites: :mod:`aekit.datasets.sprites`), or None.
     """
 
     X: np.ndarray
@@ -77,6 +79,7 @@ class Dataset:
     scaler: Scaler | None = None
     rows: np.ndarray | None = None
     feature_names: list[str] | None = None
+    factors: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.X.shape[0] if self.rows is None else len(self.rows))
@@ -125,8 +128,9 @@ class Dataset:
         rows = slice(None) if n is None else slice(0, n)
         y = None if self.y is None else self.y[rows]
         if in_memory or not self.lazy:
+            factors = None if self.factors is None else self.factors[rows]
             return dataclasses.replace(self, X=self.batch(rows), y=y, offset=0.0, scale=1.0,
-                                       lazy=False, rows=None)
+                                       lazy=False, rows=None, factors=factors)
         if self.rows is not None:
             return dataclasses.replace(self, rows=self.rows[rows], y=y)
         return dataclasses.replace(self, X=self.X[rows], y=y)

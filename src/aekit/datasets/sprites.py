@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aekit.datasets.dataset import Dataset
 from aekit.errors import ConfigError
 
 FACTORS = ("shape", "scale", "rotation", "x", "y")
@@ -94,3 +95,54 @@ def make_sprites(n: int = 10_000, size: int = 32, random_state=0) -> Sprites:
         raise ConfigError(f"n must be an integer >= 1, got {n!r}")
     factors = sample_factors(n, random_state)
     return Sprites(sprites_from_factors(factors, size), factors)
+
+
+# --- as a data source: --data sprites[:n=N,size=S,seed=K] ---------------------------------
+SPRITES_NAME = "sprites"
+SPRITE_OPTIONS = {"n": 10_000, "size": 32, "seed": 0}  # the train split; test: n // 4
+MAX_SPRITES = 1_000_000
+
+
+def is_sprites_source(source) -> bool:
+    return isinstance(source, str) and (source.lower() == SPRITES_NAME
+                                        or source.lower().startswith(SPRITES_NAME + ":"))
+
+
+def parse_sprites_source(source: str) -> dict:
+    """'sprites[:k=v,...]' -> {n, size, seed}, each checked."""
+    options = dict(SPRITE_OPTIONS)
+    _, _, opts = source.partition(":")
+    for item in filter(None, (o.strip() for o in opts.split(","))):
+        k, eq, v = item.partition("=")
+        k = k.strip()
+        if not eq or k not in SPRITE_OPTIONS:
+            raise ConfigError(f"--data {source}: unknown sprites option {item!r}; options "
+                              f"are {', '.join(o + '=N' for o in SPRITE_OPTIONS)}")
+        try:
+            options[k] = int(v)
+        except ValueError:
+            raise ConfigError(f"--data {source}: {k} must be an integer, got {v!r}") from None
+    if not 1 <= options["n"] <= MAX_SPRITES:
+        raise ConfigError(f"--data {source}: n must be in 1..{MAX_SPRITES}, got {options['n']}")
+    if not 16 <= options["size"] <= MAX_SIZE:
+        raise ConfigError(f"--data {source}: size must be in 16..{MAX_SIZE}, "
+                          f"got {options['size']}")
+    if options["seed"] < 0:
+        raise ConfigError(f"--data {source}: seed must be >= 0, got {options['seed']}")
+    return options
+
+
+def load_sprites(source: str, split: str | None) -> Dataset:
+    """The Dataset of ``sprites[:options]``: X (n, size*size) in {0, 1}, y the shape
+    (classes: SHAPES), ``factors`` all five (columns as FACTORS). The train split is n
+    sprites drawn with ``seed``, the test split n // 4 with seed + 1 ('all': both)."""
+    opt = parse_sprites_source(source)
+    parts = [make_sprites(n, opt["size"], seed)
+             for part, n, seed in (("train", opt["n"], opt["seed"]),
+                                   ("test", max(1, opt["n"] // 4), opt["seed"] + 1))
+             if split in (part, "all", None)]
+    X = np.concatenate([p.X for p in parts])
+    factors = np.concatenate([p.factors for p in parts])
+    return Dataset(X, factors[:, 0].copy(), (1, opt["size"], opt["size"]), SPRITES_NAME,
+                   "procedural sprites (aekit.datasets.make_sprites)", list(SHAPES),
+                   factors=factors)
