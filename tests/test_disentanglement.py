@@ -151,3 +151,25 @@ def test_aekit_evaluate_reports_disentanglement_where_factors_are_known(tmp_path
     assert got == pytest.approx(expected)
     assert main(["evaluate", str(tmp_path / "run"), "--data", data]) == 0
     assert "disentanglement (known factors): MIG" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_aekit_train_on_sprites_reports_the_same_disentanglement(tmp_path):
+    """With and without the report, aekit train writes the same disentanglement numbers,
+    and the report has the section and its latents-by-factor figure."""
+    import json
+
+    from aekit.cli import main
+
+    common = ["train", "--model", "vae", "--data", "sprites:n=400,size=16", "--epochs", "2",
+              "--hidden-layer-sizes", "32", "--n-components", "4", "--random-state", "0",
+              "--eval-rows", "100"]
+    assert main([*common, "--out", str(tmp_path / "a")]) == 0
+    assert main([*common, "--no-report", "--out", str(tmp_path / "b")]) == 0
+    a, b = (json.loads((tmp_path / x / "metrics.json").read_text())["disentanglement"]
+            for x in "ab")
+    assert a == pytest.approx(b) and set(a) >= {"mig", "factor_vae", "disentanglement"}
+    html = (tmp_path / "a" / "report" / "index.html").read_text()
+    assert "Disentanglement" in html
+    assert "each code unit&#x27;s mean at each level of each factor" in html or \
+        "each code unit's mean at each level of each factor" in html

@@ -240,7 +240,8 @@ def _write_outputs(run: _Run, seconds: float) -> int:
                 (tmp / outputs.SCALING_FILE).write_text(outputs.to_json(ds.scaler.to_dict()))
             if ds.feature_names is not None:  # rows written back get the CSV's header
                 (tmp / outputs.COLUMNS_FILE).write_text(outputs.to_json(ds.feature_names))
-            metrics = _metrics_and_report(run, tmp, X_fit, y_fit, X_eval, y_eval)
+            metrics = _metrics_and_report(run, tmp, X_fit, y_fit, X_eval, y_eval,
+                                          held.factors)
             if getattr(est, "solver_", None) == "svd":  # LinearAutoencoder's exact solve
                 metrics["solver"] = "svd"
             metrics.update(train_seconds=seconds, epochs_trained=len(est.history_),
@@ -263,7 +264,8 @@ def _write_outputs(run: _Run, seconds: float) -> int:
     return 0
 
 
-def _metrics_and_report(run: _Run, tmp: Path, X_fit, y_fit, X_eval, y_eval) -> dict:
+def _metrics_and_report(run: _Run, tmp: Path, X_fit, y_fit, X_eval, y_eval,
+                        factors=None) -> dict:
     """metrics.json's numbers, and the report into ``tmp/report`` unless --no-report."""
     est, resolved, ds, kind = run.est, run.resolved, run.ds, run.kind
     report_too = not run.args.no_report
@@ -276,6 +278,12 @@ def _metrics_and_report(run: _Run, tmp: Path, X_fit, y_fit, X_eval, y_eval) -> d
     elif not report_too:
         with outputs.phase("train", f"metrics on {len(X_eval)} rows"):
             metrics = _metrics(est, X_fit, y_fit, X_eval, y_eval)
+            if factors is not None:  # known factors: the report's disentanglement numbers
+                from aekit import evaluation as ev
+                from aekit.datasets.sprites import Sprites
+
+                metrics["disentanglement"] = ev.disentanglement_metrics(
+                    est, Sprites(X_eval.reshape(len(X_eval), *ds.image_shape), factors))
     else:
         from aekit.report import build_report
 
@@ -283,9 +291,11 @@ def _metrics_and_report(run: _Run, tmp: Path, X_fit, y_fit, X_eval, y_eval) -> d
             report = build_report(
                 est, X_fit, X_eval, y_train=y_fit, y_test=y_eval,
                 history=est.history_, config=resolved, image_shape=ds.image_shape,
-                class_names=ds.classes,
+                class_names=ds.classes, factors_test=factors,
                 title=f"aekit train: {resolved['model']} on {resolved['data']}")
-            metrics = {"model": report.results["model"], "pca": report.results["pca"]}
+            metrics = {"model": report.results["model"], "pca": report.results["pca"],
+                       **({"disentanglement": report.results["disentanglement"]}
+                          if "disentanglement" in report.results else {})}
             if accuracy is not None:
                 _classifier_section(est, report, accuracy)
             report.save(tmp / "report")

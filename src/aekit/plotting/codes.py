@@ -89,3 +89,32 @@ def plot_activation_histogram(model, X, *, bins: int = 50,
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def plot_latents_by_factor(model, X, factors, *, names=None, max_units: int = 10,
+                           title: str | None = "Code units against the known factors") -> Figure:
+    """One row per code unit (the most active first, up to ``max_units``), one column per
+    known factor (``factors`` (n, F) integer levels): the unit's mean over the rows at each
+    level of the factor. A disentangled unit follows one factor and is flat in the others."""
+    Z = app.encode(model, X).astype(np.float64)
+    factors = np.asarray(factors)
+    names = list(names) if names is not None else [f"factor {j}" for j in
+                                                   range(factors.shape[1])]
+    units = np.argsort(-Z.var(axis=0), kind="stable")[:max_units]
+    F = factors.shape[1]
+    fig = new_figure(1.7 * F + 0.6, 0.95 * len(units) + 0.8)
+    axes = fig.subplots(len(units), F, squeeze=False, sharey="row")
+    for r, unit in enumerate(units):
+        for j in range(F):
+            levels = np.unique(factors[:, j])
+            means = [Z[factors[:, j] == v, unit].mean() for v in levels]
+            ax = axes[r, j]
+            ax.plot(levels, means, color="tab:blue", lw=1.2)
+            ax.tick_params(labelsize=6)
+            if r == 0:
+                ax.set_title(names[j], fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"z{unit}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

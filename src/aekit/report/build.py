@@ -96,7 +96,7 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                  subtitle: str | None = None, image_shape=None, noise: str = "gaussian",
                  noise_level: float = 0.3, contamination: float = 0.05,
                  iw_samples: int = 100, n_show: int = 10, max_map_points: int = 2000,
-                 random_state: int = 0, class_names=None) -> Report:
+                 random_state: int = 0, class_names=None, factors_test=None) -> Report:
     """The standard report of one fitted model (module or estimator).
 
     X_train (N, D) and X_test (n, D): flat inputs in [0, 1], at least MIN_TRAIN_ROWS and
@@ -116,6 +116,8 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     (:func:`aekit.report.segmentation.segmentation_report`): y_test holds the test masks,
     ``class_names`` names the mask labels. Otherwise ``class_names`` (the dataset's
     ``classes``, label order) names the classes in the code map's legend.
+    ``factors_test`` (n, F): the known factors of X_test's rows (procedural sprites),
+    for a disentanglement section (MIG, FactorVAE score, DCI; ``results["disentanglement"]``).
 
     Long only in its docstring (25 lines): the body is the sequence of section functions.
     """
@@ -159,6 +161,8 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     _anomaly_section(report, fitted, X_train, X_test, noisy, vae, contamination, noise,
                      noise_level)
     _sparsity_section(report, fitted, obj, X_test)
+    if factors_test is not None:
+        _disentanglement_section(report, fitted, X_test, factors_test, shape)
     log.info("report %r assembled: %d sections, %d figures", title, len(report.sections),
              len(report.figures()))
     return report
@@ -330,6 +334,28 @@ def _anomaly_section(report, fitted, X_train, X_test, noisy, vae, contamination,
                                         f"test + {noise} noise {noise_level:g}": s_noisy},
                                        threshold=thr, xlabel=unit, log_x=not vae),
              f"score = {unit}")
+
+
+def _disentanglement_section(report, fitted, X_test, factors, shape) -> None:
+    from aekit.datasets.sprites import FACTORS, Sprites
+
+    factors = np.asarray(factors)
+    if len(factors) != len(X_test) or shape is None:
+        raise DataError(f"factors_test: {len(factors)} rows of factors for {len(X_test)} "
+                        "test rows of images")
+    m = report.results["disentanglement"] = ev.disentanglement_metrics(
+        fitted, Sprites(X_test.reshape(len(X_test), *shape), factors))
+    report.section(
+        "Disentanglement",
+        claim="Where the factors of variation are known, a disentangled code gives each "
+              "factor a unit of its own (a beta-TCVAE's tc_weight > 1 pushes for it).",
+        measured=f"MIG {m['mig']:.3f}, FactorVAE score {m['factor_vae']:.3f}, DCI "
+                 f"disentanglement {m['disentanglement']:.3f} / completeness "
+                 f"{m['completeness']:.3f} / informativeness {m['informativeness']:.3f}.",
+    ).figure(pl.plot_latents_by_factor(fitted, X_test, factors,
+                                       names=FACTORS if factors.shape[1] == len(FACTORS)
+                                       else None),
+             "each code unit's mean at each level of each factor (test rows)")
 
 
 def _sparsity_section(report, fitted, obj, X_test) -> None:
