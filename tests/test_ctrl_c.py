@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ctrl_c_default
 
 ARGS = ["--model", "stacked", "--data", "digits", "--epochs", "3", "--batch-size", "64",
         "--n-components", "4", "--hidden-layer-sizes", "16", "--random-state", "0",
@@ -33,7 +34,8 @@ def test_ctrl_c_at_each_handshake_point_exits_cleanly(point, tmp_path, wait_for_
     out, flag = tmp_path / "run", tmp_path / "flag"
     env = {**os.environ, "AEKIT_TEST_PAUSE_AT": point, "AEKIT_TEST_PAUSE_FILE": str(flag)}
     proc = subprocess.Popen([sys.executable, "-m", "aekit", "train", *ARGS, "--out", str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_default)
     try:
         wait_for_handshake(proc, flag)
         proc.send_signal(signal.SIGINT)

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ctrl_c_default
 import torch
 from safetensors.torch import load_file
 
@@ -52,7 +53,7 @@ def _start(out: Path, *extra: str, pause_at: int | None = None) -> subprocess.Po
         env.update(AEKIT_TEST_PAUSE_AT=str(pause_at),
                    AEKIT_TEST_PAUSE_FILE=str(out.with_name(out.name + ".flag")))
     return subprocess.Popen(_cmd(out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+                            text=True, env=env, preexec_fn=ctrl_c_default)
 
 
 def _checkpointed_epoch(out: Path) -> int:
