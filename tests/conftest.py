@@ -237,16 +237,6 @@ def open_page():
 
 
 # --- crash tests: the checkpoint handshake --------------------------------------------------
-def ctrl_c_default():
-    """For ``Popen(preexec_fn=...)``: the child's SIGINT back to its default. A shell that
-    starts a job in the background (``cmd &`` without job control: nohup, CI runners)
-    leaves SIGINT ignored, every child inherits that, and Python then installs no
-    KeyboardInterrupt handler: a test of Ctrl-C would wait for an exit that never comes."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _wait_for_handshake(proc, flag, limit: float = 300.0) -> None:
     """Until a child started with ``AEKIT_TEST_PAUSE_FILE=flag`` reports the handshake
     (``flag.reached``: it is paused at a known point). Fails with the child's output if it

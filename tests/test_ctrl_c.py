@@ -15,7 +15,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ctrl_c_default
+
+
+def ctrl_c_default():
+    """Popen's preexec_fn: the child's SIGINT back to its default. A suite started as a
+    background job (nohup, a CI runner without job control) leaves SIGINT ignored, every
+    child inherits that, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 ARGS = ["--model", "stacked", "--data", "digits", "--epochs", "3", "--batch-size", "64",
         "--n-components", "4", "--hidden-layer-sizes", "16", "--random-state", "0",

@@ -21,12 +21,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ctrl_c_default
 import torch
 from safetensors.torch import load_file
 
 from aekit.cli import build_parser
 from aekit.training import load_checkpoint
+
+
+def ctrl_c_default():
+    """Popen's preexec_fn: the child's SIGINT back to its default. A suite started as a
+    background job (nohup, a CI runner without job control) leaves SIGINT ignored, every
+    child inherits that, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 EPOCHS = 6
 pytestmark = [
