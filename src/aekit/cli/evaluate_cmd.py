@@ -69,10 +69,9 @@ def run(args) -> int:
     if ds.factors is not None:  # known factors (sprites): how the codes follow them
         from aekit.datasets.sprites import Sprites
 
-        shape = ds.image_shape or (1, *(2 * (int(round(ds.X.shape[1] ** 0.5)),)))
         with outputs.phase("evaluate", f"disentanglement on {len(ds.X)} rows"):
             out["disentanglement"] = ev.disentanglement_metrics(
-                model, Sprites(ds.X.reshape(len(ds.X), *shape), ds.factors))
+                model, Sprites(ds.X.reshape(len(ds.X), *ds.image_shape), ds.factors))
     if args.json:
         print(outputs.to_json(out))
     else:

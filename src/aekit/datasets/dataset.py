@@ -30,7 +30,7 @@ import numpy as np
 from aekit.datasets.scaling import (
     CHUNK_ROWS, FITTED_RULES, RULES, Scaler, Stats, check_rule, fit_rule, rule_scaler,
 )
-from aekit.errors import DataError
+from aekit.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -232,6 +232,28 @@ def as_labels(labels: np.ndarray, n: int, where: str) -> np.ndarray:
     if len(labels) and labels.min() < 0:
         raise DataError(f"{where}: labels must be >= 0, found {labels.min()}")
     return labels.astype(np.int64)
+
+
+def integer_options(source: str, text: str, defaults: dict, kind: str,
+                    check=None) -> dict:
+    """``defaults`` updated from ``text``, "k=v,k=v" of integer options, as a generated data
+    source names them (``scenes:NAME:n=200``, ``sprites:size=16``): unknown keys and values
+    that are not integers are refused naming ``source``; ``check(key, value)`` runs on each
+    given value as it is read."""
+    options = dict(defaults)
+    for item in filter(None, (o.strip() for o in text.split(","))):
+        k, eq, v = item.partition("=")
+        k = k.strip()
+        if not eq or k not in defaults:
+            raise ConfigError(f"--data {source}: unknown {kind} option {item!r}; options are "
+                              f"{', '.join(o + '=N' for o in defaults)}")
+        try:
+            options[k] = int(v)
+        except ValueError:
+            raise ConfigError(f"--data {source}: {k} must be an integer, got {v!r}") from None
+        if check is not None:
+            check(k, options[k])
+    return options
 
 
 def holdout_mask(n: int, y: np.ndarray | None) -> np.ndarray:

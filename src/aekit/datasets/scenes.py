@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.datasets import images as image_files
-from aekit.datasets.dataset import Dataset, holdout_mask
+from aekit.datasets.dataset import Dataset, holdout_mask, integer_options
 from aekit.datasets.registry import Sources, canonical_name, load_named
 from aekit.errors import ConfigError, DataError
 
@@ -195,21 +195,14 @@ def parse_scenes_source(source: str) -> tuple[str, dict]:
     if key is None:
         raise DataError(f"--data {source}: scenes are composed from a named dataset "
                         f"({', '.join(SCENE_DEFAULTS)}), not {name!r}")
-    options = {**SCENE_DEFAULTS[key], "objects": 3, "seed": 0}
-    for item in filter(None, (o.strip() for o in opts.split(","))):
-        k, eq, v = item.partition("=")
-        k = k.strip()
-        if not eq or k not in SCENE_OPTIONS:
-            raise ConfigError(f"--data {source}: unknown scenes option {item!r}; options are "
-                              f"{', '.join(o + '=N' for o in SCENE_OPTIONS)}")
-        try:
-            options[k] = int(v)
-        except ValueError:
-            raise ConfigError(f"--data {source}: {k} must be an integer, got {v!r}") from None
+    def at_least(k, value):
         low = 0 if k == "seed" else 1
-        if options[k] < low:
-            raise ConfigError(f"--data {source}: {k} must be >= {low}, got {options[k]}")
-    return key, options
+        if value < low:
+            raise ConfigError(f"--data {source}: {k} must be >= {low}, got {value}")
+
+    defaults = {**SCENE_DEFAULTS[key], "objects": 3, "seed": 0}
+    return key, integer_options(source, opts, {o: defaults[o] for o in SCENE_OPTIONS},
+                                "scenes", at_least)
 
 
 def load_scenes(source: str, split: str, sources=None) -> Dataset:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aekit.datasets.dataset import Dataset
+from aekit.datasets.dataset import Dataset, integer_options
 from aekit.errors import ConfigError
 
 FACTORS = ("shape", "scale", "rotation", "x", "y")
@@ -110,18 +110,7 @@ def is_sprites_source(source) -> bool:
 
 def parse_sprites_source(source: str) -> dict:
     """'sprites[:k=v,...]' -> {n, size, seed}, each checked."""
-    options = dict(SPRITE_OPTIONS)
-    _, _, opts = source.partition(":")
-    for item in filter(None, (o.strip() for o in opts.split(","))):
-        k, eq, v = item.partition("=")
-        k = k.strip()
-        if not eq or k not in SPRITE_OPTIONS:
-            raise ConfigError(f"--data {source}: unknown sprites option {item!r}; options "
-                              f"are {', '.join(o + '=N' for o in SPRITE_OPTIONS)}")
-        try:
-            options[k] = int(v)
-        except ValueError:
-            raise ConfigError(f"--data {source}: {k} must be an integer, got {v!r}") from None
+    options = integer_options(source, source.partition(":")[2], SPRITE_OPTIONS, "sprites")
     if not 1 <= options["n"] <= MAX_SPRITES:
         raise ConfigError(f"--data {source}: n must be in 1..{MAX_SPRITES}, got {options['n']}")
     if not 16 <= options["size"] <= MAX_SIZE:

@@ -494,8 +494,8 @@ class AutoencoderMixin:
         for name, choices in self._AUTO.items():
             if not self._has(name):
                 continue
-            found = {"output_activation": lambda: fitted.module.output_activation,
-                     "likelihood": lambda: fitted.objective.likelihood}[name]()
+            found = (fitted.module.output_activation if name == "output_activation"
+                     else fitted.objective.likelihood)
             value = state.get(name + "_", found)
             if value not in choices:
                 raise ConfigError(f"estimator state: {name}_ must be one of {list(choices)}, "
