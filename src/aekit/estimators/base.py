@@ -82,7 +82,8 @@ def auto_code_size(n_features: int) -> int:
 # rows only) keep the 500 they were chosen with.
 AUTO_STEPS = 2000
 AUTO_MAX_EPOCHS = 1000
-AUTO_BASE_EPOCHS = {"pretrain_epochs": 20, "head_epochs": 30, "finetune_epochs": 30}
+AUTO_BASE_EPOCHS = {"pretrain_epochs": 20, "head_epochs": 30, "finetune_epochs": 30,
+                    "joint_epochs": 10}
 AUTO_PHASE_MAX_EPOCHS = {"head_epochs": 500, "finetune_epochs": 500}  # else AUTO_MAX_EPOCHS
 # (epochs itself: the estimator's _BASE_EPOCHS)
 

@@ -20,7 +20,11 @@ from aekit.estimators.base import AutoencoderMixin, on_own_threads, store_params
 from aekit.estimators.params import documented
 from aekit.io.rows import LabelledSource, make_source
 from aekit.losses import CrossEntropy
+from aekit.fitted import FittedClassifier
+from aekit.io.rows import SemiSupervisedSource
+from aekit.losses import SemiSupervisedObjective
 from aekit.models import CodeHead, ModelConfig
+from aekit.models.semisupervised import LadderConfig, M2Config
 from aekit.training.trainer import Trainer
 
 
@@ -106,12 +110,14 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
     unchanged).
     """
 
-    def __init__(self, n_components="auto", *, hidden_layer_sizes=(100,), activation="relu",
+    def __init__(self, n_components="auto", *, method="ladder", hidden_layer_sizes=None,
+                 activation="relu",
                  code_activation=None, output_activation="auto", loss="mse", noise=None,
                  noise_level=0.0, pretrain_epochs="auto", head_epochs="auto",
                  finetune_epochs="auto",
                  batch_size=256, supervised_batch_size=32, standardize_codes=True,
-                 pseudo_labels="spread", optimizer="adam",
+                 pseudo_labels="spread", joint_epochs="auto", ladder_noise=0.3,
+                 labelled_weight="auto", optimizer="adam",
                  learning_rate=1e-3, finetune_learning_rate=None, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=None, grad_clip=None,
                  engine="auto", device="cpu", n_threads=None, random_state=None, verbose=False,
@@ -126,11 +132,40 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         return super()._epochs("pretrain_epochs" if name == "epochs" else name, n_rows,
                                batch_size)
 
+    # The methods' own hidden layers (hidden_layer_sizes=None): the pretrained encoder's;
+    # the ladder of Rasmus et al. (2015, MNIST); each of M2's three networks (Kingma et al.
+    # 2014 used 500).
+    HIDDEN = {"pretrain": (100,), "ladder": (1000, 500, 250, 250, 250), "m2": (500,)}
+
+    def _hidden(self) -> tuple:
+        sizes = self.hidden_layer_sizes
+        return tuple(self.HIDDEN[self.method] if sizes is None else sizes)
+
     def _model_config(self, layout):
-        return ModelConfig(n_features=layout.module_features, hidden=tuple(self.hidden_layer_sizes),
+        if self.method == "ladder":
+            return LadderConfig(n_features=layout.module_features,
+                                n_classes=len(self.classes_), hidden=self._hidden(),
+                                activation=self.activation, noise_std=float(self.ladder_noise))
+        if self.method == "m2":
+            bernoulli = self._resolved("output_activation") == "sigmoid"
+            return M2Config(n_features=layout.module_features, n_classes=len(self.classes_),
+                            hidden=self._hidden(), code_size=self._code_size(),
+                            activation=self.activation,
+                            likelihood="bernoulli" if bernoulli else "gaussian")
+        return ModelConfig(n_features=layout.module_features, hidden=self._hidden(),
                            code_size=self._code_size(), activation=self.activation,
                            code_activation=self.code_activation,
                            output_activation=self._resolved("output_activation"))
+
+    def _check_combinations(self) -> None:
+        super()._check_combinations()
+        if self.method == "ladder" and self.n_components != "auto":
+            raise ConfigError("n_components: the ladder's code is its last hidden layer; "
+                              "leave n_components='auto' and set hidden_layer_sizes")
+        if self.method == "ladder" and self.hidden_layer_sizes is not None \
+                and len(self.hidden_layer_sizes) == 0:
+            raise ConfigError("hidden_layer_sizes: the ladder needs at least one hidden "
+                              "layer (its code)")
 
     # --- fitting -------------------------------------------------------------------------
     @on_own_threads
@@ -152,12 +187,22 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         check_classification_targets(y[~unlabelled])
         self.classes_, targets = np.unique(y[~unlabelled], return_inverse=True)
         self.n_labelled_ = int((~unlabelled).sum())
+        if self.method != "pretrain" and len(self.classes_) < 2:
+            raise DataError(f"y: the labelled rows are all of class {self.classes_[0]!r}; "
+                            f"method={self.method!r} learns to tell classes apart and needs "
+                            "labelled rows of at least 2 classes")
         self._resolve_auto(X)
         self._check_range(X)
         if not np.isfinite(X).all():
             raise DataError("X has values beyond float32's range (about 3.4e38); aekit "
                             "computes in float32: rescale X")
         layout = self._layout(X.shape[1], None)
+        if self.method != "pretrain":
+            if pretrained is not None:
+                raise ConfigError(f"pretrained: method={self.method!r} trains its own network "
+                                  "on every row; pretrained= is for method='pretrain'")
+            self._check_range_joint(X)
+            return self._fit_joint(X, unlabelled, targets, layout, checkpoint_dir, resume)
         module = self._build_module(layout)
         self.epochs_ = self._epochs("pretrain_epochs", len(X))
         if pretrained is not None:
@@ -175,6 +220,50 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         self.n_pseudo_labelled_ = int(labelled.sum()) - self.n_labelled_
         self._fit_head(X, Z, labelled, targets, checkpoint_dir, resume, batch)
         return self
+
+    def _check_range_joint(self, X) -> None:
+        """M2 with a Bernoulli likelihood models values in [0, 1] (the ladder takes any)."""
+        if self.method == "m2":
+            self._check_range(X)
+
+    def _fit_joint(self, X, unlabelled, targets, layout, checkpoint_dir, resume):
+        """Methods 'ladder' and 'm2': one run of the training loop on every row of X
+        (unlabelled) with the labelled ones paired into each batch
+        (:class:`aekit.io.rows.SemiSupervisedSource`), the network computing its own loss
+        (:class:`aekit.losses.SemiSupervisedObjective`)."""
+        module = self._build_module(layout)
+        labelled = ~unlabelled
+        self.n_pseudo_labelled_ = 0
+        self.epochs_ = self._epochs("joint_epochs", len(X), self.batch_size)
+        device = torch.device(self.device)
+        source = SemiSupervisedSource(
+            make_source(layout.to_module(X), device),
+            make_source(layout.to_module(X[labelled]), device),
+            torch.as_tensor(targets, dtype=torch.long, device=device))
+        options = {}
+        if self.method == "m2":
+            options["alpha"] = self._labelled_weight(len(X))
+        config = dataclasses.replace(self._train_config(self.epochs_, self.seed_),
+                                     engine="autograd")
+        signature = {"model": module.config.to_dict(), "method": self.method, **options}
+        result = Trainer(module, SemiSupervisedObjective(**options), config).fit(
+            source, checkpoint_dir=checkpoint_dir, resume=resume, signature=signature)
+        if self.method == "ladder":  # inference normalises with population statistics
+            module.set_population_statistics(source.source.batch(torch.arange(len(X))))
+        module.eval()
+        self.history_ = list(result.history)
+        self.n_iter_ = len(self.history_)
+        self.supervised_history_ = []
+        self.fitted_ = FittedClassifier(module, layout=layout, seed=self.seed_,
+                                        classes=self.classes_.tolist())
+        return self
+
+    def _labelled_weight(self, n_rows: int) -> float:
+        """M2's alpha: labelled_weight, or for 'auto' 0.1 x the rows (Kingma et al. 2014,
+        section 3.1.2)."""
+        if self.labelled_weight == "auto":
+            return 0.1 * n_rows
+        return float(self.labelled_weight)
 
     # Label spreading's kNN graph and clamping (alpha: how far spread labels may move away
     # from the given ones). The graph's space (the input rows, not the codes), its size and
@@ -322,6 +411,20 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                        dtype=np.float32)
         return self.fitted_.encode(X)
 
+    @on_own_threads
+    def sample(self, n: int = 1, y=None, random_state=None):
+        """n generated rows (n, n_features) float32 of class ``y`` (method='m2', a model of
+        x given its class): z ~ N(0, I) decoded under y. ``y``: one label of ``classes_``,
+        one per row, or None (classes drawn uniformly). A label the model was not trained
+        on is a DataError naming it."""
+        check_is_fitted(self)
+        if self.method != "m2":
+            raise ConfigError(f"sample: method={self.method!r} is not a model of x given its "
+                              "class; AutoencoderClassifier(method='m2') generates by class")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ConfigError(f"sample: n must be an integer >= 0, got {n!r}")
+        return self.fitted_.sample(int(n), y=y, random_state=random_state)
+
     # --- saving --------------------------------------------------------------------------
     def _json_state(self):
         state = super()._json_state()
@@ -330,10 +433,22 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         state["n_pseudo_labelled_"] = self.n_pseudo_labelled_
         return state
 
+    def _restore_auto(self, fitted, state: dict) -> None:
+        if self.method == "pretrain":
+            return super()._restore_auto(fitted, state)
+        # the ladder and M2 have no output activation to compare with: the saved choice
+        # (M2's likelihood follows from it, and the caller compares the networks)
+        value = state.get("output_activation_")
+        if value not in self._AUTO["output_activation"]:
+            raise ModelFileError(f"estimator state: output_activation_ must be one of "
+                                 f"{list(self._AUTO['output_activation'])}, got {value!r}")
+        self.output_activation_ = value
+
     @property
     def head_(self):
-        """The head on the codes: the fitted model's own (``fitted_.head``)."""
-        return self.fitted_.head
+        """The head on the codes (method='pretrain'): the fitted model's own
+        (``fitted_.head``); None for the other methods, whose network classifies itself."""
+        return self.fitted_.head if self.method == "pretrain" else None
 
     @head_.setter
     def head_(self, head):
@@ -348,6 +463,11 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         self.n_labelled_ = int(state["n_labelled_"])
         self.n_pseudo_labelled_ = int(state.get("n_pseudo_labelled_", 0))  # older files: 0
         self.supervised_history_ = []
+        if self.method != "pretrain":
+            if not isinstance(fitted, FittedClassifier):
+                raise ModelFileError(f"the folder holds no {self.method} network")
+            fitted.classes = self.classes_.tolist()
+            return
         head = fitted.head
         if head is None or head.linear.weight.shape != (len(classes), self.n_components_):
             raise ModelFileError(f"classifier head tensors do not match {len(classes)} classes "

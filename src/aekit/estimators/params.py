@@ -44,6 +44,7 @@ from aekit.models.conv import DECODER_KINDS
 from aekit.models.layers import ACTIVATIONS
 from aekit.models.priors import MAX_PSEUDO_INPUTS, PRIORS
 from aekit.models.segmentation import MAX_CLASSES
+from aekit.models.semisupervised import FEW_LABEL_METHODS
 from aekit.training.trainer import ENGINES, OPTIMIZERS, SCHEDULES
 
 # Which kinds have a keyword follows from what each kind declares (aekit.kinds).
@@ -294,8 +295,15 @@ PARAMS = (
                    "doc": "Latent dimension (size of z)."}})),
     _p("hidden_layer_sizes", "ints", [IntTuple(high=MAX_LAYER_WIDTH)],
        "Encoder widths before the code; the decoder mirrors them.",
-       {"stacked": (100,), "vae": (256,), "classifier": (100,)}, "model",
-       variants=_tidy({"vae": {"note": "Used when architecture='dense'."}})),
+       {"stacked": (100,), "vae": (256,), "classifier": None}, "model",
+       variants=_tidy({"vae": {"note": "Used when architecture='dense'."},
+                       "classifier": {
+                           "constraints": (IntTuple(high=MAX_LAYER_WIDTH), None),
+                           "type": "tuple of int or None",
+                           "doc": """Hidden layer widths. None: the method's own, (100,)
+                           for 'pretrain' (the encoder before the code), (1000, 500, 250,
+                           250, 250) for 'ladder' (Rasmus et al. 2015), (500,) for each of
+                           'm2''s three networks (Kingma et al. 2014)."""}})),
     _p("decoder", "str", [Choices(DECODER_KINDS)],
        """How the decoder undoes each pooling: 'transpose' (stride-2 transposed convs),
        'upsample' (nearest upsampling + conv) or 'unpool' (max-unpooling with the encoder's
@@ -533,6 +541,32 @@ PARAMS = (
        every row (batch_size rows per step); None: they train on the labelled rows only,
        and the unlabelled rows serve pretraining alone.""",
        {"classifier": "spread"}),
+    _p("method", "str", [Choices(FEW_LABEL_METHODS)],
+       """How the unlabelled rows help. 'ladder': a ladder network (Rasmus et al. 2015),
+       a denoising autoencoder with a lateral connection at every layer and a denoising
+       cost at each, trained on the labelled and unlabelled rows together; its top layer
+       is the classifier. 'm2': the semi-supervised VAE M2 (Kingma et al. 2014), a model
+       of x given its class that also generates by class (sample(n, y=...)); an unlabelled
+       row's bound sums over the classes. 'pretrain': autoencoder pretraining on every
+       row, then a softmax head and fine-tuning (with pseudo_labels). 'ladder' by default:
+       on validation splits of the training rows of digits (50 labels) and Fashion-MNIST
+       (100) it was the most accurate (benchmarks/results/few_labels.md).""",
+       {"classifier": "ladder"}),
+    _p("joint_epochs", "int", [count(0), Choices(("auto",))],
+       """Epochs of joint training on labelled and unlabelled rows (methods 'ladder' and
+       'm2'); an epoch is one pass over every row, each batch of batch_size rows paired
+       with as many labelled ones. 'auto': JOINT_BASE_EPOCHS, or as many as make 2000
+       steps on small data (at most 1000).""",
+       {"classifier": "auto"}, type="int or 'auto'"),
+    _p("ladder_noise", "float", [nonnegative()],
+       """Standard deviation of the Gaussian noise the ladder's corrupted encoder adds to
+       the input and to every layer's normalised pre-activations (method='ladder'; 0.3 in
+       Rasmus et al. 2015).""",
+       {"classifier": 0.3}),
+    _p("labelled_weight", "float", [positive(), Choices(("auto",))],
+       """M2's alpha (method='m2'): the weight of the labelled rows' classification loss
+       against their bound. 'auto': 0.1 x the number of rows (Kingma et al. 2014).""",
+       {"classifier": "auto"}, type="float or 'auto'"),
     _p("sampler", "str", [Choices(SAMPLERS)],
        """Density fitted on the training codes (of at most 5000 evenly spaced rows), from
        which sample() draws new codes: a Gaussian mixture, one Gaussian, or a box uniform

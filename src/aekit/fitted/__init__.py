@@ -17,9 +17,9 @@ Estimators build one in ``fit`` (``est.fitted_``); every other layer takes it th
 from aekit.fitted.density import CodeDensity, StandardNormal, fit_density
 from aekit.fitted.entropy import EntropyModel
 from aekit.fitted.layout import InputLayout
-from aekit.fitted.model import (INFER_ROWS, FittedAutoencoder, FittedModel, FittedSegmenter,
-                                default_objective)
+from aekit.fitted.model import (INFER_ROWS, FittedAutoencoder, FittedClassifier, FittedModel,
+                                FittedSegmenter, default_objective)
 
-__all__ = ["INFER_ROWS", "CodeDensity", "EntropyModel", "FittedAutoencoder", "FittedModel",
+__all__ = ["INFER_ROWS", "CodeDensity", "EntropyModel", "FittedAutoencoder", "FittedClassifier", "FittedModel",
            "FittedSegmenter", "InputLayout", "StandardNormal", "default_objective",
            "fit_density"]

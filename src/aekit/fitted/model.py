@@ -34,6 +34,7 @@ from aekit.losses import Objective, importance_log_weights, negative_log_likelih
 from aekit.models.heads import CodeHead
 from aekit.models.priors import kl_to_standard_normal
 from aekit.models.segmentation import SegmentationConfig
+from aekit.models.semisupervised import NETWORK_KEY
 from aekit.training import threads
 
 INFER_ROWS = 64
@@ -314,7 +315,9 @@ class FittedModel:
             if not isinstance(rec, dict):
                 raise TypeError("'fitted' must be an object")
             segmenter = isinstance(module.config, SegmentationConfig)
-            for key in ("n_features", "pad", "seed", *(() if segmenter else ("n_mc_samples",))):
+            few_labels = FittedClassifier.holds(module)
+            for key in ("n_features", "pad", "seed",
+                        *(() if segmenter or few_labels else ("n_mc_samples",))):
                 if isinstance(rec.get(key), bool) or not isinstance(rec.get(key), int) \
                         or not 0 <= rec[key] < 2**63:
                     raise TypeError(f"'{key}' must be an integer >= 0")
@@ -325,6 +328,12 @@ class FittedModel:
             layout = InputLayout(rec["n_features"], shape, rec["pad"])
             if segmenter:
                 return FittedSegmenter(module, layout=layout, seed=rec["seed"])
+            if few_labels:
+                classes = ((config.get("estimator") or {}).get("state") or {}).get("classes_")
+                if classes is None:
+                    classes = rec.get("classes")
+                return FittedClassifier(module, layout=layout, seed=rec["seed"],
+                                        classes=classes)
             objective = (Objective(**config["objective"]) if "objective" in config
                          else default_objective(module))
             density = _saved_density(Path(where).with_name(files.WEIGHTS_NAME), module, rec,
@@ -757,6 +766,107 @@ class FittedSegmenter(FittedModel):
     def __repr__(self) -> str:
         return (f"FittedSegmenter({self.module.config.decoder}, {self.n_features} -> "
                 f"{self.n_classes} classes per pixel)")
+
+
+class FittedClassifier(FittedModel):
+    """A network trained on labelled and unlabelled rows together
+    (:mod:`aekit.models.semisupervised`: the ladder network, M2): class probabilities
+    (:meth:`classify`) and codes (:meth:`encode`); a generative one (M2, a model of x given
+    its class) also decodes and samples by class (:meth:`sample` with ``y``, :meth:`decode`
+    with a class per code). ``classes``: the class labels, in the order of the network's
+    outputs."""
+
+    onnx_part = "classifier"
+
+    def __init__(self, module, *, layout: InputLayout | None = None, seed: int = 0,
+                 history: list | None = None, classes=None):
+        super().__init__(module, layout=layout, seed=seed, history=history)
+        n = int(module.config.n_classes)
+        if classes is None:
+            classes = list(range(n))
+        if not isinstance(classes, (list, tuple)) or len(classes) != n:
+            raise ModelFileError(f"the network has {n} classes but {len(classes) if isinstance(classes, (list, tuple)) else classes!r} labels were given")
+        self.classes = list(classes)
+
+    @staticmethod
+    def holds(module) -> bool:
+        """Whether ``module`` is a few-label network (its config names the network)."""
+        to_dict = getattr(module.config, "to_dict", None)
+        return callable(to_dict) and NETWORK_KEY in to_dict()
+
+    @property
+    def variational(self) -> bool:
+        return False  # no ELBO of x alone to score with
+
+    @property
+    def generative(self) -> bool:
+        """Whether the network models x given its class (it decodes and samples)."""
+        return hasattr(self.module, "decode")
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.module.config.n_classes)
+
+    def classify(self, X) -> np.ndarray:
+        """Class probabilities (n, n_classes) float64, columns in the order of
+        :attr:`classes`."""
+        X = self.check_input(X)
+        logits = self.run(self.module.classify, self.layout.to_module(X))
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    def class_index(self, y) -> np.ndarray:
+        """Labels ``y`` (one, or one per row) -> the network's class indices; a label the
+        model was not trained on is a DataError naming it."""
+        y = np.asarray(y, dtype=object).reshape(-1)
+        index = {c: i for i, c in enumerate(self.classes)}
+        out = np.empty(len(y), dtype=np.int64)
+        for i, v in enumerate(y):
+            key = v.item() if hasattr(v, "item") else v
+            if key not in index:
+                raise DataError(f"y: class {key!r} is not one the model was trained on; "
+                                f"its classes are {self.classes}")
+            out[i] = index[key]
+        return out
+
+    def _generator_only(self, what: str) -> None:
+        if not self.generative:
+            raise ConfigError(f"{what}: this classifier ({self.module.config.name}) is not a "
+                              "model of x given its class; method='m2' is")
+
+    def decode(self, Z, y) -> np.ndarray:
+        """Rows (n, D) float32 decoded from codes Z (n, k) under classes ``y`` (one label,
+        or one per code)."""
+        self._generator_only("decode")
+        Z = np.asarray(Z, dtype=np.float32).reshape(-1, self.code_size)
+        idx = self.class_index(y)
+        if len(idx) == 1:
+            idx = np.repeat(idx, len(Z))
+        if len(idx) != len(Z):
+            raise DataError(f"y: {len(idx)} labels for {len(Z)} codes")
+        T = torch.cat([torch.from_numpy(Z), torch.from_numpy(idx).double().unsqueeze(1)
+                       .to(torch.float32)], dim=1)
+        m, k = self.module, self.code_size
+        out = self.run(lambda t: m.decode(t[:, :k], t[:, k].long()), T)
+        return self.layout.crop(out).numpy()
+
+    def sample(self, n: int = 1, y=None, random_state=None) -> np.ndarray:
+        """n generated rows (n, D) float32: z ~ N(0, I) decoded (the decoder's means)
+        under class ``y`` (a label of :attr:`classes`), one label per row, or None (classes
+        drawn uniformly, the model's p(y))."""
+        self._generator_only("sample")
+        rng = check_random_state(random_state)
+        if y is None:
+            y = [self.classes[i] for i in rng.randint(self.n_classes, size=n)]
+        Z = rng.standard_normal((n, self.code_size)).astype(np.float32)
+        return self.decode(Z, y if np.ndim(y) == 0 else list(y))
+
+    def record(self) -> dict:
+        return {**super().record(), "classes": [c.item() if hasattr(c, "item") else c
+                                                for c in self.classes]}
+
+    def __repr__(self) -> str:
+        return (f"FittedClassifier({self.module.config.name}, {self.n_features} -> "
+                f"{self.n_classes} classes)")
 
 
 # The autoencoder's calls that a FittedSegmenter refuses by name (methods only: a probe

@@ -126,6 +126,26 @@ class LabelledSource:
         return self.source.batch(idx), self.labels[idx.to(self.labels.device)]
 
 
+class SemiSupervisedSource:
+    """All rows, each batch paired with labelled rows: ``batch(idx)`` is ``(x[idx],
+    x_l[j], y_l[j])`` with ``j = idx mod n_labelled``. An epoch is one pass over every row
+    (the unlabelled part of the few-label objectives; labelled rows count there too, as in
+    Rasmus et al. 2015), and each batch carries as many labelled rows as it has rows: the
+    few labelled rows are revisited many times an epoch. ``j`` follows from the shuffled
+    ``idx`` alone, so the loop's one generator still fixes every batch (exact resume)."""
+
+    def __init__(self, source, labelled, labels: torch.Tensor):
+        if len(labels) != labelled.n or labelled.n == 0:
+            raise DataError(f"{len(labels)} labels for {labelled.n} labelled rows")
+        self.source, self.labelled, self.labels = source, labelled, labels
+        self.n, self.n_features = source.n, source.n_features
+
+    def batch(self, idx, out=None):
+        j = idx % self.labelled.n
+        return (self.source.batch(idx), self.labelled.batch(j),
+                self.labels[j.to(self.labels.device)])
+
+
 def fingerprint(source, chunk: int = 4096) -> str:
     """SHA-256 of a source's rows as float32 (with their labels, for a LabelledSource) and
     its shape, read ``chunk`` rows at a time: which data a checkpoint was trained on."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import torch
+
+from aekit.errors import ConfigError
 from torch import nn
 
 from aekit.models.autoencoder import ModelConfig
 from aekit.models.segmentation import SegmentationConfig
+from aekit.models.semisupervised import NETWORK_KEY, NETWORKS
 
 
 def module_class(config) -> type:
@@ -15,8 +18,14 @@ def module_class(config) -> type:
 
 
 def config_from_dict(d: dict):
-    """The config a file's ``model`` object describes: a segmentation network's (it names
-    n_classes) or an autoencoder's."""
+    """The config a file's ``model`` object describes: a few-label network's (it names its
+    ``network``), a segmentation network's (it names n_classes) or an autoencoder's."""
+    if isinstance(d, dict) and NETWORK_KEY in d:
+        config = NETWORKS.get(d[NETWORK_KEY]) if isinstance(d[NETWORK_KEY], str) else None
+        if config is None:
+            raise ConfigError(f"model config: unknown network {d[NETWORK_KEY]!r}; aekit "
+                              f"knows {sorted(NETWORKS)}")
+        return config.from_dict(d)
     if isinstance(d, dict) and d.get("n_classes") is not None:
         return SegmentationConfig.from_dict(d)
     return ModelConfig.from_dict(d)
