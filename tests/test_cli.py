@@ -273,7 +273,8 @@ def test_failed_fresh_train_leaves_nothing_behind(tmp_path, capsys, monkeypatch)
 
 def test_classifier_with_few_labels(tmp_path, capsys):
     out = tmp_path / "clf"
-    assert main(["train", "--model", "classifier", "--data", "digits", "--max-rows", "300",
+    assert main(["train", "--model", "classifier", "--method", "pretrain", "--data", "digits",
+                 "--max-rows", "300",
                  "--n-labelled", "60", "--pretrain-epochs", "2", "--head-epochs", "2",
                  "--finetune-epochs", "1", "--n-components", "8", "--random-state", "0",
                  "--out", str(out), "--no-report"]) == 0

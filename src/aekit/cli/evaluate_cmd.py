@@ -63,7 +63,7 @@ def run(args) -> int:
     out = {"model_dir": str(folder), "data": args.data, "split": args.split,
            "rows": len(ds.X), "model": metrics, "pca": pca}
     fitted = as_fitted(model)
-    if getattr(fitted, "head", None) is not None and ds.y is not None:  # a classifier's
+    if fitted.classifies and ds.y is not None:  # a classifier's
         predicted = np.asarray(fitted.classes)[fitted.classify(ds.X).argmax(axis=1)]
         out["accuracy"] = float(np.mean(predicted == ds.y))
     if ds.factors is not None:  # known factors (sprites): how the codes follow them

@@ -89,7 +89,7 @@ def run(args) -> int:
 
     fitted = as_fitted(model)
     args.part = args.part or fitted.onnx_part
-    if args.part == "classifier" and getattr(fitted, "head", None) is None:
+    if args.part == "classifier" and not fitted.classifies:
         raise ConfigError(f"--part classifier: {folder} holds no classifier (train one with "
                           "--model classifier)")
     path = model.export_onnx(args.out, args.part, threshold=args.threshold,

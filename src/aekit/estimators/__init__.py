@@ -42,6 +42,8 @@ def estimator_from_model_file(path, fitted, config: dict, extra: dict):
         raise ModelFileError(f"{where}: unknown estimator class {name!r}; "
                              f"aekit knows {sorted(ESTIMATORS)}")
     params = dict(est["params"])
+    for key, value in cls._PARAMS_BEFORE.items():  # a keyword added since: its old meaning
+        params.setdefault(key, value)
     unknown = set(params) - set(cls._get_param_names())
     if unknown:
         raise ModelFileError(f"{where}: unknown parameters {sorted(unknown)} for {cls.__name__}")

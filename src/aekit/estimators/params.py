@@ -458,9 +458,14 @@ PARAMS = (
        {"classifier": "auto"}, type="int or 'auto'"),
     # --- optimisation ------------------------------------------------------------------
     _p("batch_size", "int", [count(1)], "Rows per training step.",
-       {"linear": 256, "stacked": 128, "conv": 256, "vae": 256, "classifier": 256},
+       {"linear": 256, "stacked": 128, "conv": 256, "vae": 256, "classifier": None},
        "train:batch_size",
-       variants=_tidy({"classifier": {"note": "Used by the autoencoder phase."}})),
+       variants=_tidy({"classifier": {
+           "constraints": (count(1), None), "type": "int or None",
+           "doc": """Rows per step of the autoencoder phase (method 'pretrain') or of the
+           joint phase ('ladder', 'm2': each step also takes as many labelled rows).
+           None: the method's own, 256 for 'pretrain', 100 for 'ladder' and 'm2' (the
+           papers' batches)."""}})),
     _p("supervised_batch_size", "int", [count(1)],
        "Rows per step of both supervised phases.", {"classifier": 32}),
     _p("optimizer", "str", [Choices(OPTIMIZERS)], "The optimizer.",

@@ -76,7 +76,8 @@ def evaluate_model(model, X_test, *, X_train=None, y_train=None, y_test=None, ob
     fitted = as_fitted(model, objective)
     X_test = fitted.check_input(X_test, "X_test")
     out = {"code_size": fitted.code_size}
-    out.update(evaluate_reconstruction(fitted, X_test))
+    if fitted.reconstructs:  # (the ladder classifies without reconstructing)
+        out.update(evaluate_reconstruction(fitted, X_test))
     if X_train is not None and y_train is not None and y_test is not None:
         out.update(code_metrics(fitted, X_train, y_train, X_test, y_test, random_state))
     if fitted.variational:

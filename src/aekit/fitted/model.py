@@ -192,6 +192,15 @@ class FittedModel:
         return bool(self.module.variational)
 
     @property
+    def classifies(self) -> bool:
+        """Whether :meth:`classify` gives class probabilities (a classifier's model)."""
+        return False
+
+    # Whether :meth:`reconstruct` gives the model's reconstruction of its input (an
+    # autoencoder's; M2's under the class it infers); a segmenter and the ladder have none.
+    reconstructs = True
+
+    @property
     def code_size(self) -> int:
         return int(self.module.code_size)
 
@@ -694,6 +703,10 @@ class FittedAutoencoder(FittedModel):
                                                                               self.code_size))
 
     # --- classifying (a classifier's fitted model) ----------------------------------------
+    @property
+    def classifies(self) -> bool:
+        return self.head is not None
+
     def classify(self, X) -> np.ndarray:
         """Class probabilities (n, n_classes) float64 of the head on the codes of X, the
         columns in the order of :attr:`classes`."""
@@ -738,6 +751,7 @@ class FittedSegmenter(FittedModel):
     to decode and no reconstruction: those calls are refused by name."""
 
     onnx_part = "segmenter"
+    reconstructs = False
 
     def segment(self, X, proba: bool = False) -> np.ndarray:
         """Per-pixel classes (n, H, W) int64 (the argmax of the logits), or with ``proba``
@@ -806,6 +820,25 @@ class FittedClassifier(FittedModel):
     @property
     def n_classes(self) -> int:
         return int(self.module.config.n_classes)
+
+    @property
+    def reconstructs(self) -> bool:
+        return self.generative
+
+    classifies = True
+
+    def reconstruct(self, X) -> np.ndarray:
+        """M2's reconstruction (n, D) float32: x encoded and decoded under the class q(y|x)
+        finds most probable (the decoder's means)."""
+        self._generator_only("reconstruct")
+        X = self.check_input(X)
+        m = self.module
+
+        def fn(x):
+            y = m.classify(x).argmax(dim=1)
+            return m.decode(m.posterior(x, y)[0], y)
+
+        return self.layout.crop(self.run(fn, self.layout.to_module(X))).numpy()
 
     def classify(self, X) -> np.ndarray:
         """Class probabilities (n, n_classes) float64, columns in the order of

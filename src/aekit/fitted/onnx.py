@@ -148,7 +148,10 @@ class ClassifierGraph(_Part):
         self.head = head
 
     def forward(self, x):
-        logits = self.head(self.module.encode(self.rows(x)))
+        x = self.rows(x)
+        # a few-label network classifies itself (its own top layer); else the head on codes
+        logits = self.module.classify(x) if self.head is None else \
+            self.head(self.module.encode(x))
         return logits, torch.softmax(logits, dim=1)
 
 
@@ -164,6 +167,16 @@ class SegmenterGraph(_Part):
 def _graph(fitted, part: str, score: str):
     """(wrapper module, input name, output names, output descriptions) of ``part``."""
     c = fitted.module.config
+    if getattr(fitted, "onnx_part", None) == "classifier":  # a ladder or M2 network
+        if part != "classifier":
+            raise ConfigError(
+                f"part={part!r}: a {c.name} network exports its classifier only (part="
+                "'classifier'); its encoder runs with the class it infers and M2's decoder "
+                "takes a class as well as a code, which these graphs' one input cannot carry")
+        return (ClassifierGraph(_cpu_float_copy(fitted.module), fitted.layout, None), "x",
+                ("logits", "probabilities"),
+                ("logits (batch, n_classes)", "probabilities (batch, n_classes): softmax of "
+                 "the logits, columns in the order of aekit.classes"))
     segmenter = getattr(c, "n_classes", None) is not None
     if segmenter != (part == "segmenter"):
         raise ConfigError("part='segmenter' is the one part of a segmentation network (per-"
@@ -221,7 +234,7 @@ def _check_options(fitted, path, part, threshold, score, force) -> tuple[Path, f
                 or not math.isfinite(float(threshold)):
             raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
         threshold = float(threshold)
-    if part == "classifier" and getattr(fitted, "head", None) is None:
+    if part == "classifier" and not fitted.classifies:
         raise ConfigError("part='classifier' needs a classifier: export it from a fitted "
                           "AutoencoderClassifier (or its saved folder)")
     path = Path(path)
@@ -307,7 +320,9 @@ def _metadata(fitted, part, in_name, out_names, out_text, score, threshold, clas
     c = fitted.module.config
     layout = fitted.layout
     d, k = fitted.n_features, fitted.code_size
+    few_labels = getattr(fitted, "onnx_part", None) == "classifier"
     model = {"kind": "segmentation network" if part == "segmenter" else
+             f"{c.name} network (few labels)" if few_labels else
              "variational autoencoder" if fitted.variational else "autoencoder",
              "architecture": c.architecture, "n_features": d, "code_size": k}
     if part == "segmenter":
@@ -330,7 +345,7 @@ def _metadata(fitted, part, in_name, out_names, out_text, score, threshold, clas
         "layout": LAYOUT_TEXT if part != "decoder" else
         "input code: one row per sample; outputs are rows of n_features values (an image "
         "flattened row-major as (C, H, W))",
-        "output_activation": fitted.module.output_activation,
+        "output_activation": getattr(fitted.module, "output_activation", None),
         "code_size": k,
         "exporter": f"torch.onnx.export(dynamo=True), torch {torch.__version__}, opset "
                     f"{max(o.version for o in proto.opset_import if o.domain in ('', 'ai.onnx'))}",
