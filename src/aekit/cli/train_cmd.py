@@ -285,22 +285,35 @@ def _metrics_and_report(run: _Run, tmp: Path, X_fit, y_fit, X_eval, y_eval,
                 metrics["disentanglement"] = ev.disentanglement_metrics(
                     est, Sprites(X_eval.reshape(len(X_eval), *ds.image_shape), factors))
     else:
+        from aekit.fitted import FittedClassifier
         from aekit.report import build_report
 
         with outputs.phase("train", f"metrics and report on {len(X_eval)} rows"):
+            few_labels = isinstance(est.fitted_, FittedClassifier)
             report = build_report(
                 est, X_fit, X_eval, y_train=y_fit, y_test=y_eval,
                 history=est.history_, config=resolved, image_shape=ds.image_shape,
                 class_names=ds.classes, factors_test=factors,
+                labelled=_labelled_rows(run) if few_labels else None,
                 title=f"aekit train: {resolved['model']} on {resolved['data']}")
-            metrics = {"model": report.results["model"], "pca": report.results["pca"],
-                       **({"disentanglement": report.results["disentanglement"]}
-                          if "disentanglement" in report.results else {})}
-            if accuracy is not None:
-                _classifier_section(est, report, accuracy)
+            if few_labels:  # its report has no reconstruction metrics: the same as without
+                metrics = _metrics(est, X_fit, y_fit, X_eval, y_eval)
+            else:
+                metrics = {"model": report.results["model"], "pca": report.results["pca"],
+                           **({"disentanglement": report.results["disentanglement"]}
+                              if "disentanglement" in report.results else {})}
+                if accuracy is not None:
+                    _classifier_section(est, report, accuracy)
             report.save(tmp / "report")
     if accuracy is not None:
         metrics["accuracy"] = accuracy
+        from aekit.fitted import FittedClassifier
+
+        if isinstance(est.fitted_, FittedClassifier):  # what the accuracy must beat
+            from aekit.report.few_labels import logistic_baselines
+
+            metrics["baselines"] = logistic_baselines(
+                X_fit, *_labelled_rows(run), X_eval, y_eval, est.fitted_.code_size)
     return metrics
 
 
@@ -403,6 +416,15 @@ def _keep_labels(y, n_labelled, params) -> np.ndarray:
     out = np.full(len(y), -1, dtype=np.int64)
     out[keep] = y[keep]
     return out
+
+
+def _labelled_rows(run: _Run) -> tuple:
+    """(X, y) of the training rows fit saw labelled (the others are -1 in its y)."""
+    from aekit.estimators.classifier import unlabelled_mask
+
+    y = run.fit_args[0]
+    keep = np.flatnonzero(~unlabelled_mask(y))
+    return run.ds.batch(keep), y[keep]
 
 
 def _metrics(est, X_fit, y_fit, X_eval, y_eval) -> dict:
@@ -528,6 +550,10 @@ def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:
     print(outputs.format_table([header[0], *header[2:]], [[r[0], *r[2:]] for r in rows]))
     if "accuracy" in metrics:
         print(f"classification accuracy: {metrics['accuracy']:.3f}")
+    if metrics.get("baselines"):
+        b = metrics["baselines"]
+        print(f"logistic regression on the {b['labelled']} labelled rows: raw inputs "
+              f"{b['logreg_raw']:.3f}, PCA codes {b['logreg_pca']:.3f}")
     written = ["model/", "config.resolved.json", "history.json", "metrics.json"]
     for name in (outputs.SCALING_FILE, outputs.COLUMNS_FILE):
         if (Path(out) / name).is_file():

@@ -8,6 +8,10 @@ from aekit.plotting.anomaly import plot_anomaly_histogram
 from aekit.plotting.base import (
     DPI, close_figure, figure_to_png, mosaic_figure, new_figure, save_figure,
 )
+from aekit.plotting.classes import (
+    confusion_matrix, plot_class_samples, plot_confusion_matrix, plot_rows_by_class,
+    plot_style_transfer,
+)
 from aekit.plotting.codes import (
     code_map, code_map_caption, label_name, plot_activation_histogram, plot_code_map,
     plot_latents_by_factor,
@@ -26,5 +30,6 @@ __all__ = [
     "plot_code_map", "plot_denoising", "plot_generated", "plot_inpainting",
     "plot_interpolations", "plot_latent_grid", "plot_latent_traversals",
     "plot_reconstructions", "plot_segmentation", "plot_training_curves", "save_figure",
-    "class_colours", "overlay",
+    "class_colours", "overlay", "confusion_matrix", "plot_class_samples",
+    "plot_confusion_matrix", "plot_rows_by_class", "plot_style_transfer",
 ]

@@ -48,7 +48,9 @@ def plot_code_map(model=None, X=None, y=None, *, embedding=None, max_points: int
 
 def label_name(c, class_names=None) -> str:
     """The name of label ``c``: ``class_names[c]`` when given and in range, else ``c``."""
-    if class_names is not None and 0 <= int(c) < len(class_names):
+    integer = isinstance(c, (int, np.integer, float, np.floating)) and \
+        not isinstance(c, bool) and float(c).is_integer()  # (a string label names itself)
+    if class_names is not None and integer and 0 <= int(c) < len(class_names):
         return str(class_names[int(c)])
     return str(c)
 

@@ -15,7 +15,8 @@ from aekit import applications as app
 from aekit import evaluation as ev
 from aekit import plotting as pl
 from aekit.errors import ConfigError, DataError
-from aekit.fitted import FittedSegmenter
+from aekit.fitted import FittedClassifier, FittedSegmenter
+from aekit.report.few_labels import few_labels_report
 from aekit.report.html import Report
 from aekit.report.latent_map import add_latent_map
 from aekit.report.segmentation import segmentation_report
@@ -96,7 +97,8 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
                  subtitle: str | None = None, image_shape=None, noise: str = "gaussian",
                  noise_level: float = 0.3, contamination: float = 0.05,
                  iw_samples: int = 100, n_show: int = 10, max_map_points: int = 2000,
-                 random_state: int = 0, class_names=None, factors_test=None) -> Report:
+                 random_state: int = 0, class_names=None, factors_test=None,
+                 labelled=None) -> Report:
     """The standard report of one fitted model (module or estimator).
 
     X_train (N, D) and X_test (n, D): flat inputs in [0, 1], at least MIN_TRAIN_ROWS and
@@ -118,12 +120,21 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     ``classes``, label order) names the classes in the code map's legend.
     ``factors_test`` (n, F): the known factors of X_test's rows (procedural sprites),
     for a disentanglement section (MIG, FactorVAE score, DCI; ``results["disentanglement"]``).
+    A classifier trained with the ladder or M2 gets its own report
+    (:func:`aekit.report.few_labels.few_labels_report`; ``labelled``: (X, y) of the rows
+    fit saw labelled).
 
     Long only in its docstring (25 lines): the body is the sequence of section functions.
     """
     if isinstance(app.as_fitted(model), FittedSegmenter):
         return segmentation_report(model, X_test, y_test, history=history, config=config,
                                    title=title, subtitle=subtitle, class_names=class_names)
+    if isinstance(app.as_fitted(model), FittedClassifier):
+        return few_labels_report(model, X_train, X_test, y_train, y_test, labelled=labelled,
+                                 history=history, config=config, title=title,
+                                 subtitle=subtitle, image_shape=image_shape,
+                                 class_names=class_names, n_show=n_show,
+                                 random_state=random_state)
     fitted = app.as_fitted(model, objective)
     obj = fitted.objective
     X_train, X_test, y_train, y_test = _checked_rows(X_train, X_test, y_train, y_test)
