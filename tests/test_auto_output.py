@@ -29,7 +29,7 @@ TINY = {
                                                random_state=0, **kw),
     "conv-vae": lambda **kw: VariationalAutoencoder(2, architecture="conv", channels=(4,),
                                                     epochs=2, random_state=0, **kw),
-    "classifier": lambda **kw: AutoencoderClassifier(2, hidden_layer_sizes=(8,),
+    "classifier": lambda **kw: AutoencoderClassifier(2, method="pretrain", hidden_layer_sizes=(8,),
                                                      pretrain_epochs=2, head_epochs=1,
                                                      finetune_epochs=1, random_state=0, **kw),
 }
@@ -247,9 +247,9 @@ def test_a_loaded_auto_weight_decay_must_be_a_number(tmp_path):
     (StackedAutoencoder(), "epochs", 1_257, 128, 200),  # 10 steps an epoch: 2000 steps
     (StackedAutoencoder(), "epochs", 124, 128, 1000),  # a wine-sized table: the cap
     (VariationalAutoencoder(), "epochs", 398, 256, 1000),  # 2 steps an epoch
-    (AutoencoderClassifier(), "pretrain_epochs", 124, 256, 1000),
-    (AutoencoderClassifier(), "head_epochs", 50, 32, 500),  # labelled rows: their own cap
-    (AutoencoderClassifier(), "finetune_epochs", 50, 32, 500),
+    (AutoencoderClassifier(method="pretrain"), "pretrain_epochs", 124, 256, 1000),
+    (AutoencoderClassifier(method="pretrain"), "head_epochs", 50, 32, 500),  # labelled rows: their own cap
+    (AutoencoderClassifier(method="pretrain"), "finetune_epochs", 50, 32, 500),
 ])
 def test_auto_epochs_make_2000_steps_up_to_the_phase_cap(est, name, rows, batch, expected):
     assert est._epochs(name, n_rows=rows, batch_size=batch) == expected

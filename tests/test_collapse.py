@@ -276,7 +276,7 @@ def test_codes_beyond_float32_are_a_data_error(bad):
     lambda: StackedAutoencoder(3, hidden_layer_sizes=(8,), epochs=1, pretraining="greedy"),
     lambda: ConvAutoencoder(channels=(2,), n_components=3, epochs=1, image_shape=(8, 8)),
     lambda: aekit.VariationalAutoencoder(3, hidden_layer_sizes=(8,), epochs=1),
-    lambda: aekit.AutoencoderClassifier(3, hidden_layer_sizes=(8,), pretrain_epochs=1,
+    lambda: aekit.AutoencoderClassifier(3, method="pretrain", hidden_layer_sizes=(8,), pretrain_epochs=1,
                                         head_epochs=1, finetune_epochs=1),
 ], ids=["linear-svd", "linear-gradient", "stacked", "greedy", "conv", "vae", "classifier"])
 def test_every_autoencoder_run_ends_with_the_check_as_a_callback(monkeypatch, make):

@@ -190,7 +190,7 @@ def test_classifier_uses_unlabelled_rows_and_ignores_them_as_classes():
     X, y = _blobs()
     y_semi = y.copy()
     y_semi[::2] = -1
-    clf = AutoencoderClassifier(4, hidden_layer_sizes=(8,), pretrain_epochs=2, head_epochs=5,
+    clf = AutoencoderClassifier(4, method="pretrain", hidden_layer_sizes=(8,), pretrain_epochs=2, head_epochs=5,
                                 finetune_epochs=5, learning_rate=1e-2, random_state=0)
     clf.fit(X, y_semi)
     np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
@@ -222,7 +222,7 @@ def test_pseudo_labels_beat_the_labelled_rows_alone(seed):
     from sklearn.semi_supervised import LabelSpreading
 
     X, truth, y = _few_labelled_digits(seed=seed)
-    clf = AutoencoderClassifier()
+    clf = AutoencoderClassifier(method="pretrain")
     clf.classes_ = np.arange(10)
     hidden = y == -1
     pseudo = clf._spread_labels(X, hidden, y[~hidden])
@@ -267,7 +267,7 @@ def test_pseudo_labels_where_spreading_never_reaches():
     X = np.concatenate([rng.normal(c, 0.1, (20, 2)) for c in ((0, 0), (10, 0), (20, 0))])
     y = np.full(60, -1)
     y[[0, 1]], y[[20, 21]] = 0, 1
-    clf = AutoencoderClassifier()
+    clf = AutoencoderClassifier(method="pretrain")
     clf.classes_ = np.array(["a", "b"])
     hidden = y == -1
     pseudo = clf._spread_labels(X.astype(np.float32), hidden, y[~hidden])
@@ -278,7 +278,7 @@ def test_spread_space_projects_wide_rows_and_keeps_small_sets_exact():
     from scipy.spatial.distance import pdist
 
     rng = np.random.default_rng(0)
-    clf = AutoencoderClassifier()
+    clf = AutoencoderClassifier(method="pretrain")
     wide = rng.random((300, 80))
     Z = clf._spread_space(wide)
     assert Z.shape == (300, clf.SPREAD_DIMENSIONS)
@@ -304,10 +304,10 @@ def test_pseudo_labels_with_one_labelled_class_and_none():
     X = rng.random((60, 5)).astype(np.float32)
     y = np.full(60, -1)
     y[:3] = 7
-    clf = AutoencoderClassifier(pretrain_epochs=1, head_epochs=1, finetune_epochs=1,
+    clf = AutoencoderClassifier(method="pretrain", pretrain_epochs=1, head_epochs=1, finetune_epochs=1,
                                 random_state=0).fit(X, y)
     assert clf.n_pseudo_labelled_ == 57 and set(clf.predict(X)) == {7}
-    off = AutoencoderClassifier(pretrain_epochs=1, head_epochs=1, finetune_epochs=1,
+    off = AutoencoderClassifier(method="pretrain", pretrain_epochs=1, head_epochs=1, finetune_epochs=1,
                                 pseudo_labels=None, random_state=0).fit(X, y)
     assert off.n_pseudo_labelled_ == 0
 
@@ -317,7 +317,7 @@ def test_classifier_string_labels(labels):
     # the string/object-label cases of sklearn's check_classifiers_classes (the check is
     # an expected failure only because of its -1 label case; see test_sklearn_checks.py)
     X, y = _blobs()
-    clf = AutoencoderClassifier(4, hidden_layer_sizes=(16,), output_activation="linear",
+    clf = AutoencoderClassifier(4, method="pretrain", hidden_layer_sizes=(16,), output_activation="linear",
                                 pretrain_epochs=3, head_epochs=20, finetune_epochs=20,
                                 learning_rate=1e-2, batch_size=16, supervised_batch_size=16,
                                 random_state=0)
@@ -326,7 +326,7 @@ def test_classifier_string_labels(labels):
 
 def test_classifier_save_load(tmp_path):
     X, y = _blobs()
-    clf = AutoencoderClassifier(4, hidden_layer_sizes=(8,), pretrain_epochs=1, head_epochs=2,
+    clf = AutoencoderClassifier(4, method="pretrain", hidden_layer_sizes=(8,), pretrain_epochs=1, head_epochs=2,
                                 finetune_epochs=2, random_state=0).fit(X, np.array(list("abc"))[y])
     clf.save(tmp_path / "c")
     back = aekit.load(tmp_path / "c")
@@ -342,7 +342,7 @@ def test_classifier_from_pretrained_autoencoder():
     ae = StackedAutoencoder(epochs=3, random_state=0, **net).fit(X)
     before = {k: v.clone() for k, v in ae.module_.state_dict().items()}
     # finetune_epochs=0: the encoder is the autoencoder's, only the head learns
-    clf = AutoencoderClassifier(head_epochs=5, finetune_epochs=0, random_state=0, **net)
+    clf = AutoencoderClassifier(method="pretrain", head_epochs=5, finetune_epochs=0, random_state=0, **net)
     clf.fit(X, y_semi, pretrained=ae)
     np.testing.assert_array_equal(clf.encode(X), ae.transform(X))
     assert clf.module_ is not ae.module_ and clf.history_ == ae.history_
@@ -351,9 +351,9 @@ def test_classifier_from_pretrained_autoencoder():
     torch.testing.assert_close(clf.head_.mean, codes.mean(0))
     torch.testing.assert_close(clf.head_.scale, codes.std(0))
     # fine-tuning changes the copy, never the autoencoder passed in
-    AutoencoderClassifier(head_epochs=1, finetune_epochs=3, random_state=0, **net).fit(
+    AutoencoderClassifier(method="pretrain", head_epochs=1, finetune_epochs=3, random_state=0, **net).fit(
         X, y_semi, pretrained=ae)
     for k, v in ae.module_.state_dict().items():
         torch.testing.assert_close(v, before[k])
     with pytest.raises(ConfigError, match="pretrained autoencoder"):
-        AutoencoderClassifier(**{**net, "n_components": 3}).fit(X, y, pretrained=ae)
+        AutoencoderClassifier(method="pretrain", **{**net, "n_components": 3}).fit(X, y, pretrained=ae)

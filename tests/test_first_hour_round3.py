@@ -24,30 +24,32 @@ QUICK = ["--data", "digits", "--max-rows", "150", "--n-components", "4",
 
 def _phases(out):
     params = json.loads((out / "config.resolved.json").read_text())["params"]
-    return [params[k] for k in ("pretrain_epochs", "head_epochs", "finetune_epochs")]
+    return [params[k] for k in ("pretrain_epochs", "head_epochs", "finetune_epochs",
+                                "joint_epochs")]
 
 
 @pytest.mark.parametrize("extra,expected", [
-    ([], [1, 1, 1]),
-    (["--head-epochs", "2"], [1, 2, 1]),
-    (["--pretrain-epochs", "0", "--finetune-epochs", "3"], [0, 1, 3]),
+    ([], [1, 1, 1, 1]),
+    (["--head-epochs", "2"], [1, 2, 1, 1]),
+    (["--pretrain-epochs", "0", "--finetune-epochs", "3"], [0, 1, 3, 1]),
 ])
 def test_classifier_epochs_sets_every_phase_not_set_on_its_own(extra, expected, tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--model", "classifier", "--epochs", "1", *extra, *QUICK,
-                 "--out", str(out)]) == 0
+    assert main(["train", "--model", "classifier", "--method", "pretrain", "--epochs", "1",
+                 *extra, *QUICK, "--out", str(out)]) == 0
     assert _phases(out) == expected
     params = aekit.load(out).get_params()  # what the saved classifier was built with
-    assert [params[k] for k in ("pretrain_epochs", "head_epochs", "finetune_epochs")] == \
-        expected
+    assert [params[k] for k in ("pretrain_epochs", "head_epochs", "finetune_epochs",
+                                "joint_epochs")] == expected
 
 
 def test_classifier_epochs_in_a_config_file(tmp_path):
     config = tmp_path / "c.toml"
-    config.write_text('model = "classifier"\nepochs = 1\nhead_epochs = 2\n')
+    config.write_text('model = "classifier"\nmethod = "pretrain"\nepochs = 1\n'
+                      'head_epochs = 2\n')
     out = tmp_path / "run"
     assert main(["train", "--config", str(config), *QUICK, "--out", str(out)]) == 0
-    assert _phases(out) == [1, 2, 1]
+    assert _phases(out) == [1, 2, 1, 1]
 
 
 @pytest.fixture(scope="module")

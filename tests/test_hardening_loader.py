@@ -77,7 +77,7 @@ KINDS = {
     "vae": _estimator_folder(lambda: VariationalAutoencoder(2, hidden_layer_sizes=(8,), **TINY),
                              X64),
     "classifier": _estimator_folder(
-        lambda: AutoencoderClassifier(n_components=2, hidden_layer_sizes=(8,), pretrain_epochs=1,
+        lambda: AutoencoderClassifier(method="pretrain", n_components=2, hidden_layer_sizes=(8,), pretrain_epochs=1,
                                       head_epochs=1, finetune_epochs=1, batch_size=16,
                                       random_state=0), X64, Y),
     "bare-module": _bare_folder,

@@ -47,6 +47,7 @@ FREE_TEXT = {
     ("decode", "model_dir"): "in", ("decode", "codes"): "in", ("decode", "out"): "out",
     ("decode", "png"): "out",
     ("generate", "model_dir"): "in", ("generate", "out"): "out", ("generate", "png"): "out",
+    ("generate", "label"): "word",
     ("interpolate", "model_dir"): "in", ("interpolate", "data"): "in",
     ("interpolate", "out"): "out",
     ("report", "model_dir"): "in", ("report", "data"): "in", ("report", "out"): "out",

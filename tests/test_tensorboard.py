@@ -151,7 +151,7 @@ def test_greedy_and_classifier_phases_log_to_their_own_folders(digits, tmp_path)
     for phase in ("layer-1", "layer-2", "fine-tune"):
         assert scalars(events(tmp_path / "greedy" / phase), "train/loss")[0][0] == 1, phase
     ds = load("digits")
-    AutoencoderClassifier(4, hidden_layer_sizes=(16,), pretrain_epochs=1, head_epochs=1,
+    AutoencoderClassifier(4, method="pretrain", hidden_layer_sizes=(16,), pretrain_epochs=1, head_epochs=1,
                           finetune_epochs=1, random_state=0,
                           log_dir=str(tmp_path / "clf")).fit(ds.X[:300], ds.y[:300])
     assert events(tmp_path / "clf").Tags()["images"] == ["reconstructions"]

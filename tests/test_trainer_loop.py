@@ -95,7 +95,7 @@ def test_classifier_phases_run_through_the_loop_and_resume_exactly(tmp_path, mon
     from aekit.estimators import AutoencoderClassifier
 
     y = np.arange(len(X)) % 3
-    make = lambda: AutoencoderClassifier(3, hidden_layer_sizes=(8,), pretrain_epochs=2,  # noqa: E731
+    make = lambda: AutoencoderClassifier(3, method="pretrain", hidden_layer_sizes=(8,), pretrain_epochs=2,  # noqa: E731
                                          head_epochs=2, finetune_epochs=3, random_state=0)
     ref = make().fit(X, y, checkpoint_dir=tmp_path / "ref")
     assert sorted(p.name for p in (tmp_path / "ref").iterdir() if p.is_dir()) == \
@@ -156,7 +156,7 @@ def test_classifier_phases_take_validation_early_stopping_and_clipping():
     from aekit.estimators import AutoencoderClassifier
 
     y = np.arange(len(X)) % 3
-    clf = AutoencoderClassifier(3, hidden_layer_sizes=(8,), pretrain_epochs=2, head_epochs=30,
+    clf = AutoencoderClassifier(3, method="pretrain", hidden_layer_sizes=(8,), pretrain_epochs=2, head_epochs=30,
                                 finetune_epochs=30, validation_fraction=0.25,
                                 early_stopping=2, grad_clip=1.0, learning_rate=0.05,
                                 random_state=0).fit(X, y)

@@ -223,8 +223,8 @@ class AutoencoderMixin:
         return Objective(**kw)
 
     def _batch_size(self) -> int:
-        """Rows per training step (a kind may resolve a None)."""
-        return self.batch_size
+        """Rows per training step (a kind may resolve a None); a numpy integer as int."""
+        return int(self.batch_size)
 
     def _train_config(self, epochs: int, seed: int) -> TrainConfig:
         kw = internal(self, TRAIN_PARAMS)

@@ -11,15 +11,17 @@ from aekit.plotting import plot_anomaly_histogram
 
 
 def pretraining(report, ctx):
-    """AutoencoderClassifier() with its defaults against the same network trained on the
-    labels alone and a logistic regression on the raw inputs."""
+    """The few-label claim on real data: AutoencoderClassifier() (the ladder network), the
+    lecture's recipe (method='pretrain': pretraining, then a head), the same network
+    trained on the labels alone, and a logistic regression on the labelled raw inputs."""
     from sklearn.linear_model import LogisticRegression
 
     from aekit.estimators import AutoencoderClassifier
 
     b = ctx.budget
     n_lab = min(b.labelled, len(ctx.y_train))
-    names = ("AutoencoderClassifier() (pretrained on all rows)",
+    names = ("AutoencoderClassifier() (ladder network, labelled and unlabelled rows)",
+             "method='pretrain' (autoencoder pretraining on all rows, then a head)",
              "same network, labelled rows only (pretrain_epochs=0, pseudo_labels=None)",
              "LogisticRegression on the raw inputs")
     acc = {name: [] for name in names}
@@ -28,43 +30,52 @@ def pretraining(report, ctx):
         y = np.full(len(ctx.y_train), -1, dtype=np.int64)
         y[keep] = ctx.y_train[keep]
         # the defaults, in the quick tour too (capped epochs there lost to the raw inputs)
-        models = (AutoencoderClassifier(random_state=ctx.seed + draw),
-                  AutoencoderClassifier(random_state=ctx.seed + draw, pretrain_epochs=0,
-                                        pseudo_labels=None))
+        seed = ctx.seed + draw
+        models = (AutoencoderClassifier(random_state=seed),
+                  AutoencoderClassifier(method="pretrain", random_state=seed),
+                  AutoencoderClassifier(method="pretrain", random_state=seed,
+                                        pretrain_epochs=0, pseudo_labels=None))
         for name, clf in zip(names, models):
             clf.fit(ctx.X_train, y)
             acc[name].append(float(np.mean(clf.predict(ctx.X_test) == ctx.y_test)))
         logreg = LogisticRegression(max_iter=5000).fit(ctx.X_train[keep], ctx.y_train[keep])
-        acc[names[2]].append(float(np.mean(logreg.predict(ctx.X_test) == ctx.y_test)))
+        acc[names[3]].append(float(np.mean(logreg.predict(ctx.X_test) == ctx.y_test)))
     res = {name: float(np.mean(v)) for name, v in acc.items()}
     ctx.results["pretraining"] = {"labelled_rows": n_lab, "label_draws": b.label_draws,
                                   "accuracy": acc}
-    a_pre, a_none, a_lr = res.values()
+    a_ladder, a_pre, a_none, a_lr = res.values()
     spread = {name: f"{np.mean(v):.3f}" + (f" ± {np.std(v):.3f}" if len(v) > 1 else "")
               for name, v in acc.items()}
-    verdict = ("as claimed, pretraining wins" if a_pre > max(a_none, a_lr) else
-               "this run contradicts the claim: pretraining did not beat " +
-               " and ".join(n for n, a in (("the network without it", a_none),
-                                          ("the logistic regression", a_lr)) if a >= a_pre))
+    verdict = ("as claimed, pretraining beats the same network without it"
+               if a_pre > a_none else
+               "this run contradicts the lecture's claim: pretraining did not beat the same "
+               "network trained on the labels alone")
     return report.section(
         "Pretraining with few labels",
         claim="When labels are scarce but unlabelled data is plentiful, train an autoencoder "
-              "on all the data, then reuse its encoder's lower layers under a small "
-              "classifier trained on the few labelled examples: it beats the same network "
-              "trained on the labels alone.",
+              "on all the data, then reuse its encoder under a small classifier trained on "
+              "the few labelled examples: it beats the same network trained on the labels "
+              "alone. The literature goes further: autoencoders trained on the labelled and "
+              "unlabelled rows together (the ladder network, Rasmus et al. 2015; M2, Kingma "
+              "et al. 2014) beat pretraining.",
         measured=f"{n_lab} labelled of {len(ctx.y_train)} training rows, mean over "
                  f"{b.label_draws} random draw(s) of the labelled rows, default estimators. "
-                 f"Test accuracy {a_pre:.3f} with pretraining vs {a_none:.3f} without "
-                 f"({a_pre - a_none:+.3f}) and {a_lr:.3f} for a logistic regression on the "
-                 f"labelled rows' raw inputs: {verdict}. (The default classifier also gives "
-                 "the unlabelled rows pseudo-labels: label spreading over the rows' "
-                 "nearest-neighbour graph times a logistic regression on the labelled "
-                 "rows, pseudo_labels='spread'.)",
+                 f"Test accuracy: the default (ladder) {a_ladder:.3f}, pretraining then a "
+                 f"head {a_pre:.3f}, the same network on the labels alone {a_none:.3f}, a "
+                 f"logistic regression on the labelled rows' raw inputs {a_lr:.3f}: "
+                 f"{verdict}; the ladder is {100 * (a_ladder - a_lr):+.1f} points from the "
+                 f"logistic regression and {100 * (a_ladder - a_pre):+.1f} from pretraining. "
+                 "(method='pretrain' also gives the unlabelled rows pseudo-labels: label "
+                 "spreading over the rows' nearest-neighbour graph times a logistic "
+                 "regression on the labelled rows.) benchmarks/results/few_labels.md has "
+                 "the measured table on the full data sets, beside the published numbers.",
         checks={"pretraining beats the same network on the labels alone": a_pre > a_none,
-                "and a logistic regression on the labelled raw inputs": a_pre > a_lr},
+                "the default (ladder) beats a logistic regression on the labelled raw "
+                "inputs": a_ladder > a_lr,
+                "and pretraining": a_ladder > a_pre},
     ).table(["classifier", "test accuracy"], [[k, v] for k, v in spread.items()],
-            caption="AutoencoderClassifier() defaults; the second row turns pretraining and "
-                    "pseudo-labels off")
+            caption="AutoencoderClassifier defaults but for the method; the third row turns "
+                    "pretraining and pseudo-labels off")
 
 
 def anomaly(report, ctx):
