@@ -121,7 +121,8 @@ def run(seeds, sizes, pretrain_epochs) -> dict:
             for name, head, ft, ft_lr in CANDIDATES:
                 # pseudo_labels=None: this benchmark compares pretraining with scratch on
                 # the same labelled rows (benchmarks/defaults.py measures the defaults)
-                clf = AutoencoderClassifier(head_epochs=head, finetune_epochs=ft,
+                clf = AutoencoderClassifier(method="pretrain", head_epochs=head,
+                                            finetune_epochs=ft,
                                             finetune_learning_rate=ft_lr, random_state=seed,
                                             pseudo_labels=None,
                                             **AE).fit(X, y_semi, pretrained=ae)
@@ -129,7 +130,7 @@ def run(seeds, sizes, pretrain_epochs) -> dict:
                     {"val": accuracy(clf, Xv, yv), "test": accuracy(clf, Xt, yt)})
             for lr in SCRATCH_LRS:
                 # Same network, labels only, random weights, same epoch budget.
-                clf = AutoencoderClassifier(pretrain_epochs=0, head_epochs=0,
+                clf = AutoencoderClassifier(method="pretrain", pretrain_epochs=0, head_epochs=0,
                                             finetune_epochs=BUDGET, finetune_learning_rate=lr,
                                             random_state=seed, **AE).fit(X[lab], y[lab])
                 runs.setdefault(f"scratch/lr={lr:g}", []).append(

@@ -274,7 +274,7 @@ if kind == "segmenter":
     t0 = time.perf_counter(); est.fit(S, M)
 elif kind == "classifier":
     y = np.where(np.arange(len(d.y)) % 29 == 0, d.y, -1)  # 50 labels
-    kw = {"pretrain_epochs": 2, "head_epochs": 2, "finetune_epochs": 2} if quick else {}
+    kw = {"joint_epochs": 2} if quick else {}
     est = aekit.AutoencoderClassifier(random_state=0, **kw)
     t0 = time.perf_counter(); est.fit(X, y)
 else:

@@ -798,8 +798,11 @@ class FittedClassifier(FittedModel):
         n = int(module.config.n_classes)
         if classes is None:
             classes = list(range(n))
-        if not isinstance(classes, (list, tuple)) or len(classes) != n:
-            raise ModelFileError(f"the network has {n} classes but {len(classes) if isinstance(classes, (list, tuple)) else classes!r} labels were given")
+        if not isinstance(classes, (list, tuple)):
+            raise ModelFileError(f"class labels must be a list, got {classes!r}")
+        if len(classes) != n:
+            raise ModelFileError(f"the network has {n} classes but {len(classes)} labels "
+                                 "were given")
         self.classes = list(classes)
 
     @staticmethod
