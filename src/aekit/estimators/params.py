@@ -546,17 +546,19 @@ PARAMS = (
        every row (batch_size rows per step); None: they train on the labelled rows only,
        and the unlabelled rows serve pretraining alone.""",
        {"classifier": "spread"}),
-    _p("method", "str", [Choices(FEW_LABEL_METHODS)],
+    _p("method", "str", [Choices(("auto", *FEW_LABEL_METHODS))],
        """How the unlabelled rows help. 'ladder': a ladder network (Rasmus et al. 2015),
        a denoising autoencoder with a lateral connection at every layer and a denoising
        cost at each, trained on the labelled and unlabelled rows together; its top layer
        is the classifier. 'm2': the semi-supervised VAE M2 (Kingma et al. 2014), a model
        of x given its class that also generates by class (sample(n, y=...)); an unlabelled
        row's bound sums over the classes. 'pretrain': autoencoder pretraining on every
-       row, then a softmax head and fine-tuning (with pseudo_labels). 'ladder' by default:
-       on validation splits of the training rows of digits (50 labels) and Fashion-MNIST
-       (100) it was the most accurate (benchmarks/results/few_labels.md).""",
-       {"classifier": "ladder"}),
+       row, then a softmax head and fine-tuning (with pseudo_labels). 'auto': the ladder on
+       1000 training rows or more, else M2 (the choice is method_): on validation splits
+       of the training rows the ladder was the most accurate on digits (50 labels) and
+       Fashion-MNIST (100), M2 on the small standardised tables breast-cancer and wine,
+       where the ladder trailed a logistic regression (benchmarks/results/few_labels.md).""",
+       {"classifier": "auto"}),
     _p("joint_epochs", "int", [count(0), Choices(("auto",))],
        """Epochs of joint training on labelled and unlabelled rows (methods 'ladder' and
        'm2'); an epoch is one pass over every row, each batch of batch_size rows paired

@@ -32,8 +32,8 @@ from aekit.models.autoencoder import (
 )
 from aekit.models.layers import activation
 
-# AutoencoderClassifier's methods (its ``method``): the two networks here, and autoencoder
-# pretraining with a head (aekit.estimators.classifier).
+# AutoencoderClassifier's methods (its ``method``, besides 'auto'): the two networks here,
+# and autoencoder pretraining with a head (aekit.estimators.classifier).
 FEW_LABEL_METHODS = ("ladder", "m2", "pretrain")
 # What each network's saved config says it is (config.json's "model" object).
 NETWORK_KEY = "network"
