@@ -317,7 +317,7 @@ class LadderNetwork(nn.Module):
         clean_z, _, means, stds = self._encoder(x, 0.0, update=True)
         noisy_z, noisy_top, _, _ = self._encoder(x, noise, generator)
         denoise = x.new_zeros(())
-        u = None
+        z_hat = None  # the layer above's estimate (top-down), set as the loop goes down
         for layer in range(len(noisy_z) - 1, -1, -1):
             if layer == len(noisy_z) - 1:
                 u = _normalise(torch.softmax(noisy_top, dim=1))[0]
