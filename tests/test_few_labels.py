@@ -10,6 +10,7 @@ import torch
 import aekit
 from aekit import AutoencoderClassifier, ConfigError, DataError
 from aekit.io.rows import SemiSupervisedSource, make_source
+from aekit.losses import SemiSupervisedObjective, m2_bound, m2_terms
 from aekit.models import build_model, config_from_dict
 from aekit.models.semisupervised import (
     Combinator, LadderConfig, LadderNetwork, M2Config, M2Network, random_shift,
@@ -96,8 +97,9 @@ def test_configs_round_trip_and_build(config):
     module = build_model(config.to_dict(), seed=0)
     assert type(module) is (LadderNetwork if isinstance(config, LadderConfig) else M2Network)
     assert config.parameter_count() == sum(p.numel() for p in module.parameters())
-    terms = module.terms((torch.rand(8, 6), torch.rand(4, 6), torch.tensor([0, 1, 2, 0])),
-                         generator=torch.Generator().manual_seed(0))
+    terms = SemiSupervisedObjective()(
+        module, (torch.rand(8, 6), torch.rand(4, 6), torch.tensor([0, 1, 2, 0])),
+        generator=torch.Generator().manual_seed(0))
     assert torch.isfinite(terms["loss"]) and terms["loss"] > 0
     terms["loss"].backward()
     assert all(p.grad is not None for p in module.parameters())
@@ -122,11 +124,11 @@ def test_m2_unlabelled_bound_is_the_class_sum():
     torch.manual_seed(0)
     m = M2Network(M2Config(n_features=4, n_classes=3, hidden=(6,), code_size=2))
     x, xl, yl = torch.rand(5, 4), torch.rand(2, 4), torch.tensor([0, 2])
-    t = m.terms((x, xl, yl), generator=torch.Generator().manual_seed(1))
+    t = m2_terms(m, (x, xl, yl), generator=torch.Generator().manual_seed(1))
     g = torch.Generator().manual_seed(1)
-    labelled = m.bound(xl, yl, g)
+    labelled = m2_bound(m, xl, yl, g)
     ys = torch.arange(3).repeat_interleave(5)
-    per_class = m.bound(x.repeat(3, 1), ys, g).reshape(3, 5).T
+    per_class = m2_bound(m, x.repeat(3, 1), ys, g).reshape(3, 5).T
     q = torch.softmax(m.classifier(x), dim=1)
     expected = ((q * per_class).sum(1) + (q * q.log()).sum(1)).mean()
     torch.testing.assert_close(t["unlabelled_bound"], expected)

@@ -208,7 +208,8 @@ def test_classifier_exports_its_probabilities(digits, tmp_path):
     from aekit.estimators import AutoencoderClassifier
 
     train, test = load("digits"), load("digits", split="test")
-    clf = AutoencoderClassifier(4, hidden_layer_sizes=(16,), pretrain_epochs=1, head_epochs=2,
+    clf = AutoencoderClassifier(4, method="pretrain", hidden_layer_sizes=(16,),
+                                pretrain_epochs=1, head_epochs=2,
                                 finetune_epochs=1, random_state=0).fit(train.X[:400],
                                                                         train.y[:400])
     path = clf.export_onnx(tmp_path / "clf.onnx", "classifier")

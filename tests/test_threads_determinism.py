@@ -47,8 +47,13 @@ fits = {
     "vae": lambda: aekit.VariationalAutoencoder(2, hidden_layer_sizes=(32,), epochs=2,
                                                 random_state=0).fit(X),
     "classifier": lambda: aekit.AutoencoderClassifier(
-        4, hidden_layer_sizes=(32,), pretrain_epochs=2, head_epochs=2, finetune_epochs=2,
+        4, method="pretrain", hidden_layer_sizes=(32,), pretrain_epochs=2, head_epochs=2,
+        finetune_epochs=2, random_state=0).fit(X, y_few),
+    "classifier-ladder": lambda: aekit.AutoencoderClassifier(
+        method="ladder", hidden_layer_sizes=(32, 16), joint_epochs=2,
         random_state=0).fit(X, y_few),
+    "classifier-m2": lambda: aekit.AutoencoderClassifier(
+        method="m2", hidden_layer_sizes=(32,), joint_epochs=2, random_state=0).fit(X, y_few),
     "segmenter": lambda: aekit.ConvSegmenter(channels=(4, 8), epochs=2, batch_size=8,
                                              random_state=0).fit(S, M),
 }
@@ -59,7 +64,7 @@ for name, fit in fits.items():
     h = hashlib.sha256()
     for k, v in sorted(est.module_.state_dict().items()):
         h.update(k.encode()); h.update(v.detach().contiguous().numpy().tobytes())
-    for k, v in sorted(getattr(est, "head_", torch.nn.Identity()).state_dict().items()):
+    for k, v in sorted((getattr(est, "head_", None) or torch.nn.Identity()).state_dict().items()):
         h.update(k.encode()); h.update(v.detach().contiguous().numpy().tobytes())
     out[name] = h.hexdigest()
 print(json.dumps(out))

@@ -261,9 +261,9 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                               f"({len(X)} rows), whose code is its last hidden layer; leave "
                               "n_components='auto' and set hidden_layer_sizes")
         if self._method() != "pretrain" and len(self.classes_) < 2:
-            raise DataError(f"y: the labelled rows are all of class {self.classes_[0]!r}; "
-                            f"method {self._method()!r} learns to tell classes apart and needs "
-                            "labelled rows of at least 2 classes")
+            raise DataError(f"y: the labelled rows are all of one class "
+                            f"({self.classes_[0]!r}); method {self._method()!r} learns to tell "
+                            "classes apart and needs labelled rows of at least 2 classes")
         self._resolve_auto(X)
         self._check_range(X)
         if not np.isfinite(X).all():

@@ -8,7 +8,6 @@ from aekit.losses.objectives import (
     SPARSITY_KINDS,
     CrossEntropy,
     Objective,
-    SemiSupervisedObjective,
     binarized,
     contractive_penalty,
     corrupt,
@@ -17,6 +16,9 @@ from aekit.losses.objectives import (
     negative_log_likelihood,
     reconstruction,
     sparsity_kl,
+)
+from aekit.losses.semisupervised import (
+    SemiSupervisedObjective, ladder_terms, m2_bound, m2_terms,
 )
 
 __all__ = [
@@ -36,4 +38,7 @@ __all__ = [
     "negative_log_likelihood",
     "reconstruction",
     "sparsity_kl",
+    "ladder_terms",
+    "m2_bound",
+    "m2_terms",
 ]

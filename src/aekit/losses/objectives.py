@@ -503,19 +503,3 @@ class CrossEntropy:
         return {"accuracy": (logits.detach().argmax(dim=1) == y).double().mean(),
                 "loss": F.cross_entropy(logits, y, weight=weight)}
 
-
-class SemiSupervisedObjective:
-    """The few-label networks' objective (:mod:`aekit.models.semisupervised`): batches are
-    ``(x, x_l, y_l)`` (:class:`aekit.io.rows.SemiSupervisedSource`) and the network computes
-    its own loss terms (``model.terms``). ``options``: keywords of that method (M2's
-    ``alpha``). Not shardable: the ladder normalises with whole-batch statistics."""
-
-    shardable = False
-
-    def __init__(self, **options):
-        self.options = options
-
-    def __call__(self, model, batch, *, generator=None, epoch: int = 0,
-                 train: bool = True) -> dict:
-        network = getattr(model, "module", model)  # DDP wraps the network
-        return network.terms(batch, generator=generator, **self.options)

@@ -10,10 +10,9 @@
   p(x|y,z); an unlabelled row's bound sums over the classes weighted by q(y|x). It is a
   model of x given its class, so it generates by class.
 
-Both take their batches as ``(x, x_labelled, y_labelled)``
-(:class:`aekit.io.rows.SemiSupervisedSource`): ``x`` are rows of all the data, used as
-unlabelled; the loss is computed by the network itself (:meth:`terms`), which
-:class:`aekit.losses.SemiSupervisedObjective` calls.
+Their losses live with the objectives (:mod:`aekit.losses.semisupervised`): batches are
+``(x, x_labelled, y_labelled)`` (:class:`aekit.io.rows.SemiSupervisedSource`), ``x`` rows
+of all the data, used as unlabelled.
 """
 
 from __future__ import annotations
@@ -177,7 +176,7 @@ def random_shift(x: torch.Tensor, image_shape, max_shift: int, generator=None):
     return out.reshape(B, C * H * W)
 
 
-def _normalise(z: torch.Tensor, eps: float = 1e-10):
+def batch_normalise(z: torch.Tensor, eps: float = 1e-10):
     """Batch normalisation without parameters: (z - mean) / std over the rows, with the
     mean and std (each (n,))."""
     mean = z.mean(dim=0)
@@ -219,6 +218,13 @@ class LadderNetwork(nn.Module):
     def code_size(self) -> int:
         return self.config.hidden[-1]
 
+    normalise = staticmethod(batch_normalise)  # for the decoder's top-down signals
+
+    def augment(self, x, generator=None):
+        """Training rows shifted by up to ``config.shift`` pixels (x itself for 0)."""
+        c = self.config
+        return random_shift(x, c.image_shape, c.shift, generator) if c.shift else x
+
     def _running(self, i):
         return getattr(self, f"running_mean{i}"), getattr(self, f"running_var{i}")
 
@@ -239,7 +245,7 @@ class LadderNetwork(nn.Module):
         for i, lin in enumerate(self.weights):
             pre = lin(h)
             if batch_stats:
-                z, mean, std = _normalise(pre)
+                z, mean, std = batch_normalise(pre)
                 if update:
                     with torch.no_grad():
                         rm, rv = self._running(i)
@@ -299,42 +305,6 @@ class LadderNetwork(nn.Module):
 
     classify = forward
 
-    def terms(self, batch, generator=None) -> dict:
-        """The ladder's training loss for one batch ``(x, x_l, y_l)``: cross-entropy of the
-        corrupted encoder's output on the labelled rows plus each layer's weighted denoising
-        cost on the unlabelled rows ``x`` (the decoder's estimate, normalised with the clean
-        encoder's batch statistics, against the clean encoder's z; Rasmus et al. 2015,
-        Algorithm 1). Labelled and unlabelled rows are normalised with their own batch
-        statistics, as in the paper's code."""
-        x, xl, yl = batch
-        noise, costs = self.config.noise_std, self.config.denoising_costs
-        if self.config.shift:
-            shape, shift = self.config.image_shape, self.config.shift
-            x = random_shift(x, shape, shift, generator)
-            xl = random_shift(xl, shape, shift, generator)
-        logits_l = self._encoder(xl, noise, generator)[1]
-        ce = F.cross_entropy(logits_l, yl)
-        clean_z, _, means, stds = self._encoder(x, 0.0, update=True)
-        noisy_z, noisy_top, _, _ = self._encoder(x, noise, generator)
-        denoise = x.new_zeros(())
-        z_hat = None  # the layer above's estimate (top-down), set as the loop goes down
-        for layer in range(len(noisy_z) - 1, -1, -1):
-            if layer == len(noisy_z) - 1:
-                u = _normalise(torch.softmax(noisy_top, dim=1))[0]
-            else:
-                u = _normalise(self.down[layer](z_hat))[0]
-            z_hat = self.combinators[layer](noisy_z[layer], u)
-            if costs[layer] == 0:
-                continue
-            target = clean_z[layer].detach() if layer == 0 else clean_z[layer]
-            z_bn = z_hat if layer == 0 else (z_hat - means[layer]) / stds[layer]
-            cost = ((z_bn - target) ** 2).sum(dim=1).mean() / z_hat.shape[1]
-            denoise = denoise + costs[layer] * cost
-        with torch.no_grad():
-            accuracy = (logits_l.argmax(dim=1) == yl).double().mean()
-        return {"cross_entropy": ce, "denoising": denoise, "accuracy": accuracy,
-                "loss": ce + denoise}
-
 
 # --- M2 -------------------------------------------------------------------------------------
 @dataclass
@@ -388,9 +358,6 @@ def _mlp(sizes, act) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-LOG_2PI = math.log(2 * math.pi)
-
-
 class M2Network(nn.Module):
     """M2 (see the module's docstring): ``classifier`` q(y|x), ``encoder`` q(z|x,y)
     (mean and log-variance), ``decoder`` p(x|y,z); the prior p(z) = N(0, I) and p(y)
@@ -436,42 +403,6 @@ class M2Network(nn.Module):
     def decode(self, z, y):
         out = self.decode_logits(z, y)
         return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
-
-    def _nll(self, out, x):
-        if self.config.likelihood == "bernoulli":
-            return F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(dim=1)
-        s = self.config.scale
-        return (0.5 * ((x - out) / s) ** 2 + 0.5 * LOG_2PI + math.log(s)).sum(dim=1)
-
-    def bound(self, x, y, generator=None):
-        """-ELBO(x, y) per row (B,), nats: one reparameterised sample of z, the closed-form
-        KL to N(0, I), and -log p(y) = log C (Kingma et al. 2014, eq. 6)."""
-        mu, logvar = self.posterior(x, y)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        z = mu + (0.5 * logvar).exp() * eps
-        kl = 0.5 * (mu * mu + logvar.exp() - 1 - logvar).sum(dim=1)
-        return self._nll(self.decode_logits(z, y), x) + kl + math.log(self.config.n_classes)
-
-    def terms(self, batch, generator=None, alpha: float = 1.0) -> dict:
-        """The M2 loss for one batch ``(x, x_l, y_l)`` (Kingma et al. 2014, eq. 9), per
-        row: the labelled rows' -ELBO(x, y) plus ``alpha`` times their classification
-        cross-entropy, and the unlabelled rows' sum over the classes of q(y|x) -ELBO(x, y)
-        minus the entropy of q(y|x) (eq. 7)."""
-        x, xl, yl = batch
-        C = self.config.n_classes
-        labelled = self.bound(xl, yl, generator)
-        logits_l = self.classifier(xl)
-        ce = F.cross_entropy(logits_l, yl)
-        q = torch.softmax(self.classifier(x), dim=1)  # (B, C)
-        ys = torch.arange(C, device=x.device).repeat_interleave(len(x))
-        per_class = self.bound(x.repeat(C, 1), ys, generator).reshape(C, len(x)).T  # (B, C)
-        entropy = -(q * torch.log(q.clamp_min(1e-12))).sum(dim=1)
-        unlabelled = (q * per_class).sum(dim=1) - entropy
-        with torch.no_grad():
-            accuracy = (logits_l.argmax(dim=1) == yl).double().mean()
-        return {"labelled_bound": labelled.mean(), "unlabelled_bound": unlabelled.mean(),
-                "cross_entropy": ce, "accuracy": accuracy,
-                "loss": labelled.mean() + unlabelled.mean() + alpha * ce}
 
 
 # network name (a saved config's "network") -> its config class
