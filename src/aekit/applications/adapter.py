@@ -14,8 +14,8 @@ import torch
 from aekit.errors import ConfigError, DataError
 from aekit.loading import as_fitted
 
-__all__ = ["as_fitted", "as_module", "check_array", "image_shape_of", "rng_of",
-           "torch_generator"]
+__all__ = ["as_fitted", "as_module", "check_array", "image_shape_of", "image_shape_or_none",
+           "rng_of", "torch_generator"]
 
 
 def as_module(model) -> torch.nn.Module:
@@ -37,6 +37,24 @@ def image_shape_of(model=None, image_shape=None) -> tuple[int, int, int]:
     if model is None:
         raise ConfigError("image_shape is needed when no model is given")
     return as_fitted(model).image_shape
+
+
+def image_shape_or_none(model, image_shape=None):
+    """(C, H, W) to draw ``model``'s rows as images, or None when the rows are not images:
+    no image shape given or known to the model, and a width that is not a perfect square
+    (tabular data, a CSV). An explicit ``image_shape`` that cannot be used is still an
+    error."""
+    if image_shape is not None:
+        shape = image_shape_of(model, image_shape)
+        n_features = as_fitted(model).n_features
+        if int(np.prod(shape)) < n_features:
+            raise DataError(f"image_shape {tuple(image_shape)} holds {int(np.prod(shape))} "
+                            f"values, fewer than the {n_features} of each row")
+        return shape
+    try:
+        return image_shape_of(model)
+    except ConfigError:
+        return None
 
 
 def check_array(X, n_features: int | None = None, name: str = "X") -> np.ndarray:

@@ -267,11 +267,18 @@ def _write_outputs(run: _Run, seconds: float) -> int:
 def _metrics_and_report(run: _Run, tmp: Path, X_fit, y_fit, X_eval, y_eval,
                         factors=None) -> dict:
     """metrics.json's numbers, and the report into ``tmp/report`` unless --no-report."""
+    from aekit.fitted import FittedClassifier
+
     est, resolved, ds, kind = run.est, run.resolved, run.ds, run.kind
     report_too = not run.args.no_report
     # a classifier's test accuracy, predicted once for the metrics and the report
     accuracy = (float(np.mean(est.predict(X_eval) == y_eval))
                 if kind.target == "classes" and y_eval is not None else None)
+    # a ladder's or M2's: the rows fit saw labelled, and the logistic regressions on them
+    # that the accuracy must beat (the report's table; metrics.json with or without it)
+    few_labels = isinstance(est.fitted_, FittedClassifier)
+    labelled = _labelled_rows(run) if few_labels else None
+    baselines = None
     if kind.target == "masks":
         metrics = _segmenter_outputs(est, tmp, X_eval, y_eval, ds, resolved,
                                      report=report_too)
@@ -285,19 +292,17 @@ def _metrics_and_report(run: _Run, tmp: Path, X_fit, y_fit, X_eval, y_eval,
                 metrics["disentanglement"] = ev.disentanglement_metrics(
                     est, Sprites(X_eval.reshape(len(X_eval), *ds.image_shape), factors))
     else:
-        from aekit.fitted import FittedClassifier
         from aekit.report import build_report
 
         with outputs.phase("train", f"metrics and report on {len(X_eval)} rows"):
-            few_labels = isinstance(est.fitted_, FittedClassifier)
             report = build_report(
                 est, X_fit, X_eval, y_train=y_fit, y_test=y_eval,
                 history=est.history_, config=resolved, image_shape=ds.image_shape,
-                class_names=ds.classes, factors_test=factors,
-                labelled=_labelled_rows(run) if few_labels else None,
+                class_names=ds.classes, factors_test=factors, labelled=labelled,
                 title=f"aekit train: {resolved['model']} on {resolved['data']}")
             if few_labels:  # its report has no reconstruction metrics: the same as without
                 metrics = _metrics(est, X_fit, y_fit, X_eval, y_eval)
+                baselines = report.results["baselines"]
             else:
                 metrics = {"model": report.results["model"], "pca": report.results["pca"],
                            **({"disentanglement": report.results["disentanglement"]}
@@ -307,13 +312,13 @@ def _metrics_and_report(run: _Run, tmp: Path, X_fit, y_fit, X_eval, y_eval,
             report.save(tmp / "report")
     if accuracy is not None:
         metrics["accuracy"] = accuracy
-        from aekit.fitted import FittedClassifier
-
-        if isinstance(est.fitted_, FittedClassifier):  # what the accuracy must beat
+    if few_labels and accuracy is not None:
+        if baselines is None:  # (no report computed them)
             from aekit.report.few_labels import logistic_baselines
 
-            metrics["baselines"] = logistic_baselines(
-                X_fit, *_labelled_rows(run), X_eval, y_eval, est.fitted_.code_size)
+            baselines = logistic_baselines(X_fit, *labelled, X_eval, y_eval,
+                                           est.fitted_.code_size)
+        metrics["baselines"] = baselines
     return metrics
 
 

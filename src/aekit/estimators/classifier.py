@@ -20,11 +20,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from aekit.errors import ConfigError, DataError, ModelFileError
 from aekit.estimators.base import AutoencoderMixin, on_own_threads, store_params
 from aekit.estimators.params import documented
-from aekit.io.rows import LabelledSource, make_source
-from aekit.losses import CrossEntropy
 from aekit.fitted import FittedClassifier
-from aekit.io.rows import SemiSupervisedSource
-from aekit.losses import SemiSupervisedObjective
+from aekit.io.rows import LabelledSource, SemiSupervisedSource, make_source
+from aekit.losses import CrossEntropy, SemiSupervisedObjective
 from aekit.models import CodeHead, ModelConfig
 from aekit.models.semisupervised import FEW_LABEL_METHODS, LadderConfig, M2Config
 from aekit.training.trainer import Trainer
@@ -239,9 +237,9 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         row at once, or (method='pretrain') pretrain on all of X, then train the head on
         rows with ``y != -1``.
 
-        ``pretrained`` (method='pretrain' only): a fitted ``StackedAutoencoder`` with this classifier's network
-        options (``n_components``, ``hidden_layer_sizes``, activations) and X's columns;
-        a copy of its network replaces the pretraining phase (``pretrain_epochs`` is then
+        ``pretrained`` (method='pretrain' only): a fitted ``StackedAutoencoder`` with this
+        classifier's network options (``n_components``, ``hidden_layer_sizes``,
+        activations) and X's columns; a copy of its network replaces the pretraining phase (``pretrain_epochs`` is then
         not used). ``checkpoint_dir``/``resume`` checkpoint the training (the joint phase,
         or the autoencoder phase and the supervised ones; as in
         :meth:`BaseAutoencoder.fit`)."""
@@ -276,7 +274,8 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
                 raise ConfigError(f"pretrained: method {self._method()!r} trains its own "
                                   "network on every row; pretrained= is for "
                                   "method='pretrain'")
-            self._check_range_joint(X)
+            if self.method_ == "m2":  # a Bernoulli likelihood needs rows in [0, 1]
+                self._check_range(X)
             return self._fit_joint(X, unlabelled, targets, layout, checkpoint_dir, resume)
         module = self._build_module(layout)
         self.epochs_ = self._epochs("pretrain_epochs", len(X))
@@ -296,23 +295,19 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         self._fit_head(X, Z, labelled, targets, checkpoint_dir, resume, batch)
         return self
 
-    def _check_range_joint(self, X) -> None:
-        """M2 with a Bernoulli likelihood models values in [0, 1] (the ladder takes any)."""
-        if self._method() == "m2":
-            self._check_range(X)
-
     def _fit_joint(self, X, unlabelled, targets, layout, checkpoint_dir, resume):
         """Methods 'ladder' and 'm2': one run of the training loop on every row of X
         (unlabelled) with the labelled ones paired into each batch
-        (:class:`aekit.io.rows.SemiSupervisedSource`), the network computing its own loss
+        (:class:`aekit.io.rows.SemiSupervisedSource`), under the network's loss
         (:class:`aekit.losses.SemiSupervisedObjective`)."""
         module = self._build_module(layout)
         labelled = ~unlabelled
         self.n_pseudo_labelled_ = 0
         self.epochs_ = self._epochs("joint_epochs", len(X))
         device = torch.device(self.device)
+        rows = layout.to_module(X).to(device)  # every row, as the network takes them
         source = SemiSupervisedSource(
-            make_source(layout.to_module(X), device),
+            make_source(rows, device),
             make_source(layout.to_module(X[labelled]), device),
             torch.as_tensor(targets, dtype=torch.long, device=device))
         options = {}
@@ -327,7 +322,7 @@ class AutoencoderClassifier(ClassifierMixin, AutoencoderMixin, BaseEstimator):
         result = Trainer(module, SemiSupervisedObjective(**options), config).fit(
             source, checkpoint_dir=checkpoint_dir, resume=resume, signature=signature)
         if self._method() == "ladder":  # inference normalises with population statistics
-            module.set_population_statistics(source.source.batch(torch.arange(len(X))))
+            module.set_population_statistics(rows)
         module.eval()
         self.history_ = list(result.history)
         self.n_iter_ = len(self.history_)

@@ -557,13 +557,14 @@ PARAMS = (
        1000 training rows or more, else M2 (the choice is method_): on validation splits
        of the training rows the ladder was the most accurate on digits (50 labels) and
        Fashion-MNIST (100), M2 on the small standardised tables breast-cancer and wine,
-       where the ladder trailed a logistic regression (benchmarks/results/few_labels.md).""",
+       where the ladder trailed a logistic regression
+       (benchmarks/results/few_labels_validation.md).""",
        {"classifier": "auto"}),
     _p("joint_epochs", "int", [count(0), Choices(("auto",))],
        """Epochs of joint training on labelled and unlabelled rows (methods 'ladder' and
        'm2'); an epoch is one pass over every row, each batch of batch_size rows paired
-       with as many labelled ones. 'auto': JOINT_BASE_EPOCHS, or as many as make 2000
-       steps on small data (at most 1000).""",
+       with as many labelled ones. 'auto': 10, or on small data as many as make 1000
+       steps (at most 1000).""",
        {"classifier": "auto"}, type="int or 'auto'"),
     _p("ladder_noise", "float", [nonnegative()],
        """Standard deviation of the Gaussian noise the ladder's corrupted encoder adds to

@@ -20,6 +20,6 @@ from aekit.fitted.layout import InputLayout
 from aekit.fitted.model import (INFER_ROWS, FittedAutoencoder, FittedClassifier, FittedModel,
                                 FittedSegmenter, default_objective)
 
-__all__ = ["INFER_ROWS", "CodeDensity", "EntropyModel", "FittedAutoencoder", "FittedClassifier", "FittedModel",
-           "FittedSegmenter", "InputLayout", "StandardNormal", "default_objective",
+__all__ = ["INFER_ROWS", "CodeDensity", "EntropyModel", "FittedAutoencoder", "FittedClassifier",
+           "FittedModel", "FittedSegmenter", "InputLayout", "StandardNormal", "default_objective",
            "fit_density"]

@@ -34,7 +34,7 @@ from aekit.losses import Objective, importance_log_weights, negative_log_likelih
 from aekit.models.heads import CodeHead
 from aekit.models.priors import kl_to_standard_normal
 from aekit.models.segmentation import SegmentationConfig
-from aekit.models.semisupervised import NETWORK_KEY
+from aekit.models.semisupervised import NETWORKS
 from aekit.training import threads
 
 INFER_ROWS = 64
@@ -337,12 +337,9 @@ class FittedModel:
             layout = InputLayout(rec["n_features"], shape, rec["pad"])
             if segmenter:
                 return FittedSegmenter(module, layout=layout, seed=rec["seed"])
-            if few_labels:
-                classes = ((config.get("estimator") or {}).get("state") or {}).get("classes_")
-                if classes is None:
-                    classes = rec.get("classes")
+            if few_labels:  # (its record holds the class labels)
                 return FittedClassifier(module, layout=layout, seed=rec["seed"],
-                                        classes=classes)
+                                        classes=rec.get("classes"))
             objective = (Objective(**config["objective"]) if "objective" in config
                          else default_objective(module))
             density = _saved_density(Path(where).with_name(files.WEIGHTS_NAME), module, rec,
@@ -807,9 +804,8 @@ class FittedClassifier(FittedModel):
 
     @staticmethod
     def holds(module) -> bool:
-        """Whether ``module`` is a few-label network (its config names the network)."""
-        to_dict = getattr(module.config, "to_dict", None)
-        return callable(to_dict) and NETWORK_KEY in to_dict()
+        """Whether ``module`` is a few-label network (by its config's type)."""
+        return isinstance(module.config, tuple(NETWORKS.values()))
 
     @property
     def variational(self) -> bool:
@@ -818,7 +814,7 @@ class FittedClassifier(FittedModel):
     @property
     def generative(self) -> bool:
         """Whether the network models x given its class (it decodes and samples)."""
-        return hasattr(self.module, "decode")
+        return self.module.generative
 
     @property
     def n_classes(self) -> int:
@@ -882,8 +878,8 @@ class FittedClassifier(FittedModel):
             idx = np.repeat(idx, len(Z))
         if len(idx) != len(Z):
             raise DataError(f"y: {len(idx)} labels for {len(Z)} codes")
-        T = torch.cat([torch.from_numpy(Z), torch.from_numpy(idx).double().unsqueeze(1)
-                       .to(torch.float32)], dim=1)
+        # one tensor through the inference path: the codes, then each row's class index
+        T = torch.cat([torch.from_numpy(Z), torch.from_numpy(idx).unsqueeze(1).float()], dim=1)
         m, k = self.module, self.code_size
         out = self.run(lambda t: m.decode(t[:, :k], t[:, k].long()), T)
         return self.layout.crop(out).numpy()

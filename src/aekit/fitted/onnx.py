@@ -167,7 +167,8 @@ class SegmenterGraph(_Part):
 def _graph(fitted, part: str, score: str):
     """(wrapper module, input name, output names, output descriptions) of ``part``."""
     c = fitted.module.config
-    if getattr(fitted, "onnx_part", None) == "classifier":  # a ladder or M2 network
+    # a ladder or M2 network (a FittedClassifier: its own part is its classifier)
+    if fitted.onnx_part == "classifier":
         if part != "classifier":
             raise ConfigError(
                 f"part={part!r}: a {c.name} network exports its classifier only (part="
@@ -320,7 +321,7 @@ def _metadata(fitted, part, in_name, out_names, out_text, score, threshold, clas
     c = fitted.module.config
     layout = fitted.layout
     d, k = fitted.n_features, fitted.code_size
-    few_labels = getattr(fitted, "onnx_part", None) == "classifier"
+    few_labels = fitted.onnx_part == "classifier"
     model = {"kind": "segmentation network" if part == "segmenter" else
              f"{c.name} network (few labels)" if few_labels else
              "variational autoencoder" if fitted.variational else "autoencoder",
@@ -345,7 +346,7 @@ def _metadata(fitted, part, in_name, out_names, out_text, score, threshold, clas
         "layout": LAYOUT_TEXT if part != "decoder" else
         "input code: one row per sample; outputs are rows of n_features values (an image "
         "flattened row-major as (C, H, W))",
-        "output_activation": getattr(fitted.module, "output_activation", None),
+        "output_activation": None if few_labels else fitted.module.output_activation,
         "code_size": k,
         "exporter": f"torch.onnx.export(dynamo=True), torch {torch.__version__}, opset "
                     f"{max(o.version for o in proto.opset_import if o.domain in ('', 'ai.onnx'))}",

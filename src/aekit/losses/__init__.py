@@ -35,10 +35,10 @@ __all__ = [
     "corrupt",
     "importance_log_weights",
     "kl_decomposition",
-    "negative_log_likelihood",
-    "reconstruction",
-    "sparsity_kl",
     "ladder_terms",
     "m2_bound",
     "m2_terms",
+    "negative_log_likelihood",
+    "reconstruction",
+    "sparsity_kl",
 ]

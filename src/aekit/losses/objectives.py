@@ -502,4 +502,3 @@ class CrossEntropy:
         weight = None if self.weight is None else self.weight.to(logits.device)
         return {"accuracy": (logits.detach().argmax(dim=1) == y).double().mean(),
                 "loss": F.cross_entropy(logits, y, weight=weight)}
-

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
-
-from aekit.errors import ConfigError
 from torch import nn
 
+from aekit.errors import ConfigError
 from aekit.models.autoencoder import ModelConfig
 from aekit.models.segmentation import SegmentationConfig
 from aekit.models.semisupervised import NETWORK_KEY, NETWORKS

@@ -186,11 +186,13 @@ def batch_normalise(z: torch.Tensor, eps: float = 1e-10):
 
 class LadderNetwork(nn.Module):
     """The ladder network (see the module's docstring). Inference (``forward``,
-    :meth:`classify`, :meth:`encode`) runs the clean encoder with the running batch
-    statistics; training (:meth:`terms`) runs a corrupted and a clean encoder and the
-    decoder."""
+    :meth:`classify`, :meth:`encode`) runs the clean encoder with the stored statistics
+    (running means in training; the population's after :meth:`set_population_statistics`);
+    its loss (:func:`aekit.losses.ladder_terms`) runs a corrupted and a clean encoder and
+    the decoder."""
 
     variational = False
+    generative = False  # it classifies; it does not model x given its class
     MOMENTUM = 0.01  # running statistics: a mean over about the last 100 batches
 
     def __init__(self, config: LadderConfig):
@@ -227,6 +229,11 @@ class LadderNetwork(nn.Module):
 
     def _running(self, i):
         return getattr(self, f"running_mean{i}"), getattr(self, f"running_var{i}")
+
+    def _clean_layer(self, i: int, h):
+        """Hidden layer i of the clean encoder with the stored statistics."""
+        rm, rv = self._running(i)
+        return self.act((self.weights[i](h) - rm) / (rv + 1e-10).sqrt() + self.beta[i])
 
     def _encoder(self, x, noise: float = 0.0, generator=None, batch_stats: bool = True,
                  update: bool = False):
@@ -278,8 +285,7 @@ class LadderNetwork(nn.Module):
             for start in range(0, len(X), chunk):
                 h = X[start:start + chunk]
                 for j in range(i):  # the layers below, with their final statistics
-                    rm, rv = self._running(j)
-                    h = self.act((self.weights[j](h) - rm) / (rv + 1e-10).sqrt() + self.beta[j])
+                    h = self._clean_layer(j, h)
                 pre = lin(h).double()
                 total = pre.sum(0) if total is None else total + pre.sum(0)
                 sq = (pre * pre).sum(0) if sq is None else sq + (pre * pre).sum(0)
@@ -292,9 +298,8 @@ class LadderNetwork(nn.Module):
     def hidden_codes(self, x):
         """The last hidden layer's activations (clean, running statistics)."""
         h = x
-        for i, lin in enumerate(self.weights[:-1]):
-            rm, rv = self._running(i)
-            h = self.act((lin(h) - rm) / (rv + 1e-10).sqrt() + self.beta[i])
+        for i in range(len(self.weights) - 1):
+            h = self._clean_layer(i, h)
         return h
 
     def encode(self, x):
@@ -364,6 +369,7 @@ class M2Network(nn.Module):
     uniform."""
 
     variational = True
+    generative = True
 
     def __init__(self, config: M2Config):
         super().__init__()
@@ -378,9 +384,10 @@ class M2Network(nn.Module):
     def code_size(self) -> int:
         return self.config.code_size
 
-    def _one_hot(self, y, n):
-        return F.one_hot(y, self.config.n_classes).to(dtype=torch.float32).expand(n, -1) \
-            if y.ndim == 0 else F.one_hot(y, self.config.n_classes).to(torch.float32)
+    def _one_hot(self, y, like):
+        """Class indices y (B,) one-hot, in the dtype of ``like`` (float32, or a float64
+        copy's)."""
+        return F.one_hot(y, self.config.n_classes).to(like.dtype)
 
     def forward(self, x):  # the class logits of q(y|x) (B, n_classes)
         return self.classifier(x)
@@ -389,7 +396,7 @@ class M2Network(nn.Module):
 
     def posterior(self, x, y):
         """q(z|x,y)'s mean and log-variance, each (B, K); y: class indices (B,)."""
-        stats = self.encoder(torch.cat([x, self._one_hot(y, len(x))], dim=1))
+        stats = self.encoder(torch.cat([x, self._one_hot(y, x)], dim=1))
         return stats.chunk(2, dim=1)
 
     def encode(self, x):
@@ -398,7 +405,7 @@ class M2Network(nn.Module):
 
     def decode_logits(self, z, y):
         """p(x|y,z)'s logits (Bernoulli) or means (Gaussian), (B, D)."""
-        return self.decoder(torch.cat([z, self._one_hot(y, len(z)).to(z.dtype)], dim=1))
+        return self.decoder(torch.cat([z, self._one_hot(y, z)], dim=1))
 
     def decode(self, z, y):
         out = self.decode_logits(z, y)

@@ -14,7 +14,8 @@ import numpy as np
 from aekit import applications as app
 from aekit import evaluation as ev
 from aekit import plotting as pl
-from aekit.errors import ConfigError, DataError
+from aekit.errors import DataError
+from aekit.applications.adapter import image_shape_or_none
 from aekit.fitted import FittedClassifier, FittedSegmenter
 from aekit.report.few_labels import few_labels_report
 from aekit.report.html import Report
@@ -28,22 +29,6 @@ log = logging.getLogger(__name__)
 # test rows. Callers (aekit train, aekit report) check these before any work.
 MIN_TRAIN_ROWS = 2
 MIN_TEST_ROWS = 3
-
-
-def _display_shape(fitted, image_shape):
-    """(C, H, W) to draw rows as images, or None when the rows are not images: no image
-    shape given or known to the model, and a width that is not a perfect square (tabular
-    data, a CSV). An explicit ``image_shape`` that cannot be used is still an error."""
-    if image_shape is not None:
-        shape = app.image_shape_of(fitted, image_shape)
-        if int(np.prod(shape)) < fitted.n_features:
-            raise DataError(f"image_shape {tuple(image_shape)} holds {int(np.prod(shape))} "
-                            f"values, fewer than the {fitted.n_features} of each row")
-        return shape
-    try:
-        return app.image_shape_of(fitted)
-    except ConfigError:
-        return None
 
 
 def model_summary(model) -> dict:
@@ -142,7 +127,7 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     rng = np.random.default_rng(random_state)
     k = fitted.code_size
     vae = fitted.variational
-    shape = _display_shape(fitted, image_shape)
+    shape = image_shape_or_none(fitted, image_shape)
     images = shape is not None
     report = Report(title, subtitle)
     _configuration_section(report, model, config, X_train, X_test, shape)

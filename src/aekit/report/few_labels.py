@@ -11,6 +11,7 @@ import numpy as np
 
 from aekit import applications as app
 from aekit import plotting as pl
+from aekit.applications.adapter import image_shape_or_none
 from aekit.errors import DataError
 from aekit.report.html import Report
 
@@ -110,8 +111,7 @@ def few_labels_report(model, X_train, X_test, y_train, y_test, *, labelled=None,
             "Training curves",
             measured=f"{len(history)} epochs; final loss {last['loss']:.4g}.",
         ).figure(pl.plot_training_curves(history), "each loss term per epoch")
-    shape = image_shape or (fitted.layout.display_shape() if fitted.layout.image_shape
-                            or _square(fitted.n_features) else None)
+    shape = image_shape_or_none(fitted, image_shape)
     if shape is None:
         report.section("Images", measured="Rows that are not images: no image figures.")
         return report
@@ -134,8 +134,3 @@ def few_labels_report(model, X_train, X_test, y_train, y_test, *, labelled=None,
                                         image_shape=shape, class_names=class_names),
                  "each line: a test image, then its z decoded under each class")
     return report
-
-
-def _square(n: int) -> bool:
-    side = int(round(n ** 0.5))
-    return side * side == n
