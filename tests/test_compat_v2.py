@@ -13,15 +13,17 @@ import aekit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "models_v2"
 REFERENCE = json.loads((FIXTURES / "reference.json").read_text())["models"]
+# Kinds added after these folders were written (they have no folder of that time).
+ADDED_SINCE = {"VQVAE"}
 
 
 def test_every_kind_has_a_folder():
     """Every kind with a network and files of its own (a kind declared like= another
-    shares that kind's) has a folder here."""
+    shares that kind's) that existed then has a folder here."""
     from aekit.kinds import KINDS
 
     kinds = {type(aekit.load(FIXTURES / name)).__name__ for name in REFERENCE}
-    assert kinds == {k.estimator for k in KINDS if k.like is None}
+    assert kinds == {k.estimator for k in KINDS if k.like is None} - ADDED_SINCE
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))

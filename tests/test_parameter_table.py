@@ -196,7 +196,7 @@ def test_train_help_has_every_keyword_and_no_markup(monkeypatch, capsys):
     # each flag says what it takes and each model's default
     assert "--channels N,N Channels of the conv layers; each is followed by a 2x2 max-pool. " \
            "(integers, comma-separated; defaults: conv=16,32,64, vae=32,64, " \
-           "segmenter=16,32,64) [conv, vae, segmenter]" in flat
+           "vqvae=32,64, segmenter=16,32,64) [conv, vae, vqvae, segmenter]" in flat
     assert "--engine V" in flat and "(one of: auto, autograd; default: auto)" in flat
 
 

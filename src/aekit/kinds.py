@@ -72,6 +72,8 @@ KINDS = (
     Kind("vae", "VariationalAutoencoder", "aekit.estimators.variational",
          convolutional="architecture",
          capabilities=frozenset({"hidden_layers", "epochs", "likelihood"})),
+    Kind("vqvae", "VQVAE", "aekit.estimators.vq", convolutional="always",
+         capabilities=frozenset({"hidden_layers", "epochs"})),
     Kind("classifier", "AutoencoderClassifier", "aekit.estimators.classifier",
          target="classes",
          phases=("pretrain_epochs", "head_epochs", "finetune_epochs", "joint_epochs"),

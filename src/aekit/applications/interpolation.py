@@ -14,6 +14,15 @@ GRID_METHODS = ("prior", "quantile", "range")
 PRIOR_GRID_DRAWS = 4096  # a VampPrior's draws (seed 0) whose quantiles lay out its grid
 
 
+def _points_of_a_space(fitted, what: str) -> None:
+    """Refuse ``what`` for codes that are indices (a VQ-VAE's): between index 3 and index 9
+    lies no code 'in between'."""
+    if fitted.discrete_codes:
+        raise ConfigError(f"{what} walks through code space, but this model's codes are "
+                          "codebook indices (a VQ-VAE): there is no code between two "
+                          "indices; sample() draws new index grids from its prior")
+
+
 def slerp(z_a: np.ndarray, z_b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Spherical linear interpolation (Shoemake 1985), row-wise.
 
@@ -70,6 +79,7 @@ def interpolate(model, x_a, x_b, n_steps: int = 8, method: str | None = None) ->
     "linear" otherwise.
     """
     fitted = as_fitted(model)
+    _points_of_a_space(fitted, 'interpolation')
     method = method or ("slerp" if fitted.variational else "linear")
     single = np.ndim(x_a) == 1
     path = interpolate_codes(fitted.encode(x_a), fitted.encode(x_b), n_steps, method)
@@ -134,6 +144,7 @@ def latent_grid(model, n: int = 15, method: str | None = None, *, X_fit=None,
     Raises ConfigError when the code is not 2-D.
     """
     fitted = as_fitted(model)
+    _points_of_a_space(fitted, 'a latent grid')
     k = fitted.code_size
     if k != 2:
         raise ConfigError(f"a latent grid needs a 2-D code, this model has code_size={k}; "
@@ -158,6 +169,7 @@ def latent_traversal(model, x=None, *, dims=None, n_steps: int = 9, low: float =
     Returns (images (len(dims), n_steps, D), values (n_steps,)).
     """
     fitted = as_fitted(model)
+    _points_of_a_space(fitted, 'a latent traversal')
     k = fitted.code_size
     dims = list(range(k)) if dims is None else [int(d) for d in dims]
     if not dims or any(not 0 <= d < k for d in dims):

@@ -544,7 +544,7 @@ def _print_summary(resolved, metrics, seconds, out, *, report: bool) -> None:
         print(f"wrote {out}/: " + ", ".join(written))
         return
     header, rows = comparison_rows(metrics["model"], metrics["pca"],
-                                   keys=[k for k in ("code_size", "mse", "psnr", "knn", "elbo")
+                                   keys=[k for k in ("code_size", "mse", "psnr", "knn", "elbo", "perplexity")
                                          if k in metrics["model"]])
     n, of = metrics["eval_rows"], metrics.get("eval_rows_available", metrics["eval_rows"])
     trained = ("solved exactly (solver 'svd')" if metrics.get("solver") == "svd"

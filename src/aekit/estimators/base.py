@@ -83,7 +83,7 @@ def auto_code_size(n_features: int) -> int:
 AUTO_STEPS = 2000
 AUTO_MAX_EPOCHS = 1000
 AUTO_BASE_EPOCHS = {"pretrain_epochs": 20, "head_epochs": 30, "finetune_epochs": 30,
-                    "joint_epochs": 10}
+                    "joint_epochs": 10, "prior_epochs": 10}
 AUTO_PHASE_MAX_EPOCHS = {"head_epochs": 500, "finetune_epochs": 500}  # else AUTO_MAX_EPOCHS
 # The few-label methods' joint phase on small data: 1000 steps (each runs two encoders and
 # a decoder). On validation splits of digits (50 labels) the ladder's accuracy had

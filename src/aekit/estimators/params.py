@@ -269,11 +269,11 @@ PARAMS = (
        X and no image_shape, each row is laid out row-major on the smallest square that
        survives the poolings, zero-padded (a 784-value row becomes 28x28); outputs are
        cropped back to the row's length.""",
-       _same(("conv", "vae"), None), "model", type="tuple of int or None",
+       _same(("conv", "vae", "vqvae"), None), "model", type="tuple of int or None",
        variants=_tidy({"vae": {"note": "Used when architecture='conv'."}})),
     _p("channels", "ints", [IntTuple(nonempty=True, high=MAX_LAYER_WIDTH)],
        "Channels of the conv layers; each is followed by a 2x2 max-pool.",
-       {"conv": (16, 32, 64), "vae": (32, 64)}, "model",
+       {"conv": (16, 32, 64), "vae": (32, 64), "vqvae": (32, 64)}, "model",
        variants=_tidy({"vae": {"note": "Used when architecture='conv'."}})),
     _p("architecture", "str", [Choices(ARCHITECTURES)],
        "Dense layers (hidden_layer_sizes) or conv + pooling blocks (channels).",
@@ -308,11 +308,15 @@ PARAMS = (
        """How the decoder undoes each pooling: 'transpose' (stride-2 transposed convs),
        'upsample' (nearest upsampling + conv) or 'unpool' (max-unpooling with the encoder's
        pooling indices + conv).""",
-       _same(("conv", "vae"), "transpose"), "model",
+       _same(("conv", "vae", "vqvae"), "transpose"), "model",
        variants=_tidy({"vae": {
            "constraints": (Choices(d for d in DECODER_KINDS if d != "unpool"),),
            "doc": """'transpose' or 'upsample' (no 'unpool': prior samples have no encoder
-           pooling indices). Used when architecture='conv'."""}})),
+           pooling indices). Used when architecture='conv'."""},
+           "vqvae": {
+           "constraints": (Choices(d for d in DECODER_KINDS if d != "unpool"),),
+           "doc": """'transpose' or 'upsample' (no 'unpool': index grids drawn from the
+           prior have no encoder pooling indices)."""}})),
     _p("activation", "str", [Choices(ACTIVATIONS)], "Activation of the hidden layers.",
        {**_same(DEEP, "relu"), "stacked": "elu"}, "model",
        variants=_tidy({"stacked": {"note": """'elu' by default: on validation splits of
@@ -328,16 +332,37 @@ PARAMS = (
        when every value lies in [0, 1] (pixel intensities), else 'linear' (standardised or
        any real-valued data); the choice is output_activation_. 'sigmoid' needs X in
        [0, 1] (fit checks it); 'linear' takes any real values.""",
-       _same(("stacked", "conv", "classifier"), "auto"), "model"),
+       _same(("stacked", "conv", "vqvae", "classifier"), "auto"), "model"),
     _p("tied", "bool", ["boolean"],
        """Tie the decoder weights to the encoder's (W_dec = W_enc^T per layer): half the
        weights.""",
        _same(("linear", "stacked"), False), "model",
        variants=_tidy({"linear": {"note": "The tied linear autoencoder is PCA's form."}})),
+    _p("codebook_size", "int", [count(2, 65_536)],
+       """Vectors in the codebook (K): each cell of the index grid is one of K codes, so a
+       row's code is h*w*log2(K) bits.""",
+       {"vqvae": 128}, "model"),
+    _p("embedding_dim", "int", [count(1, 4096)],
+       "Width of each codebook vector (the encoder's output per cell).",
+       {"vqvae": 16}, "model"),
+    _p("ema_decay", "float", [fraction("left")],
+       """Decay of the codebook's moving averages (van den Oord et al. 2017, Appendix A.1);
+       codes used less than once per batch, on average, restart at encoder outputs.""",
+       {"vqvae": 0.99}, "model"),
+    _p("prior_channels", "int", [count(1, 4096)],
+       "Channels of the prior's masked convolutions (a PixelCNN over the index grid).",
+       {"vqvae": 64}, "model"),
+    _p("prior_layers", "int", [count(0, 64)],
+       "Residual 3x3 masked-conv blocks of the prior, after its first 7x7 one.",
+       {"vqvae": 4}, "model"),
+    _p("commitment", "float", [nonnegative()],
+       """Weight beta of the commitment term ||z_e - sg(e)||^2, which holds the encoder's
+       outputs near their codebook vectors (van den Oord et al. 2017, eq. 3: 0.25).""",
+       {"vqvae": 0.25}),
     # --- the objective -----------------------------------------------------------------
     _p("loss", "str", [Choices(RECONSTRUCTIONS)],
        "Reconstruction loss, mean per element ('bce' needs X in [0, 1]).",
-       _same(("stacked", "conv", "classifier"), "mse"), "objective:reconstruction",
+       _same(("stacked", "conv", "vqvae", "classifier"), "mse"), "objective:reconstruction",
        variants=_tidy({"classifier": {"note": "Used by the pretraining phase."}})),
     _p("noise", "str", [Choices(NOISE_KINDS), None],
        """Corrupt the inputs while training (denoising autoencoder): Gaussian noise,
@@ -456,9 +481,14 @@ PARAMS = (
        """Epochs training encoder and head together (0 keeps the pretrained encoder).
        'auto': 30, or as many as make 2000 steps (at most 500).""",
        {"classifier": "auto"}, type="int or 'auto'"),
+    _p("prior_epochs", "int", [count(0), Choices(("auto",))],
+       """Epochs training the prior over the index grids, after the autoencoder. 'auto':
+       10, or as many as make 2000 steps (at most 1000).""",
+       {"vqvae": "auto"}, type="int or 'auto'"),
     # --- optimisation ------------------------------------------------------------------
     _p("batch_size", "int", [count(1)], "Rows per training step.",
-       {"linear": 256, "stacked": 128, "conv": 256, "vae": 256, "classifier": None},
+       {"linear": 256, "stacked": 128, "conv": 256, "vae": 256, "vqvae": 128,
+        "classifier": None},
        "train:batch_size",
        variants=_tidy({"classifier": {
            "constraints": (count(1), None), "type": "int or None",
@@ -471,7 +501,8 @@ PARAMS = (
     _p("optimizer", "str", [Choices(OPTIMIZERS)], "The optimizer.",
        _same(ALL, "adam"), "train:optimizer"),
     _p("learning_rate", "float", [positive()], "Step size of the optimizer.",
-       {"linear": 1e-2, "stacked": 5e-3, "conv": 1e-3, "vae": 1e-3, "classifier": 1e-3},
+       {"linear": 1e-2, "stacked": 5e-3, "conv": 1e-3, "vae": 1e-3, "vqvae": 1e-3,
+        "classifier": 1e-3},
        "train:lr",
        variants=_tidy({
            "linear": {"note": """Larger than the deep estimators' default: the loss surface
@@ -509,11 +540,12 @@ PARAMS = (
     _p("lr_schedule", "str", [Choices(SCHEDULES), None],
        """'cosine' decays the learning rate to 0 over epochs; 'plateau' halves it when the
        loss stops improving; None keeps it constant.""",
-       {"linear": "cosine", "stacked": "cosine", "conv": None, "vae": None},
+       {"linear": "cosine", "stacked": "cosine", "conv": None, "vae": None, "vqvae": None},
        "train:lr_schedule"),
     _p("warmup_epochs", "float", [nonnegative()],
        "Linear learning-rate warm-up over this many epochs (updated every step).",
-       {"linear": 0.0, "stacked": 1.0, "conv": 0.0, "vae": 0.0}, "train:warmup_epochs"),
+       {"linear": 0.0, "stacked": 1.0, "conv": 0.0, "vae": 0.0, "vqvae": 0.0},
+       "train:warmup_epochs"),
     _p("validation_fraction", "float", [fraction("left")],
        "Fraction of X held out to monitor (and early-stop on) the validation loss.",
        _same(ALL, 0.0), "train:validation_fraction",
@@ -606,7 +638,8 @@ PARAMS = (
        learning rate, the validation terms and a grid of reconstructions per epoch; needs
        pip install 'aekit[tensorboard]'. Training gives the same result with or without
        it. None writes no log.""",
-       _same(("linear", "stacked", "conv", "vae", "classifier"), None), "train:log_dir",
+       _same(("linear", "stacked", "conv", "vae", "vqvae", "classifier"), None),
+       "train:log_dir",
        type="str, path or None",
        variants=_tidy({"classifier": {"note": """The supervised phases log to the
        sub-folders head and finetune."""}, "stacked": {"note": """Greedy pretraining logs

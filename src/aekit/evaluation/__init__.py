@@ -59,6 +59,10 @@ METRIC_LABELS = {
     "active_units": ("active units", "Cov_x E[z_j] > 0.01"),
     "iw_samples": ("importance samples k", "for the log-likelihood"),
     "binarization": ("binarisation of the rows scored", "ELBO and log p(x)"),
+    "codebook_size": ("codebook size K", "VQ-VAE"),
+    "perplexity": ("codebook perplexity", "codes in use, as if used equally (1 .. K)"),
+    "code_bits": ("code bits per row", "h*w*log2(K)"),
+    "prior_bits": ("bits per row under the prior", "-log2 p(indices), lower is better"),
 }
 
 
@@ -68,7 +72,8 @@ def evaluate_model(model, X_test, *, X_train=None, y_train=None, y_test=None, ob
 
     Always: "code_size", "mse"; "bce" and "psnr" when X_test lies in [0, 1]. With X_train,
     y_train, y_test:
-    "linear_probe", "knn". For VAEs: :func:`vae_metrics` with ``iw_samples`` importance
+    "linear_probe", "knn" (not for a VQ-VAE, whose codes are indices: it gets
+    :func:`codebook_metrics`). For VAEs: :func:`vae_metrics` with ``iw_samples`` importance
     samples (likelihood from ``objective``, default the model's own; Monte Carlo draws
     seeded by ``mc_seed``, default the model's seed, so the ELBO equals
     ``score_samples``). ``random_state`` seeds the probes. Units: see ``METRIC_LABELS``.
@@ -78,11 +83,21 @@ def evaluate_model(model, X_test, *, X_train=None, y_train=None, y_test=None, ob
     out = {"code_size": fitted.code_size}
     if fitted.reconstructs:  # (the ladder classifies without reconstructing)
         out.update(evaluate_reconstruction(fitted, X_test))
-    if X_train is not None and y_train is not None and y_test is not None:
+    if fitted.discrete_codes:  # a VQ-VAE's codes are indices: no probes on their values
+        out.update(codebook_metrics(fitted, X_test))
+    elif X_train is not None and y_train is not None and y_test is not None:
         out.update(code_metrics(fitted, X_train, y_train, X_test, y_test, random_state))
     if fitted.variational:
         out.update(vae_metrics(fitted, X_test, None, iw_samples, mc_seed))
     return out
+
+
+def codebook_metrics(fitted, X_test) -> dict:
+    """A VQ-VAE's codebook on X_test: its size K, the perplexity of X_test's codes, the
+    code's bits per row (h*w*log2 K) and the mean bits per row under the model's prior."""
+    return {"codebook_size": fitted.codebook_size, "perplexity": fitted.perplexity(X_test),
+            "code_bits": float(fitted.code_size * math.log2(fitted.codebook_size)),
+            "prior_bits": float(fitted.prior_bits(X_test).mean())}
 
 
 def _fmt(value) -> str:
@@ -120,6 +135,7 @@ def comparison_rows(model_metrics: dict, baseline_metrics: dict | None = None,
 
 __all__ = [
     "METRIC_LABELS", "SEGMENTATION_LABELS", "active_units", "auroc", "code_metrics",
+    "codebook_metrics",
     "comparison_rows",
     "cross_entropy", "dci", "disentanglement_metrics", "elbo", "entropy",
     "factor_vae_score", "kl_divergence", "mig", "mutual_information",

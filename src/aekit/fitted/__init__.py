@@ -3,7 +3,9 @@
 - :class:`FittedModel` (``model.py``): what every trained network shares (its module, input
   layout, the one inference path, its folder, ONNX export); its two kinds are
   :class:`FittedAutoencoder` (objective, code density, encode / decode / reconstruct /
-  scores / sample, and a classifier's head) and :class:`FittedSegmenter` (a class per pixel).
+  scores / sample, and a classifier's head), with :class:`FittedQuantized` (a VQ-VAE: index
+  grids, its prior), :class:`FittedClassifier` (the few-label networks) and
+  :class:`FittedSegmenter` (a class per pixel).
 - :class:`InputLayout` (``layout.py``): user rows <-> network rows (image shape, padding).
 - ``density.py``: code densities (the VAE prior; GMM / Gaussian / box over a plain AE's codes).
 - ``entropy.py``: the entropy model of the codes (quantiles, medians, decoder gains) that
@@ -18,8 +20,8 @@ from aekit.fitted.density import CodeDensity, StandardNormal, fit_density
 from aekit.fitted.entropy import EntropyModel
 from aekit.fitted.layout import InputLayout
 from aekit.fitted.model import (INFER_ROWS, FittedAutoencoder, FittedClassifier, FittedModel,
-                                FittedSegmenter, default_objective)
+                                FittedQuantized, FittedSegmenter, default_objective)
 
 __all__ = ["INFER_ROWS", "CodeDensity", "EntropyModel", "FittedAutoencoder", "FittedClassifier",
-           "FittedModel", "FittedSegmenter", "InputLayout", "StandardNormal", "default_objective",
+           "FittedModel", "FittedQuantized", "FittedSegmenter", "InputLayout", "StandardNormal", "default_objective",
            "fit_density"]

@@ -194,6 +194,32 @@ class ModulePrior:
         return {}
 
 
+class IndexPriorDensity:
+    """A VQ-VAE's autoregressive prior over its index grids (aekit.models.vq.IndexPrior),
+    read from the module at each draw; nothing stored beside the module's weights."""
+
+    kind = "prior"
+
+    def __init__(self, module):
+        self.module = module
+        self.k = int(module.code_size)
+
+    def sample(self, n: int, rng: np.random.RandomState) -> np.ndarray:
+        """n index grids (n, h*w) as float32, drawn cell by cell with a torch generator
+        seeded from ``rng``."""
+        g = torch.Generator(device=self.module.prior.out.weight.device)
+        g.manual_seed(int(rng.randint(0, 2**31 - 1)))
+        was = self.module.training
+        self.module.eval()
+        try:
+            return self.module.prior.sample(n, g).cpu().numpy().astype(np.float32)
+        finally:
+            self.module.train(was)
+
+    def to_tensors(self) -> dict:
+        return {}
+
+
 def prior_of(module):
     """A VAE module's prior as a code density: N(0, I) or :class:`ModulePrior`."""
     if module.prior.kind == "standard":

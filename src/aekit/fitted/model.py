@@ -26,15 +26,16 @@ from sklearn.utils import check_random_state
 from aekit.errors import ConfigError, DataError, ModelFileError
 from aekit.fitted import files
 from aekit.fitted.density import STORED as STORED_DENSITIES
-from aekit.fitted.density import CodeDensity, StandardNormal, check_codes, fit_density, \
-    prior_of
+from aekit.fitted.density import CodeDensity, IndexPriorDensity, StandardNormal, \
+    check_codes, fit_density, prior_of
 from aekit.fitted.entropy import EntropyModel
 from aekit.fitted.layout import InputLayout
-from aekit.losses import Objective, importance_log_weights, negative_log_likelihood
+from aekit.losses import Objective, importance_log_weights, negative_log_likelihood, perplexity
 from aekit.models.heads import CodeHead
 from aekit.models.priors import kl_to_standard_normal
 from aekit.models.segmentation import SegmentationConfig
 from aekit.models.semisupervised import NETWORKS
+from aekit.models.vq import VQConfig
 from aekit.training import threads
 
 INFER_ROWS = 64
@@ -199,6 +200,9 @@ class FittedModel:
     # Whether :meth:`reconstruct` gives the model's reconstruction of its input (an
     # autoencoder's; M2's under the class it infers); a segmenter and the ladder have none.
     reconstructs = True
+    # Whether its codes are codebook indices (a VQ-VAE's), not points of a space: no
+    # interpolation, code density, compression or probes on their values.
+    discrete_codes = False
 
     @property
     def code_size(self) -> int:
@@ -337,6 +341,10 @@ class FittedModel:
             layout = InputLayout(rec["n_features"], shape, rec["pad"])
             if segmenter:
                 return FittedSegmenter(module, layout=layout, seed=rec["seed"])
+            if isinstance(module.config, VQConfig):
+                return FittedQuantized(module, layout=layout, seed=rec["seed"],
+                                       objective=Objective(**config["objective"])
+                                       if "objective" in config else None)
             if few_labels:  # (its record holds the class labels)
                 return FittedClassifier(module, layout=layout, seed=rec["seed"],
                                         classes=rec.get("classes"))
@@ -902,6 +910,90 @@ class FittedClassifier(FittedModel):
     def __repr__(self) -> str:
         return (f"FittedClassifier({self.module.config.name}, {self.n_features} -> "
                 f"{self.n_classes} classes)")
+
+
+class FittedQuantized(FittedAutoencoder):
+    """A trained VQ-VAE (:mod:`aekit.models.vq`): its codes are index grids (n, h*w) into a
+    codebook of K vectors, held as float32 (exact integers); its density is the network's
+    own autoregressive prior over them (``sample``). ``objective``: its reconstruction
+    loss (an :class:`~aekit.losses.Objective`), for the scores."""
+
+    def __init__(self, module, *, objective=None, layout: InputLayout | None = None,
+                 seed: int = 0, history: list | None = None):
+        if not isinstance(module.config, VQConfig):
+            raise ConfigError("a FittedQuantized needs a VQ-VAE network")
+        super().__init__(module, objective=objective, layout=layout, seed=seed,
+                         history=history)
+        self.density = IndexPriorDensity(module)
+
+    discrete_codes = True
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.module.codebook_size)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(h, w) of the index grid."""
+        return tuple(int(v) for v in self.module.grid)
+
+    def check_codes(self, Z, name: str = "Z") -> np.ndarray:
+        """Index grids (n, h*w) (or one (h*w,)) of whole numbers in [0, K) -> float32."""
+        Z = super().check_codes(Z, name)
+        bad = (Z != np.round(Z)) | (Z < 0) | (Z >= self.codebook_size)
+        if bad.any():
+            row = int(np.argmax(bad.any(axis=1)))
+            raise DataError(f"{name}: row {row} (0-based) holds values that are not codebook "
+                            f"indices (whole numbers in 0..{self.codebook_size - 1})")
+        return Z
+
+    def fit_density(self, X, kind: str = "gmm", n_components: int = 10):
+        """Nothing to fit: the density is the network's prior (trained by the estimator's
+        second phase)."""
+        return self
+
+    def entropy_model(self):
+        raise ConfigError("compression codes continuous codes; a VQ-VAE's codes are codebook "
+                          "indices (their bits: log2(codebook size) per index, or "
+                          "aekit.fitted.FittedQuantized.prior_bits under its prior)")
+
+    def density_like(self, kind: str, X=None, n_components: int = 10):
+        if kind != "prior":
+            raise ConfigError(f"a VQ-VAE's codes are codebook indices: a {kind!r} density "
+                              "over them means nothing; its density is its prior ('prior')")
+        return self.density
+
+    def perplexity(self, X) -> float:
+        """Codebook perplexity of X's codes: exp of the entropy of how often each code is
+        used over every cell of every row (1 .. K; K when all are used equally)."""
+        codes = self.encode(X)
+        return float(perplexity(torch.from_numpy(codes), self.codebook_size))
+
+    def prior_log_prob(self, Z) -> np.ndarray:
+        """log p(grid) under the prior, nats per row (n,) float64, of index grids Z."""
+        Z = self.check_codes(Z)
+        prior = copy.deepcopy(self.module.prior).double().eval()
+        return self.run(prior.log_prob, torch.from_numpy(Z).double(),
+                        module=prior).numpy().astype(np.float64)
+
+    def prior_bits(self, X) -> np.ndarray:
+        """Bits per row of X's index grid under the prior, (n,) float64: what an entropy
+        coder driven by the prior would spend (log2(K) * h * w without it)."""
+        return -self.prior_log_prob(self.encode(X)) / math.log(2)
+
+    def record(self) -> dict:
+        return {**super().record(), "density": None, "entropy_model": False}
+
+    def save(self, path, *, extra_config: dict | None = None,
+             extra_tensors: dict | None = None, history: list | None = None):
+        return FittedModel.save(self, path, extra_config={
+            "objective": self.objective.to_dict(), **(extra_config or {})},
+            extra_tensors=extra_tensors, history=history)
+
+    def __repr__(self) -> str:
+        h, w = self.grid
+        return (f"FittedQuantized(VQ-VAE, {self.n_features} -> {h}x{w} indices of "
+                f"{self.codebook_size} codes)")
 
 
 # The autoencoder's calls that a FittedSegmenter refuses by name (methods only: a probe

@@ -17,6 +17,7 @@ from aekit.losses.objectives import (
     reconstruction,
     sparsity_kl,
 )
+from aekit.losses.quantized import IndexPriorObjective, VQObjective, perplexity
 from aekit.losses.semisupervised import (
     SemiSupervisedObjective, ladder_terms, m2_bound, m2_terms,
 )
@@ -28,8 +29,10 @@ __all__ = [
     "RECONSTRUCTIONS",
     "SPARSITY_KINDS",
     "CrossEntropy",
+    "IndexPriorObjective",
     "Objective",
     "SemiSupervisedObjective",
+    "VQObjective",
     "binarized",
     "contractive_penalty",
     "corrupt",
@@ -39,6 +42,7 @@ __all__ = [
     "m2_bound",
     "m2_terms",
     "negative_log_likelihood",
+    "perplexity",
     "reconstruction",
     "sparsity_kl",
 ]

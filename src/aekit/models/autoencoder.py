@@ -228,6 +228,40 @@ def dict_to_config(cls, d: dict, fixed: dict | None = None):
         raise ConfigError(f"model config: {exc}") from None
 
 
+# What a named network's saved config says it is (config.json's "model" object).
+NETWORK_KEY = "network"
+
+
+class NamedConfig:
+    """The config of a network known by name (the few-label networks, the VQ-VAE): its
+    dict form carries the name (:data:`NETWORK_KEY`), which
+    :func:`aekit.models.config_from_dict` reads to rebuild it."""
+
+    name = ""
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        for key, value in d.items():
+            if isinstance(value, tuple):
+                d[key] = list(value)
+        return {NETWORK_KEY: self.name, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        d = dict(d)
+        if d.pop(NETWORK_KEY, cls.name) != cls.name:
+            raise ConfigError(f"model config: not a {cls.name} network")
+        return dict_to_config(cls, d)
+
+    def parameter_count(self) -> int:
+        return count_parameters(self)
+
+    # what code reading any network's config sees
+    tied = False
+    architecture = "dense"
+
+
+
 def json_literal(value) -> str:
     return {None: "null", True: "true", False: "false"}.get(value, repr(value)) \
         if isinstance(value, (bool, type(None))) else repr(value)

@@ -6,9 +6,13 @@ import torch
 from torch import nn
 
 from aekit.errors import ConfigError
-from aekit.models.autoencoder import ModelConfig
+from aekit.models.autoencoder import NETWORK_KEY, ModelConfig
 from aekit.models.segmentation import SegmentationConfig
-from aekit.models.semisupervised import NETWORK_KEY, NETWORKS
+from aekit.models.semisupervised import NETWORKS
+from aekit.models.vq import VQConfig
+
+# The networks known by name (a saved config's NETWORK_KEY): the few-label ones, the VQ-VAE.
+NAMED = {**NETWORKS, VQConfig.name: VQConfig}
 
 
 def module_class(config) -> type:
@@ -17,13 +21,13 @@ def module_class(config) -> type:
 
 
 def config_from_dict(d: dict):
-    """The config a file's ``model`` object describes: a few-label network's (it names its
-    ``network``), a segmentation network's (it names n_classes) or an autoencoder's."""
+    """The config a file's ``model`` object describes: a named network's (a few-label one or
+    the VQ-VAE: it names its ``network``), a segmentation network's (it names n_classes) or an autoencoder's."""
     if isinstance(d, dict) and NETWORK_KEY in d:
-        config = NETWORKS.get(d[NETWORK_KEY]) if isinstance(d[NETWORK_KEY], str) else None
+        config = NAMED.get(d[NETWORK_KEY]) if isinstance(d[NETWORK_KEY], str) else None
         if config is None:
             raise ConfigError(f"model config: unknown network {d[NETWORK_KEY]!r}; aekit "
-                              f"knows {sorted(NETWORKS)}")
+                              f"knows {sorted(NAMED)}")
         return config.from_dict(d)
     if isinstance(d, dict) and d.get("n_classes") is not None:
         return SegmentationConfig.from_dict(d)

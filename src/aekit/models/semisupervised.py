@@ -17,7 +17,6 @@ of all the data, used as unlabelled.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -27,15 +26,13 @@ from torch import nn
 
 from aekit.errors import ConfigError
 from aekit.models.autoencoder import (
-    check_field_types, check_parameters, count_parameters, dict_to_config,
+    NamedConfig, check_field_types, check_parameters,
 )
 from aekit.models.layers import activation
 
 # AutoencoderClassifier's methods (its ``method``, besides 'auto'): the two networks here,
 # and autoencoder pretraining with a head (aekit.estimators.classifier).
 FEW_LABEL_METHODS = ("ladder", "m2", "pretrain")
-# What each network's saved config says it is (config.json's "model" object).
-NETWORK_KEY = "network"
 
 
 def _check_common(config, fail) -> None:
@@ -49,33 +46,6 @@ def _check_common(config, fail) -> None:
         fail(f"at most 100 hidden layers, got {len(config.hidden)}")
 
 
-class _Config:
-    """What the two configs share: their dict form with the network's name."""
-
-    name = ""
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        for key, value in d.items():
-            if isinstance(value, tuple):
-                d[key] = list(value)
-        return {NETWORK_KEY: self.name, **d}
-
-    @classmethod
-    def from_dict(cls, d: dict):
-        d = dict(d)
-        if d.pop(NETWORK_KEY, cls.name) != cls.name:
-            raise ConfigError(f"model config: not a {cls.name} network")
-        return dict_to_config(cls, d)
-
-    def parameter_count(self) -> int:
-        return count_parameters(self)
-
-    # what code reading any network's config sees
-    tied = False
-    architecture = "dense"
-
-
 # --- the ladder network ---------------------------------------------------------------------
 # Rasmus et al. (2015), MNIST: 784-1000-500-250-250-250-10, noise 0.3, denoising costs
 # 1000 (input), 10 (first layer), 0.1 above.
@@ -85,7 +55,7 @@ def default_denoising_costs(n_layers: int) -> tuple:
 
 
 @dataclass
-class LadderConfig(_Config):
+class LadderConfig(NamedConfig):
     """Everything needed to rebuild a ladder network; JSON-serialisable."""
 
     n_features: int
@@ -313,7 +283,7 @@ class LadderNetwork(nn.Module):
 
 # --- M2 -------------------------------------------------------------------------------------
 @dataclass
-class M2Config(_Config):
+class M2Config(NamedConfig):
     """Everything needed to rebuild an M2 network; JSON-serialisable. ``hidden``: the
     hidden layers of each of its three networks; ``code_size``: z's dimension;
     ``likelihood``: p(x|y,z), "bernoulli" (rows in [0, 1]) or "gaussian" (unit variance

@@ -93,6 +93,34 @@ def plot_activation_histogram(model, X, *, bins: int = 50,
     return fig
 
 
+def plot_codebook_usage(model, X, *, title: str | None = "Codebook usage") -> Figure:
+    """A VQ-VAE's codes on X: how often each codebook vector is used, most used first
+    (a codebook in full use is flat; dead codes are the zeros at the right), and the
+    index grid of X's first row (each cell one code)."""
+    from aekit.loading import as_fitted
+
+    fitted = as_fitted(model)
+    codes = app.encode(fitted, X).astype(np.int64)
+    counts = np.bincount(codes.ravel(), minlength=fitted.codebook_size)
+    share = np.sort(counts)[::-1] / max(1, counts.sum())
+    fig = new_figure(9, 3.2)
+    a, b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
+    a.bar(np.arange(len(share)), share, width=1.0, color="tab:blue")
+    a.axhline(1 / len(share), color="tab:red", lw=1, ls="--", label="uniform use")
+    a.set_xlabel("codebook vector (most used first)")
+    a.set_ylabel("share of the cells")
+    a.legend(fontsize=8)
+    b.imshow(codes[0].reshape(fitted.grid), cmap="tab20", interpolation="nearest")
+    for (i, j), v in np.ndenumerate(codes[0].reshape(fitted.grid)):
+        b.text(j, i, str(v), ha="center", va="center", fontsize=6)
+    b.set_xticks([])
+    b.set_yticks([])
+    b.set_title("index grid of the first row", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def plot_latents_by_factor(model, X, factors, *, names=None, max_units: int = 10,
                            title: str | None = "Code units against the known factors") -> Figure:
     """One row per code unit (the most active first, up to ``max_units``), one column per

@@ -136,6 +136,7 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
         random_state, labelled)
     _training_section(report, history)
     show = X_test[:n_show]
+    discrete = fitted.discrete_codes  # a VQ-VAE: its codes are indices
     s = report.section(
         "Reconstructions",
         claim="An undercomplete autoencoder keeps what matters to rebuild the input; detail "
@@ -146,10 +147,13 @@ def build_report(model, X_train, X_test, *, y_train=None, y_test=None, history=N
     if images:
         s.figure(pl.plot_reconstructions(fitted, show, baseline=pca, image_shape=shape),
                  "test inputs (top), autoencoder, PCA with the same code size")
-    _code_map_sections(report, fitted, metrics, pca_metrics, Y_map, X_test, y_test, shape,
-                       labelled, max_map_points, random_state, class_names)
+    if discrete:
+        _codebook_section(report, fitted, metrics, X_test, shape, n_show, random_state)
+    else:
+        _code_map_sections(report, fitted, metrics, pca_metrics, Y_map, X_test, y_test,
+                           shape, labelled, max_map_points, random_state, class_names)
     # --- generation, interpolation, averaging, grid, traversals -------------------------
-    if images:
+    if images and not discrete:
         _image_sections(report, fitted, obj, metrics, X_train, X_test, y_test, rng, k, vae,
                         shape, n_show, random_state)
     noisy = _denoising_sections(report, fitted, obj, pca, X_test, show, shape, noise,
@@ -213,7 +217,7 @@ def _metrics_section(report, fitted, X_train, X_test, y_train, y_test, iw_sample
     pca_metrics = ev.pca_baseline(X_train, X_test, k, y_train, y_test,
                                   random_state=random_state)
     Y_map = None
-    if labelled or k > 2:
+    if (labelled or k > 2) and not fitted.discrete_codes:  # (indices: no map of values)
         Y_map = pl.code_map(fitted, X_test, max_points=max_map_points,
                             random_state=random_state)
         idx = Y_map[2]
@@ -330,6 +334,30 @@ def _anomaly_section(report, fitted, X_train, X_test, noisy, vae, contamination,
                                         f"test + {noise} noise {noise_level:g}": s_noisy},
                                        threshold=thr, xlabel=unit, log_x=not vae),
              f"score = {unit}")
+
+
+def _codebook_section(report, fitted, metrics, X_test, shape, n_show, random_state) -> None:
+    """A VQ-VAE's codebook (its use, the bits of a code) and what its prior generates; its
+    codes are indices, so the map, interpolation and traversal sections are left out."""
+    s = report.section(
+        "Codebook",
+        claim="A VQ-VAE's code is a grid of indices into a learned codebook; dead-code "
+              "restarts and the codebook's moving averages keep most vectors in use.",
+        measured=f"Perplexity {metrics['perplexity']:.1f} of {metrics['codebook_size']} "
+                 f"codes on the test rows; a code is {metrics['code_bits']:.0f} bits, "
+                 f"{metrics['prior_bits']:.1f} under the learned prior.")
+    s.figure(pl.plot_codebook_usage(fitted, X_test), "share of the test rows' cells per "
+             "codebook vector; the first test row's index grid")
+    s.text("Codes are indices, not points of a space: the 2-D map, interpolation, the latent "
+           "grid and traversals do not apply to them and are left out.")
+    if shape is not None:
+        report.section(
+            "Generated samples",
+            claim="The VQ-VAE generates by decoding index grids drawn from its "
+                  "autoregressive prior (a PixelCNN fitted to the training rows' grids).",
+        ).figure(pl.plot_generated(fitted, n=2 * n_show, random_state=random_state,
+                                   per_row=n_show, image_shape=shape),
+                 "index grids drawn from the prior, decoded")
 
 
 def _disentanglement_section(report, fitted, X_test, factors, shape) -> None:
