@@ -30,7 +30,7 @@ import aekit
 from aekit import ModelFileError
 from aekit.estimators import (
     AutoencoderClassifier, ConvAutoencoder, LinearAutoencoder, StackedAutoencoder,
-    VariationalAutoencoder,
+    VariationalAutoencoder, VQVAE,
 )
 from aekit.fitted import FittedAutoencoder
 from aekit.fitted import files as model_files
@@ -80,6 +80,9 @@ KINDS = {
         lambda: AutoencoderClassifier(method="pretrain", n_components=2, hidden_layer_sizes=(8,), pretrain_epochs=1,
                                       head_epochs=1, finetune_epochs=1, batch_size=16,
                                       random_state=0), X64, Y),
+    "vqvae": _estimator_folder(
+        lambda: VQVAE(channels=(2, 2), codebook_size=4, embedding_dim=2, prior_channels=4,
+                      prior_layers=0, prior_epochs=1, **TINY), X64),
     "bare-module": _bare_folder,
     "fitted-no-estimator": _fitted_folder,
 }

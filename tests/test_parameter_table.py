@@ -143,6 +143,14 @@ def test_a_kind_like_another_takes_its_column():
             assert p.for_model("toy").doc == p.for_model("stacked").doc
         else:
             assert "toy" not in p.defaults, p.name
+    lean = Kind("lean", "Lean", "lean", like="stacked", without=frozenset({"noise", "tied"}))
+    lean_params = {p.name: p for p in table.inherit(table.PARAMS, (lean,))}
+    assert "lean" not in lean_params["noise"].defaults
+    assert "lean" not in lean_params["tied"].defaults
+    assert lean_params["sparsity"].defaults["lean"] == lean_params["sparsity"].defaults["stacked"]
+    with pytest.raises(ConfigError, match="goes without \\['beta'\\]"):
+        table.inherit(table.PARAMS, (Kind("odd", "Odd", "odd", like="stacked",
+                                          without=frozenset({"beta"})),))
     bad = Kind("bad", "Bad", "bad", like="linear", defaults={"beta": 2.0})
     with pytest.raises(ConfigError, match="'bad' declares a default for 'beta'"):
         table.inherit(table.PARAMS, (bad,))

@@ -32,8 +32,9 @@ class Kind:
     (its ``architecture`` parameter says). ``phases``: the epoch parameters of its training
     phases, when it trains in several (``epochs`` then sets each one not set itself).
     ``capabilities``: names from :data:`CAPABILITIES`. ``like``: a kind whose keywords and
-    defaults in the parameter table this one takes, except ``defaults`` (keyword -> value):
-    how a new kind gets its table column without an edit to every entry."""
+    defaults in the parameter table this one takes, except ``defaults`` (keyword -> value)
+    and the keywords named in ``without`` (the like-kind's, which this one lacks): how a
+    new kind gets its table column without an edit to every entry."""
 
     name: str  # the CLI's --model
     estimator: str  # the estimator class (exported as aekit.<estimator>)
@@ -44,6 +45,7 @@ class Kind:
     capabilities: frozenset = frozenset()
     like: str | None = None
     defaults: dict = field(default_factory=dict, hash=False)
+    without: frozenset = frozenset()
 
     def __post_init__(self):
         unknown = set(self.capabilities) - set(CAPABILITIES)
@@ -72,8 +74,14 @@ KINDS = (
     Kind("vae", "VariationalAutoencoder", "aekit.estimators.variational",
          convolutional="architecture",
          capabilities=frozenset({"hidden_layers", "epochs", "likelihood"})),
+    # the conv autoencoder's keywords less its continuous code's (size, activation, density,
+    # penalties, input noise), plus its own (codebook, prior) in the table
     Kind("vqvae", "VQVAE", "aekit.estimators.vq", convolutional="always",
-         capabilities=frozenset({"hidden_layers", "epochs"})),
+         capabilities=frozenset({"hidden_layers", "epochs"}), like="conv",
+         defaults={"channels": (32, 64), "batch_size": 128},
+         without=frozenset({"n_components", "code_activation", "noise", "noise_level",
+                            "sparsity", "sparsity_weight", "sparsity_target", "contractive",
+                            "rate_weight", "sampler", "sampler_components"})),
     Kind("classifier", "AutoencoderClassifier", "aekit.estimators.classifier",
          target="classes",
          phases=("pretrain_epochs", "head_epochs", "finetune_epochs", "joint_epochs"),

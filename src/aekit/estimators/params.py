@@ -269,11 +269,11 @@ PARAMS = (
        X and no image_shape, each row is laid out row-major on the smallest square that
        survives the poolings, zero-padded (a 784-value row becomes 28x28); outputs are
        cropped back to the row's length.""",
-       _same(("conv", "vae", "vqvae"), None), "model", type="tuple of int or None",
+       _same(("conv", "vae"), None), "model", type="tuple of int or None",
        variants=_tidy({"vae": {"note": "Used when architecture='conv'."}})),
     _p("channels", "ints", [IntTuple(nonempty=True, high=MAX_LAYER_WIDTH)],
        "Channels of the conv layers; each is followed by a 2x2 max-pool.",
-       {"conv": (16, 32, 64), "vae": (32, 64), "vqvae": (32, 64)}, "model",
+       {"conv": (16, 32, 64), "vae": (32, 64)}, "model",
        variants=_tidy({"vae": {"note": "Used when architecture='conv'."}})),
     _p("architecture", "str", [Choices(ARCHITECTURES)],
        "Dense layers (hidden_layer_sizes) or conv + pooling blocks (channels).",
@@ -308,7 +308,7 @@ PARAMS = (
        """How the decoder undoes each pooling: 'transpose' (stride-2 transposed convs),
        'upsample' (nearest upsampling + conv) or 'unpool' (max-unpooling with the encoder's
        pooling indices + conv).""",
-       _same(("conv", "vae", "vqvae"), "transpose"), "model",
+       _same(("conv", "vae"), "transpose"), "model",
        variants=_tidy({"vae": {
            "constraints": (Choices(d for d in DECODER_KINDS if d != "unpool"),),
            "doc": """'transpose' or 'upsample' (no 'unpool': prior samples have no encoder
@@ -332,7 +332,7 @@ PARAMS = (
        when every value lies in [0, 1] (pixel intensities), else 'linear' (standardised or
        any real-valued data); the choice is output_activation_. 'sigmoid' needs X in
        [0, 1] (fit checks it); 'linear' takes any real values.""",
-       _same(("stacked", "conv", "vqvae", "classifier"), "auto"), "model"),
+       _same(("stacked", "conv", "classifier"), "auto"), "model"),
     _p("tied", "bool", ["boolean"],
        """Tie the decoder weights to the encoder's (W_dec = W_enc^T per layer): half the
        weights.""",
@@ -362,7 +362,7 @@ PARAMS = (
     # --- the objective -----------------------------------------------------------------
     _p("loss", "str", [Choices(RECONSTRUCTIONS)],
        "Reconstruction loss, mean per element ('bce' needs X in [0, 1]).",
-       _same(("stacked", "conv", "vqvae", "classifier"), "mse"), "objective:reconstruction",
+       _same(("stacked", "conv", "classifier"), "mse"), "objective:reconstruction",
        variants=_tidy({"classifier": {"note": "Used by the pretraining phase."}})),
     _p("noise", "str", [Choices(NOISE_KINDS), None],
        """Corrupt the inputs while training (denoising autoencoder): Gaussian noise,
@@ -487,8 +487,7 @@ PARAMS = (
        {"vqvae": "auto"}, type="int or 'auto'"),
     # --- optimisation ------------------------------------------------------------------
     _p("batch_size", "int", [count(1)], "Rows per training step.",
-       {"linear": 256, "stacked": 128, "conv": 256, "vae": 256, "vqvae": 128,
-        "classifier": None},
+       {"linear": 256, "stacked": 128, "conv": 256, "vae": 256, "classifier": None},
        "train:batch_size",
        variants=_tidy({"classifier": {
            "constraints": (count(1), None), "type": "int or None",
@@ -501,8 +500,7 @@ PARAMS = (
     _p("optimizer", "str", [Choices(OPTIMIZERS)], "The optimizer.",
        _same(ALL, "adam"), "train:optimizer"),
     _p("learning_rate", "float", [positive()], "Step size of the optimizer.",
-       {"linear": 1e-2, "stacked": 5e-3, "conv": 1e-3, "vae": 1e-3, "vqvae": 1e-3,
-        "classifier": 1e-3},
+       {"linear": 1e-2, "stacked": 5e-3, "conv": 1e-3, "vae": 1e-3, "classifier": 1e-3},
        "train:lr",
        variants=_tidy({
            "linear": {"note": """Larger than the deep estimators' default: the loss surface
@@ -540,12 +538,11 @@ PARAMS = (
     _p("lr_schedule", "str", [Choices(SCHEDULES), None],
        """'cosine' decays the learning rate to 0 over epochs; 'plateau' halves it when the
        loss stops improving; None keeps it constant.""",
-       {"linear": "cosine", "stacked": "cosine", "conv": None, "vae": None, "vqvae": None},
+       {"linear": "cosine", "stacked": "cosine", "conv": None, "vae": None},
        "train:lr_schedule"),
     _p("warmup_epochs", "float", [nonnegative()],
        "Linear learning-rate warm-up over this many epochs (updated every step).",
-       {"linear": 0.0, "stacked": 1.0, "conv": 0.0, "vae": 0.0, "vqvae": 0.0},
-       "train:warmup_epochs"),
+       {"linear": 0.0, "stacked": 1.0, "conv": 0.0, "vae": 0.0}, "train:warmup_epochs"),
     _p("validation_fraction", "float", [fraction("left")],
        "Fraction of X held out to monitor (and early-stop on) the validation loss.",
        _same(ALL, 0.0), "train:validation_fraction",
@@ -638,8 +635,7 @@ PARAMS = (
        learning rate, the validation terms and a grid of reconstructions per epoch; needs
        pip install 'aekit[tensorboard]'. Training gives the same result with or without
        it. None writes no log.""",
-       _same(("linear", "stacked", "conv", "vae", "vqvae", "classifier"), None),
-       "train:log_dir",
+       _same(("linear", "stacked", "conv", "vae", "classifier"), None), "train:log_dir",
        type="str, path or None",
        variants=_tidy({"classifier": {"note": """The supervised phases log to the
        sub-folders head and finetune."""}, "stacked": {"note": """Greedy pretraining logs
@@ -696,8 +692,12 @@ def inherit(params, kinds=KINDS) -> tuple:
         for kind in kinds:  # the like-kind's column wins over entries for every kind
             if kind.like is None or kind.like not in defaults:
                 continue
+            if p.name in kind.without:  # a keyword of the like-kind this kind lacks
+                defaults.pop(kind.name, None)
+                continue
             defaults[kind.name] = kind.defaults.get(p.name, defaults[kind.like])
-            variants.pop(kind.name, None)
+            if kind.name in variants:  # the entry's own text for this kind
+                continue
             if kind.like in variants:
                 variants[kind.name] = variants[kind.like]
         order = [*MODELS, *(k.name for k in kinds if k.name not in MODELS)]
@@ -705,6 +705,10 @@ def inherit(params, kinds=KINDS) -> tuple:
         out.append(replace(p, defaults=defaults, variants=variants))
     names = {p.name: p for p in out}
     for kind in kinds:
+        unknown = set(kind.without) - {p.name for p in out if kind.like in p.defaults}
+        if unknown:
+            raise ConfigError(f"kind {kind.name!r} goes without {sorted(unknown)}, which "
+                              f"{kind.like!r} does not have")
         for name in kind.defaults:
             if name not in names or kind.name not in names[name].defaults:
                 raise ConfigError(f"kind {kind.name!r} declares a default for {name!r}, "

@@ -19,6 +19,8 @@ One module per group of experiments; each experiment is a function
 - :mod:`aekit.tour.segmentation`: SegNet's unpooling decoder against the other two on
   scenes composed from the tour's images (per-pixel labels)
 - :mod:`aekit.tour.compression`: real bitstreams against JPEG, in and out of domain
+- :mod:`aekit.tour.beyond`: beyond the lecture, what IWAE, the VampPrior and the VQ-VAE
+  buy over the models they improve on
 
 Budgets (rows, epochs) are scaled by dataset in :data:`BUDGETS` so that digits runs in
 about a minute and Fashion-MNIST in minutes on 2 CPU cores; ``quick`` shrinks everything to
@@ -139,7 +141,7 @@ class TourContext:
 def experiments() -> list:
     """(title, function) of every section, in report order."""
     from aekit.tour import (
-        compression, information, linear, questions, segmentation, uses, variants,
+        beyond, compression, information, linear, questions, segmentation, uses, variants,
     )
 
     return [
@@ -163,6 +165,7 @@ def experiments() -> list:
         ("Segmentation: SegNet's unpooling decoder", segmentation.segnet_decoders),
         ("Compression: real bitstreams against JPEG", compression.compression),
         ("KL divergence between discrete distributions", information.kl_section),
+        ("Beyond the lecture: IWAE, VampPrior, VQ-VAE", beyond.beyond_the_lecture),
     ]
 
 
