@@ -379,6 +379,7 @@ class AutoencoderMixin:
         run's own (its collapse check), added to the last phase (greedy: the fine-tune),
         and replacing the previous call's in a continued trainer."""
         config = self._train_config(epochs, seed)
+        callbacks = [c for c in callbacks if c is not None]  # (a kind without a check)
         if isinstance(X, StreamedRows) and greedy_epochs is None:
             Xt = X.source(pad=layout.pad, device=config.device)  # read a batch at a time
         else:  # (greedy layer-wise training holds its inputs and codes in memory)
@@ -417,9 +418,10 @@ class AutoencoderMixin:
         self.history_ = list(self.history_) + history
         self.n_iter_ += len(history)
 
-    def _collapse_check(self, module, layout: InputLayout, X) -> CollapseCheck:
+    def _collapse_check(self, module, layout: InputLayout, X) -> CollapseCheck | None:
         """The run's collapse check (:mod:`aekit.training.collapse`), measuring the network
-        as it is now (before this training) on X's rows, in X's units."""
+        as it is now (before this training) on X's rows, in X's units (None: this kind
+        has none)."""
         fitted = self._fitted(module, layout)
         return CollapseCheck(check_rows(X), fitted.reconstruct, fitted.encode, module,
                              self._option("learning_rate"))

@@ -17,7 +17,6 @@ from aekit.estimators.stacked import ATTRIBUTES_DOC
 from aekit.fitted import FittedQuantized
 from aekit.losses import IndexPriorObjective, Objective, VQObjective
 from aekit.models import VQConfig
-from aekit.training.callbacks import Callback
 from aekit.training.trainer import Trainer
 
 VQ_ATTRIBUTES_DOC = ATTRIBUTES_DOC + """image_shape_ : tuple of int
@@ -78,9 +77,9 @@ class VQVAE(BaseAutoencoder):
                                layout=layout, seed=self.seed_)
 
     def _collapse_check(self, module, layout, X):
-        """None to run: its codes are indices, whose spread is not what a collapse check
-        measures (an inert callback stands in)."""
-        return Callback()
+        """None: its codes are indices, whose spread is not what a collapse check
+        measures."""
+        return None
 
     # --- fitting -------------------------------------------------------------------------
     @on_own_threads
