@@ -241,57 +241,36 @@ def test_the_command_line_trains_evaluates_and_generates(tmp_path, capsys):
     assert "codebook indices" in capsys.readouterr().err
 
 
-def _ctrl_c_default():
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("pause_at", [1, 4], ids=["autoencoder-phase", "prior-phase"])
-def test_sigkill_then_resume_is_bit_exact(tmp_path, pause_at, wait_for_handshake):
+def test_sigkill_then_resume_is_bit_exact(tmp_path, pause_at, train_killed_at):
     """aekit train killed (SIGKILL) after a checkpoint of either phase (the 4th checkpoint
     is the prior's first, after 3 autoencoder epochs), then --resume: the final weights,
     codebook and prior included, equal an uninterrupted run's, bit for bit."""
     import os
-    import signal
     import subprocess
     import sys
 
     from safetensors.torch import load_file
 
-    def start(out, *extra, pause=None):
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        if pause is not None:
-            env.update(AEKIT_TEST_PAUSE_AT=str(pause),
-                       AEKIT_TEST_PAUSE_FILE=str(out.with_name(out.name + ".flag")))
-        cmd = [sys.executable, "-m", "aekit", "train", "--model", "vqvae", "--data", "digits",
-               "--max-rows", "200", "--epochs", "3", "--prior-epochs", "2", "--channels",
-               "4,8", "--codebook-size", "16", "--embedding-dim", "4", "--prior-channels", "8",
-               "--prior-layers", "1", "--random-state", "0", "--no-report", "--out", str(out),
-               *extra]
-        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env, preexec_fn=_ctrl_c_default)
+    args = ["--model", "vqvae", "--data", "digits", "--max-rows", "200", "--epochs", "3",
+            "--prior-epochs", "2", "--channels", "4,8", "--codebook-size", "16",
+            "--embedding-dim", "4", "--prior-channels", "8", "--prior-layers", "1",
+            "--random-state", "0", "--no-report"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
-    ref, killed_out = tmp_path / "ref", tmp_path / "killed"
-    reference, killed = start(ref), start(killed_out, pause=pause_at)
-    try:
-        wait_for_handshake(killed, killed_out.with_name(killed_out.name + ".flag"))
-        killed.send_signal(signal.SIGKILL)
-        killed.wait(timeout=60)
-        assert killed.returncode == -signal.SIGKILL
-        assert not (killed_out / "model").exists()
-        _, err = reference.communicate(timeout=300)
-        assert reference.returncode == 0, err
-    finally:
-        for proc in (reference, killed):
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    resumed = start(killed_out, "--resume")
-    _, err = resumed.communicate(timeout=300)
-    assert resumed.returncode == 0, err
+    def train(out, *extra):
+        proc = subprocess.run([sys.executable, "-m", "aekit", "train", *args, "--out",
+                               str(out), *extra], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr
+
+    ref, killed = tmp_path / "ref", tmp_path / "killed"
+    train_killed_at(args, killed, pause_at, tmp_path / "flag")
+    assert not (killed / "model").exists()
+    train(ref)
+    train(killed, "--resume")
     a, b = load_file(ref / "model" / "model.safetensors"), \
-        load_file(killed_out / "model" / "model.safetensors")
+        load_file(killed / "model" / "model.safetensors")
     assert a.keys() == b.keys() and any("prior" in k for k in a)
     assert all(torch.equal(a[k], b[k]) for k in a)

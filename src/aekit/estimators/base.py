@@ -611,13 +611,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         ``resume=True`` continues from it (same data and parameters) instead of starting
         over (used by ``aekit train --resume``).
         """
-        self.validate_params()
-        X, seen = self._validate_X(X, reset=True)
-        self._resolve_auto(X)
-        self._check_range(X)
-        layout = self._layout(X.shape[1], seen)
-        module = self._build_module(layout)
-        self.epochs_ = self._epochs("epochs", len(X))
+        X, layout, module = self._start_fit(X)
         greedy = None
         if self._option("pretraining") == "greedy":
             greedy = self.pretrain_epochs or self.epochs_
@@ -632,6 +626,19 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Autoenc
         self.fitted_ = self._fitted(module, layout)
         self._fit_sampler(X)
         return self
+
+    def _start_fit(self, X):
+        """What every fit does first: check the options and X, resolve the 'auto' ones, lay
+        the rows out and build a fresh network; returns (X, layout, module) and sets
+        ``epochs_``."""
+        self.validate_params()
+        X, seen = self._validate_X(X, reset=True)
+        self._resolve_auto(X)
+        self._check_range(X)
+        layout = self._layout(X.shape[1], seen)
+        module = self._build_module(layout)
+        self.epochs_ = self._epochs("epochs", len(X))
+        return X, layout, module
 
     @on_own_threads
     def partial_fit(self, X, y=None):

@@ -88,13 +88,7 @@ class VQVAE(BaseAutoencoder):
         grids for ``prior_epochs``. ``y`` is ignored. ``checkpoint_dir``/``resume``: as
         :meth:`BaseAutoencoder.fit` (the prior's phase checkpoints in its sub-folder
         ``prior``)."""
-        self.validate_params()
-        X, seen = self._validate_X(X, reset=True)
-        self._resolve_auto(X)
-        self._check_range(X)
-        layout = self._layout(X.shape[1], seen)
-        module = self._build_module(layout)
-        self.epochs_ = self._epochs("epochs", len(X))
+        X, layout, module = self._start_fit(X)
         try:
             self._train(module, layout, X, self.epochs_, self.seed_,
                         checkpoint_dir=checkpoint_dir, resume=resume)
