@@ -114,14 +114,19 @@ VALIDATION = {
 }
 
 
-def validation(out: Path, rows: int = 10_000, epochs: int = 20, k: int = 500) -> int:
-    """The VampPrior's recipe on validation rows (see the module's doc)."""
+def validation(out: Path, rows: int = 10_000, epochs: int = 20, k: int = 500,
+               names=None) -> int:
+    """The VampPrior's recipe on validation rows (see the module's doc); ``names``: the
+    VALIDATION rows to run (default all). A run of other epochs writes its own file
+    (variational_validation-<epochs>.*)."""
     from aekit.datasets import load
 
     train = load("fashion-mnist", split="train")
     X, X_val = train.X[:rows], train.X[50_000:52_000]
     results = []
     for name, options in VALIDATION.items():
+        if names and name not in names:
+            continue
         options = dict(options)
         est = model(options, epochs, 0)
         t0 = time.perf_counter()
@@ -142,10 +147,11 @@ def validation(out: Path, rows: int = 10_000, epochs: int = 20, k: int = 500) ->
                      f"{best_vae - r['val_nll']:+.2f} | {r['fit_s']:.0f} |")
     lines += ["", "Positive: nats better than the best VAE row.", ""]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "variational_validation.json").write_text(json.dumps(
+    stem = "variational_validation" + ("" if epochs == 20 else f"-{epochs}")
+    (out / f"{stem}.json").write_text(json.dumps(
         {"rows": rows, "epochs": epochs, "k": k, "results": results}, indent=1) + "\n")
-    (out / "variational_validation.md").write_text("\n".join(lines))
-    print(f"wrote {out / 'variational_validation'}.json and .md")
+    (out / f"{stem}.md").write_text("\n".join(lines))
+    print(f"wrote {out / stem}.json and .md")
     return 0
 
 
@@ -169,9 +175,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--validation", action="store_true",
                     help="the VampPrior's recipe on validation rows (see above)")
+    ap.add_argument("--validation-epochs", type=int, default=20,
+                    help="epochs of each --validation fit (%(default)s)")
+    ap.add_argument("--variants", nargs="*", default=None,
+                    help="--validation rows to run (default: all)")
     args = ap.parse_args(argv)
     if args.validation:
-        return validation(args.out)
+        return validation(args.out, epochs=args.validation_epochs, names=args.variants)
     epochs, eval_k, val_k = (2, 50, 50) if args.quick else (args.epochs, args.eval_k,
                                                              args.val_eval_k)
     X_train, X_val, X_test = data(args.quick) if args.models else (None, None, None)

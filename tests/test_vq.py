@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,6 +240,34 @@ def test_the_command_line_trains_evaluates_and_generates(tmp_path, capsys):
     assert main(["interpolate", str(run), "--data", "digits", "--pair", "0", "1",
                  "--out", str(tmp_path / "i.png")]) == 2
     assert "codebook indices" in capsys.readouterr().err
+
+
+def test_a_config_file_trains_the_model_its_flags_do(tmp_path):
+    """examples/vqvae.toml's keys are VQVAE's keywords: the shipped file resolves, and a
+    config file trains the very model the same flags do."""
+    from aekit.cli import main
+    from aekit.cli.options import read_config_file
+
+    shipped = read_config_file(Path(__file__).resolve().parents[1] / "examples" / "vqvae.toml")
+    assert shipped.pop("model") == "vqvae" and shipped.pop("data") == "fashion-mnist"
+    shipped["channels"] = tuple(shipped["channels"])
+    assert aekit.VQVAE(**shipped).validate_params().codebook_size == 128
+    flags = ["--data", "digits", "--max-rows", "120", "--epochs", "1", "--prior-epochs", "1",
+             "--channels", "4,8", "--codebook-size", "16", "--embedding-dim", "4",
+             "--prior-channels", "8", "--prior-layers", "1", "--random-state", "0",
+             "--no-report"]
+    config = tmp_path / "vq.toml"
+    config.write_text('model = "vqvae"\ndata = "digits"\nmax_rows = 120\nepochs = 1\n'
+                      'prior_epochs = 1\nchannels = [4, 8]\ncodebook_size = 16\n'
+                      'embedding_dim = 4\nprior_channels = 8\nprior_layers = 1\n'
+                      'random_state = 0\n')
+    assert main(["train", "--model", "vqvae", *flags, "--out", str(tmp_path / "a")]) == 0
+    assert main(["train", "--config", str(config), "--no-report",
+                 "--out", str(tmp_path / "b")]) == 0
+    a, b = aekit.load(tmp_path / "a"), aekit.load(tmp_path / "b")
+    for p, q in zip(a.fitted_.module.state_dict().values(),
+                    b.fitted_.module.state_dict().values()):
+        assert torch.equal(p, q)
 
 
 @pytest.mark.slow
