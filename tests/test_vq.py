@@ -116,6 +116,10 @@ def test_transform_gives_index_grids_and_inverse_transform_decodes_them(fitted_v
                                   fitted_vq.reconstruct(digits[:20]))
     # the same rows as (n, H, W) images give the same codes
     np.testing.assert_array_equal(fitted_vq.transform(digits[:20].reshape(20, 8, 8)), Z)
+    from aekit import applications as app  # every entry point's codes: the same int64 grids
+
+    np.testing.assert_array_equal(app.encode(fitted_vq, digits[:20]), Z)
+    assert app.encode(fitted_vq, digits[:20]).dtype == np.int64
 
 
 @pytest.mark.parametrize("bad", [0.5, -1, 16])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
@@ -152,7 +151,7 @@ class VQVAE(BaseAutoencoder):
     @on_own_threads
     def transform(self, X):
         """Index grids of X: (n_samples, h*w) int64, cells in raster order."""
-        return super().transform(X).astype(np.int64)
+        return super().transform(X)
 
     @on_own_threads
     def inverse_transform(self, X):

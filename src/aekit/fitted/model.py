@@ -937,6 +937,10 @@ class FittedQuantized(FittedAutoencoder):
         """(h, w) of the index grid."""
         return tuple(int(v) for v in self.module.grid)
 
+    def encode(self, X) -> np.ndarray:
+        """Index grids (n, h*w) int64, cells in raster order (every entry point's codes)."""
+        return super().encode(X).astype(np.int64)
+
     def check_codes(self, Z, name: str = "Z") -> np.ndarray:
         """Index grids (n, h*w) (or one (h*w,)) of whole numbers in [0, K) -> float32."""
         Z = super().check_codes(Z, name)
