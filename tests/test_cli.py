@@ -203,7 +203,7 @@ def test_example_config_files_resolve():
     assert files
     for f in files:
         resolved = _resolve(["--config", str(f)])
-        assert resolved["model"] in ("linear", "stacked", "conv", "vae", "classifier")
+        assert resolved["model"] in ("linear", "stacked", "conv", "vae", "vqvae", "classifier")
 
 
 @pytest.mark.slow
