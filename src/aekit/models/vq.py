@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aekit.errors import ConfigError
 from aekit.models.autoencoder import (
     OUTPUT_ACTIVATIONS, Autoencoder, NamedConfig, check_conv_shape, check_field_types,
     check_parameters, check_sizes,
@@ -69,7 +70,6 @@ class VQConfig(NamedConfig):
 
     def validate(self) -> None:
         def fail(msg):
-            from aekit.errors import ConfigError
             raise ConfigError(f"model config: {msg}")
 
         check_sizes(self, fail)
@@ -98,8 +98,8 @@ class VQConfig(NamedConfig):
 class VectorQuantizer(nn.Module):
     """K codebook vectors of width D (buffers: updated by moving averages, not gradients).
 
-    ``forward(z_e)`` with z_e (N, D) gives (indices (N,), the nearest vectors (N, D)); in
-    training it also moves the codebook (``update``)."""
+    ``nearest(z_e)`` gives each row's code index (N,); ``update(z_e, index)``, called by
+    the network in training, moves the codebook towards its assignments."""
 
     def __init__(self, codebook_size: int, dim: int, decay: float):
         super().__init__()
