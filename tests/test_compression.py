@@ -196,8 +196,11 @@ def test_messages_say_what_is_wrong(stacked, stream):
     with pytest.raises(DataError, match="CRC-32"):
         C.decompress(stacked, bytes(bad))
     newer = bytearray(stream)
-    newer[4] = 2
+    newer[4] = 3
     with pytest.raises(DataError, match="newer aekit"):
+        C.decompress(stacked, bytes(newer))
+    newer[4] = 2  # the photo codec's format: the message names the command that reads it
+    with pytest.raises(DataError, match="photograph .format 2.*aekit decompress STREAM"):
         C.decompress(stacked, bytes(newer))
     with pytest.raises(DataError, match="bytes"):
         C.decompress(stacked, "AEKZ")

@@ -53,10 +53,11 @@ def test_the_wheel_ships_the_pretrained_models_and_the_latent_map_script(tmp_pat
                    capture_output=True)
     (wheel,) = (tmp_path / "dist").glob("aekit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    models = ROOT / "src" / "aekit" / "pretrained" / "models"
-    expected = {f"aekit/pretrained/models/{p.parent.name}/{p.name}"
-                for p in models.glob("*/*") if p.suffix in (".json", ".safetensors")
-                and not p.parent.name.startswith(".")}
+    shipped = ROOT / "src" / "aekit" / "pretrained"
+    expected = {f"aekit/pretrained/{p.parent.parent.name}/{p.parent.name}/{p.name}"
+                for p in [*shipped.glob("models/*/*"), *shipped.glob("codecs/*/*")]
+                if p.suffix in (".json", ".safetensors") and not p.parent.name.startswith(".")}
+    assert "aekit/pretrained/codecs/photo/model.safetensors" in expected
     assert expected and any(n.endswith("/provenance.json") for n in expected)
     assert expected <= names, sorted(expected - names)
     assert "aekit/report/latent_map.js" in names

@@ -21,6 +21,8 @@ __all__ = [
     "ModelFileError",
     "TrainingError",
     *ESTIMATOR_NAMES,  # every model kind's estimator (aekit.kinds), imported on first use
+    "compress",
+    "decompress",
     "load",
     "__version__",
 ]
@@ -37,6 +39,21 @@ def load(path):
     from aekit.loading import load as _load
 
     return _load(path)
+
+
+def compress(image, quality=60, **options) -> bytes:
+    """Compress a photograph (uint8 (H, W) or (H, W, 3), or float in [0, 1]; any size) with
+    the pretrained photo codec: ``quality`` 1..100. See :mod:`aekit.applications.photo`."""
+    from aekit.applications.photo import compress as _compress
+
+    return _compress(image, quality, **options)
+
+
+def decompress(data, **options):
+    """The image a photo stream from :func:`compress` holds (uint8, as it was given)."""
+    from aekit.applications.photo import decompress as _decompress
+
+    return _decompress(data, **options)
 
 
 _SUBPACKAGES = ("applications", "cli", "datasets", "estimators", "evaluation", "fitted", "io",

@@ -262,7 +262,11 @@ def stream_info(data) -> StreamInfo:
     if magic != MAGIC:
         raise DataError(f"not an aekit compressed stream (starts with {magic!r}, expected "
                         f"{MAGIC!r})")
-    if version > VERSION:
+    if version == 2:  # aekit.applications.photo
+        raise DataError("this stream holds a photograph (format 2), not a model's rows: "
+                        "decompress it without a model (aekit decompress STREAM --out "
+                        "image.png, or aekit.decompress(data))")
+    if version > 2:
         raise DataError(f"the stream has format version {version}, written by a newer aekit; "
                         f"this one reads version {VERSION}: upgrade aekit")
     if version < 1 or flags != 0:
@@ -292,7 +296,7 @@ def read_stream(path) -> bytes:
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         head = f.read(HEADER.size)
-        if len(head) == HEADER.size and head[:4] == MAGIC:
+        if len(head) == HEADER.size and head[:4] == MAGIC and head[4] == VERSION:
             _check_length(size, HEADER.size + HEADER.unpack_from(head)[6])
         elif size > HEADER.size:
             return head  # stream_info names what is wrong from the header alone

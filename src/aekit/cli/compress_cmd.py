@@ -1,7 +1,12 @@
-"""``aekit compress RUN (--data NAME|PATH | --input FILE) --quality Q --out images.aekz``:
+"""``aekit compress IMAGE --quality Q --out photo.aekz``: compress a photograph (PNG, JPEG,
+... of any size, grey or colour) with the pretrained photo codec; no model needed.
+
+``aekit compress RUN (--data NAME|PATH | --input FILE) --quality Q --out images.aekz``:
 write rows as a compressed stream (codes quantised and range-coded under the model's entropy
-model); report its size in bits per pixel and the PSNR of what ``aekit decompress`` will
-rebuild from it."""
+model).
+
+Both report the stream's size in bits per pixel and the PSNR of what ``aekit decompress``
+will rebuild from it."""
 
 from __future__ import annotations
 
@@ -12,14 +17,32 @@ from aekit.cli import argtypes, inputs, model_folders, outputs
 from aekit.cli.encode_cmd import add_rows_args, check_rows_args
 
 SUFFIX = ".aekz"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm",
+                  ".pgm")
+
+
+def is_image_file(path: Path) -> bool:
+    """Whether a positional names an image (the photo codec) rather than a model folder."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES and not Path(path).is_dir()
+
+
+def refuse_row_options(args, what: str) -> None:
+    """The options that select rows or a model's entropy data, refused in photo mode."""
+    from aekit.errors import ConfigError
+
+    given = [flag for flag, value in (("--data", args.data), ("--input", args.input),
+                                      ("--fit-data", args.fit_data)) if value is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} applies to a model's rows, not to {what}")
 
 
 def register(sub) -> None:
     p = sub.add_parser("compress", help="compress rows to a bitstream (.aekz)",
                        description=__doc__,
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("model_dir", type=Path, metavar="RUN",
-                   help="a run folder (aekit train --out) or a model folder")
+    p.add_argument("model_dir", type=Path, metavar="RUN|IMAGE",
+                   help="an image file (" + ", ".join(IMAGE_SUFFIXES) + ") for the photo "
+                        "codec, or a run folder (aekit train --out) or model folder")
     add_rows_args(p)
     add_quality_arg(p)
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
@@ -60,6 +83,8 @@ def run(args) -> int:
     from aekit.io.atomic import write_bytes_atomic
     from aekit.loading import as_fitted
 
+    if is_image_file(args.model_dir):
+        return run_photo(args)
     check_rows_args(args)
     outputs.check_output_file(args.out, suffixes=(SUFFIX,), force=args.force,
                              inputs=(args.input, args.data, args.fit_data))
@@ -94,3 +119,26 @@ def scaled_note(run: dict) -> str:
     run's scaling made those differ from the file's values."""
     scaler = inputs.run_scaler(run)
     return "" if scaler is None else f", on the rows scaled by the run's {scaler.rule}"
+
+
+def run_photo(args) -> int:
+    """compress IMAGE: the pretrained photo codec."""
+    import numpy as np
+
+    from aekit.applications import photo
+    from aekit.io.atomic import write_bytes_atomic
+
+    refuse_row_options(args, f"an image ({args.model_dir})")
+    outputs.check_output_file(args.out, suffixes=(SUFFIX,), force=args.force,
+                              inputs=(args.model_dir,))
+    image = photo.read_image(args.model_dir)
+    data = photo.compress(image, args.quality)
+    write_bytes_atomic(args.out, data)
+    decoded = photo.decompress(data)
+    mse = float(np.mean((decoded.astype(np.float64) - image) ** 2))
+    psnr = 10 * np.log10(255 ** 2 / mse) if mse > 0 else float("inf")
+    h, w = image.shape[:2]
+    print(f"wrote {args.out}: {w}x{h} {'grey' if image.ndim == 2 else 'colour'} image in "
+          f"{len(data)} bytes ({8 * len(data) / (h * w):.3f} bits per pixel, quality "
+          f"{args.quality}); PSNR {psnr:.2f} dB")
+    return 0

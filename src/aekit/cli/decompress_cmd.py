@@ -1,4 +1,7 @@
-"""``aekit decompress RUN images.aekz --out rows.npy [--png grid.png]``: rebuild rows from a
+"""``aekit decompress photo.aekz --out photo.png``: rebuild a photograph that ``aekit
+compress IMAGE`` wrote (the pretrained photo codec; no model needed).
+
+``aekit decompress RUN images.aekz --out rows.npy [--png grid.png]``: rebuild rows from a
 compressed stream and the model alone; report bits per pixel and, when the originals are
 given (--data or --input), the PSNR."""
 
@@ -24,11 +27,12 @@ def register(sub) -> None:
     p = sub.add_parser("decompress", help="rebuild rows from a bitstream (.aekz)",
                        description=__doc__,
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("model_dir", type=Path, metavar="RUN",
-                   help="the run or model folder the stream was compressed with")
+    p.add_argument("model_dir", type=Path, metavar="RUN", nargs="?", default=None,
+                   help="the run or model folder the stream was compressed with (none for a "
+                        "photo stream)")
     p.add_argument("stream", type=Path, metavar="STREAM", help="a file aekit compress wrote")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
-                   help="rows.npy or rows.csv")
+                   help="rows.npy or rows.csv; for a photo stream, an image (.png)")
     p.add_argument("--png", type=Path, default=None, metavar="FILE",
                    help=f"also draw the first {GRID_ROWS} rows as images")
     add_rows_args(p, data_help="the original rows (for PSNR): a dataset name or file",
@@ -46,6 +50,8 @@ def run(args) -> int:
     from aekit.errors import DataError
     from aekit.loading import as_fitted
 
+    if args.model_dir is None:
+        return run_photo(args)
     check_rows_args(args, required=False)
     read = (args.stream, args.input, args.data, args.fit_data)
     outputs.check_output_file(args.out, suffixes=(".npy", ".csv"), force=args.force,
@@ -53,14 +59,7 @@ def run(args) -> int:
     if args.png is not None:
         outputs.check_output_file(args.png, "--png", suffixes=(".png",), force=args.force,
                                   inputs=(*read, args.out))
-    if not args.stream.is_file():
-        raise DataError(f"STREAM {args.stream}: no such file")
-    try:
-        data = compression.read_stream(args.stream)
-    except DataError as exc:
-        raise DataError(f"STREAM {args.stream}: {exc}") from None
-    except OSError as exc:
-        raise DataError(f"STREAM {args.stream}: could not be read ({exc.strerror})") from None
+    data = read_stream_file(args.stream, compression.read_stream)
     try:
         info = compression.stream_info(data)
     except DataError as exc:
@@ -88,4 +87,50 @@ def run(args) -> int:
         line += (f"; PSNR {compression.psnr(originals, X_hat, peak):.2f} dB (peak {peak:g}"
                  f"{scaled_note(run_cfg)}); {ceiling_note(as_fitted(model), originals, peak)}")
     print(line + (f"; {args.png}" if args.png else ""))
+    return 0
+
+
+def read_stream_file(path: Path, reader) -> bytes:
+    """A stream file's bytes by ``reader``, every failure naming the file."""
+    from aekit.errors import DataError
+
+    if not path.is_file():
+        raise DataError(f"STREAM {path}: no such file")
+    try:
+        return reader(path)
+    except DataError as exc:
+        raise DataError(f"STREAM {path}: {exc}") from None
+    except OSError as exc:
+        raise DataError(f"STREAM {path}: could not be read ({exc.strerror})") from None
+
+
+def run_photo(args) -> int:
+    """decompress STREAM --out image.png: the pretrained photo codec."""
+    import io
+
+    from PIL import Image
+
+    from aekit.applications import photo
+    from aekit.cli.compress_cmd import refuse_row_options
+    from aekit.errors import ConfigError, DataError
+    from aekit.io.atomic import write_bytes_atomic
+
+    refuse_row_options(args, "a photo stream")
+    if args.png is not None:
+        raise ConfigError("--png draws a model's rows; a photo stream's --out is the image")
+    outputs.check_output_file(args.out, suffixes=(".png",), force=args.force,
+                              inputs=(args.stream,))
+    data = read_stream_file(args.stream, lambda p: p.read_bytes())
+    try:
+        info = photo.photo_stream_info(data)
+        image = photo.decompress(data)
+    except DataError as exc:
+        raise DataError(f"STREAM {args.stream}: {exc}") from None
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    write_bytes_atomic(args.out, buffer.getvalue())
+    print(f"wrote {args.out}: {info.width}x{info.height} "
+          f"{'grey' if info.channels == 1 else 'colour'} image from {len(data)} bytes "
+          f"({8 * len(data) / (info.width * info.height):.3f} bits per pixel, quality "
+          f"{info.quality:g})")
     return 0

@@ -88,7 +88,11 @@ AUTO_PHASE_MAX_EPOCHS = {"head_epochs": 500, "finetune_epochs": 500}  # else AUT
 # The few-label methods' joint phase on small data: 1000 steps (each runs two encoders and
 # a decoder). On validation splits of digits (50 labels) the ladder's accuracy had
 # levelled off after about 600.
-AUTO_PHASE_STEPS = {"joint_epochs": 1000}  # else AUTO_STEPS
+# The VQ-VAE's PixelCNN prior on small data: 250 steps. On validation rows of digits and
+# 2000 Fashion-MNIST images its bits per grid rose with every longer budget (digits 18.6 at
+# 250 steps, 25.1 at 2000: the prior overfits a few thousand grids);
+# benchmarks/results/vq_prior_budget.md.
+AUTO_PHASE_STEPS = {"joint_epochs": 1000, "prior_epochs": 250}  # else AUTO_STEPS
 # (epochs itself: the estimator's _BASE_EPOCHS)
 
 

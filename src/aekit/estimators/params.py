@@ -483,7 +483,7 @@ PARAMS = (
        {"classifier": "auto"}, type="int or 'auto'"),
     _p("prior_epochs", "int", [count(0), Choices(("auto",))],
        """Epochs training the prior over the index grids, after the autoencoder. 'auto':
-       10, or as many as make 2000 steps (at most 1000).""",
+       10, or as many as make 250 steps (at most 1000; a longer prior overfits small data).""",
        {"vqvae": "auto"}, type="int or 'auto'"),
     # --- optimisation ------------------------------------------------------------------
     _p("batch_size", "int", [count(1)], "Rows per training step.",

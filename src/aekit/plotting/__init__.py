@@ -19,15 +19,15 @@ from aekit.plotting.codes import (
 from aekit.plotting.curves import loss_terms, plot_training_curves
 from aekit.plotting.segmentation import class_colours, overlay, plot_segmentation
 from aekit.plotting.images import (
-    plot_average, plot_denoising, plot_generated, plot_inpainting, plot_interpolations,
-    plot_latent_grid, plot_latent_traversals, plot_reconstructions,
+    plot_average, plot_denoising, plot_equal_bytes, plot_generated, plot_inpainting,
+    plot_interpolations, plot_latent_grid, plot_latent_traversals, plot_reconstructions,
 )
 
 __all__ = [
     "DPI", "close_figure", "code_map", "code_map_caption", "figure_to_png", "label_name",
     "loss_terms", "mosaic_figure",
     "new_figure", "plot_activation_histogram", "plot_latents_by_factor", "plot_anomaly_histogram", "plot_average",
-    "plot_code_map", "plot_codebook_usage", "plot_denoising", "plot_generated", "plot_inpainting",
+    "plot_code_map", "plot_codebook_usage", "plot_denoising", "plot_equal_bytes", "plot_generated", "plot_inpainting",
     "plot_interpolations", "plot_latent_grid", "plot_latent_traversals",
     "plot_reconstructions", "plot_segmentation", "plot_training_curves", "save_figure",
     "class_colours", "overlay", "confusion_matrix", "plot_class_samples",

@@ -126,3 +126,34 @@ def plot_average(model, X_a, X_b, *, image_shape=None,
     return mosaic_figure([X_a, X_b, app.average(model, X_a, X_b), (X_a + X_b) / 2],
                          shape_for(model, image_shape),
                          ["A", "B", "code average", "pixel average"], title=title)
+
+
+def plot_equal_bytes(panels, *, crop=None, zoom_size: int = 96) -> Figure:
+    """Images side by side with a zoomed crop under each: ``panels`` from
+    :func:`aekit.applications.photo.equal_bytes` (label, bytes, psnr, image). ``crop``:
+    (top, left) of the zoomed square (default: the centre)."""
+    from matplotlib.patches import Rectangle
+
+    from aekit.plotting.base import new_figure
+
+    first = panels[0]["image"]
+    h, w = first.shape[:2]
+    size = min(zoom_size, h, w)
+    top, left = crop if crop is not None else ((h - size) // 2, (w - size) // 2)
+    fig = new_figure(2.6 * len(panels), 5.4)
+    axes = fig.subplots(2, len(panels))
+    grey = first.ndim == 2
+    for col, panel in enumerate(panels):
+        image = panel["image"]
+        title = panel["label"] if panel["bytes"] is None else (
+            f"{panel['label']}\n{panel['bytes']:,} bytes, {panel['psnr']:.2f} dB")
+        for row, shown in enumerate((image, image[top:top + size, left:left + size])):
+            ax = axes[row, col]
+            ax.imshow(shown, cmap="gray" if grey else None, vmin=0, vmax=255,
+                      interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, col].set_title(title, fontsize=8)
+        axes[0, col].add_patch(Rectangle((left, top), size, size, fill=False,
+                                         color="yellow", lw=0.8))
+    return fig

@@ -18,7 +18,8 @@ One module per group of experiments; each experiment is a function
 - :mod:`aekit.tour.uses`: pretraining with few labels, anomaly detection
 - :mod:`aekit.tour.segmentation`: SegNet's unpooling decoder against the other two on
   scenes composed from the tour's images (per-pixel labels)
-- :mod:`aekit.tour.compression`: real bitstreams against JPEG, in and out of domain
+- :mod:`aekit.tour.compression`: real bitstreams against JPEG, in and out of domain; the
+  pretrained photo codec against JPEG and WebP at equal bytes
 - :mod:`aekit.tour.beyond`: beyond the lecture, what IWAE, the VampPrior and the VQ-VAE
   buy over the models they improve on
 
@@ -164,6 +165,8 @@ def experiments() -> list:
         ("Anomaly detection", uses.anomaly),
         ("Segmentation: SegNet's unpooling decoder", segmentation.segnet_decoders),
         ("Compression: real bitstreams against JPEG", compression.compression),
+        ("The photo codec: learned transform coding against JPEG and WebP",
+         compression.photo_codec),
         ("KL divergence between discrete distributions", information.kl_section),
         ("Beyond the lecture: IWAE, VampPrior, VQ-VAE", beyond.beyond_the_lecture),
     ]

@@ -1,0 +1,143 @@
+"""Train the pretrained photo codec (aekit.models.photo_codec; issue 32) on photographs
+that ship offline with scikit-learn and scikit-image, and save it into the package as
+``src/aekit/pretrained/codecs/photo/`` (config.json + model.safetensors + provenance.json).
+
+    python scripts/train_photo_codec.py --minutes 60 [--out DIR] [--resume]
+
+The held-out photographs (TEST_IMAGES, in aekit.applications.photo) are never read here:
+benchmarks/photo_codec.py measures the codec on them. Training takes random 128x128 crops
+of the training photographs at random scales (0.4-1: a downscaled JPEG loses its own block
+artefacts) with flips; each crop trains at a random quality level, loss lambda_l * 255^2 *
+MSE + bits per pixel (CompressAI's convention for images in [0, 1]). Checkpoints every few
+minutes into the output folder; --resume continues from one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from aekit.applications.photo import (TRAIN_IMAGES, codec_dir, load_named_photo,
+                                      save_codec)
+from aekit.models.photo_codec import PhotoCodec, PhotoCodecConfig
+
+CROP = 128
+
+
+def crops(photos, rng, n):
+    """n random training crops (n, 3, CROP, CROP) in [0, 1]."""
+    out = np.empty((n, 3, CROP, CROP), np.float32)
+    for i in range(n):
+        img = photos[rng.integers(len(photos))]
+        h, w = img.shape[1:]
+        scale = rng.uniform(max(0.4, CROP / min(h, w)), 1.0)
+        t = torch.from_numpy(img)[None]
+        if scale < 0.999:
+            t = torch.nn.functional.interpolate(t, scale_factor=scale, mode="bilinear",
+                                                antialias=True, align_corners=False)
+        h, w = t.shape[-2:]
+        y, x = rng.integers(h - CROP + 1), rng.integers(w - CROP + 1)
+        c = t[0, :, y:y + CROP, x:x + CROP]
+        if rng.random() < 0.5:
+            c = c.flip(-1)
+        out[i] = c.clamp(0, 1).numpy()
+    return out
+
+
+def save_state(model, step, path):
+    tmp = path.with_suffix(".tmp")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp),
+              metadata={"step": str(step)})
+    os.replace(tmp, path)
+
+
+def rd_loss(model, x, levels):
+    out = model(x, levels.float())
+    pixels = x.shape[-1] * x.shape[-2]
+    bits = (-torch.log2(out["y_likelihood"].clamp_min(1e-9))).flatten(1).sum(1) \
+        + (-torch.log2(out["z_likelihood"].clamp_min(1e-9))).flatten(1).sum(1)
+    bpp = bits / pixels
+    mse = (out["x_hat"] - x).square().flatten(1).mean(1)
+    lam = torch.tensor(model.config.lambdas)[levels]
+    return (lam * 255 ** 2 * mse + bpp).mean(), bpp.detach(), mse.detach()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--state", type=Path, default=Path("photo-codec-training.safetensors"),
+                    help="the training checkpoint (weights and step; not shipped)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue from --state (or, without one, from the codec in --out)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=None, help="stop after this many steps")
+    args = ap.parse_args(argv)
+    out = args.out or codec_dir()
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    photos = [load_named_photo(name) for name in TRAIN_IMAGES]
+    config = PhotoCodecConfig()
+    model = PhotoCodec(config)
+    optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
+    step, log = 0, []
+    state_path = args.state
+    if args.resume and state_path.exists():  # weights and step; Adam's moments restart
+        model.load_state_dict(load_file(str(state_path)))
+        with safe_open(str(state_path), "pt") as f:
+            step = int(f.metadata()["step"])
+        rng = np.random.default_rng(args.seed + step)
+    elif args.resume and (out / "model.safetensors").exists():
+        model.load_state_dict(load_file(str(out / "model.safetensors")))
+        step = int(json.loads((out / "provenance.json").read_text())["steps"])
+        rng = np.random.default_rng(args.seed + step)
+    start = time.monotonic()
+    last_save = start
+    deadline = start + 60 * args.minutes
+    levels_n = len(config.lambdas)
+    decayed = False
+    while time.monotonic() < deadline and (args.steps is None or step < args.steps):
+        x = torch.from_numpy(crops(photos, rng, args.batch))
+        levels = torch.from_numpy(rng.integers(levels_n, size=args.batch))
+        loss, bpp, mse = rd_loss(model, x, levels)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        step += 1
+        if time.monotonic() > deadline - 0.2 * 60 * args.minutes and not decayed:
+            for group in optimiser.param_groups:  # the last fifth at a third of the rate
+                group["lr"] = args.lr / 3
+            decayed = True
+        if step % 50 == 0:
+            psnr = (-10 * torch.log10(mse.clamp_min(1e-10))).tolist()
+            log.append({"step": step, "loss": float(loss), "seconds": time.monotonic() - start})
+            print(f"step {step} loss {float(loss):.3f} "
+                  + " ".join(f"L{int(l)}:{b:.2f}bpp/{p:.1f}dB"
+                             for l, b, p in sorted(zip(levels.tolist(), bpp.tolist(), psnr))[:4]),
+                  flush=True)
+        if time.monotonic() - last_save > 300:
+            save_state(model, step, state_path)
+            last_save = time.monotonic()
+    save_state(model, step, state_path)
+    save_codec(model.eval(), out, {"script": "scripts/train_photo_codec.py",
+                                   "argv": sys.argv[1:], "steps": step,
+                                   "train_images": list(TRAIN_IMAGES),
+                                   "torch": torch.__version__})
+    print(f"saved {out} after {step} steps")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""A learned transform codec for photographs (issue 32): the mean-scale hyperprior of
+Ballé et al. 2018 / Minnen et al. 2018 with GDN transforms (Ballé et al. 2016), and gain
+units for a continuous rate (Cui et al. 2021, "Asymmetric gained deep image compression").
+
+    image x --g_a--> y --gain--> y_g --h_a--> z --Q--> z_hat   (factorised density p(z))
+    z_hat --h_s--> (mu, sigma);  y_hat = mu + round(y_g - mu)  (Gaussian p(y|z), scale sigma)
+    y_hat --1/gain--> g_s --> x_hat
+
+Training adds uniform noise for the rates (the noisy density is the discrete one convolved
+with U(-1/2, 1/2): Ballé et al. 2017, sec. 2) and passes the rounded latents to the
+decoder straight through (Minnen & Singh 2020's "mixed" quantisation). The coder
+(aekit.applications.photo) codes with the same densities: p(z) from the bottleneck's learned
+cumulative, p(y|z) the Gaussian whose scale is snapped to ``scale_table`` (the table the
+likelihoods here are computed on, so the trained density is the coding density).
+
+No part of this module codes bits: it computes likelihoods and the transforms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+# The total stride of z (four stride-2 layers in g_a, two in h_a): images are padded to a
+# multiple of it.
+STRIDE_Y = 16
+STRIDE_Z = 64
+SCALE_MIN = 0.11  # CompressAI's lower bound on sigma: below it a symbol costs ~0 bits
+SCALE_MAX = 256.0
+SCALE_LEVELS = 64
+
+
+def scale_table() -> torch.Tensor:
+    """The scales sigma is snapped to (log-spaced, SCALE_MIN..SCALE_MAX), in training and
+    coding alike."""
+    return torch.exp(torch.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), SCALE_LEVELS))
+
+
+def snap_scales(sigma: torch.Tensor) -> torch.Tensor:
+    """Index into ``scale_table()`` of the nearest scale in log space (the coder's model)."""
+    position = (torch.log(sigma.clamp(SCALE_MIN, SCALE_MAX)) - math.log(SCALE_MIN)) \
+        / (math.log(SCALE_MAX) - math.log(SCALE_MIN)) * (SCALE_LEVELS - 1)
+    return torch.round(position).long()
+
+
+class GDN(nn.Module):
+    """Generalised divisive normalisation (Ballé et al. 2016): y_i = x_i / sqrt(beta_i +
+    sum_j gamma_ij x_j^2), or its approximate inverse (IGDN) multiplying instead. beta and
+    gamma are kept non-negative by squaring a parameter (with beta bounded away from 0)."""
+
+    def __init__(self, channels: int, inverse: bool = False):
+        super().__init__()
+        self.inverse = inverse
+        self.beta_root = nn.Parameter(torch.ones(channels))
+        self.gamma_root = nn.Parameter(math.sqrt(0.1) * torch.eye(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        beta = self.beta_root.square() + 1e-6
+        gamma = self.gamma_root.square()[:, :, None, None]
+        norm = F.conv2d(x * x, gamma, beta)
+        return x * (norm.sqrt() if self.inverse else norm.rsqrt())
+
+
+def _conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
+
+
+def _deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, k, stride=stride, padding=k // 2,
+                              output_padding=stride - 1)
+
+
+class EntropyBottleneck(nn.Module):
+    """The factorised density of Ballé et al. 2018 (appendix 6.1): per channel, a learned
+    monotone cumulative c(x) = f_K(...f_1(x)), f_k(x) = g(H_k x + b_k), g(x) = x + a*tanh(x),
+    H = softplus(H'), a = tanh(a'). Likelihood of an integer z: c(z + 1/2) - c(z - 1/2)."""
+
+    def __init__(self, channels: int, filters=(3, 3, 3), init_scale: float = 10.0):
+        super().__init__()
+        dims = (1, *filters, 1)
+        scale = init_scale ** (1 / (len(filters) + 1))
+        self.matrices = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self.factors = nn.ParameterList()
+        for i in range(len(filters) + 1):
+            init = math.log(math.expm1(1 / scale / dims[i + 1]))
+            self.matrices.append(nn.Parameter(torch.full((channels, dims[i + 1], dims[i]), init)))
+            self.biases.append(nn.Parameter(torch.rand(channels, dims[i + 1], 1) - 0.5))
+            if i < len(filters):
+                self.factors.append(nn.Parameter(torch.zeros(channels, dims[i + 1], 1)))
+
+    def logits_cumulative(self, x: torch.Tensor) -> torch.Tensor:
+        """The cumulative's logit at x: (channels, 1, n) -> (channels, 1, n)."""
+        for i, (matrix, bias) in enumerate(zip(self.matrices, self.biases)):
+            x = torch.matmul(F.softplus(matrix), x) + bias
+            if i < len(self.factors):
+                x = x + torch.tanh(self.factors[i]) * torch.tanh(x)
+        return x
+
+    def likelihood(self, z: torch.Tensor) -> torch.Tensor:
+        """p(z) of each element of z (n, C, h, w), by the cumulative's difference (computed
+        on the side of the median where it does not round to 1 - 1: Ballé's sign trick)."""
+        c = z.shape[1]
+        flat = z.transpose(0, 1).reshape(c, 1, -1)
+        lower = self.logits_cumulative(flat - 0.5)
+        upper = self.logits_cumulative(flat + 0.5)
+        sign = -torch.sign(lower + upper).detach()
+        p = (torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).abs()
+        return p.reshape(c, z.shape[0], *z.shape[2:]).transpose(0, 1)
+
+    def pmf_table(self, lo: int, hi: int) -> torch.Tensor:
+        """p(z = k) for k in lo..hi per channel: (channels, hi - lo + 1), the coder's table
+        (the mass outside the range goes to the escape symbol)."""
+        c = self.matrices[0].shape[0]
+        k = torch.arange(lo, hi + 1, dtype=torch.float32)
+        return self.likelihood(k.reshape(1, 1, -1, 1).expand(1, c, -1, 1))[0, :, :, 0]
+
+
+def gaussian_likelihood(values: torch.Tensor, means: torch.Tensor,
+                        scales: torch.Tensor) -> torch.Tensor:
+    """p(v) of a Gaussian(mean, scale) discretised to unit bins: Phi((v - mu + 1/2) /
+    sigma) - Phi((v - mu - 1/2) / sigma), written on the lower tail for precision."""
+    v = (values - means).abs()
+    upper = _std_cumulative((0.5 - v) / scales)
+    lower = _std_cumulative((-0.5 - v) / scales)
+    return upper - lower
+
+
+def _std_cumulative(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * torch.erfc(-x / math.sqrt(2))
+
+
+@dataclass(frozen=True)
+class PhotoCodecConfig:
+    """The codec's shape: ``channels`` (N) in the transforms, ``latent_channels`` (M) in
+    y, ``hyper_channels`` in z, ``image_channels`` (3: RGB; a grey image is coded as three
+    equal planes), and ``lambdas``: the rate-distortion trade-offs of the quality levels
+    (loss = lambda * 255^2 * MSE + bits per pixel), one gain vector each."""
+
+    channels: int = 64
+    latent_channels: int = 128
+    hyper_channels: int = 64
+    image_channels: int = 3
+    lambdas: tuple = (0.0018, 0.0046, 0.0116, 0.0295, 0.075, 0.19, 0.48)
+
+    def to_dict(self) -> dict:
+        return {"network": "photo-codec", "channels": self.channels,
+                "latent_channels": self.latent_channels, "hyper_channels": self.hyper_channels,
+                "image_channels": self.image_channels, "lambdas": list(self.lambdas)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PhotoCodecConfig":
+        return cls(channels=int(d["channels"]), latent_channels=int(d["latent_channels"]),
+                   hyper_channels=int(d["hyper_channels"]),
+                   image_channels=int(d["image_channels"]),
+                   lambdas=tuple(float(v) for v in d["lambdas"]))
+
+
+class PhotoCodec(nn.Module):
+    """The transforms, the gains and the two densities (see the module docstring)."""
+
+    def __init__(self, config: PhotoCodecConfig):
+        super().__init__()
+        self.config = config
+        n, m, h, c = (config.channels, config.latent_channels, config.hyper_channels,
+                      config.image_channels)
+        self.g_a = nn.Sequential(_conv(c, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n),
+                                 _conv(n, m))
+        self.g_s = nn.Sequential(_deconv(m, n), GDN(n, inverse=True), _deconv(n, n),
+                                 GDN(n, inverse=True), _deconv(n, n), GDN(n, inverse=True),
+                                 _deconv(n, c))
+        self.h_a = nn.Sequential(_conv(m, h, 3, 1), nn.LeakyReLU(), _conv(h, h),
+                                 nn.LeakyReLU(), _conv(h, h))
+        self.h_s = nn.Sequential(_deconv(h, m), nn.LeakyReLU(), _deconv(m, m * 3 // 2),
+                                 nn.LeakyReLU(), _conv(m * 3 // 2, 2 * m, 3, 1))
+        levels = len(config.lambdas)
+        # Gains start at 1 for every level: the levels separate as each trains at its lambda.
+        self.gain = nn.Parameter(torch.ones(levels, m))
+        self.inverse_gain = nn.Parameter(torch.ones(levels, m))
+        self.bottleneck = EntropyBottleneck(h)
+
+    # --- gains: a continuous level t in [0, levels - 1] interpolates neighbouring vectors
+    # geometrically (Cui et al. 2021, eq. 9), so quality is a continuous knob.
+    def gains(self, level: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gain, inverse gain) for each image's level (n,): (n, M, 1, 1) each."""
+        top = len(self.config.lambdas) - 1
+        level = level.clamp(0, top)
+        low = level.floor().long().clamp(max=max(top - 1, 0))
+        high = (low + 1).clamp(max=top)
+        t = (level - low)[:, None]
+        g = self.gain.abs() + 1e-4
+        ig = self.inverse_gain.abs() + 1e-4
+        gain = g[low] ** (1 - t) * g[high] ** t
+        inverse = ig[low] ** (1 - t) * ig[high] ** t
+        return gain[:, :, None, None], inverse[:, :, None, None]
+
+    def entropy_parameters(self, z_hat: torch.Tensor, y_shape) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, sigma) of y's density from the decoded hyper-latent (cropped to y's size)."""
+        params = self.h_s(z_hat)[:, :, :y_shape[2], :y_shape[3]]
+        means, scales = params.chunk(2, dim=1)
+        scales = F.softplus(scales).clamp(SCALE_MIN, SCALE_MAX)
+        # The coder's scale, passed straight through: the trained density is the coded one.
+        snapped = scale_table().to(scales)[snap_scales(scales.detach())]
+        return means, scales + (snapped - scales).detach()
+
+    def forward(self, x: torch.Tensor, level: torch.Tensor) -> dict:
+        """Training pass on images x (n, C, H, W), H and W multiples of STRIDE_Z: the
+        reconstruction and the likelihoods of y and z (noisy, for the rate)."""
+        gain, inverse = self.gains(level)
+        y = self.g_a(x) * gain
+        z = self.h_a(y)
+        z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5) if self.training else torch.round(z)
+        z_likelihood = self.bottleneck.likelihood(z_noisy)
+        z_hat = z + (torch.round(z) - z).detach()
+        means, scales = self.entropy_parameters(z_hat, y.shape)
+        if self.training:
+            y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+        else:
+            y_noisy = means + torch.round(y - means)
+        y_likelihood = gaussian_likelihood(y_noisy, means, scales)
+        y_hat = means + (y - means + (torch.round(y - means) - (y - means)).detach())
+        x_hat = self.g_s(y_hat * inverse)
+        return {"x_hat": x_hat, "y_likelihood": y_likelihood, "z_likelihood": z_likelihood}
+
+
+def pad_to_stride(x: torch.Tensor, stride: int = STRIDE_Z) -> torch.Tensor:
+    """x (n, C, H, W) padded on the bottom and right to multiples of ``stride`` by edge
+    replication (no sharp edge for the transforms to spend bits on)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % stride, (-w) % stride
+    if ph == 0 and pw == 0:
+        return x
+    return F.pad(x, (0, pw, 0, ph), mode="replicate")

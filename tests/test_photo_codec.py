@@ -1,0 +1,321 @@
+"""The photo codec (aekit.applications.photo, aekit.models.photo_codec; issue 32): the coder
+codes with the density the network computes (stream bits = the model's -log2 likelihoods),
+decodes exactly what the quantised network reconstructs, gives the same bytes on every run
+and thread count, takes any size, grey or colour, in tiles; every damaged or foreign stream
+and every bad image is a one-line error, and nothing is written in place of an output.
+
+Most tests use a tiny random codec saved in a temporary folder (the coder's correctness does
+not depend on training); the pretrained codec is tested through the API and the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import aekit
+from aekit.applications import compression as dense
+from aekit.applications import photo
+from aekit.cli import main
+from aekit.errors import ConfigError, DataError
+from aekit.evaluation.rate_distortion import bd_psnr, bd_rate, ms_ssim, psnr_uint8
+from aekit.models.photo_codec import PhotoCodec, PhotoCodecConfig, STRIDE_Z, pad_to_stride
+
+RNG = np.random.default_rng(0)
+
+
+def smooth_image(h, w, channels=3, seed=0):
+    """A photograph-like test image: smooth gradients plus texture, uint8."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    planes = [128 + 90 * np.sin(6 * xx + c) * np.cos(4 * yy - c) + rng.normal(0, 8, (h, w))
+              for c in range(channels)]
+    image = np.clip(np.stack(planes, -1), 0, 255).astype(np.uint8)
+    return image[..., 0] if channels == 1 else image
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A small codec with random weights (gains spread so the levels differ), saved."""
+    torch.manual_seed(0)
+    model = PhotoCodec(PhotoCodecConfig(channels=8, latent_channels=12, hyper_channels=8,
+                                        lambdas=(0.01, 0.1, 1.0)))
+    with torch.no_grad():
+        model.gain.copy_(torch.tensor([[2.0], [20.0], [200.0]]).expand(3, 12))
+        model.inverse_gain.copy_(1 / model.gain)
+    folder = tmp_path_factory.mktemp("codec")
+    photo.save_codec(model.eval(), folder, {"test": True})
+    return str(folder)
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+# --- the coder against the network -------------------------------------------------------
+@pytest.mark.parametrize("quality", [1, 37.5, 100])
+def test_decoded_image_is_the_networks_quantised_reconstruction(tiny, quality):
+    image = smooth_image(70, 90)
+    codec = photo.load_codec(tiny)
+    x = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255)[None]
+    with torch.no_grad():
+        expected = codec.model(pad_to_stride(x), codec.level(quality))["x_hat"]
+    expected = np.round(expected[0, :, :70, :90].clamp(0, 1).numpy() * 255).transpose(1, 2, 0)
+    decoded = photo.decompress(photo.compress(image, quality, codec=tiny), codec=tiny)
+    assert decoded.shape == image.shape and decoded.dtype == np.uint8
+    assert np.abs(decoded.astype(int) - expected).max() <= 1  # float rounding only
+
+
+def test_stream_bits_are_the_models_likelihoods(tiny):
+    """The coded density is the trained one: the payload is within a few percent (range
+    coder overhead, table quantisation, escapes) of sum -log2 p of the network's pass."""
+    image = smooth_image(128, 192)
+    codec = photo.load_codec(tiny)
+    x = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255)[None]
+    for quality in (1, 50):  # no escapes at these rates (an escape's p rounds to 0)
+        with torch.no_grad():
+            out = codec.model(x, codec.level(quality))
+        bits = float(-torch.log2(out["y_likelihood"]).sum() - torch.log2(out["z_likelihood"]).sum())
+        payload = 8 * (len(photo.compress(image, quality, codec=tiny)) - photo.HEADER.size - 4)
+        assert bits * 0.97 - 64 <= payload <= bits * 1.03 + 64, (quality, bits, payload)
+
+
+def test_quality_is_a_rate_knob(tiny):
+    image = smooth_image(64, 64)
+    sizes = [len(photo.compress(image, q, codec=tiny)) for q in (1, 50, 100)]
+    assert sizes[0] < sizes[1] < sizes[2]
+
+
+def test_bytes_identical_across_runs_and_thread_counts(tiny):
+    image = smooth_image(100, 130)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = photo.compress(image, 60, codec=tiny)
+        torch.set_num_threads(2)
+        two = photo.compress(image, 60, codec=tiny)
+    finally:
+        torch.set_num_threads(threads)
+    assert one == two == photo.compress(image, 60, codec=tiny)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 1, 3), (5, 200), (65, 130, 3), (64, 64),
+                                   (3, 7, 1)])
+def test_any_size_grey_or_colour(tiny, shape):
+    image = RNG.integers(0, 256, shape, dtype=np.uint8)
+    decoded = photo.decompress(photo.compress(image, 50, codec=tiny), codec=tiny)
+    want = shape[:2] if len(shape) == 2 or shape[2] == 1 else shape
+    assert decoded.shape == want and decoded.dtype == np.uint8
+
+
+def test_float_image_is_the_same_as_its_uint8(tiny):
+    image = smooth_image(40, 50)
+    assert photo.compress(image / 255.0, 50, codec=tiny) == photo.compress(image, 50, codec=tiny)
+
+
+def test_tiles_cover_the_image(tiny, monkeypatch):
+    """A large image is coded in independent tiles (bounded memory): each tile decodes to
+    what the image cut at that tile would."""
+    image = smooth_image(150, 140)
+    monkeypatch.setattr(photo, "TILE", 64)
+    data = photo.compress(image, 50, codec=tiny)
+    info = photo.photo_stream_info(data)
+    assert info.tile == 64
+    decoded = photo.decompress(data, codec=tiny)
+    assert decoded.shape == image.shape
+    corner = photo.decompress(photo.compress(image[64:128, 64:128], 50, codec=tiny), codec=tiny)
+    assert np.array_equal(decoded[64:128, 64:128], corner)
+
+
+# --- bad streams -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def stream(tiny):
+    return photo.compress(smooth_image(64, 96), 50, codec=tiny)
+
+
+def test_truncated_or_flipped_stream_is_refused(tiny, stream):
+    for cut in (0, 10, photo.HEADER.size, len(stream) - 1):
+        with pytest.raises(DataError, match="truncated|shorter"):
+            photo.decompress(stream[:cut], codec=tiny)
+    for at in (photo.HEADER.size + 3, len(stream) - 2, 8):
+        bad = bytearray(stream)
+        bad[at] ^= 0x10
+        with pytest.raises(DataError):
+            photo.decompress(bytes(bad), codec=tiny)
+
+
+def test_forged_payload_with_a_valid_crc_is_a_clear_error(tiny, stream):
+    head = bytearray(stream[:photo.HEADER.size - 4])
+    payload = bytearray(stream[photo.HEADER.size:])
+    payload[0:4] = struct.pack("<I", 3)  # a tile length that is not whole words
+    crc = zlib.crc32(bytes(payload), zlib.crc32(bytes(head)))
+    with pytest.raises(DataError, match="corrupt tile length"):
+        photo.decompress(bytes(head) + struct.pack("<I", crc) + bytes(payload), codec=tiny)
+
+
+def test_other_formats_and_codecs_are_named(tiny, stream):
+    with pytest.raises(DataError, match="another photo codec"):
+        photo.decompress(stream)  # the pretrained codec's fingerprint differs
+    with pytest.raises(DataError, match="not an aekit compressed stream"):
+        photo.decompress(b"\x89PNG" + bytes(60), codec=tiny)
+    newer = bytearray(stream)
+    newer[4] = 9
+    with pytest.raises(DataError, match="newer aekit"):
+        photo.decompress(bytes(newer), codec=tiny)
+    with pytest.raises(DataError, match="photograph .format 2."):
+        dense.stream_info(stream)
+    v1 = dense.HEADER.pack(dense.MAGIC, 1, 0, 50.0, 0, bytes(8), 0, 0)
+    with pytest.raises(DataError, match="model's rows .format 1."):
+        photo.decompress(v1, codec=tiny)
+    with pytest.raises(DataError, match="bytes"):
+        photo.decompress("not bytes", codec=tiny)
+
+
+@pytest.mark.parametrize("quality", [0, 101, -5, True, "60", float("nan"), None])
+def test_quality_outside_1_to_100_is_refused(tiny, quality):
+    with pytest.raises(ConfigError, match="quality"):
+        photo.compress(smooth_image(8, 8), quality, codec=tiny)
+
+
+@pytest.mark.parametrize("image, match", [
+    (np.zeros((0, 5, 3), np.uint8), "no pixels"),
+    (np.zeros((4, 4, 4), np.uint8), "shape"),
+    (np.zeros((4,), np.uint8), "shape"),
+    (np.full((4, 4), 1.5), r"\[0, 1\]"),
+    (np.full((4, 4), np.nan), r"\[0, 1\]"),
+    (np.zeros((4, 4), np.int64), "uint8"),
+])
+def test_bad_images_are_refused(tiny, image, match):
+    with pytest.raises(DataError, match=match):
+        photo.compress(image, 50, codec=tiny)
+
+
+def test_too_many_pixels_refused_before_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.fromarray(np.zeros((40, 50), np.uint8)).save(path)
+    monkeypatch.setattr(photo, "MAX_PIXELS", 1000)
+    with pytest.raises(DataError, match="megapixels"):
+        photo.read_image(path)
+
+
+def test_png_modes(tmp_path):
+    rgb = smooth_image(20, 30)
+    Image.fromarray(rgb).convert("P").save(tmp_path / "palette.png")
+    assert photo.read_image(tmp_path / "palette.png").shape == (20, 30, 3)
+    Image.fromarray(rgb).convert("RGBA").save(tmp_path / "opaque.png")
+    assert np.array_equal(photo.read_image(tmp_path / "opaque.png"), rgb)
+    rgba = np.dstack([rgb, np.full((20, 30), 128, np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "alpha.png")
+    with pytest.raises(DataError, match="alpha.png.*transparent"):
+        photo.read_image(tmp_path / "alpha.png")
+    deep = (np.arange(600, dtype=np.uint16).reshape(20, 30) * 100)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    got = photo.read_image(tmp_path / "deep.png")
+    assert got.dtype == np.uint8 and np.array_equal(got, (deep.astype(np.uint32) * 255 // 65535))
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(DataError, match="junk.png: not a readable image"):
+        photo.read_image(tmp_path / "junk.png")
+
+
+# --- the pretrained codec, the API and the CLI ------------------------------------------
+def test_pretrained_codec_through_the_top_level_api():
+    image = photo.read_image(photo.named_photo_path("skimage:astronaut.png"))[:128, :192]
+    low, high = aekit.compress(image, 10), aekit.compress(image, 100)
+    assert len(low) < len(high)
+    assert psnr_uint8(image, aekit.decompress(low)) < psnr_uint8(image, aekit.decompress(high))
+    assert np.array_equal(aekit.decompress(high), photo.decompress(high))
+
+
+def test_cli_round_trip_is_the_api(tmp_path):
+    image = smooth_image(96, 80)
+    Image.fromarray(image).save(tmp_path / "in.png")
+    code, out, err = run(["compress", tmp_path / "in.png", "--quality", 70,
+                          "--out", tmp_path / "x.aekz"])
+    assert code == 0, err
+    assert (tmp_path / "x.aekz").read_bytes() == aekit.compress(image, 70)
+    assert "80x96 colour image" in out and "PSNR" in out
+    code, out, err = run(["decompress", tmp_path / "x.aekz", "--out", tmp_path / "out.png"])
+    assert code == 0, err
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")),
+                          aekit.decompress(aekit.compress(image, 70)))
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["compress", "{d}/in.png", "--quality", 0, "--out", "{d}/x.aekz"], "--quality"),
+    (["compress", "{d}/in.png", "--out", "{d}/x.png"], r"\.aekz"),
+    (["compress", "{d}/in.png", "--out", "{d}/in.png"], r"\.aekz"),
+    (["compress", "{d}/in.png", "--data", "digits", "--out", "{d}/x.aekz"], "--data applies"),
+    (["compress", "{d}/missing.png", "--out", "{d}/x.aekz"], "missing.png: no such file"),
+    (["compress", "{d}/bad.png", "--out", "{d}/x.aekz"], "bad.png: not a readable image"),
+    (["decompress", "{d}/bad.aekz", "--out", "{d}/y.png"], "bad.aekz: the stream is corrupt"),
+    (["decompress", "{d}/missing.aekz", "--out", "{d}/y.png"], "no such file"),
+    (["decompress", "{d}/good.aekz", "--out", "{d}/y.npy"], r"\.png"),
+    (["decompress", "{d}/good.aekz", "--out", "{d}/y.png", "--png", "{d}/z.png"], "--png"),
+    (["decompress", "{d}/good.aekz", "--out", "{d}/exists.png"], "exists; pass --force"),
+])
+def test_cli_errors_are_one_line_and_write_nothing(tmp_path, argv, match):
+    image = smooth_image(32, 32)
+    Image.fromarray(image).save(tmp_path / "in.png")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
+    good = aekit.compress(image, 50)
+    (tmp_path / "good.aekz").write_bytes(good)
+    bad = bytearray(good)
+    bad[-1] ^= 1
+    (tmp_path / "bad.aekz").write_bytes(bytes(bad))
+    (tmp_path / "exists.png").write_bytes(b"user data")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code, out, err = run([str(a).format(d=tmp_path) for a in argv])
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert __import__("re").search(match, err), err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_model_stream_commands_name_the_photo_form(tmp_path):
+    (tmp_path / "p.aekz").write_bytes(aekit.compress(smooth_image(16, 16), 50))
+    model = tmp_path / "m"
+    aekit.LinearAutoencoder(2, epochs=1).fit(RNG.random((20, 4)).astype(np.float32)).save(model)
+    code, _, err = run(["decompress", model, tmp_path / "p.aekz", "--out", tmp_path / "r.npy"])
+    assert code == 2 and "photograph (format 2)" in err
+
+
+# --- the measures the benchmark reports -------------------------------------------------
+def test_bjontegaard_deltas_on_known_curves():
+    rate = np.array([0.1, 0.2, 0.4, 0.8, 1.6])
+    quality = 30 + 3 * np.log2(rate / 0.1)
+    assert bd_rate(rate, quality, rate / 2, quality) == pytest.approx(-50, abs=1e-6)
+    assert bd_rate(rate, quality, rate * 1.2, quality) == pytest.approx(20, abs=1e-6)
+    assert bd_psnr(rate, quality, rate, quality + 1.5) == pytest.approx(1.5, abs=1e-9)
+    # 3 dB per doubling: halving the rate is +3 dB at equal rate
+    assert bd_psnr(rate, quality, rate / 2, quality) == pytest.approx(3, abs=1e-6)
+    with pytest.raises(ValueError, match="overlap"):
+        bd_rate(rate, quality, rate, quality + 100)
+
+
+def test_ms_ssim_orders_distortions():
+    image = smooth_image(200, 200).astype(np.float64)
+    assert ms_ssim(image, image) == pytest.approx(1.0)
+    mild = np.clip(image + RNG.normal(0, 3, image.shape), 0, 255)
+    strong = np.clip(image + RNG.normal(0, 20, image.shape), 0, 255)
+    assert 1 > ms_ssim(image, mild) > ms_ssim(image, strong) > 0
+    with pytest.raises(ValueError, match="176"):
+        ms_ssim(image[:100], image[:100])
+
+
+def test_pad_to_stride_replicates_edges():
+    x = torch.arange(6.0).reshape(1, 1, 2, 3)
+    padded = pad_to_stride(x)
+    assert padded.shape == (1, 1, STRIDE_Z, STRIDE_Z)
+    assert torch.equal(padded[0, 0, -1, -1], x[0, 0, -1, -1])
