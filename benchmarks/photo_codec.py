@@ -252,7 +252,18 @@ def write(results, summary, timing, codec_names):
     (RESULTS / "photo_codec.json").write_text(json.dumps(
         {"results": results, "summary": summary, "timing": timing}, indent=1, default=float))
     figure(results, codec_names)
+    side_by_side()
     print("\n".join(lines[:20]))
+
+
+def side_by_side(name="skimage:astronaut.png", quality=photo.DEFAULT_QUALITY):
+    """The README's picture: a held-out photograph at equal bytes (aekit, JPEG, WebP)."""
+    from aekit.evaluation.rate_distortion import equal_bytes
+    from aekit.plotting import plot_equal_bytes
+
+    image = photo.read_image(photo.named_photo_path(name))
+    fig = plot_equal_bytes(equal_bytes(image, quality), crop=(200, 230), zoom_size=112)
+    fig.savefig(RESULTS / "photo_codec_equal_bytes.png", dpi=90)
 
 
 def figure(results, codec_names):

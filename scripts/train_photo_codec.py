@@ -55,7 +55,8 @@ def crops(photos, rng, n):
 
 def save_state(model, step, path):
     tmp = path.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp),
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+              str(tmp),
               metadata={"step": str(step)})
     os.replace(tmp, path)
 
@@ -67,7 +68,7 @@ def rd_loss(model, x, levels):
         + (-torch.log2(out["z_likelihood"].clamp_min(1e-9))).flatten(1).sum(1)
     bpp = bits / pixels
     mse = (out["x_hat"] - x).square().flatten(1).mean(1)
-    lam = torch.tensor(model.config.lambdas)[levels]
+    lam = torch.tensor(model.config.lambdas, device=x.device)[levels]
     return (lam * 255 ** 2 * mse + bpp).mean(), bpp.detach(), mse.detach()
 
 
@@ -82,6 +83,10 @@ def main(argv=None) -> int:
     ap.add_argument("--resume", action="store_true",
                     help="continue from --state (or, without one, from the codec in --out)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (on a lent GPU; "
+                    "the saved weights are the same either way)")
+    ap.add_argument("--reset-gains", action="store_true",
+                    help="on --resume: start the gain vectors afresh (at their initial spread)")
     ap.add_argument("--steps", type=int, default=None, help="stop after this many steps")
     args = ap.parse_args(argv)
     out = args.out or codec_dir()
@@ -90,7 +95,7 @@ def main(argv=None) -> int:
     photos = [load_named_photo(name) for name in TRAIN_IMAGES]
     config = PhotoCodecConfig()
     model = PhotoCodec(config)
-    optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
+    device = torch.device(args.device)
     step, log = 0, []
     state_path = args.state
     if args.resume and state_path.exists():  # weights and step; Adam's moments restart
@@ -102,14 +107,21 @@ def main(argv=None) -> int:
         model.load_state_dict(load_file(str(out / "model.safetensors")))
         step = int(json.loads((out / "provenance.json").read_text())["steps"])
         rng = np.random.default_rng(args.seed + step)
+    if args.reset_gains:  # keep the transforms, start the gains at their new initial spread
+        fresh = PhotoCodec(config)
+        with torch.no_grad():
+            model.gain.copy_(fresh.gain)
+            model.inverse_gain.copy_(fresh.inverse_gain)
+    model.to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     start = time.monotonic()
     last_save = start
     deadline = start + 60 * args.minutes
     levels_n = len(config.lambdas)
     decayed = False
     while time.monotonic() < deadline and (args.steps is None or step < args.steps):
-        x = torch.from_numpy(crops(photos, rng, args.batch))
-        levels = torch.from_numpy(rng.integers(levels_n, size=args.batch))
+        x = torch.from_numpy(crops(photos, rng, args.batch)).to(device)
+        levels = torch.from_numpy(rng.integers(levels_n, size=args.batch)).to(device)
         loss, bpp, mse = rd_loss(model, x, levels)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -122,8 +134,8 @@ def main(argv=None) -> int:
             decayed = True
         if step % 50 == 0:
             psnr = (-10 * torch.log10(mse.clamp_min(1e-10))).tolist()
-            log.append({"step": step, "loss": float(loss), "seconds": time.monotonic() - start})
-            print(f"step {step} loss {float(loss):.3f} "
+            log.append({"step": step, "loss": loss.item(), "seconds": time.monotonic() - start})
+            print(f"step {step} loss {loss.item():.3f} "
                   + " ".join(f"L{int(l)}:{b:.2f}bpp/{p:.1f}dB"
                              for l, b, p in sorted(zip(levels.tolist(), bpp.tolist(), psnr))[:4]),
                   flush=True)
@@ -131,7 +143,7 @@ def main(argv=None) -> int:
             save_state(model, step, state_path)
             last_save = time.monotonic()
     save_state(model, step, state_path)
-    save_codec(model.eval(), out, {"script": "scripts/train_photo_codec.py",
+    save_codec(model.cpu().eval(), out, {"script": "scripts/train_photo_codec.py",
                                    "argv": sys.argv[1:], "steps": step,
                                    "train_images": list(TRAIN_IMAGES),
                                    "torch": torch.__version__})

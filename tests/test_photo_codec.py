@@ -319,3 +319,24 @@ def test_pad_to_stride_replicates_edges():
     padded = pad_to_stride(x)
     assert padded.shape == (1, 1, STRIDE_Z, STRIDE_Z)
     assert torch.equal(padded[0, 0, -1, -1], x[0, 0, -1, -1])
+
+
+def test_equal_bytes_panels_and_figure(tiny):
+    from aekit.evaluation.rate_distortion import equal_bytes
+    from aekit.plotting import close_figure, plot_equal_bytes
+
+    image = smooth_image(96, 128)
+    panels = equal_bytes(image, 100, codec=tiny)
+    assert [p["label"].split()[0] for p in panels] == ["original", "aekit", "JPEG", "WebP"]
+    aekit_bytes = panels[1]["bytes"]
+    assert aekit_bytes == len(photo.compress(image, 100, codec=tiny))
+    for p in panels[2:]:  # the highest quality whose file fits, so one step up would not
+        assert p["bytes"] <= aekit_bytes
+        q = int(p["label"].split("q=")[1])
+        if q < 100:
+            fmt = "JPEG" if p["label"].startswith("JPEG") else "WEBP"
+            assert len(photo.pillow_round_trip(image, fmt, q + 1)[0]) > aekit_bytes
+        assert p["psnr"] == pytest.approx(psnr_uint8(image, p["image"]))
+    fig = plot_equal_bytes(panels)
+    assert len(fig.axes) == 8
+    close_figure(fig)

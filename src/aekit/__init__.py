@@ -41,7 +41,7 @@ def load(path):
     return _load(path)
 
 
-def compress(image, quality=60, **options) -> bytes:
+def compress(image, quality=50, **options) -> bytes:
     """Compress a photograph (uint8 (H, W) or (H, W, 3), or float in [0, 1]; any size) with
     the pretrained photo codec: ``quality`` 1..100. See :mod:`aekit.applications.photo`."""
     from aekit.applications.photo import compress as _compress

@@ -50,7 +50,7 @@ from aekit.models.photo_codec import (STRIDE_Z, PhotoCodec, PhotoCodecConfig, pa
 MAGIC = b"AEKZ"
 VERSION = 2
 HEADER = struct.Struct("<4sBBfIIBH8sII")
-DEFAULT_QUALITY = 60
+DEFAULT_QUALITY = 50  # as the dense codec's (and the CLI's --quality)
 TILE = 1024  # pixels per tile side (a multiple of STRIDE_Z): ~0.4 GB of activations at most
 MAX_PIXELS = 400_000_000  # larger images are refused before they are decoded
 TAIL = 12.0  # a scale level's table covers mu +- TAIL sigma; the rest is escaped
@@ -108,6 +108,8 @@ def read_image(path) -> np.ndarray:
     from PIL import Image
 
     path = Path(path)
+    bomb_limit = Image.MAX_IMAGE_PIXELS  # Pillow's own guard, raised to this codec's bound
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -121,11 +123,11 @@ def read_image(path) -> np.ndarray:
         raise DataError(f"{path}: no such file") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: not a readable image ({exc})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = bomb_limit
 
 
 def _as_uint8(im, path) -> np.ndarray:
-    from PIL import Image
-
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: keep the top 8 bits
         a = np.asarray(im, np.uint32)
         top = 65535 if im.mode.startswith("I;16") or a.max() > 255 else 255
@@ -145,7 +147,6 @@ def _as_uint8(im, path) -> np.ndarray:
     a = np.asarray(im)
     if a.dtype != np.uint8:
         raise DataError(f"{path}: unsupported pixel type {a.dtype} (mode {im.mode})")
-    _ = Image  # the import above is for the mode names' module
     return a
 
 

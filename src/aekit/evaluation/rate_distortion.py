@@ -116,7 +116,7 @@ def ms_ssim(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     return float(np.mean(scores))
 
 
-def equal_bytes(image, quality=60, *, codec: str | None = None) -> list[dict]:
+def equal_bytes(image, quality=50, *, codec: str | None = None) -> list[dict]:
     """aekit's stream at ``quality`` beside JPEG and WebP files of at most as many bytes
     (each at the highest Pillow quality that fits; its lowest if none does): a list of
     {label, bytes, psnr, image} (the original first), for the side-by-side figure."""

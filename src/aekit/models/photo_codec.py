@@ -177,10 +177,14 @@ class PhotoCodec(nn.Module):
                                  nn.LeakyReLU(), _conv(h, h))
         self.h_s = nn.Sequential(_deconv(h, m), nn.LeakyReLU(), _deconv(m, m * 3 // 2),
                                  nn.LeakyReLU(), _conv(m * 3 // 2, 2 * m, 3, 1))
-        levels = len(config.lambdas)
-        # Gains start at 1 for every level: the levels separate as each trains at its lambda.
-        self.gain = nn.Parameter(torch.ones(levels, m))
-        self.inverse_gain = nn.Parameter(torch.ones(levels, m))
+        # Gains start apart, at the high-rate optimum: distortion ~ step^2 / 12 against
+        # rate ~ -log2(step), so the best step goes as 1 / sqrt(lambda) and the gain (one
+        # over the step) as sqrt(lambda), relative to the middle level. Started equal, the
+        # levels took thousands of steps to separate.
+        lam = torch.tensor(config.lambdas, dtype=torch.float32)
+        spread = (lam / lam[len(lam) // 2]).sqrt()[:, None]
+        self.gain = nn.Parameter(spread.repeat(1, m))
+        self.inverse_gain = nn.Parameter((1 / spread).repeat(1, m))
         self.bottleneck = EntropyBottleneck(h)
 
     # --- gains: a continuous level t in [0, levels - 1] interpolates neighbouring vectors
