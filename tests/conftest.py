@@ -331,3 +331,26 @@ def reproduces():
     """``reproduces(model, X, ref, score_rtol)``: the compat tests' check of a loaded model
     against the outputs its version recorded."""
     return _reproduces
+
+
+# --- the command line, in-process ------------------------------------------------------------
+def _run_cli(argv) -> tuple[int, str, str]:
+    """``aekit ARGV`` in this process: (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from aekit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """``run_cli(argv) -> (code, stdout, stderr)``: see :func:`_run_cli`."""
+    return _run_cli

@@ -9,8 +9,6 @@ not depend on training); the pretrained codec is tested through the API and the 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import struct
 import zlib
 
@@ -22,7 +20,6 @@ from PIL import Image
 import aekit
 from aekit.applications import compression as dense
 from aekit.applications import photo
-from aekit.cli import main
 from aekit.errors import ConfigError, DataError
 from aekit.evaluation.rate_distortion import bd_psnr, bd_rate, ms_ssim, psnr_uint8
 from aekit.models.photo_codec import PhotoCodec, PhotoCodecConfig, STRIDE_Z, pad_to_stride
@@ -54,14 +51,6 @@ def tiny(tmp_path_factory):
     return str(folder)
 
 
-def run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 # --- the coder against the network -------------------------------------------------------
@@ -238,15 +227,15 @@ def test_pretrained_codec_through_the_top_level_api():
     assert np.array_equal(aekit.decompress(high), photo.decompress(high))
 
 
-def test_cli_round_trip_is_the_api(tmp_path):
+def test_cli_round_trip_is_the_api(tmp_path, run_cli):
     image = smooth_image(96, 80)
     Image.fromarray(image).save(tmp_path / "in.png")
-    code, out, err = run(["compress", tmp_path / "in.png", "--quality", 70,
+    code, out, err = run_cli(["compress", tmp_path / "in.png", "--quality", 70,
                           "--out", tmp_path / "x.aekz"])
     assert code == 0, err
     assert (tmp_path / "x.aekz").read_bytes() == aekit.compress(image, 70)
     assert "80x96 colour image" in out and "PSNR" in out
-    code, out, err = run(["decompress", tmp_path / "x.aekz", "--out", tmp_path / "out.png"])
+    code, out, err = run_cli(["decompress", tmp_path / "x.aekz", "--out", tmp_path / "out.png"])
     assert code == 0, err
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")),
                           aekit.decompress(aekit.compress(image, 70)))
@@ -265,7 +254,7 @@ def test_cli_round_trip_is_the_api(tmp_path):
     (["decompress", "{d}/good.aekz", "--out", "{d}/y.png", "--png", "{d}/z.png"], "--png"),
     (["decompress", "{d}/good.aekz", "--out", "{d}/exists.png"], "exists; pass --force"),
 ])
-def test_cli_errors_are_one_line_and_write_nothing(tmp_path, argv, match):
+def test_cli_errors_are_one_line_and_write_nothing(tmp_path, argv, match, run_cli):
     image = smooth_image(32, 32)
     Image.fromarray(image).save(tmp_path / "in.png")
     (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
@@ -276,18 +265,18 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path, argv, match):
     (tmp_path / "bad.aekz").write_bytes(bytes(bad))
     (tmp_path / "exists.png").write_bytes(b"user data")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    code, out, err = run([str(a).format(d=tmp_path) for a in argv])
+    code, out, err = run_cli([str(a).format(d=tmp_path) for a in argv])
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert __import__("re").search(match, err), err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
-def test_model_stream_commands_name_the_photo_form(tmp_path):
+def test_model_stream_commands_name_the_photo_form(tmp_path, run_cli):
     (tmp_path / "p.aekz").write_bytes(aekit.compress(smooth_image(16, 16), 50))
     model = tmp_path / "m"
     aekit.LinearAutoencoder(2, epochs=1).fit(RNG.random((20, 4)).astype(np.float32)).save(model)
-    code, _, err = run(["decompress", model, tmp_path / "p.aekz", "--out", tmp_path / "r.npy"])
+    code, _, err = run_cli(["decompress", model, tmp_path / "p.aekz", "--out", tmp_path / "r.npy"])
     assert code == 2 and "photograph (format 2)" in err
 
 
@@ -340,3 +329,19 @@ def test_equal_bytes_panels_and_figure(tiny):
     fig = plot_equal_bytes(panels)
     assert len(fig.axes) == 8
     close_figure(fig)
+
+
+def test_codec_folder_is_checked_before_use(tiny, tmp_path):
+    import shutil
+
+    from aekit.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="no photo codec"):
+        photo.load_codec(str(tmp_path / "none"))
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny, damaged)
+    weights = bytearray((damaged / "model.safetensors").read_bytes())
+    weights[-1] ^= 1
+    (damaged / "model.safetensors").write_bytes(bytes(weights))
+    with pytest.raises(ModelFileError, match="SHA-256"):
+        photo.load_codec(str(damaged))

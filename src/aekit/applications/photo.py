@@ -108,8 +108,10 @@ def read_image(path) -> np.ndarray:
     from PIL import Image
 
     path = Path(path)
-    bomb_limit = Image.MAX_IMAGE_PIXELS  # Pillow's own guard, raised to this codec's bound
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    # Pillow's own bomb guard is replaced by this codec's bound, checked below from the
+    # header before any pixel is decoded.
+    bomb_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -157,15 +159,17 @@ def codec_dir() -> Path:
 
 
 def save_codec(model: PhotoCodec, folder, provenance: dict) -> None:
-    """config.json + model.safetensors + provenance.json (written atomically)."""
+    """config.json + model.safetensors + provenance.json (written atomically; the
+    provenance records the weights' SHA-256, which loading checks)."""
     from safetensors.torch import save
 
     from aekit.io.atomic import write_bytes_atomic
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    write_bytes_atomic(folder / "model.safetensors", save(weights))
+    weights = save({k: v.detach().contiguous() for k, v in model.state_dict().items()})
+    provenance = {**provenance, "sha256": hashlib.sha256(weights).hexdigest()}
+    write_bytes_atomic(folder / "model.safetensors", weights)
     write_bytes_atomic(folder / "config.json",
                        json.dumps(model.config.to_dict(), indent=2).encode())
     write_bytes_atomic(folder / "provenance.json", json.dumps(provenance, indent=2).encode())
@@ -179,14 +183,19 @@ def load_codec(folder: str | None = None) -> "Codec":
     path = Path(folder) if folder is not None else codec_dir()
     try:
         config = PhotoCodecConfig.from_dict(json.loads((path / "config.json").read_text()))
-        weights = load_file(str(path / "model.safetensors"))
+        recorded = json.loads((path / "provenance.json").read_text())["sha256"]
+        if hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest() != recorded:
+            raise ModelFileError(f"the photo codec's weights in {path} do not match the SHA-256 "
+                                 "its provenance.json records (changed or damaged)")
+        model = PhotoCodec(config)
+        model.load_state_dict({k: v.float()
+                               for k, v in load_file(str(path / "model.safetensors")).items()})
     except FileNotFoundError:
-        raise ModelFileError(f"no photo codec in {path} (config.json and model.safetensors); "
+        raise ModelFileError(f"no photo codec in {path} (config.json, model.safetensors and "
+                             "provenance.json); "
                              "train one with scripts/train_photo_codec.py") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"the photo codec in {path} could not be read ({exc})") from None
-    model = PhotoCodec(config)
-    model.load_state_dict({k: v.float() for k, v in weights.items()})
     return Codec(model.eval())
 
 
