@@ -152,6 +152,17 @@ def _as_uint8(im, path) -> np.ndarray:
     return a
 
 
+def png_bytes(image: np.ndarray) -> bytes:
+    """An image (uint8 (H, W) or (H, W, 3)) as the bytes of a PNG file (lossless)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 # --- the pretrained codec ---------------------------------------------------------------
 def codec_dir() -> Path:
     """The folder of the pretrained photo codec inside the installed package."""

@@ -106,10 +106,6 @@ def read_stream_file(path: Path, reader) -> bytes:
 
 def run_photo(args) -> int:
     """decompress STREAM --out image.png: the pretrained photo codec."""
-    import io
-
-    from PIL import Image
-
     from aekit.applications import photo
     from aekit.cli.compress_cmd import refuse_row_options
     from aekit.errors import ConfigError, DataError
@@ -126,9 +122,7 @@ def run_photo(args) -> int:
         image = photo.decompress(data)
     except DataError as exc:
         raise DataError(f"STREAM {args.stream}: {exc}") from None
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    write_bytes_atomic(args.out, buffer.getvalue())
+    write_bytes_atomic(args.out, photo.png_bytes(image))
     print(f"wrote {args.out}: {info.width}x{info.height} "
           f"{'grey' if info.channels == 1 else 'colour'} image from {len(data)} bytes "
           f"({8 * len(data) / (info.width * info.height):.3f} bits per pixel, quality "
