@@ -26,6 +26,7 @@ Backends: ``gloo`` on CPU, ``nccl`` on CUDA.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 
@@ -89,7 +90,16 @@ def maybe_init_distributed(device="cpu", timeout_s: float = 1800) -> bool:
         torch.cuda.set_device(dev)
     dist.init_process_group(backend=backend_for(dev),
                             timeout=datetime.timedelta(seconds=timeout_s))
+    # Torch asks for destroy_process_group() before exit: a group left to the interpreter's
+    # teardown can abort the process while its backend threads still run (a rank of the
+    # 2-process test once died of SIGABRT, "terminate called without an active exception").
+    atexit.register(_destroy_group)
     return True
+
+
+def _destroy_group() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def local_device(device) -> torch.device:
