@@ -107,7 +107,7 @@ def aekit_codec(image, quality):
     return data, photo.decompress(data)
 
 
-def measure(name, codec, settings, image, header=0):
+def measure(codec, settings, image, header=0):
     points = []
     for s in settings:
         t0 = time.perf_counter()
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
         image = photo.read_image(photo.named_photo_path(name))
         results[name] = {}
         for codec_name, (codec, settings, header) in codecs.items():
-            results[name][codec_name] = measure(codec_name, codec, settings, image, header)
+            results[name][codec_name] = measure(codec, settings, image, header)
             best = results[name][codec_name][-1]
             print(f"{name} {codec_name}: top {best['bpp']:.2f} bpp {best['psnr']:.2f} dB",
                   flush=True)

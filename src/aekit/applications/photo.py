@@ -43,11 +43,11 @@ import constriction
 import numpy as np
 import torch
 
+from aekit.applications.compression import MAGIC, RAW_BASE, _check_length
 from aekit.errors import ConfigError, DataError, ModelFileError
 from aekit.models.photo_codec import (STRIDE_Z, PhotoCodec, PhotoCodecConfig, pad_to_stride,
                                       scale_table, snap_scales)
 
-MAGIC = b"AEKZ"
 VERSION = 2
 HEADER = struct.Struct("<4sBBfIIBH8sII")
 DEFAULT_QUALITY = 50  # as the dense codec's (and the CLI's --quality)
@@ -55,8 +55,6 @@ TILE = 1024  # pixels per tile side (a multiple of STRIDE_Z): ~0.4 GB of activat
 MAX_PIXELS = 400_000_000  # larger images are refused before they are decoded
 TAIL = 12.0  # a scale level's table covers mu +- TAIL sigma; the rest is escaped
 Z_RANGE = 64  # the bottleneck's table covers -Z_RANGE..Z_RANGE
-RAW_BASE = 1 << 31
-PRECISION = 24  # constriction's Categorical quantises probabilities to 2^-24
 
 # The photographs (scikit-learn's and scikit-image's bundled images: offline, in every
 # install with those packages). TEST_IMAGES are never trained on or used to choose
@@ -457,10 +455,7 @@ def photo_stream_info(data) -> PhotoStreamInfo:
                         f"{MAGIC!r})")
     if version != VERSION or flags != 0:
         raise DataError(f"corrupt stream header (version {version}, flags {flags})")
-    if len(data) != HEADER.size + size:
-        what = "truncated" if len(data) < HEADER.size + size else "longer than its header says"
-        raise DataError(f"the stream is {what}: {len(data)} bytes, its header says "
-                        f"{HEADER.size + size}")
+    _check_length(len(data), HEADER.size + size)
     if zlib.crc32(data[HEADER.size:], zlib.crc32(data[:HEADER.size - 4])) != crc:
         raise DataError("the stream is corrupt: its CRC-32 checksum does not match (the bytes "
                         "changed after it was written)")
