@@ -213,6 +213,27 @@ def _models(tables):
     return [cat(p, perfect=False) for p in tables]
 
 
+
+def encode_raw(encoder, values: np.ndarray) -> None:
+    """Escaped integers, written after the coded symbols as 32 raw bits each: i + RAW_BASE
+    in two 16-bit halves (the photo codec's streams escape the same way)."""
+    if len(values):
+        raw = (values.astype(np.int64) + RAW_BASE).astype(np.uint64)  # in [1, 2^32 - 1]
+        uniform = constriction.stream.model.Uniform(1 << 16)
+        encoder.encode((raw >> 16).astype(np.int32), uniform)
+        encoder.encode((raw & 0xFFFF).astype(np.int32), uniform)
+
+
+def fill_raw(decoder, values: np.ndarray, escaped: np.ndarray) -> None:
+    """Read the integers ``encode_raw`` wrote into ``values`` where ``escaped`` (in the
+    mask's C order)."""
+    n = int(escaped.sum())
+    if n:
+        uniform = constriction.stream.model.Uniform(1 << 16)
+        high = np.asarray(decoder.decode(uniform, n), np.int64)
+        low = np.asarray(decoder.decode(uniform, n), np.int64)
+        values[escaped] = ((high << 16) | low) - RAW_BASE
+
 def compress(model, X, quality=DEFAULT_QUALITY, *, X_fit=None) -> bytes:
     """X (rows or images the model takes) -> the compressed stream (bytes).
 
@@ -240,11 +261,7 @@ def compress(model, X, quality=DEFAULT_QUALITY, *, X_fit=None) -> bytes:
             idx[out] = hi[j] - lo[j] + 1  # the escape symbol
             encoder.encode(idx.astype(np.int32), m)
             escaped.append(S[out, j])
-        raw = np.concatenate(escaped) + RAW_BASE  # in [1, 2^32 - 1]
-        if len(raw):
-            uniform = constriction.stream.model.Uniform(1 << 16)
-            encoder.encode((raw >> 16).astype(np.int32), uniform)
-            encoder.encode((raw & 0xFFFF).astype(np.int32), uniform)
+        encode_raw(encoder, np.concatenate(escaped))
     payload = encoder.get_compressed().astype("<u4").tobytes() if n else b""
     head = HEADER.pack(MAGIC, VERSION, 0, q, n, _fingerprint(fitted, entropy), len(payload), 0)
     crc = zlib.crc32(payload, zlib.crc32(head[:-4]))
@@ -338,23 +355,13 @@ def decompress(model, data, *, X_fit=None, codes: bool = False) -> np.ndarray:
     S = np.empty((n, k), np.int64)
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
-        out_masks = []
+        escaped = np.empty((n, k), bool)
         for j, m in enumerate(_models(tables)):
             idx = np.asarray(decoder.decode(m, n), np.int64)
-            out = idx == hi[j] - lo[j] + 1
+            escaped[:, j] = idx == hi[j] - lo[j] + 1
             S[:, j] = idx + lo[j]
-            out_masks.append(out)
-        n_raw = int(sum(o.sum() for o in out_masks))
-        if n_raw:
-            uniform = constriction.stream.model.Uniform(1 << 16)
-            high = np.asarray(decoder.decode(uniform, n_raw), np.int64)
-            low = np.asarray(decoder.decode(uniform, n_raw), np.int64)
-            raw = ((high << 16) | low) - RAW_BASE
-            start = 0
-            for j, out in enumerate(out_masks):
-                m_j = int(out.sum())
-                S[out, j] = raw[start:start + m_j]
-                start += m_j
+        # column by column, as compress wrote them (S.T is a view: filled in place)
+        fill_raw(decoder, S.T, escaped.T)
     except (ValueError, RuntimeError, OverflowError, AssertionError) as exc:  # a forged stream
         # with a valid CRC (constriction checks its words with assertions too)
         raise DataError(f"the stream's payload could not be decoded ({exc})") from None

@@ -43,7 +43,7 @@ import constriction
 import numpy as np
 import torch
 
-from aekit.applications.compression import MAGIC, RAW_BASE, _check_length
+from aekit.applications.compression import MAGIC, _check_length, encode_raw, fill_raw
 from aekit.errors import ConfigError, DataError, ModelFileError
 from aekit.models.photo_codec import (STRIDE_Z, PhotoCodec, PhotoCodecConfig, pad_to_stride,
                                       scale_table, snap_scales)
@@ -300,7 +300,7 @@ class Codec:
             raw.append(z[c].ravel()[out])
             s[out] = 2 * Z_RANGE + 1
             encoder.encode(s.astype(np.int32), m)
-        _encode_raw(encoder, np.concatenate(raw))
+        encode_raw(encoder, np.concatenate(raw))
 
     def _encode_y(self, encoder, symbols: np.ndarray, index: np.ndarray) -> None:
         raw = []
@@ -313,7 +313,7 @@ class Codec:
             raw.append(symbols[mask][out])
             s[out] = 2 * r + 1
             encoder.encode(s.astype(np.int32), m)
-        _encode_raw(encoder, np.concatenate(raw) if raw else np.zeros(0, np.int64))
+        encode_raw(encoder, np.concatenate(raw) if raw else np.zeros(0, np.int64))
 
     @torch.no_grad()
     def decode_tile(self, words: np.ndarray, h: int, w: int, quality: float) -> np.ndarray:
@@ -327,7 +327,7 @@ class Codec:
         for c, m in enumerate(self.z_models):
             z[c] = np.asarray(decoder.decode(m, hz * wz), np.int64) - Z_RANGE
             escaped.append(z[c] == Z_RANGE + 1)
-        _fill_raw(decoder, z, np.stack(escaped))
+        fill_raw(decoder, z, np.stack(escaped))
         z_hat = torch.from_numpy(z.reshape(1, cz, hz, wz).astype(np.float32))
         cy, hy, wy = self.model.config.latent_channels, hp // 16, wp // 16
         means, index = self._entropy_parameters(z_hat, (1, cy, hy, wy))
@@ -342,30 +342,11 @@ class Codec:
             s = np.asarray(decoder.decode(m, count), np.int64)
             out[mask] = s == 2 * r + 1
             symbols[mask] = s - r
-        _fill_raw(decoder, symbols, out)
+        fill_raw(decoder, symbols, out)
         _, inverse = self.model.gains(self.level(quality))
         y_hat = means + torch.from_numpy(symbols.astype(np.float32))[None]
         x_hat = self.model.g_s(y_hat * inverse)
         return x_hat[0, :, :h, :w].clamp(0, 1).numpy()
-
-
-def _encode_raw(encoder, values: np.ndarray) -> None:
-    """Escaped integers, written as 32 raw bits each (two 16-bit halves)."""
-    if len(values):
-        raw = (values.astype(np.int64) + RAW_BASE).astype(np.uint64)
-        uniform = constriction.stream.model.Uniform(1 << 16)
-        encoder.encode((raw >> 16).astype(np.int32), uniform)
-        encoder.encode((raw & 0xFFFF).astype(np.int32), uniform)
-
-
-def _fill_raw(decoder, values: np.ndarray, escaped: np.ndarray) -> None:
-    """Read the escaped integers ``_encode_raw`` wrote into ``values`` where ``escaped``."""
-    n = int(escaped.sum())
-    if n:
-        uniform = constriction.stream.model.Uniform(1 << 16)
-        high = np.asarray(decoder.decode(uniform, n), np.int64)
-        low = np.asarray(decoder.decode(uniform, n), np.int64)
-        values[escaped] = ((high << 16) | low) - RAW_BASE
 
 
 @dataclass(frozen=True)
