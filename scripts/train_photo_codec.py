@@ -61,8 +61,8 @@ def save_state(model, step, path):
     os.replace(tmp, path)
 
 
-def rd_loss(model, x, levels):
-    out = model(x, levels.float())
+def rd_loss(model, x, levels, transform_dtype=None):
+    out = model(x, levels.float(), transform_dtype)
     pixels = x.shape[-1] * x.shape[-2]
     bits = (-torch.log2(out["y_likelihood"].clamp_min(1e-9))).flatten(1).sum(1) \
         + (-torch.log2(out["z_likelihood"].clamp_min(1e-9))).flatten(1).sum(1)
@@ -88,6 +88,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reset-gains", action="store_true",
                     help="on --resume: start the gain vectors afresh (at their initial spread)")
     ap.add_argument("--steps", type=int, default=None, help="stop after this many steps")
+    ap.add_argument("--bf16", action="store_true",
+                    help="run the transforms in bfloat16 autocast (1.65x faster on a CPU with "
+                    "AMX; the densities stay float32 and the saved weights are float32)")
     args = ap.parse_args(argv)
     out = args.out or codec_dir()
     torch.manual_seed(args.seed)
@@ -122,7 +125,7 @@ def main(argv=None) -> int:
     while time.monotonic() < deadline and (args.steps is None or step < args.steps):
         x = torch.from_numpy(crops(photos, rng, args.batch)).to(device)
         levels = torch.from_numpy(rng.integers(levels_n, size=args.batch)).to(device)
-        loss, bpp, mse = rd_loss(model, x, levels)
+        loss, bpp, mse = rd_loss(model, x, levels, torch.bfloat16 if args.bf16 else None)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

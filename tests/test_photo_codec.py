@@ -303,6 +303,45 @@ def test_ms_ssim_orders_distortions():
         ms_ssim(image[:100], image[:100])
 
 
+def test_bf16_transforms_approximate_float32():
+    """The training pass with its transforms in bfloat16 (train_photo_codec.py --bf16) gives
+    float32 outputs close to the float32 pass (same noise seed), or --bf16 trains a
+    different model than the coder runs."""
+    torch.manual_seed(0)
+    model = PhotoCodec(PhotoCodecConfig(channels=8, latent_channels=12, hyper_channels=8,
+                                        lambdas=(0.01, 0.1, 1.0))).eval()
+    x = torch.from_numpy(smooth_image(64, 64).transpose(2, 0, 1) / 255.0).float()[None]
+    level = torch.tensor([2.0])
+    ref = model(x, level)
+    low = model(x, level, torch.bfloat16)
+    assert low["x_hat"].dtype == torch.float32
+    assert low["y_likelihood"].dtype == torch.float32
+    assert 0 < (low["x_hat"] - ref["x_hat"]).abs().max() < 0.02
+    assert torch.allclose(low["y_likelihood"].log2().sum(), ref["y_likelihood"].log2().sum(),
+                          rtol=0.02)
+
+
+@pytest.mark.slow  # ~5 s: loading the photographs, two short runs
+def test_training_script_trains_resumes_and_saves_a_codec(tmp_path, load_script, monkeypatch):
+    """scripts/train_photo_codec.py, shrunk (a tiny config, two photographs): it trains in
+    bf16, saves a codec that loads and codes, and --resume continues from its checkpoint."""
+    script = load_script("train_photo_codec")
+    monkeypatch.setattr(script, "TRAIN_IMAGES", ("sklearn:china.jpg", "skimage:coins.png"))
+    monkeypatch.setattr(script, "PhotoCodecConfig", lambda: PhotoCodecConfig(
+        channels=8, latent_channels=12, hyper_channels=8, lambdas=(0.01, 0.1, 1.0)))
+    out, state = tmp_path / "codec", tmp_path / "state.safetensors"
+    argv = ["--steps", "2", "--batch", "2", "--bf16", "--out", str(out), "--state", str(state)]
+    assert script.main(argv) == 0
+    assert '"steps": 2' in (out / "provenance.json").read_text()
+    saved = (out / "model.safetensors").read_bytes()
+    assert script.main(argv[:1] + ["4"] + argv[2:] + ["--resume"]) == 0
+    assert '"steps": 4' in (out / "provenance.json").read_text()
+    assert (out / "model.safetensors").read_bytes() != saved
+    image = smooth_image(40, 50)
+    decoded = photo.decompress(photo.compress(image, 60, codec=str(out)), codec=str(out))
+    assert decoded.shape == image.shape and np.abs(decoded.astype(int) - image).mean() < 128
+
+
 def test_pad_to_stride_replicates_edges():
     x = torch.arange(6.0).reshape(1, 1, 2, 3)
     padded = pad_to_stride(x)
