@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from aekit.applications.photo import (TRAIN_IMAGES, codec_dir, load_named_photo,
                                       save_codec)
-from aekit.models.photo_codec import PhotoCodec, PhotoCodecConfig
+from aekit.models.photo_codec import PhotoCodec, PhotoCodecConfig, widen_latent
 
 CROP = 128
 
@@ -61,6 +61,32 @@ def save_state(model, step, path):
     os.replace(tmp, path)
 
 
+def config_of(weights: dict) -> PhotoCodecConfig:
+    """The shape of a codec, read off its weights (a training checkpoint holds no config)."""
+    levels = weights["gain"].shape[0]
+    lambdas = PhotoCodecConfig().lambdas
+    if len(lambdas) != levels:
+        raise SystemExit(f"the checkpoint has {levels} quality levels, the recipe {len(lambdas)}")
+    return PhotoCodecConfig(channels=weights["g_a.0.weight"].shape[0],
+                            latent_channels=weights["gain"].shape[1],
+                            hyper_channels=weights["h_a.0.weight"].shape[0],
+                            image_channels=weights["g_a.0.weight"].shape[1], lambdas=lambdas,
+                            hyper_widths=(weights["h_s.0.weight"].shape[1],
+                                          weights["h_s.2.weight"].shape[1]))
+
+
+def resume_from(state_path: Path, out: Path) -> tuple[dict, int]:
+    """(weights, step) of the training checkpoint, or else of the codec saved in ``out``."""
+    if state_path.exists():
+        with safe_open(str(state_path), "pt") as f:
+            step = int(f.metadata()["step"])
+        return load_file(str(state_path)), step
+    if (out / "model.safetensors").exists():
+        step = int(json.loads((out / "provenance.json").read_text())["steps"])
+        return load_file(str(out / "model.safetensors")), step
+    raise SystemExit(f"--resume: neither {state_path} nor {out / 'model.safetensors'} exists")
+
+
 def rd_loss(model, x, levels, transform_dtype=None):
     out = model(x, levels.float(), transform_dtype)
     pixels = x.shape[-1] * x.shape[-2]
@@ -87,34 +113,36 @@ def main(argv=None) -> int:
                     "the saved weights are the same either way)")
     ap.add_argument("--reset-gains", action="store_true",
                     help="on --resume: start the gain vectors afresh (at their initial spread)")
+    ap.add_argument("--widen-latent", type=int, default=None, metavar="M",
+                    help="on --resume: widen y to M channels, keeping what the model "
+                    "reconstructs (aekit.models.photo_codec.widen_latent)")
     ap.add_argument("--steps", type=int, default=None, help="stop after this many steps")
     ap.add_argument("--bf16", action="store_true",
                     help="run the transforms in bfloat16 autocast (1.65x faster on a CPU with "
                     "AMX; the densities stay float32 and the saved weights are float32)")
     args = ap.parse_args(argv)
+    if args.widen_latent and not args.resume:
+        ap.error("--widen-latent widens a trained codec: give --resume too")
     out = args.out or codec_dir()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     photos = [load_named_photo(name) for name in TRAIN_IMAGES]
-    config = PhotoCodecConfig()
-    model = PhotoCodec(config)
-    device = torch.device(args.device)
+    model = PhotoCodec(PhotoCodecConfig())
     step, log = 0, []
-    state_path = args.state
-    if args.resume and state_path.exists():  # weights and step; Adam's moments restart
-        model.load_state_dict(load_file(str(state_path)))
-        with safe_open(str(state_path), "pt") as f:
-            step = int(f.metadata()["step"])
+    if args.resume:  # weights and step; Adam's moments restart
+        weights, step = resume_from(args.state, out)
+        model = PhotoCodec(config_of(weights))
+        model.load_state_dict(weights)
         rng = np.random.default_rng(args.seed + step)
-    elif args.resume and (out / "model.safetensors").exists():
-        model.load_state_dict(load_file(str(out / "model.safetensors")))
-        step = int(json.loads((out / "provenance.json").read_text())["steps"])
-        rng = np.random.default_rng(args.seed + step)
+    if args.widen_latent:
+        model = widen_latent(model, args.widen_latent)
+    config = model.config
     if args.reset_gains:  # keep the transforms, start the gains at their new initial spread
         fresh = PhotoCodec(config)
         with torch.no_grad():
             model.gain.copy_(fresh.gain)
             model.inverse_gain.copy_(fresh.inverse_gain)
+    device = torch.device(args.device)
     model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     start = time.monotonic()
@@ -143,9 +171,9 @@ def main(argv=None) -> int:
                              for l, b, p in sorted(zip(levels.tolist(), bpp.tolist(), psnr))[:4]),
                   flush=True)
         if time.monotonic() - last_save > 300:
-            save_state(model, step, state_path)
+            save_state(model, step, args.state)
             last_save = time.monotonic()
-    save_state(model, step, state_path)
+    save_state(model, step, args.state)
     save_codec(model.cpu().eval(), out, {"script": "scripts/train_photo_codec.py",
                                    "argv": sys.argv[1:], "steps": step,
                                    "train_images": list(TRAIN_IMAGES),

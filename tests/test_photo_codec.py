@@ -9,6 +9,7 @@ not depend on training); the pretrained codec is tested through the API and the 
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
@@ -22,7 +23,8 @@ from aekit.applications import compression as dense
 from aekit.applications import photo
 from aekit.errors import ConfigError, DataError
 from aekit.evaluation.rate_distortion import bd_psnr, bd_rate, ms_ssim, psnr_uint8
-from aekit.models.photo_codec import PhotoCodec, PhotoCodecConfig, STRIDE_Z, pad_to_stride
+from aekit.models.photo_codec import (PhotoCodec, PhotoCodecConfig, STRIDE_Z, pad_to_stride,
+                                      widen_latent)
 
 RNG = np.random.default_rng(0)
 
@@ -42,7 +44,7 @@ def tiny(tmp_path_factory):
     """A small codec with random weights (gains spread so the levels differ), saved."""
     torch.manual_seed(0)
     model = PhotoCodec(PhotoCodecConfig(channels=8, latent_channels=12, hyper_channels=8,
-                                        lambdas=(0.01, 0.1, 1.0)))
+                                        lambdas=(0.01, 0.1, 1.0), hyper_widths=None))
     with torch.no_grad():
         model.gain.copy_(torch.tensor([[2.0], [20.0], [200.0]]).expand(3, 12))
         model.inverse_gain.copy_(1 / model.gain)
@@ -324,22 +326,46 @@ def test_bf16_transforms_approximate_float32():
 @pytest.mark.slow  # ~5 s: loading the photographs, two short runs
 def test_training_script_trains_resumes_and_saves_a_codec(tmp_path, load_script, monkeypatch):
     """scripts/train_photo_codec.py, shrunk (a tiny config, two photographs): it trains in
-    bf16, saves a codec that loads and codes, and --resume continues from its checkpoint."""
+    bf16, saves a codec that loads and codes, and --resume continues from its checkpoint,
+    here widening the latent."""
     script = load_script("train_photo_codec")
     monkeypatch.setattr(script, "TRAIN_IMAGES", ("sklearn:china.jpg", "skimage:coins.png"))
-    monkeypatch.setattr(script, "PhotoCodecConfig", lambda: PhotoCodecConfig(
-        channels=8, latent_channels=12, hyper_channels=8, lambdas=(0.01, 0.1, 1.0)))
+    monkeypatch.setattr(script, "PhotoCodecConfig", functools.partial(
+        PhotoCodecConfig, channels=8, latent_channels=12, hyper_channels=8,
+        lambdas=(0.01, 0.1, 1.0)))
     out, state = tmp_path / "codec", tmp_path / "state.safetensors"
     argv = ["--steps", "2", "--batch", "2", "--bf16", "--out", str(out), "--state", str(state)]
     assert script.main(argv) == 0
     assert '"steps": 2' in (out / "provenance.json").read_text()
     saved = (out / "model.safetensors").read_bytes()
-    assert script.main(argv[:1] + ["4"] + argv[2:] + ["--resume"]) == 0
+    assert script.main(argv[:1] + ["4"] + argv[2:] + ["--resume", "--widen-latent", "16"]) == 0
     assert '"steps": 4' in (out / "provenance.json").read_text()
+    assert '"latent_channels": 16' in (out / "config.json").read_text()
     assert (out / "model.safetensors").read_bytes() != saved
     image = smooth_image(40, 50)
     decoded = photo.decompress(photo.compress(image, 60, codec=str(out)), codec=str(out))
     assert decoded.shape == image.shape and np.abs(decoded.astype(int) - image).mean() < 128
+
+
+def test_widened_codec_reconstructs_as_before_and_old_configs_load():
+    """widen_latent keeps the reconstruction exactly (new channels start free: a zero costs
+    almost nothing), and a config written before hyper_widths existed builds the same net."""
+    torch.manual_seed(0)
+    narrow = PhotoCodec(PhotoCodecConfig(channels=8, latent_channels=12, hyper_channels=8,
+                                         lambdas=(0.01, 0.1, 1.0), hyper_widths=None)).eval()
+    wide = widen_latent(narrow, 20).eval()
+    assert wide.config.latent_channels == 20 and wide.config.widths() == (12, 18)
+    x = torch.from_numpy(smooth_image(64, 64).transpose(2, 0, 1) / 255.0).float()[None]
+    for level in (0.0, 2.0):
+        a, b = narrow(x, torch.tensor([level])), wide(x, torch.tensor([level]))
+        assert torch.allclose(a["x_hat"], b["x_hat"], atol=1e-6)
+        extra = -b["y_likelihood"][:, 12:].log2().sum()
+        assert extra < 0.01 * -a["y_likelihood"].log2().sum()
+    with pytest.raises(ValueError, match="fewer"):
+        widen_latent(wide, 12)
+    old = {k: v for k, v in narrow.config.to_dict().items() if k != "hyper_widths"}
+    rebuilt = PhotoCodec(PhotoCodecConfig.from_dict(old))
+    rebuilt.load_state_dict(narrow.state_dict())  # the same shapes
 
 
 def test_pad_to_stride_replicates_edges():
