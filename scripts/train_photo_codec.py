@@ -2,7 +2,8 @@
 that ship offline with scikit-learn and scikit-image, and save it into the package as
 ``src/aekit/pretrained/codecs/photo/`` (config.json + model.safetensors + provenance.json).
 
-    python scripts/train_photo_codec.py --minutes 60 [--out DIR] [--resume]
+    python scripts/train_photo_codec.py --minutes 60 [--out DIR] [--resume] [--bf16]
+        [--widen-latent M]
 
 The held-out photographs (TEST_IMAGES, in aekit.applications.photo) are never read here:
 benchmarks/photo_codec.py measures the codec on them. Training takes random 128x128 crops
