@@ -119,8 +119,8 @@ def main(argv=None) -> int:
                     "reconstructs (aekit.models.photo_codec.widen_latent)")
     ap.add_argument("--steps", type=int, default=None, help="stop after this many steps")
     ap.add_argument("--bf16", action="store_true",
-                    help="run the transforms in bfloat16 autocast (1.65x faster on a CPU with "
-                    "AMX; the densities stay float32 and the saved weights are float32)")
+                    help="run the transforms in bfloat16 autocast (1.5x the steps per second on "
+                    "a CPU with AMX; the densities and the saved weights stay float32)")
     args = ap.parse_args(argv)
     if args.widen_latent and not args.resume:
         ap.error("--widen-latent widens a trained codec: give --resume too")

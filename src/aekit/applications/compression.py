@@ -213,7 +213,6 @@ def _models(tables):
     return [cat(p, perfect=False) for p in tables]
 
 
-
 def encode_raw(encoder, values: np.ndarray) -> None:
     """Escaped integers, written after the coded symbols as 32 raw bits each: i + RAW_BASE
     in two 16-bit halves (the photo codec's streams escape the same way)."""
@@ -233,6 +232,7 @@ def fill_raw(decoder, values: np.ndarray, escaped: np.ndarray) -> None:
         high = np.asarray(decoder.decode(uniform, n), np.int64)
         low = np.asarray(decoder.decode(uniform, n), np.int64)
         values[escaped] = ((high << 16) | low) - RAW_BASE
+
 
 def compress(model, X, quality=DEFAULT_QUALITY, *, X_fit=None) -> bytes:
     """X (rows or images the model takes) -> the compressed stream (bytes).
