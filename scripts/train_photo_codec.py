@@ -3,14 +3,15 @@ that ship offline with scikit-learn and scikit-image, and save it into the packa
 ``src/aekit/pretrained/codecs/photo/`` (config.json + model.safetensors + provenance.json).
 
     python scripts/train_photo_codec.py --minutes 60 [--out DIR] [--resume] [--bf16]
-        [--widen-latent M]
+        [--widen-latent M] [--widen-transforms N1,N2,N3]
 
 The held-out photographs (TEST_IMAGES, in aekit.applications.photo) are never read here:
 benchmarks/photo_codec.py measures the codec on them. Training takes random 128x128 crops
 of the training photographs at random scales (0.4-1: a downscaled JPEG loses its own block
 artefacts) with flips; each crop trains at a random quality level, loss lambda_l * 255^2 *
 MSE + bits per pixel (CompressAI's convention for images in [0, 1]). Checkpoints every few
-minutes into the output folder; --resume continues from one.
+minutes into the output folder; --resume continues from one (and lets GDN off-diagonal
+weights that a codec trained before they could move was left with start training).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from safetensors.torch import load_file, save_file
 
 from aekit.applications.photo import (TRAIN_IMAGES, codec_dir, load_named_photo,
                                       save_codec)
-from aekit.models.photo_codec import PhotoCodec, PhotoCodecConfig, widen_latent
+from aekit.models.photo_codec import (PhotoCodec, PhotoCodecConfig, unstick_gdn, widen_latent,
+                                      widen_transforms)
 
 CROP = 128
 
@@ -54,6 +56,17 @@ def crops(photos, rng, n):
     return out
 
 
+def widths_arg(text: str) -> tuple[int, int, int]:
+    """--widen-transforms N1,N2,N3: three positive widths."""
+    try:
+        widths = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 3 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"expected three positive widths N1,N2,N3, not {text!r}")
+    return widths
+
+
 def save_state(model, step, path):
     tmp = path.with_suffix(".tmp")
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
@@ -68,7 +81,8 @@ def config_of(weights: dict) -> PhotoCodecConfig:
     lambdas = PhotoCodecConfig().lambdas
     if len(lambdas) != levels:
         raise SystemExit(f"the checkpoint has {levels} quality levels, the recipe {len(lambdas)}")
-    return PhotoCodecConfig(channels=weights["g_a.0.weight"].shape[0],
+    widths = tuple(weights[f"g_a.{i}.weight"].shape[0] for i in (0, 2, 4))
+    return PhotoCodecConfig(channels=widths,
                             latent_channels=weights["gain"].shape[1],
                             hyper_channels=weights["h_a.0.weight"].shape[0],
                             image_channels=weights["g_a.0.weight"].shape[1], lambdas=lambdas,
@@ -117,13 +131,19 @@ def main(argv=None) -> int:
     ap.add_argument("--widen-latent", type=int, default=None, metavar="M",
                     help="on --resume: widen y to M channels, keeping what the model "
                     "reconstructs (aekit.models.photo_codec.widen_latent)")
+    ap.add_argument("--widen-transforms", type=widths_arg, default=None, metavar="N1,N2,N3",
+                    help="on --resume: widen the transforms' hidden layers (strides 2, 4, 8) "
+                    "to these widths, keeping what the model reconstructs "
+                    "(aekit.models.photo_codec.widen_transforms)")
     ap.add_argument("--steps", type=int, default=None, help="stop after this many steps")
     ap.add_argument("--bf16", action="store_true",
                     help="run the transforms in bfloat16 autocast (1.5x the steps per second on "
                     "a CPU with AMX; the densities and the saved weights stay float32)")
     args = ap.parse_args(argv)
-    if args.widen_latent and not args.resume:
-        ap.error("--widen-latent widens a trained codec: give --resume too")
+    for flag, value in (("--widen-latent", args.widen_latent),
+                        ("--widen-transforms", args.widen_transforms)):
+        if value and not args.resume:
+            ap.error(f"{flag} widens a trained codec: give --resume too")
     out = args.out or codec_dir()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -135,8 +155,13 @@ def main(argv=None) -> int:
         model = PhotoCodec(config_of(weights))
         model.load_state_dict(weights)
         rng = np.random.default_rng(args.seed + step)
+        moved = unstick_gdn(model)
+        if moved:
+            print(f"{moved} GDN off-diagonal weights were stuck at 0; they now train")
     if args.widen_latent:
         model = widen_latent(model, args.widen_latent)
+    if args.widen_transforms:
+        model = widen_transforms(model, args.widen_transforms)
     config = model.config
     if args.reset_gains:  # keep the transforms, start the gains at their new initial spread
         fresh = PhotoCodec(config)

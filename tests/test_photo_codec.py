@@ -10,6 +10,7 @@ not depend on training); the pretrained codec is tested through the API and the 
 from __future__ import annotations
 
 import functools
+import json
 import struct
 import zlib
 
@@ -23,8 +24,9 @@ from aekit.applications import compression as dense
 from aekit.applications import photo
 from aekit.errors import ConfigError, DataError
 from aekit.evaluation.rate_distortion import bd_psnr, bd_rate, ms_ssim, psnr_uint8
-from aekit.models.photo_codec import (PhotoCodec, PhotoCodecConfig, STRIDE_Z, pad_to_stride,
-                                      widen_latent)
+from aekit.models.photo_codec import (GDN, GDN_OFF_DIAGONAL_ROOT, PhotoCodec, PhotoCodecConfig,
+                                      STRIDE_Z, pad_to_stride, unstick_gdn, widen_latent,
+                                      widen_transforms)
 
 RNG = np.random.default_rng(0)
 
@@ -338,9 +340,14 @@ def test_training_script_trains_resumes_and_saves_a_codec(tmp_path, load_script,
     assert script.main(argv) == 0
     assert '"steps": 2' in (out / "provenance.json").read_text()
     saved = (out / "model.safetensors").read_bytes()
-    assert script.main(argv[:1] + ["4"] + argv[2:] + ["--resume", "--widen-latent", "16"]) == 0
+    with pytest.raises(SystemExit) as bad:  # a width list is checked before any work
+        script.main(argv + ["--resume", "--widen-transforms", "8,12"])
+    assert bad.value.code == 2
+    assert script.main(argv[:1] + ["4"] + argv[2:] + ["--resume", "--widen-latent", "16",
+                                                       "--widen-transforms", "8,8,12"]) == 0
     assert '"steps": 4' in (out / "provenance.json").read_text()
-    assert '"latent_channels": 16' in (out / "config.json").read_text()
+    config = json.loads((out / "config.json").read_text())
+    assert config["latent_channels"] == 16 and config["channels"] == [8, 8, 12]
     assert (out / "model.safetensors").read_bytes() != saved
     image = smooth_image(40, 50)
     decoded = photo.decompress(photo.compress(image, 60, codec=str(out)), codec=str(out))
@@ -366,6 +373,56 @@ def test_widened_codec_reconstructs_as_before_and_old_configs_load():
     old = {k: v for k, v in narrow.config.to_dict().items() if k != "hyper_widths"}
     rebuilt = PhotoCodec(PhotoCodecConfig.from_dict(old))
     rebuilt.load_state_dict(narrow.state_dict())  # the same shapes
+
+
+def test_widened_transforms_reconstruct_as_before_and_their_new_channels_train():
+    """widen_transforms keeps the reconstruction and the likelihoods exactly (new channels
+    output 0), and a training step reaches the new channels' incoming filters (their
+    outgoing weights are not zero, or they would stay 0 for ever)."""
+    torch.manual_seed(0)
+    narrow = PhotoCodec(PhotoCodecConfig(channels=8, latent_channels=12, hyper_channels=8,
+                                         lambdas=(0.01, 0.1, 1.0))).eval()
+    wide = widen_transforms(narrow, (8, 10, 14)).eval()
+    assert wide.config.transform_widths() == (8, 10, 14)
+    assert wide.g_a[4].weight.shape == (14, 10, 5, 5) and wide.g_s[0].weight.shape[1] == 14
+    x = torch.from_numpy(smooth_image(64, 64).transpose(2, 0, 1) / 255.0).float()[None]
+    for level in (0.0, 2.0):
+        a, b = narrow(x, torch.tensor([level])), wide(x, torch.tensor([level]))
+        for key in a:
+            assert torch.allclose(a[key], b[key], atol=1e-6), key
+    wide.train()
+    out = wide(x, torch.tensor([1.0]))
+    (out["x_hat"] - x).square().mean().add(-out["y_likelihood"].log().mean()).backward()
+    for new_filters in (wide.g_a[2].weight.grad[8:], wide.g_a[4].weight.grad[8:],
+                        wide.g_s[0].weight.grad[:, 8:], wide.g_s[2].weight.grad[:, 8:]):
+        assert new_filters.abs().sum() > 0
+    with pytest.raises(ValueError, match="narrower"):
+        widen_transforms(wide, (8, 8, 14))
+    config = PhotoCodecConfig.from_dict(wide.config.to_dict())
+    assert config.transform_widths() == (8, 10, 14)
+    with pytest.raises(ValueError, match="three"):
+        PhotoCodecConfig(channels=(8, 8)).transform_widths()
+
+
+def test_gdn_off_diagonal_weights_get_a_gradient():
+    """GDN's gamma is the square of a parameter: where that is exactly 0 its gradient is 0 and
+    it never trains (the first pretrained codec's GDNs stayed diagonal so). A new GDN starts
+    its off-diagonal roots just above 0, and unstick_gdn moves stuck ones there."""
+    torch.manual_seed(0)
+    layer = GDN(4)
+    x = torch.randn(2, 4, 5, 5)
+    layer(x).square().sum().backward()
+    off = ~torch.eye(4, dtype=torch.bool)
+    assert (layer.gamma_root.grad[off] != 0).all()
+    with torch.no_grad():
+        layer.gamma_root[off] = 0
+    layer.gamma_root.grad = None
+    layer(x).square().sum().backward()
+    assert (layer.gamma_root.grad[off] == 0).all()  # the stuck state
+    model = torch.nn.Sequential(layer, GDN(3, inverse=True))
+    assert unstick_gdn(model) == 12  # only the stuck ones of the first
+    assert (layer.gamma_root[off] == GDN_OFF_DIAGONAL_ROOT).all()
+    assert unstick_gdn(model) == 0
 
 
 def test_pad_to_stride_replicates_edges():

@@ -32,6 +32,13 @@ STRIDE_Z = 64
 SCALE_MIN = 0.11  # CompressAI's lower bound on sigma: below it a symbol costs ~0 bits
 SCALE_MAX = 256.0
 SCALE_LEVELS = 64
+# GDN keeps gamma non-negative as the square of a parameter, whose gradient 2 * root * dL/dgamma
+# vanishes where the root is 0: off-diagonal roots started at exactly 0 never move, and the
+# layer trains as a per-channel nonlinearity, not a normalisation across channels (the first
+# pretrained codec's did exactly that). They start at this instead: gamma 1e-8, which moved
+# the trained codec's output by under 1e-4 of a grey level. CompressAI starts them at its
+# reparametrisation pedestal for the same reason.
+GDN_OFF_DIAGONAL_ROOT = 1e-4
 
 
 def scale_table() -> torch.Tensor:
@@ -56,7 +63,9 @@ class GDN(nn.Module):
         super().__init__()
         self.inverse = inverse
         self.beta_root = nn.Parameter(torch.ones(channels))
-        self.gamma_root = nn.Parameter(math.sqrt(0.1) * torch.eye(channels))
+        off = 1 - torch.eye(channels)
+        self.gamma_root = nn.Parameter(math.sqrt(0.1) * torch.eye(channels)
+                                       + GDN_OFF_DIAGONAL_ROOT * off)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         beta = self.beta_root.square() + 1e-6
@@ -136,7 +145,8 @@ def _std_cumulative(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class PhotoCodecConfig:
-    """The codec's shape: ``channels`` (N) in the transforms, ``latent_channels`` (M) in
+    """The codec's shape: ``channels``, the transforms' three hidden widths (at strides 2, 4
+    and 8 of g_a, mirrored in g_s; one number sets all three), ``latent_channels`` (M) in
     y, ``hyper_channels`` in z, ``hyper_widths``: the hyper-decoder's two hidden widths
     (None: M and 3M/2, Minnen et al.'s), ``image_channels`` (3: RGB; a grey image is coded
     as three equal planes), and ``lambdas``: the rate-distortion trade-offs of the quality
@@ -145,21 +155,33 @@ class PhotoCodecConfig:
     M bounds the top of the quality range: y holds M numbers per 16x16 block of 768, and a
     linear transform keeping 128 of them reconstructs a photograph at only 27-31 dB, 320 of
     them at 39-40 dB (principal axes of 16x16x3 blocks of the training photographs, measured
-    on two of them). Hence M = 320, as in CompressAI's high-rate models."""
+    on two of them). Hence M = 320, as in CompressAI's high-rate models. The same bound holds
+    inside the transforms: at stride 8 a hidden layer holds its width in numbers per 8x8x3
+    block of 192, and keeping 64 of them reconstructs the test photographs at only 35-42 dB
+    (coffee 35.3), 128 of them at 46-61 dB. Hence 128 at stride 8; at strides 2 and 4, 64
+    numbers per 12 and 48 bound nothing."""
 
-    channels: int = 64
+    channels: int | tuple = (64, 64, 128)
     latent_channels: int = 320
     hyper_channels: int = 64
     image_channels: int = 3
     lambdas: tuple = (0.0018, 0.0046, 0.0116, 0.0295, 0.075, 0.19, 0.48)
     hyper_widths: tuple | None = (128, 192)
 
+    def transform_widths(self) -> tuple[int, int, int]:
+        """The transforms' hidden widths at strides 2, 4 and 8."""
+        c = self.channels
+        widths = (int(c),) * 3 if isinstance(c, int) else tuple(int(v) for v in c)
+        if len(widths) != 3 or min(widths) < 1:
+            raise ValueError(f"channels must be one width or three (strides 2, 4, 8), not {c!r}")
+        return widths
+
     def widths(self) -> tuple[int, int]:
         m = self.latent_channels
         return tuple(self.hyper_widths) if self.hyper_widths else (m, m * 3 // 2)
 
     def to_dict(self) -> dict:
-        return {"network": "photo-codec", "channels": self.channels,
+        return {"network": "photo-codec", "channels": list(self.transform_widths()),
                 "latent_channels": self.latent_channels, "hyper_channels": self.hyper_channels,
                 "image_channels": self.image_channels, "lambdas": list(self.lambdas),
                 "hyper_widths": list(self.widths())}
@@ -167,7 +189,9 @@ class PhotoCodecConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "PhotoCodecConfig":
         widths = d.get("hyper_widths")  # absent in the first codec's config: M and 3M/2
-        return cls(channels=int(d["channels"]), latent_channels=int(d["latent_channels"]),
+        channels = d["channels"]  # one number in the first codecs' configs
+        return cls(channels=int(channels) if isinstance(channels, int)
+                   else tuple(int(v) for v in channels), latent_channels=int(d["latent_channels"]),
                    hyper_channels=int(d["hyper_channels"]),
                    image_channels=int(d["image_channels"]),
                    lambdas=tuple(float(v) for v in d["lambdas"]),
@@ -180,13 +204,13 @@ class PhotoCodec(nn.Module):
     def __init__(self, config: PhotoCodecConfig):
         super().__init__()
         self.config = config
-        n, m, h, c = (config.channels, config.latent_channels, config.hyper_channels,
-                      config.image_channels)
-        self.g_a = nn.Sequential(_conv(c, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n),
-                                 _conv(n, m))
-        self.g_s = nn.Sequential(_deconv(m, n), GDN(n, inverse=True), _deconv(n, n),
-                                 GDN(n, inverse=True), _deconv(n, n), GDN(n, inverse=True),
-                                 _deconv(n, c))
+        (n1, n2, n3), m = config.transform_widths(), config.latent_channels
+        h, c = config.hyper_channels, config.image_channels
+        self.g_a = nn.Sequential(_conv(c, n1), GDN(n1), _conv(n1, n2), GDN(n2), _conv(n2, n3),
+                                 GDN(n3), _conv(n3, m))
+        self.g_s = nn.Sequential(_deconv(m, n3), GDN(n3, inverse=True), _deconv(n3, n2),
+                                 GDN(n2, inverse=True), _deconv(n2, n1), GDN(n1, inverse=True),
+                                 _deconv(n1, c))
         self.h_a = nn.Sequential(_conv(m, h, 3, 1), nn.LeakyReLU(), _conv(h, h),
                                  nn.LeakyReLU(), _conv(h, h))
         w1, w2 = config.widths()
@@ -297,6 +321,49 @@ def widen_latent(model: PhotoCodec, latent_channels: int) -> PhotoCodec:
             else:
                 target.copy_(value)  # dst's tensors are wide's own (state_dict shares them)
     return wide
+
+
+def widen_transforms(model: PhotoCodec, channels) -> PhotoCodec:
+    """A copy of ``model`` whose transforms have the hidden widths ``channels`` (three, at
+    strides 2, 4, 8; none narrower than the model's) and that reconstructs exactly as it does
+    (Net2Net, Chen et al. 2016): each new channel's incoming filter and bias start at zero,
+    so it outputs 0 (and GDN of 0 is 0), while its outgoing weights start at their random
+    initialisation, which gives the incoming filter a gradient from the first step."""
+    old = model.config
+    config = replace(old, channels=tuple(int(v) for v in channels), hyper_widths=old.widths())
+    if any(new < was for new, was in zip(config.transform_widths(), old.transform_widths())):
+        raise ValueError(f"channels {config.transform_widths()} are narrower than the model's "
+                         f"{old.transform_widths()}")
+    wide = PhotoCodec(config)
+    src = model.state_dict()
+    with torch.no_grad():
+        for key, target in wide.state_dict().items():  # the old block, in place
+            value = src[key]
+            target[tuple(slice(0, n) for n in value.shape)] = value
+        for (name, layer), was in zip(wide.named_modules(), model.modules()):
+            if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+                grown = layer.out_channels - was.out_channels
+                if grown:
+                    out_dim = 1 if isinstance(layer, nn.ConvTranspose2d) else 0
+                    layer.weight.narrow(out_dim, was.out_channels, grown).zero_()
+                    layer.bias[was.out_channels:] = 0
+    return wide
+
+
+def unstick_gdn(model: nn.Module) -> int:
+    """Set GDN off-diagonal roots that are exactly 0 (so never trained: see
+    GDN_OFF_DIAGONAL_ROOT) to that small start; returns how many were moved. A no-op on a
+    codec built since; on the first pretrained codec it changed the output by < 1e-4."""
+    moved = 0
+    with torch.no_grad():
+        for layer in model.modules():
+            if isinstance(layer, GDN):
+                root = layer.gamma_root
+                stuck = (root == 0) & ~torch.eye(root.shape[0], dtype=torch.bool,
+                                                 device=root.device)
+                root[stuck] = GDN_OFF_DIAGONAL_ROOT
+                moved += int(stuck.sum())
+    return moved
 
 
 def pad_to_stride(x: torch.Tensor, stride: int = STRIDE_Z) -> torch.Tensor:
