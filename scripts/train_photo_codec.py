@@ -30,8 +30,8 @@ from safetensors.torch import load_file, save_file
 
 from aekit.applications.photo import (TRAIN_IMAGES, codec_dir, load_named_photo,
                                       save_codec)
-from aekit.models.photo_codec import (PhotoCodec, PhotoCodecConfig, unstick_gdn, widen_latent,
-                                      widen_transforms)
+from aekit.models.photo_codec import (PhotoCodec, PhotoCodecConfig, config_from_weights,
+                                      unstick_gdn, widen_latent, widen_transforms)
 
 CROP = 128
 
@@ -81,13 +81,7 @@ def config_of(weights: dict) -> PhotoCodecConfig:
     lambdas = PhotoCodecConfig().lambdas
     if len(lambdas) != levels:
         raise SystemExit(f"the checkpoint has {levels} quality levels, the recipe {len(lambdas)}")
-    widths = tuple(weights[f"g_a.{i}.weight"].shape[0] for i in (0, 2, 4))
-    return PhotoCodecConfig(channels=widths,
-                            latent_channels=weights["gain"].shape[1],
-                            hyper_channels=weights["h_a.0.weight"].shape[0],
-                            image_channels=weights["g_a.0.weight"].shape[1], lambdas=lambdas,
-                            hyper_widths=(weights["h_s.0.weight"].shape[1],
-                                          weights["h_s.2.weight"].shape[1]))
+    return config_from_weights(weights, lambdas)
 
 
 def resume_from(state_path: Path, out: Path) -> tuple[dict, int]:

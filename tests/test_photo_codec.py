@@ -25,8 +25,8 @@ from aekit.applications import photo
 from aekit.errors import ConfigError, DataError
 from aekit.evaluation.rate_distortion import bd_psnr, bd_rate, ms_ssim, psnr_uint8
 from aekit.models.photo_codec import (GDN, GDN_OFF_DIAGONAL_ROOT, PhotoCodec, PhotoCodecConfig,
-                                      STRIDE_Z, pad_to_stride, unstick_gdn, widen_latent,
-                                      widen_transforms)
+                                      STRIDE_Z, config_from_weights, pad_to_stride,
+                                      unstick_gdn, widen_latent, widen_transforms)
 
 RNG = np.random.default_rng(0)
 
@@ -400,6 +400,8 @@ def test_widened_transforms_reconstruct_as_before_and_their_new_channels_train()
         widen_transforms(wide, (8, 8, 14))
     config = PhotoCodecConfig.from_dict(wide.config.to_dict())
     assert config.transform_widths() == (8, 10, 14)
+    read = config_from_weights(wide.state_dict(), config.lambdas)  # what a checkpoint says
+    assert read.to_dict() == wide.config.to_dict()
     with pytest.raises(ValueError, match="three"):
         PhotoCodecConfig(channels=(8, 8)).transform_widths()
 

@@ -198,6 +198,16 @@ class PhotoCodecConfig:
                    hyper_widths=tuple(int(v) for v in widths) if widths else None)
 
 
+def config_from_weights(weights: dict, lambdas: tuple) -> PhotoCodecConfig:
+    """The shape of a codec read off its weights (a training checkpoint holds no config; the
+    quality levels' lambdas are the recipe's, not stored in the weights)."""
+    return PhotoCodecConfig(
+        channels=tuple(weights[f"g_a.{i}.weight"].shape[0] for i in (0, 2, 4)),
+        latent_channels=weights["gain"].shape[1], hyper_channels=weights["h_a.0.weight"].shape[0],
+        image_channels=weights["g_a.0.weight"].shape[1], lambdas=tuple(lambdas),
+        hyper_widths=(weights["h_s.0.weight"].shape[1], weights["h_s.2.weight"].shape[1]))
+
+
 class PhotoCodec(nn.Module):
     """The transforms, the gains and the two densities (see the module docstring)."""
 
