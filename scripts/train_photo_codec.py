@@ -31,7 +31,8 @@ from safetensors.torch import load_file, save_file
 from aekit.applications.photo import (TRAIN_IMAGES, codec_dir, load_named_photo,
                                       save_codec)
 from aekit.models.photo_codec import (PhotoCodec, PhotoCodecConfig, config_from_weights,
-                                      unstick_gdn, widen_latent, widen_transforms)
+                                      unstick_gdn, widen_latent, widen_transforms,
+                                      with_levels)
 
 CROP = 128
 
@@ -71,28 +72,35 @@ def save_state(model, step, path):
     tmp = path.with_suffix(".tmp")
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
               str(tmp),
-              metadata={"step": str(step)})
+              metadata={"step": str(step), "lambdas": json.dumps(list(model.config.lambdas))})
     os.replace(tmp, path)
 
 
-def config_of(weights: dict) -> PhotoCodecConfig:
-    """The shape of a codec, read off its weights (a training checkpoint holds no config)."""
+def config_of(weights: dict, lambdas=None) -> PhotoCodecConfig:
+    """The shape of a codec, read off its weights (a training checkpoint holds no config),
+    with its quality levels' ``lambdas`` (None: the recipe's)."""
+    lambdas = tuple(lambdas or PhotoCodecConfig().lambdas)
     levels = weights["gain"].shape[0]
-    lambdas = PhotoCodecConfig().lambdas
     if len(lambdas) != levels:
-        raise SystemExit(f"the checkpoint has {levels} quality levels, the recipe {len(lambdas)}")
+        raise SystemExit(f"the checkpoint has {levels} quality levels, its lambdas {len(lambdas)}")
     return config_from_weights(weights, lambdas)
 
 
-def resume_from(state_path: Path, out: Path) -> tuple[dict, int]:
-    """(weights, step) of the training checkpoint, or else of the codec saved in ``out``."""
+def resume_from(state_path: Path, out: Path) -> tuple[dict, int, list | None]:
+    """(weights, step, lambdas) of the training checkpoint, or else of the codec saved in
+    ``out``. A checkpoint written before it recorded its lambdas takes those of the codec in
+    ``out`` if there is one, else None (the recipe's)."""
+    saved = out / "config.json"
+    lambdas = json.loads(saved.read_text())["lambdas"] if saved.exists() else None
     if state_path.exists():
         with safe_open(str(state_path), "pt") as f:
-            step = int(f.metadata()["step"])
-        return load_file(str(state_path)), step
+            meta = f.metadata()
+        if "lambdas" in meta:
+            lambdas = json.loads(meta["lambdas"])
+        return load_file(str(state_path)), int(meta["step"]), lambdas
     if (out / "model.safetensors").exists():
         step = int(json.loads((out / "provenance.json").read_text())["steps"])
-        return load_file(str(out / "model.safetensors")), step
+        return load_file(str(out / "model.safetensors")), step, lambdas
     raise SystemExit(f"--resume: neither {state_path} nor {out / 'model.safetensors'} exists")
 
 
@@ -145,9 +153,16 @@ def main(argv=None) -> int:
     model = PhotoCodec(PhotoCodecConfig())
     step, log = 0, []
     if args.resume:  # weights and step; Adam's moments restart
-        weights, step = resume_from(args.state, out)
-        model = PhotoCodec(config_of(weights))
+        weights, step, lambdas = resume_from(args.state, out)
+        model = PhotoCodec(config_of(weights, lambdas))
         model.load_state_dict(weights)
+        recipe = PhotoCodecConfig().lambdas
+        if model.config.lambdas != recipe:  # the recipe has gained levels: train them too
+            try:
+                model = with_levels(model, recipe)
+            except ValueError as error:
+                raise SystemExit(f"--resume: {error}") from None
+            print(f"quality levels {list(lambdas)} -> {list(recipe)}")
         rng = np.random.default_rng(args.seed + step)
         moved = unstick_gdn(model)
         if moved:

@@ -26,7 +26,8 @@ from aekit.errors import ConfigError, DataError
 from aekit.evaluation.rate_distortion import bd_psnr, bd_rate, ms_ssim, psnr_uint8
 from aekit.models.photo_codec import (GDN, GDN_OFF_DIAGONAL_ROOT, PhotoCodec, PhotoCodecConfig,
                                       STRIDE_Z, config_from_weights, pad_to_stride,
-                                      unstick_gdn, widen_latent, widen_transforms)
+                                      unstick_gdn, widen_latent, widen_transforms,
+                                      with_levels)
 
 RNG = np.random.default_rng(0)
 
@@ -348,6 +349,13 @@ def test_training_script_trains_resumes_and_saves_a_codec(tmp_path, load_script,
     assert '"steps": 4' in (out / "provenance.json").read_text()
     config = json.loads((out / "config.json").read_text())
     assert config["latent_channels"] == 16 and config["channels"] == [8, 8, 12]
+    # the recipe gains a quality level below the lowest: --resume adds and trains it
+    monkeypatch.setattr(script, "PhotoCodecConfig", functools.partial(
+        PhotoCodecConfig, channels=8, latent_channels=12, hyper_channels=8,
+        lambdas=(0.003, 0.01, 0.1, 1.0)))
+    assert script.main(argv[:1] + ["5"] + argv[2:] + ["--resume"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["lambdas"] == [0.003, 0.01, 0.1, 1.0] and config["latent_channels"] == 16
     assert (out / "model.safetensors").read_bytes() != saved
     image = smooth_image(40, 50)
     decoded = photo.decompress(photo.compress(image, 60, codec=str(out)), codec=str(out))
@@ -404,6 +412,33 @@ def test_widened_transforms_reconstruct_as_before_and_their_new_channels_train()
     assert read.to_dict() == wide.config.to_dict()
     with pytest.raises(ValueError, match="three"):
         PhotoCodecConfig(channels=(8, 8)).transform_widths()
+
+
+def test_added_quality_levels_keep_the_trained_ones_and_start_below_them():
+    """with_levels keeps each trained level's reconstruction and rate exactly (under its new
+    index), and a level added below the lowest starts at fewer bits than it."""
+    torch.manual_seed(0)
+    model = PhotoCodec(PhotoCodecConfig(channels=8, latent_channels=12, hyper_channels=8,
+                                        lambdas=(0.01, 0.1, 1.0))).eval()
+    with torch.no_grad():  # spread as the tiny codec's, so a random net's levels differ
+        model.gain.copy_(torch.tensor([[20.0], [200.0], [2000.0]]).expand(3, 12))
+        model.inverse_gain.copy_(1 / model.gain)
+    more = with_levels(model, (0.001, 0.01, 0.1, 0.3, 1.0)).eval()
+    x = torch.from_numpy(smooth_image(64, 64).transpose(2, 0, 1) / 255.0).float()[None]
+
+    def bits(out):
+        return -(out["y_likelihood"].clamp_min(1e-9).log2().sum()  # as the training loss
+                 + out["z_likelihood"].clamp_min(1e-9).log2().sum())
+
+    for old_level, new_level in ((0, 1), (1, 2), (2, 4)):
+        a = model(x, torch.tensor([float(old_level)]))
+        b = more(x, torch.tensor([float(new_level)]))
+        assert torch.equal(a["x_hat"], b["x_hat"]) and torch.equal(bits(a), bits(b))
+    rates = [bits(more(x, torch.tensor([float(level)]))) for level in range(5)]
+    assert rates[0] < rates[1] and rates[2] < rates[3] < rates[4]
+    for bad in ((0.01, 1.0), (0.1, 0.01, 1.0)):  # drops a level; not ascending
+        with pytest.raises(ValueError, match="ascend"):
+            with_levels(model, bad)
 
 
 def test_gdn_off_diagonal_weights_get_a_gradient():

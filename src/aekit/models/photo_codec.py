@@ -165,7 +165,10 @@ class PhotoCodecConfig:
     latent_channels: int = 320
     hyper_channels: int = 64
     image_channels: int = 3
-    lambdas: tuple = (0.0018, 0.0046, 0.0116, 0.0295, 0.075, 0.19, 0.48)
+    # The ladder steps by ~2.5 from 0.0018 (CompressAI's lowest) up to 0.48 (quality 100);
+    # the two lowest (0.0002, 0.0006) were added so that quality 1 reaches ~0.1 bpp: at
+    # 0.0018 the first codec coded a detailed photograph at 0.5 bpp.
+    lambdas: tuple = (0.0002, 0.0006, 0.0018, 0.0046, 0.0116, 0.0295, 0.075, 0.19, 0.48)
     hyper_widths: tuple | None = (128, 192)
 
     def transform_widths(self) -> tuple[int, int, int]:
@@ -358,6 +361,31 @@ def widen_transforms(model: PhotoCodec, channels) -> PhotoCodec:
                     layer.weight.narrow(out_dim, was.out_channels, grown).zero_()
                     layer.bias[was.out_channels:] = 0
     return wide
+
+
+def with_levels(model: PhotoCodec, lambdas) -> PhotoCodec:
+    """A copy of ``model`` with the quality levels ``lambdas`` (ascending, and holding the
+    model's own): its levels keep their trained gain vectors, and each new level starts from
+    the nearest trained one's scaled by sqrt(lambda / lambda_nearest), the high-rate rule the
+    initial spread follows (see PhotoCodec). Gains cannot simply be extrapolated past the
+    trained ends: two levels below the lowest, the first codec's PSNR fell from 25 to 13 dB."""
+    old = model.config
+    lambdas = tuple(float(v) for v in lambdas)
+    if list(lambdas) != sorted(set(lambdas)) or not set(old.lambdas) <= set(lambdas):
+        raise ValueError(f"lambdas {lambdas} must ascend and hold the model's {old.lambdas}")
+    config = replace(old, lambdas=lambdas, hyper_widths=old.widths())
+    new = PhotoCodec(config)
+    state = {k: v for k, v in model.state_dict().items() if "gain" not in k}
+    trained = torch.tensor(old.lambdas)
+    with torch.no_grad():
+        missing, unexpected = new.load_state_dict(state, strict=False)
+        assert set(missing) == {"gain", "inverse_gain"} and not unexpected, (missing, unexpected)
+        for i, lam in enumerate(lambdas):
+            near = int((trained.log() - math.log(lam)).abs().argmin())
+            ratio = math.sqrt(lam / old.lambdas[near])
+            new.gain[i] = model.gain[near].abs() * ratio
+            new.inverse_gain[i] = model.inverse_gain[near].abs() / ratio
+    return new
 
 
 def unstick_gdn(model: nn.Module) -> int:
