@@ -60,16 +60,46 @@ def tiny(tmp_path_factory):
 
 # --- the coder against the network -------------------------------------------------------
 @pytest.mark.parametrize("quality", [1, 37.5, 100])
-def test_decoded_image_is_the_networks_quantised_reconstruction(tiny, quality):
-    image = smooth_image(70, 90)
+def test_decoded_image_is_the_networks_quantised_reconstruction(tiny, quality, image=None):
+    image = smooth_image(70, 90) if image is None else image
+    h, w = image.shape[:2]
     codec = photo.load_codec(tiny)
     x = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255)[None]
     with torch.no_grad():
         expected = codec.model(pad_to_stride(x), codec.level(quality))["x_hat"]
-    expected = np.round(expected[0, :, :70, :90].clamp(0, 1).numpy() * 255).transpose(1, 2, 0)
+    expected = np.round(expected[0, :, :h, :w].clamp(0, 1).numpy() * 255).transpose(1, 2, 0)
     decoded = photo.decompress(photo.compress(image, quality, codec=tiny), codec=tiny)
     assert decoded.shape == image.shape and decoded.dtype == np.uint8
     assert np.abs(decoded.astype(int) - expected).max() <= 1  # float rounding only
+
+
+def test_escaped_latents_under_several_scale_levels_decode_in_place(tmp_path):
+    """Latents outside their scale level's table are escaped and written raw; with escapes
+    under many levels at once (large gains, scales spread over the table) the decoder must
+    put each back where it came from (it once filled them in another order)."""
+    torch.manual_seed(1)
+    model = PhotoCodec(PhotoCodecConfig(channels=8, latent_channels=12, hyper_channels=8,
+                                        lambdas=(0.01, 1.0)))
+    with torch.no_grad():
+        model.gain.fill_(3000.0)
+        model.inverse_gain.fill_(1 / 100.0)  # not 1/gain: a misplaced latent must show
+        last = model.h_s[-1]
+        last.weight.zero_()  # scales: a spread of fixed levels per channel, means 0
+        last.bias[:12] = 0
+        last.bias[12:] = torch.linspace(1, -3, 12)  # descending: level order != C order
+    photo.save_codec(model.eval(), tmp_path, {"test": True})
+    codec = photo.load_codec(str(tmp_path))
+    image = smooth_image(64, 64)
+    x = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255)[None]
+    with torch.no_grad():
+        gain, _ = codec.model.gains(codec.level(100))
+        y = codec.model.g_a(x) * gain
+        means, index = codec._entropy_parameters(torch.round(codec.model.h_a(y)), y.shape)
+        symbols = torch.round(y - means)[0].numpy()
+    ranges = np.array(codec.y_ranges)[index[0]]
+    escaped_levels = np.unique(index[0][np.abs(symbols) > ranges])
+    assert len(escaped_levels) >= 3  # the case under test
+    test_decoded_image_is_the_networks_quantised_reconstruction(str(tmp_path), 100, image)
 
 
 def test_stream_bits_are_the_models_likelihoods(tiny):

@@ -303,17 +303,20 @@ class Codec:
         encode_raw(encoder, np.concatenate(raw))
 
     def _encode_y(self, encoder, symbols: np.ndarray, index: np.ndarray) -> None:
-        raw = []
+        escaped = np.zeros(symbols.shape, bool)
         for j, (r, m) in enumerate(zip(self.y_ranges, self.y_models)):
             mask = index == j
             if not mask.any():
                 continue
             s = symbols[mask] + r
             out = (s < 0) | (s > 2 * r)
-            raw.append(symbols[mask][out])
+            escaped[mask] = out
             s[out] = 2 * r + 1
             encoder.encode(s.astype(np.int32), m)
-        encode_raw(encoder, np.concatenate(raw) if raw else np.zeros(0, np.int64))
+        # In the order decode_tile fills them: C order over the whole latent, not grouped by
+        # scale level (grouped, escapes under two or more levels decoded into each other's
+        # places: the first codec rarely escaped, the widened one does at quality >= 70).
+        encode_raw(encoder, symbols[escaped])
 
     @torch.no_grad()
     def decode_tile(self, words: np.ndarray, h: int, w: int, quality: float) -> np.ndarray:
