@@ -492,6 +492,23 @@ def test_gdn_off_diagonal_weights_get_a_gradient():
     assert unstick_gdn(model) == 0
 
 
+def test_gdn_gamma_is_never_subnormal_and_a_bounded_root_can_grow():
+    """Roots that training drove toward 0 give gamma exactly 0, not subnormal floats (which
+    made the retrained codec's decode 5x slower), and a root at the bound still gets a
+    gradient when the loss wants gamma larger."""
+    layer = GDN(3)
+    with torch.no_grad():
+        layer.gamma_root.copy_(torch.tensor([[1.0, 1e-30, -1e-25], [1e-3, 0.5, 2e-6],
+                                             [1e-21, 0.0, 0.3]]))
+    gamma = layer.gamma()
+    tiny = torch.finfo(torch.float32).tiny
+    assert not ((gamma != 0) & (gamma.abs() < tiny)).any()
+    assert gamma[0, 1] == 0 and gamma[2, 0] == 0 and gamma[1, 0] > 0
+    assert torch.allclose(gamma.diagonal(), torch.tensor([1.0, 0.25, 0.09]))
+    (-layer.gamma()[0, 1]).backward()  # wants gamma[0, 1] larger
+    assert layer.gamma_root.grad[0, 1] != 0
+
+
 def test_pad_to_stride_replicates_edges():
     x = torch.arange(6.0).reshape(1, 1, 2, 3)
     padded = pad_to_stride(x)
