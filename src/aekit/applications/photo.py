@@ -315,7 +315,8 @@ class Codec:
             encoder.encode(s.astype(np.int32), m)
         # In the order decode_tile fills them: C order over the whole latent, not grouped by
         # scale level (grouped, escapes under two or more levels decoded into each other's
-        # places: the first codec rarely escaped, the widened one does at quality >= 70).
+        # places, on the first codec a few times per photograph, on the widened one at
+        # quality >= 70 throughout).
         encode_raw(encoder, symbols[escaped])
 
     @torch.no_grad()

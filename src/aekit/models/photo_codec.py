@@ -32,12 +32,12 @@ STRIDE_Z = 64
 SCALE_MIN = 0.11  # CompressAI's lower bound on sigma: below it a symbol costs ~0 bits
 SCALE_MAX = 256.0
 SCALE_LEVELS = 64
-# GDN keeps gamma non-negative as the square of a parameter, whose gradient 2 * root * dL/dgamma
-# vanishes where the root is 0: off-diagonal roots started at exactly 0 never move, and the
-# layer trains as a per-channel nonlinearity, not a normalisation across channels (the first
-# pretrained codec's did exactly that). They start at this instead: gamma 1e-8, which moved
-# the trained codec's output by under 1e-4 of a grey level. CompressAI starts them at its
-# reparametrisation pedestal for the same reason.
+# GDN's gamma is a function of |root| (see GDN.gamma) whose gradient vanishes where the root
+# is 0: off-diagonal roots started at exactly 0 never move, and the layer trains as a
+# per-channel nonlinearity, not a normalisation across channels (the first pretrained
+# codec's did exactly that). They start at this instead: gamma 1e-8, which moved the trained
+# codec's output by under 1e-4 of a grey level. CompressAI starts them above 0 for the same
+# reason.
 GDN_OFF_DIAGONAL_ROOT = 1e-4
 GDN_PEDESTAL_ROOT = 2.0 ** -18  # CompressAI's reparametrisation offset
 
@@ -73,8 +73,8 @@ class _LowerBound(torch.autograd.Function):
 
 class GDN(nn.Module):
     """Generalised divisive normalisation (Ballé et al. 2016): y_i = x_i / sqrt(beta_i +
-    sum_j gamma_ij x_j^2), or its approximate inverse (IGDN) multiplying instead. beta and
-    gamma are kept non-negative by squaring a parameter (with beta bounded away from 0)."""
+    sum_j gamma_ij x_j^2), or its approximate inverse (IGDN) multiplying instead. beta is
+    the square of a parameter plus 1e-6; gamma the bounded square in ``gamma()``."""
 
     def __init__(self, channels: int, inverse: bool = False):
         super().__init__()
@@ -227,8 +227,8 @@ class PhotoCodecConfig:
 
 
 def config_from_weights(weights: dict, lambdas: tuple) -> PhotoCodecConfig:
-    """The shape of a codec read off its weights (a training checkpoint holds no config; the
-    quality levels' lambdas are the recipe's, not stored in the weights)."""
+    """The shape of a codec read off its weights (a training checkpoint holds no config),
+    with the quality levels' ``lambdas``, which the weights do not hold."""
     return PhotoCodecConfig(
         channels=tuple(weights[f"g_a.{i}.weight"].shape[0] for i in (0, 2, 4)),
         latent_channels=weights["gain"].shape[1], hyper_channels=weights["h_a.0.weight"].shape[0],
@@ -378,7 +378,7 @@ def widen_transforms(model: PhotoCodec, channels) -> PhotoCodec:
         for key, target in wide.state_dict().items():  # the old block, in place
             value = src[key]
             target[tuple(slice(0, n) for n in value.shape)] = value
-        for (name, layer), was in zip(wide.named_modules(), model.modules()):
+        for layer, was in zip(wide.modules(), model.modules()):
             if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
                 grown = layer.out_channels - was.out_channels
                 if grown:
